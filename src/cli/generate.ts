@@ -1,0 +1,93 @@
+import { WafermeshError } from '../errors.ts';
+import { createEngine } from '../engines/index.ts';
+import { generate } from '../engines/generate.ts';
+import { BOS, describeConfig } from '../model/config.ts';
+import { DEFAULT_MODEL } from '../model/registry.ts';
+import { TextStream } from '../model/tokenizer.ts';
+import { loadModel } from './load.ts';
+import { numberOption, type Command } from './main.ts';
+
+export const generateCommand: Command = {
+  summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
+  usage: '[--engine cpu] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  options: {
+    engine: { type: 'string', default: 'cpu' },
+    model: { type: 'string', default: DEFAULT_MODEL },
+    tokenizer: { type: 'string' },
+    prompt: { type: 'string', default: '' },
+    tokens: { type: 'string', default: '256' },
+    temperature: { type: 'string', default: '0' },
+    'top-p': { type: 'string', default: '1' },
+    seed: { type: 'string', default: '42' },
+    json: { type: 'boolean' },
+  },
+  async run(v) {
+    const tokens = numberOption('tokens', v.tokens, 256, true);
+    const temperature = numberOption('temperature', v.temperature, 0);
+    const topP = numberOption('top-p', v['top-p'], 1);
+    const seed = numberOption('seed', v.seed, 42, true);
+    const prompt = String(v.prompt ?? '');
+    const { model, tokenizer } = loadModel(String(v.model), v.tokenizer as string | undefined);
+    if (prompt !== '' && !tokenizer) {
+      throw new WafermeshError(
+        'no-tokenizer',
+        `a prompt needs a tokenizer and model ${model.source} has none; pass --tokenizer PATH or leave --prompt empty`,
+      );
+    }
+    const promptIds = tokenizer ? tokenizer.encode(prompt, true) : [BOS];
+    const engine = await createEngine(String(v.engine), model);
+    try {
+      const stream = tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined;
+      const write = (s: string) => process.stdout.write(s);
+      if (!v.json) {
+        if (tokenizer) write(tokenizer.decode(promptIds.slice(1)));
+      }
+      const result = await generate(engine, { promptIds, tokens, temperature, topP, seed }, (id, i) => {
+        if (v.json) return;
+        if (stream) write(stream.push(id));
+        else write(`${i === 0 ? '' : ' '}${id}`);
+      });
+      const genMs = result.forwardMs.slice(Math.max(0, promptIds.length - 1));
+      const sorted = [...genMs].sort((a, b) => a - b);
+      const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0;
+      const totalGenMs = genMs.reduce((a, b) => a + b, 0);
+      const timings = {
+        total_ms: round(result.totalMs),
+        forward_passes: result.forwardPasses,
+        prompt_ms: round(result.forwardMs.slice(0, promptIds.length - 1).reduce((a, b) => a + b, 0)),
+        ms_per_token_median: round(median),
+        tokens_per_s: genMs.length ? round((1000 * genMs.length) / totalGenMs) : 0,
+      };
+      if (v.json) {
+        const out: Record<string, unknown> = {
+          engine: engine.name,
+          model: model.source,
+          config: describeConfig(model.config),
+          prompt,
+          prompt_ids: promptIds,
+          ids: result.ids,
+          ...(tokenizer ? { text: tokenizer.decode(result.ids, promptIds[promptIds.length - 1]) } : {}),
+          stop: result.stop,
+          temperature,
+          top_p: topP,
+          seed,
+          timings,
+        };
+        console.log(JSON.stringify(out));
+      } else {
+        if (stream) write(stream.flush());
+        write('\n');
+        console.error(
+          `[${engine.name}] ${result.ids.length} tokens, ${timings.tokens_per_s} tok/s (wall clock, median ${timings.ms_per_token_median} ms/token), stop: ${result.stop}`,
+        );
+      }
+      return 0;
+    } finally {
+      engine.dispose();
+    }
+  },
+};
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,78 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isWafermeshError, oneLine, WafermeshError } from '../errors.ts';
+import { generateCommand } from './generate.ts';
+import { infoCommand } from './info.ts';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  info: infoCommand,
+  generate: generateCommand,
+};
+
+function help(): string {
+  const lines = ['usage: wafermesh <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'Run `wafermesh <command> --help` for its options.');
+  return lines.join('\n');
+}
+
+function commandHelp(name: string, c: Command): string {
+  const lines = [`usage: wafermesh ${name} ${c.usage}`, '', c.summary, '', 'options:'];
+  for (const [opt, o] of Object.entries(c.options)) {
+    const meta = o.type === 'string' ? ' <value>' : '';
+    lines.push(`  --${opt}${meta}${o.default !== undefined ? `  (default ${String(o.default)})` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+/** Runs one command; returns the exit code. Errors become one line on stderr, never a stack. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`wafermesh: unknown command "${name}"; use one of ${Object.keys(COMMANDS).join(', ')}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(commandHelp(name, command));
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: false, strict: true });
+  } catch (e) {
+    console.error(`wafermesh ${name}: ${oneLine(e)}; see \`wafermesh ${name} --help\``);
+    return 2;
+  }
+  try {
+    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+  } catch (e) {
+    if (isWafermeshError(e)) {
+      console.error(`wafermesh ${name}: ${oneLine(e)}`);
+    } else {
+      console.error(`wafermesh ${name}: internal error: ${oneLine(e)} (set WAFERMESH_DEBUG=1 to see where)`);
+    }
+    if (process.env.WAFERMESH_DEBUG) console.error(e);
+    return 1;
+  }
+}
+
+/** Parses a numeric option, refusing anything that is not a finite number. */
+export function numberOption(name: string, v: string | boolean | undefined, fallback: number, integer = false): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new WafermeshError('bad-option', `--${name} ${String(v)} is not ${integer ? 'a whole number' : 'a number'}`);
+  }
+  return n;
+}

@@ -1,0 +1,121 @@
+import { WafermeshError } from '../errors.ts';
+import type { GpuContext } from './device.ts';
+import { compileShader, type ShaderName } from './shaders.ts';
+
+/**
+ * The one owner of an engine's GPU objects: it creates and labels buffers, caches pipelines, and
+ * destroys everything in dispose(). `liveBuffers` lets a test prove nothing leaks.
+ */
+export class GpuResources {
+  readonly ctx: GpuContext;
+  private readonly buffers = new Set<GPUBuffer>();
+  private readonly modules = new Map<ShaderName, Promise<GPUShaderModule>>();
+  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  private disposed = false;
+
+  constructor(ctx: GpuContext) {
+    this.ctx = ctx;
+  }
+
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
+  get liveBuffers(): number {
+    return this.buffers.size;
+  }
+
+  /** A storage buffer of `size` bytes (rounded up to 4), optionally filled with `data`. */
+  buffer(label: string, size: number, usage: GPUBufferUsageFlags, data?: ArrayBufferView): GPUBuffer {
+    if (this.disposed) throw new WafermeshError('disposed', `cannot create buffer "${label}": its engine was disposed`);
+    const bytes = Math.max(4, Math.ceil(size / 4) * 4);
+    if (bytes > this.device.limits.maxBufferSize) {
+      throw new WafermeshError(
+        'buffer-too-large',
+        `buffer "${label}" needs ${bytes} bytes but this adapter allows ${this.device.limits.maxBufferSize}; use a smaller model or mesh`,
+      );
+    }
+    const b = this.device.createBuffer({ label, size: bytes, usage, mappedAtCreation: data !== undefined });
+    if (data) {
+      new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      b.unmap();
+    }
+    this.buffers.add(b);
+    return b;
+  }
+
+  storage(label: string, data: ArrayBufferView | number, extraUsage: GPUBufferUsageFlags = 0): GPUBuffer {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage;
+    return typeof data === 'number' ? this.buffer(label, data, usage) : this.buffer(label, data.byteLength, usage, data);
+  }
+
+  uniform(label: string, size: number): GPUBuffer {
+    return this.buffer(label, size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  }
+
+  destroyBuffer(b: GPUBuffer): void {
+    if (this.buffers.delete(b)) b.destroy();
+  }
+
+  /** A compute pipeline for a kernel with its override constants; cached by (kernel, constants). */
+  pipeline(name: ShaderName, constants: Record<string, number> = {}, entryPoint = 'main'): Promise<GPUComputePipeline> {
+    const key = `${name}:${entryPoint}:${JSON.stringify(Object.entries(constants).sort())}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      let m = this.modules.get(name);
+      if (!m) {
+        m = compileShader(this.device, name);
+        this.modules.set(name, m);
+      }
+      p = m.then((module) =>
+        this.device.createComputePipelineAsync({
+          label: `${name}${Object.keys(constants).length ? ` ${JSON.stringify(constants)}` : ''}`,
+          layout: 'auto',
+          compute: { module, entryPoint, constants },
+        }),
+      );
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  bindGroup(label: string, pipeline: GPUComputePipeline, buffers: GPUBuffer[], group = 0): GPUBindGroup {
+    return this.device.createBindGroup({
+      label,
+      layout: pipeline.getBindGroupLayout(group),
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+  }
+
+  /**
+   * Copies `size` bytes at `offset` of `src` out to the CPU: one staging buffer per read in
+   * flight, the data copied out before unmap, then the staging buffer destroyed.
+   */
+  async read(src: GPUBuffer, offset = 0, size = src.size): Promise<ArrayBuffer> {
+    const staging = this.buffer(`${src.label}:readback`, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      const enc = this.device.createCommandEncoder({ label: `${src.label}:readback` });
+      enc.copyBufferToBuffer(src, offset, staging, 0, Math.ceil(size / 4) * 4);
+      this.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = staging.getMappedRange(0, size).slice(0);
+      staging.unmap();
+      this.ctx.check();
+      return out;
+    } finally {
+      this.destroyBuffer(staging);
+    }
+  }
+
+  async readF32(src: GPUBuffer, offset = 0, count = (src.size - offset) / 4): Promise<Float32Array> {
+    return new Float32Array(await this.read(src, offset, count * 4));
+  }
+
+  dispose(): void {
+    for (const b of this.buffers) b.destroy();
+    this.buffers.clear();
+    this.pipelines.clear();
+    this.modules.clear();
+    this.disposed = true;
+  }
+}

@@ -1,0 +1,37 @@
+import { WafermeshError } from '../errors.ts';
+import matvec from '../../shaders/matvec.wgsl?raw';
+
+/**
+ * Every kernel's WGSL, imported one way everywhere (Vite `?raw`: the demo, vitest and the CLI's
+ * module runner share it). Keys are the file names under shaders/ without `.wgsl`.
+ */
+export const SHADERS = {
+  matvec,
+} as const;
+
+export type ShaderName = keyof typeof SHADERS;
+
+/**
+ * Compiles a kernel's module, labelled with its name, and refuses it with file:line:column and
+ * the offending source line if the compiler reports an error.
+ */
+export async function compileShader(device: GPUDevice, name: ShaderName): Promise<GPUShaderModule> {
+  const code = SHADERS[name];
+  // Scoped so a broken module is reported once, here, rather than again as an uncaptured error.
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ label: name, code });
+  const info = await module.getCompilationInfo();
+  await device.popErrorScope();
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length > 0) {
+    throw new WafermeshError('shader-compile', formatCompilationMessage(`shaders/${name}.wgsl`, code, errors[0]));
+  }
+  return module;
+}
+
+/** "shaders/x.wgsl:12:5: <message> — `<source line>`" */
+export function formatCompilationMessage(file: string, code: string, m: GPUCompilationMessage): string {
+  const line = code.split('\n')[m.lineNum - 1]?.trim() ?? '';
+  const msg = m.message.replace(/\s+/g, ' ').trim();
+  return `${file}:${m.lineNum}:${m.linePos}: ${msg} — \`${line}\``;
+}

@@ -1,0 +1,115 @@
+import { WafermeshError } from '../errors.ts';
+import { headSize, makeConfig, tensorSizes, checkpointBytes, type ModelConfig } from './config.ts';
+import { WEIGHT_ORDER, type Model, type Weights } from './weights.ts';
+
+const HEADER_INTS = 7;
+const HEADER_BYTES = HEADER_INTS * 4;
+
+/**
+ * Reads a llama2.c version-0 checkpoint: 7 little-endian int32 (dim, hidden_dim, n_layers,
+ * n_heads, n_kv_heads, vocab_size, seq_len; vocab_size < 0 means a separate classifier), then
+ * float32 tensors in WEIGHT_ORDER, the two legacy freq_cis tables, and wcls if separate.
+ * Everything is checked: the header's ranges, the size it implies against the file's, and that
+ * no weight is NaN or infinite.
+ */
+export function readCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Model {
+  if (bytes.byteLength < HEADER_BYTES) {
+    throw new WafermeshError(
+      'bad-checkpoint',
+      `${source} is ${bytes.byteLength} bytes, shorter than the 28-byte llama2.c header; it is truncated or not a checkpoint`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const h = Array.from({ length: HEADER_INTS }, (_, i) => view.getInt32(i * 4, true));
+  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw, seqLen] = h;
+  let config: ModelConfig;
+  try {
+    config = makeConfig({
+      dim,
+      hiddenDim,
+      nLayers,
+      nHeads,
+      nKvHeads,
+      vocabSize: Math.abs(vocabRaw),
+      seqLen,
+      sharedClassifier: vocabRaw > 0,
+    });
+  } catch (e) {
+    throw new WafermeshError('bad-checkpoint', `${source}: header [${h.join(', ')}] is not a valid model (${(e as Error).message})`);
+  }
+  const expected = checkpointBytes(config);
+  if (bytes.byteLength !== expected) {
+    const what = bytes.byteLength < expected ? 'truncated' : 'longer than its header says';
+    throw new WafermeshError(
+      'bad-checkpoint',
+      `${source} is ${bytes.byteLength} bytes but its header (${h.join(', ')}) implies ${expected}; the file is ${what}`,
+    );
+  }
+  // Copy the floats once into an aligned buffer; tensors are views into it.
+  const floats = new Float32Array((bytes.byteLength - HEADER_BYTES) / 4);
+  new Uint8Array(floats.buffer).set(bytes.subarray(HEADER_BYTES));
+  const sizes = tensorSizes(config);
+  let off = 0;
+  const take = (n: number) => {
+    const t = floats.subarray(off, off + n);
+    off += n;
+    return t;
+  };
+  const w: Partial<Weights> = {};
+  for (const k of WEIGHT_ORDER) w[k] = take(sizes[k]);
+  take(sizes.freqCisReal);
+  take(sizes.freqCisImag);
+  w.wcls = config.sharedClassifier ? w.tokenEmbedding : take(sizes.wcls);
+  const weights = w as Weights;
+  checkFinite(weights, source);
+  return { config, weights, source };
+}
+
+/** Throws naming the first tensor and index holding NaN or ±Infinity. */
+export function checkFinite(w: Weights, source: string): void {
+  const names = [...WEIGHT_ORDER, 'wcls'] as const;
+  for (const k of names) {
+    const t = w[k];
+    for (let i = 0; i < t.length; i++) {
+      if (!Number.isFinite(t[i])) {
+        throw new WafermeshError(
+          'bad-checkpoint',
+          `${source}: weight ${k}[${i}] is ${t[i]}; the checkpoint is corrupt (re-export or re-download it)`,
+        );
+      }
+    }
+  }
+}
+
+/** Writes a llama2.c version-0 checkpoint that llama2.c's run.c and readCheckpoint both read. */
+export function writeCheckpoint(model: Pick<Model, 'config' | 'weights'>): Uint8Array {
+  const { config: c, weights: w } = model;
+  const out = new Uint8Array(checkpointBytes(c));
+  const view = new DataView(out.buffer);
+  const header = [c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.sharedClassifier ? c.vocabSize : -c.vocabSize, c.seqLen];
+  header.forEach((v, i) => view.setInt32(i * 4, v, true));
+  const floats = new Float32Array(out.buffer, HEADER_BYTES);
+  const sizes = tensorSizes(c);
+  let off = 0;
+  const put = (t: Float32Array, n: number, name: string) => {
+    if (t.length !== n) throw new WafermeshError('bad-model', `tensor ${name} has ${t.length} values, the config needs ${n}`);
+    floats.set(t, off);
+    off += n;
+  };
+  for (const k of WEIGHT_ORDER) put(w[k], sizes[k], k);
+  // The legacy freq_cis tables llama2.c skips: written with the values they once held.
+  const hs = headSize(c);
+  const re = new Float32Array(sizes.freqCisReal);
+  const im = new Float32Array(sizes.freqCisImag);
+  for (let p = 0; p < c.seqLen; p++) {
+    for (let i = 0; i < hs / 2; i++) {
+      const angle = p / Math.pow(10000, (2 * i) / hs);
+      re[p * (hs / 2) + i] = Math.cos(angle);
+      im[p * (hs / 2) + i] = Math.sin(angle);
+    }
+  }
+  put(re, sizes.freqCisReal, 'freq_cis_real');
+  put(im, sizes.freqCisImag, 'freq_cis_imag');
+  if (!c.sharedClassifier) put(w.wcls, sizes.wcls, 'wcls');
+  return out;
+}

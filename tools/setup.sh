@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Sets up everything wafermesh needs on a fresh Debian/Ubuntu machine:
+#   - Chromium (its SwiftShader Vulkan driver is the software WebGPU fallback, and the browser
+#     runs the demo's end-to-end tests) and the Vulkan loader;
+#   - lavapipe from Mesa 25 (Debian bookworm-backports), about 6x faster than SwiftShader, unpacked
+#     into .cache/lavapipe without touching the system's Mesa (Dawn rejects Debian 12's Mesa 22);
+#   - the npm packages (npm ci).
+# Safe to run again. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "setup: run as root or install sudo (apt-get is needed for chromium and libvulkan1)" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+[ -e /usr/lib/chromium/vk_swiftshader_icd.json ] || need_apt+=(chromium)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' || need_apt+=(libvulkan1)
+# lavapipe 25's own libraries (LLVM 15, xcb, wayland …) come with the system's mesa-vulkan-drivers.
+dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers)
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js $(node -v 2>/dev/null || echo missing) is too old; wafermesh needs Node 20 or newer (e.g. from NodeSource)" >&2
+  exit 1
+fi
+
+# lavapipe from Mesa 25, fetched with a private apt state so the system's sources stay as they are.
+LVP=.cache/lavapipe
+if [ ! -e "$LVP/root/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so" ] && [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
+  echo "setup: fetching lavapipe (Mesa 25, bookworm-backports) into $LVP"
+  (
+    set -e
+    mkdir -p "$LVP/apt/lists/partial" "$LVP/debs"
+    cat > "$LVP/apt/backports.sources" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$PWD/$LVP/apt" -o "Dir::State::Lists=$PWD/$LVP/apt/lists" -o APT::Sandbox::User=root)
+    apt-get "${o[@]}" update -qq
+    cd "$LVP/debs"
+    apt-get "${o[@]}" download -qq mesa-vulkan-drivers/bookworm-backports libdrm2/bookworm-backports libdrm-amdgpu1/bookworm-backports
+    cd ../
+    for f in debs/*.deb; do dpkg -x "$f" root; done
+  ) || echo "setup: could not fetch lavapipe 25; WebGPU in Node will use Chromium's SwiftShader (slower)" >&2
+fi
+
+npm ci --no-audit --no-fund
+echo "setup: done"
