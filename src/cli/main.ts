@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isWafermeshError, oneLine, WafermeshError } from '../errors.ts';
+import { fitCommand } from './fit.ts';
 import { generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
 
@@ -13,6 +14,7 @@ export interface Command {
 const COMMANDS: Record<string, Command> = {
   info: infoCommand,
   generate: generateCommand,
+  fit: fitCommand,
 };
 
 function help(): string {

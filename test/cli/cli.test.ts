@@ -128,3 +128,28 @@ describe('wafermesh info', () => {
     expect(Array.isArray(out.features)).toBe(true);
   });
 });
+
+describe('wafermesh fit', () => {
+  it('places stories260K on 8x8 48 KB cores and prints the map', () => {
+    const r = cli('fit', '--model', 'stories260K', '--mesh', '8x8');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/fullest core \(\d,\d\): \d+ of 49152 bytes/);
+    expect(r.stdout).toMatch(/fits: yes/);
+    expect(r.stdout.split('\n').filter((l) => /^ {2}[0-9#]{8}$/.test(l))).toHaveLength(8);
+  });
+
+  it('says stories260K does not fit 2x2 cores of 48 KB, and which mesh would', () => {
+    const r = cli('fit', '--model', 'stories260K', '--mesh', '2x2', '--json');
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.fits).toBe(false);
+    expect(out.fullest_core.bytes).toBeGreaterThan(49152);
+    expect(out.smallest_fitting_mesh).toMatch(/^(\d+)x\1$/);
+    expect(out.occupancy).toEqual(['##', '##']);
+  });
+
+  it('refuses an absurd mesh in one line', () => {
+    expectOneLineError(cli('fit', '--mesh', '0x5'), /bad-mesh: width = 0 is out of range/);
+    expectOneLineError(cli('fit', '--mesh', '5x5', '--preset', 'h100'), /mesh preset "h100" is unknown/);
+  });
+});

@@ -1,0 +1,91 @@
+import { WafermeshError } from '../errors.ts';
+
+/**
+ * A wafer: width × height cores in a 2D mesh, each with a private SRAM and a router linked to its
+ * four neighbours. Times are in cycles of `clockHz`.
+ */
+export interface MeshConfig {
+  readonly width: number; // cores per row
+  readonly height: number; // cores per column
+  readonly sramBytes: number; // private SRAM per core
+  readonly clockHz: number;
+  readonly wordsPerLinkCycle: number; // 32-bit words a link carries per cycle, each direction
+  readonly cyclesPerHop: number; // router + wire latency of one hop
+  readonly flopsPerCoreCycle: number; // f32 FLOPs one core retires per cycle
+}
+
+export interface MeshPreset {
+  readonly name: string;
+  readonly description: string;
+  /** Where each number comes from. */
+  readonly sources: string;
+  readonly core: Omit<MeshConfig, 'width' | 'height'>;
+  /** The full wafer's size, for extrapolation (the emulated mesh is set per run). */
+  readonly fullWidth: number;
+  readonly fullHeight: number;
+}
+
+export const MESH_PRESETS: readonly MeshPreset[] = [
+  {
+    name: 'wse-3',
+    description: 'a Cerebras WSE-3-like core: 48 KB SRAM, 1.1 GHz, one 32-bit word per link per cycle, one cycle per hop',
+    sources:
+      '48 KB SRAM per core and 44 GB in all over ~900,000 cores: the seed article\'s spec table (44 GB / 900k ≈ 48 KB) and ' +
+      'Cerebras\' WSE documentation; the SDK\'s 762 × 1172 fabric; ~1.1 GHz clock, 32-bit fabric links and ~1 cycle per hop ' +
+      'from the Cerebras SDK documentation and WaferLLM (OSDI 2025) PLMR model; 125 PFLOPS (seed table, 16-bit) / 900,000 ' +
+      'cores / 1.1 GHz ≈ 126 16-bit FLOP per core-cycle, of which we assume a quarter, 32, for f32.',
+    core: { sramBytes: 48 * 1024, clockHz: 1.1e9, wordsPerLinkCycle: 1, cyclesPerHop: 1, flopsPerCoreCycle: 32 },
+    fullWidth: 762,
+    fullHeight: 1172,
+  },
+  {
+    name: 'wse-3-big-sram',
+    description: 'the WSE-3 core with 4 MB of SRAM, so whole models fit on tiny meshes (a teaching device, not real hardware)',
+    sources: 'as wse-3, with the SRAM enlarged on purpose',
+    core: { sramBytes: 4 * 1024 * 1024, clockHz: 1.1e9, wordsPerLinkCycle: 1, cyclesPerHop: 1, flopsPerCoreCycle: 32 },
+    fullWidth: 762,
+    fullHeight: 1172,
+  },
+];
+
+export const DEFAULT_PRESET = 'wse-3';
+
+export function meshPreset(name: string): MeshPreset {
+  const p = MESH_PRESETS.find((x) => x.name === name.toLowerCase());
+  if (!p) {
+    throw new WafermeshError('unknown-preset', `mesh preset "${name}" is unknown; use one of ${MESH_PRESETS.map((x) => x.name).join(', ')}`);
+  }
+  return p;
+}
+
+/** Limits that keep an absurd mesh from allocating the machine away. */
+export const MESH_LIMITS = { maxSide: 1024, maxCores: 65536, minSram: 1024, maxSram: 64 * 1024 * 1024 };
+
+/** "8x8" → {width: 8, height: 8}. */
+export function parseMeshSize(s: string): { width: number; height: number } {
+  const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/i.exec(s);
+  if (!m) throw new WafermeshError('bad-mesh', `mesh "${s}" is not WIDTHxHEIGHT, e.g. 8x8 or 6x10`);
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+/** Validates and freezes a mesh; throws one line naming the bad value and the allowed range. */
+export function makeMesh(c: MeshConfig): MeshConfig {
+  const check = (name: string, v: number, ok: boolean, range: string) => {
+    if (!Number.isFinite(v) || !ok) throw new WafermeshError('bad-mesh', `${name} = ${v} is out of range; use ${range}`);
+  };
+  const L = MESH_LIMITS;
+  check('width', c.width, Number.isInteger(c.width) && c.width >= 1 && c.width <= L.maxSide, `a whole number in 1…${L.maxSide}`);
+  check('height', c.height, Number.isInteger(c.height) && c.height >= 1 && c.height <= L.maxSide, `a whole number in 1…${L.maxSide}`);
+  check('cores', c.width * c.height, c.width * c.height <= L.maxCores, `at most ${L.maxCores} cores (the emulator keeps every core's SRAM in GPU memory)`);
+  check('sramBytes', c.sramBytes, Number.isInteger(c.sramBytes) && c.sramBytes % 4 === 0 && c.sramBytes >= L.minSram && c.sramBytes <= L.maxSram, `a multiple of 4 in ${L.minSram}…${L.maxSram} bytes`);
+  check('clockHz', c.clockHz, c.clockHz > 0 && c.clockHz <= 1e11, 'a positive clock up to 100 GHz');
+  check('wordsPerLinkCycle', c.wordsPerLinkCycle, c.wordsPerLinkCycle > 0 && c.wordsPerLinkCycle <= 64, '0 < words ≤ 64');
+  check('cyclesPerHop', c.cyclesPerHop, c.cyclesPerHop >= 0 && c.cyclesPerHop <= 1000, '0…1000 cycles');
+  check('flopsPerCoreCycle', c.flopsPerCoreCycle, c.flopsPerCoreCycle > 0 && c.flopsPerCoreCycle <= 1e6, 'a positive number');
+  return Object.freeze({ ...c });
+}
+
+export function meshFromPreset(preset: string, width: number, height: number, sramBytes?: number): MeshConfig {
+  const p = meshPreset(preset);
+  return makeMesh({ ...p.core, width, height, ...(sramBytes !== undefined ? { sramBytes } : {}) });
+}

@@ -1,0 +1,219 @@
+import { WafermeshError } from '../errors.ts';
+import { headSize, kvDim, type ModelConfig } from '../model/config.ts';
+import { makeMesh, type MeshConfig } from './config.ts';
+
+/**
+ * Where everything lives on the wafer. Every matrix W (out, in) is tiled over the whole mesh (a 2D
+ * partition, as WaferLLM does): core (row r, column c) holds W[rows(r), cols(c)], where rows(r)
+ * is the r-th of `height` balanced contiguous slices of the output and cols(c) the c-th slice of
+ * the input. Activation vectors are kept in the same column slices (replicated down each column),
+ * so a matrix-vector product is a local tile product plus a reduction along each row.
+ *
+ * Column slices are pair-aligned, so each core owns whole RoPE pairs, and a core keeps the KV
+ * coordinates its query coordinates attend with: attention dot products need no data from other
+ * columns, only a reduction along the row. KV-cache positions are dealt to rows round-robin
+ * (position t lives in row t mod height).
+ */
+
+export type VectorKind = 'dim' | 'kv' | 'hidden' | 'vocab';
+
+/** [lo, hi) of part i when n items are split into `parts` balanced contiguous parts. */
+export function split(n: number, parts: number, i: number): [number, number] {
+  return [Math.floor((i * n) / parts), Math.floor(((i + 1) * n) / parts)];
+}
+
+export interface Region {
+  readonly name: string; // e.g. "L0.wq", "kv", "x"
+  readonly offset: number; // words from the start of the core's SRAM
+  readonly words: number;
+}
+
+export interface CorePlacement {
+  readonly row: number;
+  readonly col: number;
+  readonly regions: readonly Region[];
+  readonly weightWords: number;
+  readonly scratchWords: number;
+  /** KV-cache words per position slot this core stores (all layers, K and V). */
+  readonly kvWordsPerSlot: number;
+  /** Position slots allocated (positions t < context with t mod height == row). */
+  readonly kvSlots: number;
+  readonly totalWords: number;
+}
+
+export interface Placement {
+  readonly model: ModelConfig;
+  readonly mesh: MeshConfig;
+  /** The context the KV cache holds: min(seq_len, what SRAM allows). */
+  readonly context: number;
+  /** The longest context SRAM would allow (may exceed seq_len). */
+  readonly maxContext: number;
+  readonly cores: readonly CorePlacement[]; // row-major: index = row * width + col
+  readonly fits: boolean;
+  readonly fullest: CorePlacement;
+}
+
+/**
+ * Column slice of a vector of `kind` owned by mesh column c, as sorted disjoint [lo, hi) runs.
+ * `dim` vectors are split into balanced contiguous runs of whole RoPE pairs. A `kv` slice holds
+ * the coordinates of the KV heads that column's query coordinates attend with (query head h uses
+ * KV head h / (nHeads / nKvHeads)), so a column computes its share of every attention dot product
+ * locally; under grouped-query attention two columns may keep the same KV coordinates.
+ */
+export function columnRuns(m: ModelConfig, mesh: MeshConfig, kind: VectorKind, c: number): [number, number][] {
+  if (kind === 'hidden') return [split(m.hiddenDim, mesh.width, c)];
+  if (kind === 'vocab') return [split(m.vocabSize, mesh.width, c)];
+  const [p0, p1] = split(m.dim / 2, mesh.width, c);
+  const lo = 2 * p0;
+  const hi = 2 * p1;
+  if (kind === 'dim') return hi > lo ? [[lo, hi]] : [];
+  const hs = headSize(m);
+  const kvMul = m.nHeads / m.nKvHeads;
+  const runs: [number, number][] = [];
+  for (let h = Math.floor(lo / hs); h * hs < hi; h++) {
+    const a = Math.max(lo, h * hs) - h * hs;
+    const b = Math.min(hi, (h + 1) * hs) - h * hs;
+    const g = Math.floor(h / kvMul);
+    runs.push([g * hs + a, g * hs + b]);
+  }
+  runs.sort((x, y) => x[0] - y[0]);
+  const merged: [number, number][] = [];
+  for (const r of runs) {
+    const last = merged[merged.length - 1];
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else merged.push([r[0], r[1]]);
+  }
+  return merged;
+}
+
+export function columnWidth(m: ModelConfig, mesh: MeshConfig, kind: VectorKind, c: number): number {
+  return columnRuns(m, mesh, kind, c).reduce((n, [lo, hi]) => n + hi - lo, 0);
+}
+
+export function vectorLength(m: ModelConfig, kind: VectorKind): number {
+  return kind === 'dim' ? m.dim : kind === 'kv' ? kvDim(m) : kind === 'hidden' ? m.hiddenDim : m.vocabSize;
+}
+
+/** The matrices of one layer: name, output kind, input kind. */
+export const LAYER_MATRICES = [
+  ['wq', 'dim', 'dim'],
+  ['wk', 'kv', 'dim'],
+  ['wv', 'kv', 'dim'],
+  ['wo', 'dim', 'dim'],
+  ['w1', 'hidden', 'dim'],
+  ['w3', 'hidden', 'dim'],
+  ['w2', 'dim', 'hidden'],
+] as const satisfies readonly (readonly [string, VectorKind, VectorKind])[];
+
+function corePlacement(m: ModelConfig, mesh: MeshConfig, row: number, col: number, slots: number | undefined): CorePlacement {
+  const regions: Region[] = [];
+  let off = 0;
+  const add = (name: string, words: number) => {
+    regions.push({ name, offset: off, words });
+    off += words;
+  };
+  const rows = (k: VectorKind) => {
+    const [lo, hi] = split(vectorLength(m, k), mesh.height, row);
+    return hi - lo;
+  };
+  const cols = (k: VectorKind) => columnWidth(m, mesh, k, col);
+  for (let l = 0; l < m.nLayers; l++) {
+    add(`L${l}.rmsAtt`, cols('dim'));
+    for (const [name, out, inp] of LAYER_MATRICES) {
+      if (name === 'w1') add(`L${l}.rmsFfn`, cols('dim'));
+      add(`L${l}.${name}`, rows(out) * cols(inp));
+    }
+  }
+  add('rmsFinal', cols('dim'));
+  add('embedding', rows('vocab') * cols('dim')); // also the classifier when shared
+  if (!m.sharedClassifier) add('wcls', rows('vocab') * cols('dim'));
+  const weightWords = off;
+  // Scratch: this core's slices of the activations, one row's partial sums, a full gathered
+  // vector, attention scores for its own positions, and a few reduction statistics.
+  const maxRows = Math.max(rows('dim'), rows('kv'), rows('hidden'), rows('vocab'));
+  const slotCap = slots ?? 0;
+  add('x', cols('dim'));
+  add('xb', cols('dim'));
+  add('q', cols('dim'));
+  add('k', cols('kv'));
+  add('v', cols('kv'));
+  add('att', cols('dim'));
+  add('hb', cols('hidden'));
+  add('hb2', cols('hidden'));
+  add('partial', maxRows);
+  add('gather', Math.max(m.dim, m.hiddenDim));
+  add('stats', 2 * m.nHeads + 2);
+  const scratchStart = weightWords;
+  const kvWordsPerSlot = 2 * m.nLayers * cols('kv');
+  add('scores', m.nHeads * slotCap);
+  const scratchWords = off - scratchStart;
+  add('kv', kvWordsPerSlot * slotCap);
+  return { row, col, regions, weightWords, scratchWords, kvWordsPerSlot, kvSlots: slotCap, totalWords: off };
+}
+
+/** Positions t < context with t mod height == row. */
+export function slotsForRow(context: number, height: number, row: number): number {
+  return row >= context ? 0 : Math.ceil((context - row) / height);
+}
+
+/**
+ * Places a model on a mesh: weights, scratch and as much KV cache as SRAM allows (up to seq_len).
+ * Never throws for a model that does not fit: `fits` says so and `refuseIfNotFits` explains.
+ */
+export function place(model: ModelConfig, meshConfig: MeshConfig): Placement {
+  const mesh = makeMesh(meshConfig);
+  const sramWords = mesh.sramBytes / 4;
+  // Longest context: each core's free words after weights and fixed scratch, per slot cost
+  // (its KV words plus one attention score per head).
+  let maxContext = Infinity;
+  for (let r = 0; r < mesh.height; r++) {
+    for (let c = 0; c < mesh.width; c++) {
+      const base = corePlacement(model, mesh, r, c, 0);
+      const perSlot = base.kvWordsPerSlot + model.nHeads;
+      const free = sramWords - base.totalWords;
+      const slots = free < 0 ? -1 : Math.floor(free / perSlot);
+      // Row r holds positions r, r + H, …: `slots` of them reach up to context H·slots + r.
+      const ctx = slots < 0 ? 0 : slots === 0 ? Math.min(r, maxContext) : mesh.height * slots + r;
+      maxContext = Math.min(maxContext, ctx);
+    }
+  }
+  const context = Math.min(model.seqLen, maxContext);
+  const cores: CorePlacement[] = [];
+  for (let r = 0; r < mesh.height; r++) {
+    for (let c = 0; c < mesh.width; c++) cores.push(corePlacement(model, mesh, r, c, slotsForRow(Math.max(context, 1), mesh.height, r)));
+  }
+  const fullest = cores.reduce((a, b) => (b.totalWords > a.totalWords ? b : a));
+  return { model, mesh, context, maxContext, cores, fits: context >= 1 && fullest.totalWords <= sramWords, fullest };
+}
+
+/** The smallest mesh with the same aspect ratio (and SRAM) on which the model fits with its full context. */
+export function smallestFittingMesh(model: ModelConfig, mesh: MeshConfig): MeshConfig | undefined {
+  const g = gcd(mesh.width, mesh.height);
+  const a = mesh.width / g;
+  const b = mesh.height / g;
+  for (let s = 1; a * s <= 1024 && b * s <= 1024 && a * b * s * s <= 65536; s++) {
+    const candidate = { ...mesh, width: a * s, height: b * s };
+    const p = place(model, candidate);
+    if (p.fits && p.context >= model.seqLen) return candidate;
+  }
+  return undefined;
+}
+
+/** Throws a one-line refusal naming the fullest core, bytes needed vs available, and a mesh that fits. */
+export function refuseIfNotFits(p: Placement): void {
+  if (p.fits) return;
+  const m = p.mesh;
+  const f = p.fullest;
+  const need = f.weightWords * 4 + f.scratchWords * 4 + (f.kvWordsPerSlot + p.model.nHeads) * 4;
+  const bigger = smallestFittingMesh(p.model, m);
+  throw new WafermeshError(
+    'does-not-fit',
+    `the model does not fit a ${m.width}x${m.height} mesh of ${m.sramBytes}-byte cores: core (${f.row},${f.col}) needs ` +
+      `${need} bytes (weights ${f.weightWords * 4}, scratch ${f.scratchWords * 4}, one KV position ${(f.kvWordsPerSlot + p.model.nHeads) * 4}) ` +
+      `but has ${m.sramBytes}; ${bigger ? `the smallest ${m.width / gcd(m.width, m.height)}:${m.height / gcd(m.width, m.height)} mesh that fits with the full context is ${bigger.width}x${bigger.height}` : 'no mesh of this aspect up to 1024 cores a side fits; use larger SRAM'}`,
+  );
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}

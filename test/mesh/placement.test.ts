@@ -1,0 +1,117 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { kvDim, type ModelConfig } from '../../src/model/config.ts';
+import { makeMesh, meshFromPreset, parseMeshSize } from '../../src/mesh/config.ts';
+import { columnRuns, place, refuseIfNotFits, slotsForRow, smallestFittingMesh, split } from '../../src/mesh/placement.ts';
+import { loadStories260K } from '../helpers/models.ts';
+
+const stories = loadStories260K().config;
+
+describe('mesh configuration', () => {
+  it('parses sizes and refuses nonsense with the value and the range', () => {
+    expect(parseMeshSize('6x10')).toEqual({ width: 6, height: 10 });
+    expect(() => parseMeshSize('big')).toThrow(/bad-mesh: mesh "big" is not WIDTHxHEIGHT/);
+    expect(() => meshFromPreset('wse-3', 0, 4)).toThrow(/width = 0 is out of range; use a whole number in 1…1024/);
+    expect(() => meshFromPreset('wse-3', 1000, 1000)).toThrow(/cores = 1000000 is out of range/);
+    expect(() => meshFromPreset('wse-3', 4, 4, 1000.5)).toThrow(/sramBytes = 1000.5/);
+    expect(() => meshFromPreset('tpu', 4, 4)).toThrow(/mesh preset "tpu" is unknown; use one of wse-3/);
+    expect(() => makeMesh({ ...meshFromPreset('wse-3', 2, 2), clockHz: NaN })).toThrow(/clockHz = NaN/);
+  });
+});
+
+describe('placement', () => {
+  it('splits are balanced and cover every index once', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 64 }), (n, parts) => {
+        let next = 0;
+        for (let i = 0; i < parts; i++) {
+          const [lo, hi] = split(n, parts, i);
+          expect(lo).toBe(next);
+          expect(hi - lo).toBeGreaterThanOrEqual(Math.floor(n / parts));
+          expect(hi - lo).toBeLessThanOrEqual(Math.ceil(n / parts));
+          next = hi;
+        }
+        expect(next).toBe(n);
+      }),
+      { numRuns: 200, seed: 11 },
+    );
+  });
+
+  it('every weight is on exactly one core: tile words add up to the model\'s matrices', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom<[number, number]>([8, 4], [8, 8], [4, 1], [2, 2]),
+        (w, h, [heads, kv]) => {
+          const m: ModelConfig = { dim: heads * 8, hiddenDim: 40, nLayers: 2, nHeads: heads, nKvHeads: kv, vocabSize: 50, seqLen: 16, sharedClassifier: false };
+          const p = place(m, meshFromPreset('wse-3-big-sram', w, h));
+          const sum = (name: string) => p.cores.reduce((n, c) => n + c.regions.filter((r) => r.name === name).reduce((a, r) => a + r.words, 0), 0);
+          expect(sum('L1.wq')).toBe(m.dim * m.dim);
+          expect(sum('L0.w2')).toBe(m.dim * m.hiddenDim);
+          expect(sum('L0.wk')).toBe(kvDim(m) * m.dim);
+          expect(sum('embedding')).toBe(m.vocabSize * m.dim);
+          expect(sum('wcls')).toBe(m.vocabSize * m.dim);
+          // Regions of a core never overlap and stay inside its SRAM when it fits.
+          for (const c of p.cores) {
+            let end = 0;
+            for (const r of c.regions) {
+              expect(r.offset).toBe(end);
+              end += r.words;
+            }
+            expect(end).toBe(c.totalWords);
+            if (p.fits) expect(c.totalWords * 4).toBeLessThanOrEqual(p.mesh.sramBytes);
+          }
+        },
+      ),
+      { numRuns: 60, seed: 12 },
+    );
+  });
+
+  it('a column keeps the KV coordinates its query coordinates need (GQA)', () => {
+    const mesh = meshFromPreset('wse-3', 8, 8);
+    const hs = stories.dim / stories.nHeads;
+    for (let c = 0; c < 8; c++) {
+      const kvRuns = columnRuns(stories, mesh, 'kv', c);
+      for (const [lo, hi] of columnRuns(stories, mesh, 'dim', c)) {
+        expect(lo % 2).toBe(0);
+        for (let i = lo; i < hi; i++) {
+          const h = Math.floor(i / hs);
+          const need = Math.floor(h / (stories.nHeads / stories.nKvHeads)) * hs + (i % hs);
+          expect(kvRuns.some(([a, b]) => need >= a && need < b)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('deals KV positions to rows round-robin', () => {
+    expect([0, 1, 2, 3].map((r) => slotsForRow(10, 4, r))).toEqual([3, 3, 2, 2]);
+    expect(slotsForRow(2, 4, 3)).toBe(0);
+  });
+
+  it('fits stories260K on 8x8 and 6x10 48 KB cores with its full context', () => {
+    for (const [w, h] of [[8, 8], [6, 10]]) {
+      const p = place(stories, meshFromPreset('wse-3', w, h));
+      expect(p.fits).toBe(true);
+      expect(p.context).toBe(512);
+      expect(p.maxContext).toBeGreaterThanOrEqual(512);
+    }
+  });
+
+  it('refuses stories260K on 2x2 cores of 48 KB, naming the core, the bytes and a mesh that fits', () => {
+    const p = place(stories, meshFromPreset('wse-3', 2, 2));
+    expect(p.fits).toBe(false);
+    expect(() => refuseIfNotFits(p)).toThrow(
+      /^does-not-fit: the model does not fit a 2x2 mesh of 49152-byte cores: core \(\d,\d\) needs \d+ bytes \(weights \d+, scratch \d+, one KV position \d+\) but has 49152; the smallest 1:1 mesh that fits with the full context is (\d+)x\1$/,
+    );
+    const bigger = smallestFittingMesh(stories, meshFromPreset('wse-3', 2, 2))!;
+    expect(place(stories, bigger).fits).toBe(true);
+    expect(place(stories, { ...bigger, width: bigger.width - 1, height: bigger.height - 1 }).context).toBeLessThan(512);
+  });
+
+  it('a 1x1 mesh with large SRAM holds the whole model and its context', () => {
+    const p = place(stories, meshFromPreset('wse-3-big-sram', 1, 1));
+    expect(p.fits).toBe(true);
+    expect(p.context).toBe(512);
+  });
+});
