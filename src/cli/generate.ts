@@ -4,12 +4,16 @@ import { generate } from '../engines/generate.ts';
 import { BOS, describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
+import { nodeGpu } from '../gpu/node.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { DEFAULT_PRESET, meshFromPreset, parseMeshSize } from '../mesh/config.ts';
+import { MeshEngine } from '../engines/mesh.ts';
 import { loadModel } from './load.ts';
 import { numberOption, type Command } from './main.ts';
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|mesh] [--mesh WxH] [--preset NAME] [--allreduce ring|tree] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
     model: { type: 'string', default: DEFAULT_MODEL },
@@ -19,6 +23,10 @@ export const generateCommand: Command = {
     temperature: { type: 'string', default: '0' },
     'top-p': { type: 'string', default: '1' },
     seed: { type: 'string', default: '42' },
+    mesh: { type: 'string', default: '8x8' },
+    preset: { type: 'string', default: DEFAULT_PRESET },
+    sram: { type: 'string' },
+    allreduce: { type: 'string', default: 'tree' },
     json: { type: 'boolean' },
   },
   async run(v) {
@@ -35,7 +43,17 @@ export const generateCommand: Command = {
       );
     }
     const promptIds = tokenizer ? tokenizer.encode(prompt, true) : [BOS];
-    const engine = await createEngine(String(v.engine), model);
+    let gpu: GpuContext | undefined;
+    const size = parseMeshSize(String(v.mesh));
+    const sram = v.sram === undefined ? undefined : numberOption('sram', v.sram, 0, true);
+    const mesh = meshFromPreset(String(v.preset), size.width, size.height, sram);
+    const allreduce = String(v.allreduce) as 'ring' | 'tree';
+    const engine = await createEngine(String(v.engine), model, {
+      gpu: async () => (gpu = await nodeGpu()),
+      mesh,
+      allreduce,
+    });
+    const traces: { cycles: number; linkWords: number; seconds: number }[] = [];
     try {
       const stream = tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined;
       const write = (s: string) => process.stdout.write(s);
@@ -43,6 +61,7 @@ export const generateCommand: Command = {
         if (tokenizer) write(tokenizer.decode(promptIds.slice(1)));
       }
       const result = await generate(engine, { promptIds, tokens, temperature, topP, seed }, (id, i) => {
+        if (engine instanceof MeshEngine && engine.lastTrace) traces.push(engine.lastTrace);
         if (v.json) return;
         if (stream) write(stream.push(id));
         else write(`${i === 0 ? '' : ' '}${id}`);
@@ -68,6 +87,7 @@ export const generateCommand: Command = {
           ids: result.ids,
           ...(tokenizer ? { text: tokenizer.decode(result.ids, promptIds[promptIds.length - 1]) } : {}),
           stop: result.stop,
+          ...(engine instanceof MeshEngine ? { mesh: meshSummary(engine, traces) } : {}),
           temperature,
           top_p: topP,
           seed,
@@ -84,10 +104,30 @@ export const generateCommand: Command = {
       return 0;
     } finally {
       engine.dispose();
+      gpu?.destroy();
     }
   },
 };
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+/** Trace totals of the mesh engine over the generated tokens (modelled at the preset's clock). */
+function meshSummary(engine: MeshEngine, traces: { cycles: number; linkWords: number; seconds: number }[]) {
+  const p = engine.program;
+  const n = Math.max(1, traces.length);
+  const cycles = traces.reduce((a, t) => a + t.cycles, 0) / n;
+  const words = traces.reduce((a, t) => a + t.linkWords, 0) / n;
+  return {
+    mesh: `${p.mesh.width}x${p.mesh.height}`,
+    sram_bytes_per_core: p.mesh.sramBytes,
+    allreduce: p.allreduce,
+    passes_per_token: p.passes.length,
+    modelled_cycles_per_token: round(cycles),
+    fabric_words_per_token: round(words),
+    modelled_tokens_per_s: cycles > 0 ? round(p.mesh.clockHz / cycles) : 0,
+    sram_peak_bytes_per_core: p.placement.fullest.totalWords * 4,
+    context: p.placement.context,
+  };
 }

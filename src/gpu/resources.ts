@@ -58,8 +58,14 @@ export class GpuResources {
   }
 
   /** A compute pipeline for a kernel with its override constants; cached by (kernel, constants). */
-  pipeline(name: ShaderName, constants: Record<string, number> = {}, entryPoint = 'main'): Promise<GPUComputePipeline> {
-    const key = `${name}:${entryPoint}:${JSON.stringify(Object.entries(constants).sort())}`;
+  pipeline(
+    name: ShaderName,
+    constants: Record<string, number> = {},
+    entryPoint = 'main',
+    layout: GPUPipelineLayout | 'auto' = 'auto',
+  ): Promise<GPUComputePipeline> {
+    const layoutKey = layout === 'auto' ? 'auto' : layout.label;
+    const key = `${name}:${entryPoint}:${layoutKey}:${JSON.stringify(Object.entries(constants).sort())}`;
     let p = this.pipelines.get(key);
     if (!p) {
       let m = this.modules.get(name);
@@ -69,8 +75,8 @@ export class GpuResources {
       }
       p = m.then((module) =>
         this.device.createComputePipelineAsync({
-          label: `${name}${Object.keys(constants).length ? ` ${JSON.stringify(constants)}` : ''}`,
-          layout: 'auto',
+          label: `${name}${entryPoint === 'main' ? '' : `.${entryPoint}`}`,
+          layout,
           compute: { module, entryPoint, constants },
         }),
       );

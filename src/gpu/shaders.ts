@@ -1,5 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import matvec from '../../shaders/matvec.wgsl?raw';
+import mesh_step from '../../shaders/mesh_step.wgsl?raw';
 
 /**
  * Every kernel's WGSL, imported one way everywhere (Vite `?raw`: the demo, vitest and the CLI's
@@ -7,6 +8,7 @@ import matvec from '../../shaders/matvec.wgsl?raw';
  */
 export const SHADERS = {
   matvec,
+  mesh_step,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -128,28 +128,36 @@ function corePlacement(m: ModelConfig, mesh: MeshConfig, row: number, col: numbe
   add('embedding', rows('vocab') * cols('dim')); // also the classifier when shared
   if (!m.sharedClassifier) add('wcls', rows('vocab') * cols('dim'));
   const weightWords = off;
-  // Scratch: this core's slices of the activations, one row's partial sums, a full gathered
-  // vector, attention scores for its own positions, and a few reduction statistics.
-  const maxRows = Math.max(rows('dim'), rows('kv'), rows('hidden'), rows('vocab'));
+  // Scratch: this core's slices of the activations, one row's partial sums of a tile product
+  // (q, k and v together, or w1 and w3 together), the attention scores of its own positions
+  // (partial and row-reduced), its share of the logits, and reduction statistics. A transfer
+  // never writes where it reads, so every reduced result has a region of its own.
   const slotCap = slots ?? 0;
   add('x', cols('dim'));
   add('xb', cols('dim'));
   add('q', cols('dim'));
   add('k', cols('kv'));
   add('v', cols('kv'));
+  add('attO', cols('dim'));
   add('att', cols('dim'));
   add('hb', cols('hidden'));
   add('hb2', cols('hidden'));
-  add('partial', maxRows);
-  add('gather', Math.max(m.dim, m.hiddenDim));
-  add('stats', 2 * m.nHeads + 2);
+  add('partial', Math.max(rows('dim') + 2 * rows('kv'), 2 * rows('hidden'), rows('vocab')));
+  add('partialB', rows('dim')); // w2's products, written while w1/w3's are still being read
+  add('logits', rows('vocab'));
+  add('stats', STATS_WORDS(m));
   const scratchStart = weightWords;
   const kvWordsPerSlot = 2 * m.nLayers * cols('kv');
   add('scores', m.nHeads * slotCap);
+  add('scoresAll', m.nHeads * slotCap);
   const scratchWords = off - scratchStart;
   add('kv', kvWordsPerSlot * slotCap);
   return { row, col, regions, weightWords, scratchWords, kvWordsPerSlot, kvSlots: slotCap, totalWords: off };
 }
+
+/** Statistics words per core: sum of squares (partial, row-reduced), then per head max and sum. */
+export const STATS_WORDS = (m: ModelConfig): number => 2 + 2 * m.nHeads;
+export const STATS = { sumsq: 0, sumsqAll: 1, max: 2 } as const; // per-head sums follow the maxima
 
 /** Positions t < context with t mod height == row. */
 export function slotsForRow(context: number, height: number, row: number): number {
@@ -169,7 +177,7 @@ export function place(model: ModelConfig, meshConfig: MeshConfig): Placement {
   for (let r = 0; r < mesh.height; r++) {
     for (let c = 0; c < mesh.width; c++) {
       const base = corePlacement(model, mesh, r, c, 0);
-      const perSlot = base.kvWordsPerSlot + model.nHeads;
+      const perSlot = base.kvWordsPerSlot + 2 * model.nHeads;
       const free = sramWords - base.totalWords;
       const slots = free < 0 ? -1 : Math.floor(free / perSlot);
       // Row r holds positions r, r + H, …: `slots` of them reach up to context H·slots + r.
@@ -204,12 +212,13 @@ export function refuseIfNotFits(p: Placement): void {
   if (p.fits) return;
   const m = p.mesh;
   const f = p.fullest;
-  const need = f.weightWords * 4 + f.scratchWords * 4 + (f.kvWordsPerSlot + p.model.nHeads) * 4;
+  const slotBytes = (f.kvWordsPerSlot + 2 * p.model.nHeads) * 4;
+  const need = f.weightWords * 4 + (f.scratchWords - 2 * p.model.nHeads * f.kvSlots) * 4 + slotBytes;
   const bigger = smallestFittingMesh(p.model, m);
   throw new WafermeshError(
     'does-not-fit',
     `the model does not fit a ${m.width}x${m.height} mesh of ${m.sramBytes}-byte cores: core (${f.row},${f.col}) needs ` +
-      `${need} bytes (weights ${f.weightWords * 4}, scratch ${f.scratchWords * 4}, one KV position ${(f.kvWordsPerSlot + p.model.nHeads) * 4}) ` +
+      `${need} bytes (weights ${f.weightWords * 4}, scratch ${(f.scratchWords - 2 * p.model.nHeads * f.kvSlots) * 4}, one KV position ${slotBytes}) ` +
       `but has ${m.sramBytes}; ${bigger ? `the smallest ${m.width / gcd(m.width, m.height)}:${m.height / gcd(m.width, m.height)} mesh that fits with the full context is ${bigger.width}x${bigger.height}` : 'no mesh of this aspect up to 1024 cores a side fits; use larger SRAM'}`,
   );
 }

@@ -1,0 +1,507 @@
+// mesh_step: the wafer's cores, one invocation per core, running one pass of the wafer program.
+// A pass is a routed transfer (a collective along rows or columns) followed by the local compute
+// it feeds; each entry point below is one kind of pass. Every core's SRAM is the fixed slice
+// sram[core * SRAM, (core + 1) * SRAM) (SRAM words). Local compute reads and writes only its own
+// slice (ld/st); a transfer reads other cores' slices only through `remote`, exactly in the order
+// the collective combines them (a chain for "ring", a binary tree for "tree"), so the arithmetic
+// is the algorithm's. No workgroup memory, no barriers: passes are separated by the dispatch.
+// Shapes: core table `table` (W*H, CT) u32; index lists `idx` u32; `sram` (W*H, SRAM) f32.
+
+override W: u32; // mesh width (cores per row)
+override H: u32; // mesh height
+override SRAM: u32; // words of SRAM per core
+override DIM: u32;
+override KVD: u32;
+override HID: u32;
+override VOCAB: u32;
+override NH: u32; // query heads (≤ 64)
+override KVMUL: u32; // query heads per KV head
+override HS: u32; // head size
+override NL: u32; // layers
+override TREE: bool = true; // allreduce order: binary tree, else chain ("ring")
+override INSTRUMENT: bool = false; // count accesses, remote reads and FLOPs into `counters`
+override NCC: u32 = 1; // cores covered by the instrumented read matrix
+
+// Core-table fields (src/mesh/runtime.ts writes them in this order).
+const CT: u32 = 48u;
+const F_ROW = 0u; const F_COL = 1u; const F_LAYER0 = 2u; const F_LSTRIDE = 3u;
+const F_RMSATT = 4u; const F_WQ = 5u; const F_WK = 6u; const F_WV = 7u; const F_WO = 8u;
+const F_RMSFFN = 9u; const F_W1 = 10u; const F_W3 = 11u; const F_W2 = 12u;
+const F_RMSFINAL = 13u; const F_EMB = 14u; const F_WCLS = 15u;
+const F_X = 16u; const F_XB = 17u; const F_Q = 18u; const F_K = 19u; const F_V = 20u;
+const F_ATTO = 21u; const F_ATT = 22u; const F_HB = 23u; const F_HB2 = 24u;
+const F_PARTIAL = 25u; const F_PARTIALB = 26u; const F_LOGITS = 27u; const F_STATS = 28u;
+const F_SCORES = 29u; const F_SCORESALL = 30u; const F_KV = 31u;
+const F_NDIM = 32u; const F_NKV = 33u; const F_NHID = 34u; const F_SLOTS = 35u;
+const F_LO_DIM = 36u; const F_ROWS_DIM = 37u; const F_LO_KV = 38u; const F_ROWS_KV = 39u;
+const F_LO_HID = 40u; const F_ROWS_HID = 41u; const F_LO_VOCAB = 42u; const F_ROWS_VOCAB = 43u;
+const F_IDX_DIM = 44u; const F_IDX_KV = 45u; const F_IDX_KVPOS = 46u; const F_IDX_HID = 47u;
+// Statistics words: Σx² (this core's), Σx² (row-reduced), then per head max and sum.
+const S_SUMSQ = 0u; const S_SUMSQ_ALL = 1u; const S_MAX = 2u;
+// Instrumented counters: [0] out-of-slice accesses, [1 + core] FLOPs, then reads[dst * NCC + src].
+const C_FLOPS = 1u;
+
+struct Step {
+  pos: u32,
+  token: u32,
+  layer: u32,
+  pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> sram: array<f32>; // (W*H, SRAM)
+@group(0) @binding(1) var<storage, read> table: array<u32>; // (W*H, CT)
+@group(0) @binding(2) var<storage, read> idx: array<u32>; // per-core index lists
+@group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
+@group(1) @binding(0) var<uniform> stepInfo: Step;
+
+var<private> me: u32;
+var<private> flops: u32;
+
+fn t(core: u32, f: u32) -> u32 {
+  return table[core * CT + f];
+}
+fn mt(f: u32) -> u32 {
+  return table[me * CT + f];
+}
+
+// Own SRAM: word a of this core's slice.
+fn ld(a: u32) -> f32 {
+  if (INSTRUMENT && a >= SRAM) {
+    atomicAdd(&counters[0], 1u);
+  }
+  return sram[me * SRAM + a];
+}
+fn st(a: u32, v: f32) {
+  if (INSTRUMENT && a >= SRAM) {
+    atomicAdd(&counters[0], 1u);
+  }
+  sram[me * SRAM + a] = v;
+}
+// Another core's word, delivered by the fabric (only transfers call this).
+fn remote(core: u32, a: u32) -> f32 {
+  if (INSTRUMENT) {
+    if (a >= SRAM || core >= W * H) {
+      atomicAdd(&counters[0], 1u);
+    }
+    if (me < NCC && core < NCC) {
+      atomicAdd(&counters[1u + NCC + me * NCC + core], 1u);
+    }
+  }
+  return sram[core * SRAM + a];
+}
+
+// Which of the H balanced row slices of an n-vector holds element i.
+fn rowOf(i: u32, n: u32) -> u32 {
+  return (i * H + H - 1u) / n;
+}
+
+// Σ of word (field f + j) over n cores start, start+stride, …, in the collective's order:
+// a chain ((p0 + p1) + p2) … for "ring"; the binary tree of recursive doubling for "tree".
+fn lineSum(start: u32, stride: u32, n: u32, f: u32, j: u32) -> f32 {
+  if (!TREE) {
+    var s = 0.0;
+    for (var i = 0u; i < n; i++) {
+      let src = start + i * stride;
+      s += remote(src, t(src, f) + j);
+    }
+    return s;
+  }
+  var vals: array<f32, 12>;
+  var lvls: array<u32, 12>;
+  var top = 0u;
+  for (var i = 0u; i < n; i++) {
+    let src = start + i * stride;
+    var v = remote(src, t(src, f) + j);
+    var lvl = 0u;
+    loop {
+      if (top == 0u || lvls[top - 1u] != lvl) {
+        break;
+      }
+      v = vals[top - 1u] + v;
+      top -= 1u;
+      lvl += 1u;
+    }
+    vals[top] = v;
+    lvls[top] = lvl;
+    top += 1u;
+  }
+  var acc = vals[top - 1u];
+  for (var k = top - 1u; k > 0u; k--) {
+    acc = vals[k - 1u] + acc;
+  }
+  return acc;
+}
+
+fn rowSum(row: u32, f: u32, j: u32) -> f32 {
+  return lineSum(row * W, 1u, W, f, j);
+}
+
+// Column softmax-combine: Σ over the column's cores of value(field f + j) * exp(m_h - M), in the
+// collective's order; m_h is each core's own maximum for head h.
+fn colCombine(f: u32, j: u32, h: u32, big: f32) -> f32 {
+  let c = me % W;
+  if (!TREE) {
+    var s = 0.0;
+    for (var r = 0u; r < H; r++) {
+      let src = r * W + c;
+      s += remote(src, t(src, f) + j) * exp(remote(src, t(src, F_STATS) + S_MAX + h) - big);
+    }
+    return s;
+  }
+  var vals: array<f32, 12>;
+  var lvls: array<u32, 12>;
+  var top = 0u;
+  for (var r = 0u; r < H; r++) {
+    let src = r * W + c;
+    var v = remote(src, t(src, f) + j) * exp(remote(src, t(src, F_STATS) + S_MAX + h) - big);
+    var lvl = 0u;
+    loop {
+      if (top == 0u || lvls[top - 1u] != lvl) {
+        break;
+      }
+      v = vals[top - 1u] + v;
+      top -= 1u;
+      lvl += 1u;
+    }
+    vals[top] = v;
+    lvls[top] = lvl;
+    top += 1u;
+  }
+  var acc = vals[top - 1u];
+  for (var k = top - 1u; k > 0u; k--) {
+    acc = vals[k - 1u] + acc;
+  }
+  return acc;
+}
+
+// Tile (rows, n) at `w` @ own vector at `x` (n,) -> own `out` (rows,).
+fn tile(w: u32, rows: u32, n: u32, x: u32, out: u32) {
+  for (var i = 0u; i < rows; i++) {
+    var s = 0.0;
+    for (var j = 0u; j < n; j++) {
+      s += ld(w + i * n + j) * ld(x + j);
+    }
+    st(out + i, s);
+  }
+  flops += 2u * rows * n;
+}
+
+// xb = weight * (x / sqrt(mean(x²) + 1e-5)) over this core's dim slice; Σx² is row-reduced.
+fn rmsnorm(weight: u32) {
+  let ss = rowSum(me / W, F_STATS, S_SUMSQ);
+  let scale = 1.0 / sqrt(ss / f32(DIM) + 1e-5);
+  let nd = mt(F_NDIM);
+  for (var j = 0u; j < nd; j++) {
+    st(mt(F_XB) + j, ld(weight + j) * (scale * ld(mt(F_X) + j)));
+  }
+  flops += 3u * nd;
+}
+
+fn layerBase() -> u32 {
+  return mt(F_LAYER0) + stepInfo.layer * mt(F_LSTRIDE);
+}
+
+// Positions ≤ pos this core's row holds (position t lives in row t mod H).
+fn usedSlots() -> u32 {
+  let r = me / W;
+  if (stepInfo.pos < r) {
+    return 0u;
+  }
+  return (stepInfo.pos - r) / H + 1u;
+}
+
+// The row-reduced element i of a vector whose row slices sit at `skip` words into `partial`.
+fn gathered(i: u32, n: u32, loField: u32, skip: u32) -> f32 {
+  let rr = rowOf(i, n);
+  let lead = rr * W;
+  return rowSum(rr, F_PARTIAL, skip + i - t(lead, loField));
+}
+
+fn finish() {
+  if (INSTRUMENT) {
+    atomicAdd(&counters[C_FLOPS + me], flops);
+  }
+}
+
+// Residual add of the row-reduced, column-gathered dim vector at `part`, then Σx² of x.
+fn residual(part: u32) {
+  let nd = mt(F_NDIM);
+  var ss = 0.0;
+  for (var j = 0u; j < nd; j++) {
+    let i = idx[mt(F_IDX_DIM) + j];
+    let rr = rowOf(i, DIM);
+    let v = rowSum(rr, part, i - t(rr * W, F_LO_DIM));
+    let x = ld(mt(F_X) + j) + v;
+    st(mt(F_X) + j, x);
+    ss += x * x;
+  }
+  st(mt(F_STATS) + S_SUMSQ, ss);
+  flops += 3u * nd;
+}
+
+// Transfer: the token's row broadcasts its embedding slice down each column. Compute: Σx².
+@compute @workgroup_size(64)
+fn embed(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let tok = stepInfo.token;
+  let src = rowOf(tok, VOCAB) * W + me % W;
+  let nd = mt(F_NDIM);
+  let row = (tok - t(src, F_LO_VOCAB)) * nd;
+  var ss = 0.0;
+  for (var j = 0u; j < nd; j++) {
+    let v = remote(src, t(src, F_EMB) + row + j);
+    st(mt(F_X) + j, v);
+    ss += v * v;
+  }
+  st(mt(F_STATS) + S_SUMSQ, ss);
+  flops += 2u * nd;
+  finish();
+}
+
+// Transfer: row allreduce of Σx². Compute: rmsnorm; q, k, v tile products into `partial`.
+@compute @workgroup_size(64)
+fn qkv(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let lb = layerBase();
+  rmsnorm(lb + mt(F_RMSATT));
+  let nd = mt(F_NDIM);
+  let rd = mt(F_ROWS_DIM);
+  let rk = mt(F_ROWS_KV);
+  tile(lb + mt(F_WQ), rd, nd, mt(F_XB), mt(F_PARTIAL));
+  tile(lb + mt(F_WK), rk, nd, mt(F_XB), mt(F_PARTIAL) + rd);
+  tile(lb + mt(F_WV), rk, nd, mt(F_XB), mt(F_PARTIAL) + rd + rk);
+  finish();
+}
+
+fn ropePair(a: u32, i: u32) {
+  let freq = 1.0 / pow(10000.0, f32(i % HS) / f32(HS));
+  let angle = f32(stepInfo.pos) * freq;
+  let c = cos(angle);
+  let s = sin(angle);
+  let v0 = ld(a);
+  let v1 = ld(a + 1u);
+  st(a, v0 * c - v1 * s);
+  st(a + 1u, v0 * s + v1 * c);
+}
+
+// Transfer: row reduction + column gather of q, k, v. Compute: RoPE; the owner row stores k, v
+// in its KV cache; partial attention scores of this core's positions over its coordinates.
+@compute @workgroup_size(64)
+fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let nd = mt(F_NDIM);
+  let nk = mt(F_NKV);
+  for (var j = 0u; j < nd; j++) {
+    let i = idx[mt(F_IDX_DIM) + j];
+    st(mt(F_Q) + j, gathered(i, DIM, F_LO_DIM, 0u));
+  }
+  for (var j = 0u; j < nk; j++) {
+    let i = idx[mt(F_IDX_KV) + j];
+    let lead = rowOf(i, KVD) * W;
+    let rd = t(lead, F_ROWS_DIM);
+    st(mt(F_K) + j, gathered(i, KVD, F_LO_KV, rd));
+    st(mt(F_V) + j, gathered(i, KVD, F_LO_KV, rd + t(lead, F_ROWS_KV)));
+  }
+  for (var j = 0u; j < nd; j += 2u) {
+    ropePair(mt(F_Q) + j, idx[mt(F_IDX_DIM) + j]);
+  }
+  for (var j = 0u; j < nk; j += 2u) {
+    ropePair(mt(F_K) + j, idx[mt(F_IDX_KV) + j]);
+  }
+  flops += 3u * nd + 3u * nk;
+  let r = me / W;
+  let kvStride = 2u * nk; // K then V of one layer at one position
+  if (stepInfo.pos % H == r) {
+    let slot = stepInfo.pos / H;
+    let kb = mt(F_KV) + (slot * NL + stepInfo.layer) * kvStride;
+    for (var j = 0u; j < nk; j++) {
+      st(kb + j, ld(mt(F_K) + j));
+      st(kb + nk + j, ld(mt(F_V) + j));
+    }
+  }
+  let used = usedSlots();
+  for (var s = 0u; s < used; s++) {
+    let kb = mt(F_KV) + (s * NL + stepInfo.layer) * kvStride;
+    for (var h = 0u; h < NH; h++) {
+      st(mt(F_SCORES) + s * NH + h, 0.0);
+    }
+    for (var j = 0u; j < nd; j++) {
+      let h = idx[mt(F_IDX_DIM) + j] / HS;
+      let a = mt(F_SCORES) + s * NH + h;
+      st(a, ld(a) + ld(mt(F_Q) + j) * ld(kb + idx[mt(F_IDX_KVPOS) + j]));
+    }
+  }
+  flops += 2u * nd * used;
+  finish();
+}
+
+// Transfer: row reduction of the scores. Compute: per head, this row's maximum, Σ exp and the
+// exp-weighted sum of its values over this core's coordinates.
+@compute @workgroup_size(64)
+fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let r = me / W;
+  let used = usedSlots();
+  let inv = 1.0 / sqrt(f32(HS));
+  for (var s = 0u; s < used; s++) {
+    for (var h = 0u; h < NH; h++) {
+      st(mt(F_SCORESALL) + s * NH + h, rowSum(r, F_SCORES, s * NH + h) * inv);
+    }
+  }
+  for (var h = 0u; h < NH; h++) {
+    var m = -3.0e38;
+    for (var s = 0u; s < used; s++) {
+      m = max(m, ld(mt(F_SCORESALL) + s * NH + h));
+    }
+    var l = 0.0;
+    for (var s = 0u; s < used; s++) {
+      let a = mt(F_SCORESALL) + s * NH + h;
+      let p = exp(ld(a) - m);
+      st(a, p);
+      l += p;
+    }
+    st(mt(F_STATS) + S_MAX + h, m);
+    st(mt(F_STATS) + S_MAX + NH + h, l);
+  }
+  flops += 3u * NH * used;
+  let nd = mt(F_NDIM);
+  let kvStride = 2u * mt(F_NKV);
+  for (var j = 0u; j < nd; j++) {
+    let h = idx[mt(F_IDX_DIM) + j] / HS;
+    let vo = mt(F_NKV) + idx[mt(F_IDX_KVPOS) + j];
+    var o = 0.0;
+    for (var s = 0u; s < used; s++) {
+      o += ld(mt(F_SCORESALL) + s * NH + h) * ld(mt(F_KV) + (s * NL + stepInfo.layer) * kvStride + vo);
+    }
+    st(mt(F_ATTO) + j, o);
+  }
+  flops += 2u * nd * used;
+  finish();
+}
+
+// Transfer: column softmax-combine of (max, Σ exp, weighted values). Compute: wo tile product.
+@compute @workgroup_size(64)
+fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let c = me % W;
+  var big: array<f32, 64>;
+  var sums: array<f32, 64>;
+  for (var h = 0u; h < NH; h++) {
+    var m = -3.0e38;
+    for (var r = 0u; r < H; r++) {
+      let src = r * W + c;
+      m = max(m, remote(src, t(src, F_STATS) + S_MAX + h));
+    }
+    big[h] = m;
+    sums[h] = colCombine(F_STATS, S_MAX + NH + h, h, m);
+  }
+  let nd = mt(F_NDIM);
+  for (var j = 0u; j < nd; j++) {
+    let h = idx[mt(F_IDX_DIM) + j] / HS;
+    st(mt(F_ATT) + j, colCombine(F_ATTO, j, h, big[h]) / sums[h]);
+  }
+  let lb = layerBase();
+  tile(lb + mt(F_WO), mt(F_ROWS_DIM), nd, mt(F_ATT), mt(F_PARTIAL));
+  finish();
+}
+
+// Transfer: row reduction + column gather of wo's products. Compute: residual; Σx².
+@compute @workgroup_size(64)
+fn residual_attn(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  residual(F_PARTIAL);
+  finish();
+}
+
+// Transfer: row allreduce of Σx². Compute: rmsnorm; w1 and w3 tile products.
+@compute @workgroup_size(64)
+fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let lb = layerBase();
+  rmsnorm(lb + mt(F_RMSFFN));
+  let nd = mt(F_NDIM);
+  let rh = mt(F_ROWS_HID);
+  tile(lb + mt(F_W1), rh, nd, mt(F_XB), mt(F_PARTIAL));
+  tile(lb + mt(F_W3), rh, nd, mt(F_XB), mt(F_PARTIAL) + rh);
+  finish();
+}
+
+// Transfer: row reduction + column gather of w1, w3. Compute: SwiGLU; w2 tile product.
+@compute @workgroup_size(64)
+fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let nh = mt(F_NHID);
+  for (var j = 0u; j < nh; j++) {
+    let i = idx[mt(F_IDX_HID) + j];
+    let lead = rowOf(i, HID) * W;
+    let a = gathered(i, HID, F_LO_HID, 0u);
+    let b = gathered(i, HID, F_LO_HID, t(lead, F_ROWS_HID));
+    st(mt(F_HB2) + j, b);
+    st(mt(F_HB) + j, (a / (1.0 + exp(-a))) * b);
+  }
+  flops += 5u * nh;
+  let lb = layerBase();
+  tile(lb + mt(F_W2), mt(F_ROWS_DIM), nh, mt(F_HB), mt(F_PARTIALB));
+  finish();
+}
+
+// Transfer: row reduction + column gather of w2's products. Compute: residual; Σx².
+@compute @workgroup_size(64)
+fn residual_ffn(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  residual(F_PARTIALB);
+  finish();
+}
+
+// Transfer: row allreduce of Σx². Compute: final rmsnorm; classifier tile product.
+@compute @workgroup_size(64)
+fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  rmsnorm(mt(F_RMSFINAL));
+  tile(mt(F_WCLS), mt(F_ROWS_VOCAB), mt(F_NDIM), mt(F_XB), mt(F_PARTIAL));
+  finish();
+}
+
+// Transfer: row reduction of the logits; every core of row r then holds logits of its row slice.
+@compute @workgroup_size(64)
+fn logits(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let rv = mt(F_ROWS_VOCAB);
+  for (var e = 0u; e < rv; e++) {
+    st(mt(F_LOGITS) + e, rowSum(me / W, F_PARTIAL, e));
+  }
+  finish();
+}

@@ -1,0 +1,79 @@
+import type { GpuContext } from '../gpu/device.ts';
+import { GpuResources } from '../gpu/resources.ts';
+import type { MeshConfig } from '../mesh/config.ts';
+import { compileProgram, type Allreduce, type WaferProgram } from '../mesh/program.ts';
+import { MeshRuntime, type MeshRuntimeOptions } from '../mesh/runtime.ts';
+import { traceToken, type TokenTrace } from '../mesh/trace.ts';
+import { checkStep } from '../model/reference.ts';
+import type { Model } from '../model/weights.ts';
+import type { Engine } from './engine.ts';
+import { WafermeshError } from '../errors.ts';
+
+/**
+ * The wafer: the model decoded in place on an emulated mesh of cores. Weights are placed once in
+ * the cores' SRAM; each token replays the wafer program (its passes on the GPU) and its trace
+ * (modelled cycles, link traffic, FLOPs) is read off the same program.
+ */
+export class MeshEngine implements Engine {
+  readonly name = 'mesh' as const;
+  readonly program: WaferProgram;
+  readonly description: string;
+  private readonly res: GpuResources;
+  private readonly runtime: MeshRuntime;
+  /** The trace of the last token decoded. */
+  lastTrace: TokenTrace | undefined;
+
+  private constructor(res: GpuResources, program: WaferProgram, runtime: MeshRuntime) {
+    this.res = res;
+    this.program = program;
+    this.runtime = runtime;
+    const m = program.mesh;
+    this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores, ${program.allreduce} allreduce, ${program.passes.length} passes/token on ${res.ctx.adapterName}`;
+  }
+
+  static async create(ctx: GpuContext, model: Model, mesh: MeshConfig, allreduce: Allreduce = 'tree', options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
+    const program = compileProgram(model.config, mesh, allreduce);
+    const res = new GpuResources(ctx);
+    try {
+      const runtime = await MeshRuntime.create(res, program, model, options);
+      return new MeshEngine(res, program, runtime);
+    } catch (e) {
+      res.dispose();
+      throw e;
+    }
+  }
+
+  get config() {
+    return this.program.model;
+  }
+
+  get liveBuffers(): number {
+    return this.res.liveBuffers;
+  }
+
+  get meshRuntime(): MeshRuntime {
+    return this.runtime;
+  }
+
+  async forward(token: number, pos: number): Promise<Float32Array> {
+    checkStep(this.config, token, pos);
+    if (pos >= this.program.placement.context) {
+      throw new WafermeshError(
+        'context-full',
+        `position ${pos} is past the ${this.program.placement.context} positions this mesh's KV cache holds; use a larger mesh (see \`wafermesh fit\`)`,
+      );
+    }
+    const logits = await this.runtime.step(token, pos);
+    this.lastTrace = traceToken(this.program, token, pos);
+    return logits;
+  }
+
+  reset(): void {
+    this.runtime.reset();
+    this.lastTrace = undefined;
+  }
+
+  dispose(): void {
+    this.res.dispose();
+  }
+}
