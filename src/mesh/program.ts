@@ -44,6 +44,8 @@ export interface TransferPhase {
   readonly words: WordsFn;
   /** For col-broadcast: the source row. */
   readonly sourceRow?: (token: number) => number;
+  /** For col-gather: the vectors gathered (each core takes its column slice of each). */
+  readonly gathers?: readonly VectorKind[];
 }
 
 export interface ComputePhase {
@@ -124,8 +126,8 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
   };
   const rowAllreduce = (name: string, layer: number | null, words: WordsFn) =>
     transfer({ name, layer, collective: 'row-allreduce', algorithm: allreduce, words });
-  const gather = (name: string, layer: number | null, words: WordsFn) =>
-    transfer({ name, layer, collective: 'col-gather', algorithm: 'line', words });
+  const gather = (name: string, layer: number | null, gathers: VectorKind[], words: WordsFn) =>
+    transfer({ name, layer, collective: 'col-gather', algorithm: 'line', words, gathers });
 
   // Embedding: the token's row broadcasts its embedding slice down every column.
   transfer({
@@ -149,7 +151,7 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
     pass('qkv', l);
 
     rowAllreduce('q, k, v: row reduction', l, (c) => rows('dim', c) + 2 * rows('kv', c));
-    gather('q, k, v: column gather', l, (c) => share('dim', c) + 2 * share('kv', c));
+    gather('q, k, v: column gather', l, ['dim', 'kv'], (c) => share('dim', c) + 2 * share('kv', c));
     compute({
       name: 'RoPE; KV-cache store; score partials',
       layer: l,
@@ -176,7 +178,7 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
     pass('wo', l);
 
     rowAllreduce('wo: row reduction', l, (c) => rows('dim', c));
-    gather('wo: column gather', l, (c) => share('dim', c));
+    gather('wo: column gather', l, ['dim'], (c) => share('dim', c));
     compute({ name: 'residual; Σx²', layer: l, flops: (c) => 3 * cols('dim', c) });
     pass('residual_attn', l);
 
@@ -189,7 +191,7 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
     pass('w13', l);
 
     rowAllreduce('w1, w3: row reduction', l, (c) => 2 * rows('hidden', c));
-    gather('w1, w3: column gather', l, (c) => 2 * share('hidden', c));
+    gather('w1, w3: column gather', l, ['hidden'], (c) => 2 * share('hidden', c));
     compute({
       name: 'SwiGLU; w2 tile product',
       layer: l,
@@ -198,7 +200,7 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
     pass('w2', l);
 
     rowAllreduce('w2: row reduction', l, (c) => rows('dim', c));
-    gather('w2: column gather', l, (c) => share('dim', c));
+    gather('w2: column gather', l, ['dim'], (c) => share('dim', c));
     compute({ name: 'residual; Σx²', layer: l, flops: (c) => 3 * cols('dim', c) });
     pass('residual_ffn', l);
   }
@@ -214,4 +216,60 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
   pass('logits', null);
 
   return { model, mesh, placement, allreduce, phases, passes };
+}
+
+/** Link ids of the dimension-ordered route from src to dst: along the row, then the column. */
+export function xyRoute(mesh: MeshConfig, src: number, dst: number): number[] {
+  const W = mesh.width;
+  let r = Math.floor(src / W);
+  let c = src % W;
+  const rd = Math.floor(dst / W);
+  const cd = dst % W;
+  const links: number[] = [];
+  while (c !== cd) {
+    links.push((r * W + c) * 4 + (cd > c ? DIR.east : DIR.west));
+    c += cd > c ? 1 : -1;
+  }
+  while (r !== rd) {
+    links.push((r * W + c) * 4 + (rd > r ? DIR.south : DIR.north));
+    r += rd > r ? 1 : -1;
+  }
+  return links;
+}
+
+/**
+ * The cores whose SRAM a pass's transfers deliver data from to core `dst` (itself excluded):
+ * what the fabric must carry for the pass, derived from its phases alone. The instrumented
+ * runtime's remote reads must come from exactly these cores.
+ */
+export function passSources(program: WaferProgram, passIndex: number, dst: number, token: number, pos: number): Set<number> {
+  const { mesh, model: m } = program;
+  const W = mesh.width;
+  const H = mesh.height;
+  const r = Math.floor(dst / W);
+  const c = dst % W;
+  const out = new Set<number>();
+  const phases = program.passes[passIndex].phases.map((i) => program.phases[i]);
+  const transfers = phases.filter((p): p is TransferPhase => p.kind === 'transfer');
+  const gather = transfers.find((p) => p.collective === 'col-gather');
+  for (const p of transfers) {
+    if (p.collective === 'col-broadcast') {
+      if (p.words(dst, pos) > 0) out.add(p.sourceRow!(token) * W + c);
+    } else if (p.collective === 'col-allreduce') {
+      if (p.words(dst, pos) > 0) for (let rr = 0; rr < H; rr++) out.add(rr * W + c);
+    } else if (p.collective === 'row-allreduce' && !gather) {
+      if (p.words(dst, pos) > 0) for (let cc = 0; cc < W; cc++) out.add(r * W + cc);
+    }
+  }
+  if (gather) {
+    // Row reduction then column gather: the rows owning any coordinate this column needs.
+    const rows = new Set<number>();
+    for (const kind of gather.gathers ?? []) {
+      const n = vectorLength(m, kind);
+      for (const [lo, hi] of columnRuns(m, mesh, kind, c)) for (let i = lo; i < hi; i++) rows.add(Math.floor((i * H + H - 1) / n));
+    }
+    for (const rr of rows) for (let cc = 0; cc < W; cc++) out.add(rr * W + cc);
+  }
+  out.delete(dst);
+  return out;
 }

@@ -247,6 +247,24 @@ export class MeshRuntime {
 
   /** Runs every pass of the program for `token` at `pos`; returns the logits (vocab,). */
   async step(token: number, pos: number): Promise<Float32Array> {
+    const enc = this.encodePasses(token, pos, 0, this.program.passes.length);
+    return this.finishWithLogits(enc);
+  }
+
+  /**
+   * Runs passes [from, to) only (one phase-group at a time, for the UI and the isolation tests);
+   * returns the logits when `to` is the end of the program.
+   */
+  async stepPasses(token: number, pos: number, from: number, to: number): Promise<Float32Array | undefined> {
+    const enc = this.encodePasses(token, pos, from, to);
+    if (to === this.program.passes.length) return this.finishWithLogits(enc);
+    this.res.device.queue.submit([enc.finish()]);
+    await this.res.device.queue.onSubmittedWorkDone();
+    this.res.ctx.check();
+    return undefined;
+  }
+
+  private encodePasses(token: number, pos: number, from: number, to: number): GPUCommandEncoder {
     const m = this.program.model;
     const dev = this.res.device;
     for (let l = 0; l <= m.nLayers; l++) dev.queue.writeBuffer(this.stepBuffers[l], 0, Uint32Array.of(pos, token, l, 0));
@@ -256,12 +274,18 @@ export class MeshRuntime {
     // storage writes between dispatches), which is exactly the wafer's phase boundary.
     const cp = enc.beginComputePass({ label: 'mesh_step' });
     cp.setBindGroup(0, this.group0);
-    for (const p of this.program.passes) {
+    for (const p of this.program.passes.slice(from, to)) {
       cp.setPipeline(this.pipelines.get(p.entry)!);
       cp.setBindGroup(1, this.stepGroups[p.layer ?? m.nLayers]);
       cp.dispatchWorkgroups(groups);
     }
     cp.end();
+    return enc;
+  }
+
+  private async finishWithLogits(enc: GPUCommandEncoder): Promise<Float32Array> {
+    const m = this.program.model;
+    const dev = this.res.device;
     // Copy each row's logits out of the SRAM of core (r, 0).
     const bytes = m.vocabSize * 4;
     const staging = this.res.buffer('mesh:logits readback', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);

@@ -2,36 +2,100 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CpuEngine } from '../../src/engines/cpu.ts';
 import { generate } from '../../src/engines/generate.ts';
 import { MeshEngine } from '../../src/engines/mesh.ts';
-import { meshFromPreset } from '../../src/mesh/config.ts';
+import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
+import { place } from '../../src/mesh/placement.ts';
 import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
-import { checkTensor } from '../helpers/check.ts';
+import { checkTensor, maxAbsDiff } from '../helpers/check.ts';
 import { testGpu } from '../helpers/gpu.ts';
+import { loadStories260K } from '../helpers/models.ts';
 
-const small: ModelConfig = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 64, seqLen: 24, sharedClassifier: false };
+const stories = loadStories260K();
+const gqaSeparate: ModelConfig = { dim: 48, hiddenDim: 96, nLayers: 3, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 64, sharedClassifier: false };
 
-async function compareLogits(model: Model, w: number, h: number, steps: number, allreduce: 'ring' | 'tree' = 'tree') {
-  const mesh = await MeshEngine.create(await testGpu(), model, meshFromPreset('wse-3-big-sram', w, h), allreduce);
+/** Greedy ids of both engines for `tokens` tokens, and the largest logit difference seen. */
+async function race(model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree' = 'tree') {
+  const engine = await MeshEngine.create(await testGpu(), model, mesh, allreduce);
   const cpu = new CpuEngine(model);
-  let token = BOS;
-  for (let pos = 0; pos < steps; pos++) {
-    const want = Float32Array.from(await cpu.forward(token, pos));
-    const got = await mesh.forward(token, pos);
-    checkTensor(`${w}x${h} logits at pos ${pos}`, got, want, { atol: 2e-4, rtol: 2e-3 });
-    token = (token * 7 + pos + 3) % model.config.vocabSize;
-  }
-  mesh.dispose();
-  expect(mesh.liveBuffers).toBe(0);
+  let maxDiff = 0;
+  const wrap = {
+    name: 'mesh' as const,
+    config: engine.config,
+    description: '',
+    reset: () => {
+      engine.reset();
+      cpu.reset();
+    },
+    dispose: () => engine.dispose(),
+    forward: async (token: number, pos: number) => {
+      const got = await engine.forward(token, pos);
+      const want = await cpu.forward(token, pos);
+      maxDiff = Math.max(maxDiff, maxAbsDiff(got, want));
+      return got;
+    },
+  };
+  const opts = { promptIds: [BOS], tokens, temperature: 0, topP: 1, seed: 0 };
+  const meshIds = (await generate(wrap, opts)).ids;
+  const cpuIds = (await generate(new CpuEngine(model), opts)).ids;
+  engine.dispose();
+  expect(engine.liveBuffers).toBe(0);
+  return { meshIds, cpuIds, maxDiff };
 }
 
-describe('mesh engine', () => {
+describe('mesh engine, token for token against the CPU reference', () => {
   afterAll(async () => (await testGpu()).destroy());
 
-  it('matches the reference logits on 1x1, 2x2 and 3x2 meshes', async () => {
-    const model = randomModel(small, 3);
-    await compareLogits(model, 1, 1, 6);
-    await compareLogits(model, 2, 2, 6);
-    await compareLogits(model, 3, 2, 6, 'ring');
+  it('matches the reference logits on 1x1, 2x2 and 3x2 meshes (ring and tree)', async () => {
+    const model = randomModel({ dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 64, seqLen: 24, sharedClassifier: false }, 3);
+    for (const [w, h, a] of [[1, 1, 'tree'], [2, 2, 'tree'], [3, 2, 'ring']] as const) {
+      const engine = await MeshEngine.create(await testGpu(), model, meshFromPreset('wse-3-big-sram', w, h), a);
+      const cpu = new CpuEngine(model);
+      let token = BOS;
+      for (let pos = 0; pos < 6; pos++) {
+        const want = Float32Array.from(await cpu.forward(token, pos));
+        checkTensor(`${w}x${h} logits at pos ${pos}`, await engine.forward(token, pos), want, { atol: 2e-4, rtol: 2e-3 });
+        token = (token * 7 + pos + 3) % 64;
+      }
+      engine.dispose();
+    }
+  });
+
+  it('stories260K on 8x8 cores of 48 KB: 256 greedy ids', async () => {
+    const r = await race(stories, meshFromPreset('wse-3', 8, 8), 256);
+    expect(r.meshIds).toHaveLength(256);
+    expect(r.meshIds).toEqual(r.cpuIds);
+    expect(r.maxDiff).toBeLessThan(1e-3);
+  });
+
+  it('stories260K on a non-square 6x10 mesh, ring allreduce: 256 greedy ids', async () => {
+    const r = await race(stories, meshFromPreset('wse-3', 6, 10), 256, 'ring');
+    expect(r.meshIds).toEqual(r.cpuIds);
+    expect(r.maxDiff).toBeLessThan(1e-3);
+  });
+
+  it('stories260K on 1x1 with SRAM large enough: 64 greedy ids', async () => {
+    const r = await race(stories, meshFromPreset('wse-3-big-sram', 1, 1), 64);
+    expect(r.meshIds).toEqual(r.cpuIds);
+  });
+
+  it('a separate-classifier GQA checkpoint on 4x4 and on a mesh it barely fits', async () => {
+    const model = randomModel(gqaSeparate, 9);
+    const r = await race(model, meshFromPreset('wse-3', 4, 4), 64);
+    expect(r.meshIds).toEqual(r.cpuIds);
+    expect(r.meshIds.length).toBeGreaterThan(10);
+    // Barely: SRAM cut to exactly what the fullest core needs for the whole context.
+    const probe = place(model.config, meshFromPreset('wse-3', 3, 2, 1 << 20));
+    const barely = meshFromPreset('wse-3', 3, 2, probe.fullest.totalWords * 4);
+    expect(place(model.config, barely).context).toBe(64);
+    expect(place(model.config, { ...barely, sramBytes: barely.sramBytes - 4 }).context).toBeLessThan(64);
+    const b = await race(model, barely, 64);
+    expect(b.meshIds).toEqual(b.cpuIds);
+  });
+
+  it('refuses a model that does not fit before anything runs', async () => {
+    await expect(MeshEngine.create(await testGpu(), stories, meshFromPreset('wse-3', 2, 2))).rejects.toThrow(
+      /does-not-fit: the model does not fit a 2x2 mesh of 49152-byte cores/,
+    );
   });
 });
