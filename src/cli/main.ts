@@ -3,6 +3,7 @@ import { isWafermeshError, oneLine, WafermeshError } from '../errors.ts';
 import { fitCommand } from './fit.ts';
 import { generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
+import { traceCommand } from './trace.ts';
 
 export interface Command {
   summary: string;
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   info: infoCommand,
   generate: generateCommand,
   fit: fitCommand,
+  trace: traceCommand,
 };
 
 function help(): string {

@@ -1,7 +1,7 @@
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import type { Allreduce } from '../mesh/program.ts';
+import { compileProgram, type Allreduce } from '../mesh/program.ts';
 import type { Model } from '../model/weights.ts';
 import { CpuEngine } from './cpu.ts';
 import type { Engine, EngineName } from './engine.ts';
@@ -24,7 +24,9 @@ export async function createEngine(name: string, model: Model, options: EngineOp
     case 'mesh': {
       if (!options.mesh) throw new WafermeshError('bad-option', 'the mesh engine needs a mesh (e.g. --mesh 8x8)');
       if (!options.gpu) throw new WafermeshError('no-webgpu', 'the mesh engine needs WebGPU');
-      return MeshEngine.create(await options.gpu(), model, options.mesh, options.allreduce ?? 'tree');
+      // Compile first: a model that does not fit is refused before any GPU work.
+      const program = compileProgram(model.config, options.mesh, options.allreduce ?? 'tree');
+      return MeshEngine.fromProgram(await options.gpu(), model, program);
     }
     default:
       throw new WafermeshError('unknown-engine', `engine "${name}" is not one of ${AVAILABLE_ENGINES.join(', ')}`);

@@ -32,7 +32,11 @@ export class MeshEngine implements Engine {
   }
 
   static async create(ctx: GpuContext, model: Model, mesh: MeshConfig, allreduce: Allreduce = 'tree', options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
-    const program = compileProgram(model.config, mesh, allreduce);
+    return MeshEngine.fromProgram(ctx, model, compileProgram(model.config, mesh, allreduce), options);
+  }
+
+  /** Loads a compiled program's model onto the wafer (compile first: it refuses what does not fit). */
+  static async fromProgram(ctx: GpuContext, model: Model, program: WaferProgram, options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
     const res = new GpuResources(ctx);
     try {
       const runtime = await MeshRuntime.create(res, program, model, options);

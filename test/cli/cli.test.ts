@@ -153,3 +153,22 @@ describe('wafermesh fit', () => {
     expectOneLineError(cli('fit', '--mesh', '5x5', '--preset', 'h100'), /mesh preset "h100" is unknown/);
   });
 });
+
+describe('wafermesh generate --engine mesh', () => {
+  it('gives the CPU reference\'s ids and the trace totals', () => {
+    const mesh = cli('generate', '--engine', 'mesh', '--mesh', '8x8', '--tokens', '40', '--json');
+    expect(mesh.code, mesh.stderr).toBe(0);
+    const m = JSON.parse(mesh.stdout);
+    const c = JSON.parse(cli('generate', '--engine', 'cpu', '--tokens', '40', '--json').stdout);
+    expect(m.ids).toEqual(c.ids);
+    expect(m.mesh.passes_per_token).toBe(43);
+    expect(m.mesh.modelled_cycles_per_token).toBeGreaterThan(0);
+    expect(m.mesh.fabric_words_per_token).toBeGreaterThan(0);
+    expect(m.mesh.sram_peak_bytes_per_core).toBeLessThanOrEqual(49152);
+  });
+
+  it('refuses a model that does not fit, and an unknown allreduce, in one line', () => {
+    expectOneLineError(cli('generate', '--engine', 'mesh', '--mesh', '2x2'), /does-not-fit: .* core \(\d,\d\) needs \d+ bytes .* but has 49152; the smallest 1:1 mesh that fits with the full context is \d+x\d+/);
+    expectOneLineError(cli('generate', '--engine', 'mesh', '--allreduce', 'star'), /allreduce "star" is not one of ring, tree/);
+  });
+});
