@@ -21,6 +21,7 @@ override NL: u32; // layers
 override TREE: bool = true; // allreduce order: binary tree, else chain ("ring")
 override INSTRUMENT: bool = false; // count accesses, remote reads and FLOPs into `counters`
 override NCC: u32 = 1; // cores covered by the instrumented read matrix
+override WG: u32 = 64; // cores per workgroup (software drivers run one workgroup per thread)
 
 // Core-table fields (src/mesh/runtime.ts writes them in this order).
 const CT: u32 = 48u;
@@ -240,7 +241,7 @@ fn residual(part: u32) {
 }
 
 // Transfer: the token's row broadcasts its embedding slice down each column. Compute: Σx².
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn embed(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -262,7 +263,7 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: row allreduce of Σx². Compute: rmsnorm; q, k, v tile products into `partial`.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn qkv(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -292,7 +293,7 @@ fn ropePair(a: u32, i: u32) {
 
 // Transfer: row reduction + column gather of q, k, v. Compute: RoPE; the owner row stores k, v
 // in its KV cache; partial attention scores of this core's positions over its coordinates.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -346,7 +347,7 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // Transfer: row reduction of the scores. Compute: per head, this row's maximum, Σ exp and the
 // exp-weighted sum of its values over this core's coordinates.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -392,7 +393,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: column softmax-combine of (max, Σ exp, weighted values). Compute: wo tile product.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -421,7 +422,7 @@ fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: row reduction + column gather of wo's products. Compute: residual; Σx².
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn residual_attn(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -432,7 +433,7 @@ fn residual_attn(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: row allreduce of Σx². Compute: rmsnorm; w1 and w3 tile products.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -448,7 +449,7 @@ fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: row reduction + column gather of w1, w3. Compute: SwiGLU; w2 tile product.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -470,7 +471,7 @@ fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: row reduction + column gather of w2's products. Compute: residual; Σx².
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn residual_ffn(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -481,7 +482,7 @@ fn residual_ffn(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: row allreduce of Σx². Compute: final rmsnorm; classifier tile product.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
@@ -493,7 +494,7 @@ fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Transfer: row reduction of the logits; every core of row r then holds logits of its row slice.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn logits(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {

@@ -9,23 +9,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "setup: run as root or install sudo (apt-get is needed for chromium and libvulkan1)" >&2; exit 1
-  fi
-fi
 export DEBIAN_FRONTEND=noninteractive
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -e /usr/lib/chromium/vk_swiftshader_icd.json ] || need_apt+=(chromium)
-ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' || need_apt+=(libvulkan1)
+grep -q 'libvulkan.so.1 ' < <(ldconfig -p 2>/dev/null) || need_apt+=(libvulkan1)
 # lavapipe 25's own libraries (LLVM 15, xcb, wayland …) come with the system's mesa-vulkan-drivers.
 dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers)
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 [ "$node_major" -ge 20 ] || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "setup: ${need_apt[*]} must be installed with apt-get: run as root or install sudo" >&2; exit 1
+    fi
+  fi
   echo "setup: apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
@@ -40,23 +40,25 @@ fi
 LVP=.cache/lavapipe
 if [ ! -e "$LVP/root/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so" ] && [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
   echo "setup: fetching lavapipe (Mesa 25, bookworm-backports) into $LVP"
-  (
-    set -e
-    mkdir -p "$LVP/apt/lists/partial" "$LVP/debs"
-    cat > "$LVP/apt/backports.sources" <<'SRC'
+  fetch_lavapipe() {
+    rm -rf "$LVP" && mkdir -p "$LVP/apt/lists/partial" "$LVP/debs" || return 1
+    cat > "$LVP/apt/backports.sources" <<'SRC' || return 1
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-    o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$PWD/$LVP/apt" -o "Dir::State::Lists=$PWD/$LVP/apt/lists" -o APT::Sandbox::User=root)
-    apt-get "${o[@]}" update -qq
-    cd "$LVP/debs"
-    apt-get "${o[@]}" download -qq mesa-vulkan-drivers/bookworm-backports libdrm2/bookworm-backports libdrm-amdgpu1/bookworm-backports
-    cd ../
-    for f in debs/*.deb; do dpkg -x "$f" root; done
-  ) || echo "setup: could not fetch lavapipe 25; WebGPU in Node will use Chromium's SwiftShader (slower)" >&2
+    local o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$PWD/$LVP/apt" -o "Dir::State::Lists=$PWD/$LVP/apt/lists" -o APT::Sandbox::User=root)
+    apt-get "${o[@]}" update -qq || return 1
+    (cd "$LVP/debs" && apt-get "${o[@]}" download -qq mesa-vulkan-drivers/bookworm-backports libdrm2/bookworm-backports libdrm-amdgpu1/bookworm-backports) || return 1
+    for f in "$LVP"/debs/*.deb; do dpkg -x "$f" "$LVP/root" || return 1; done
+    [ -e "$LVP/root/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so" ]
+  }
+  if ! fetch_lavapipe; then
+    rm -rf "$LVP"
+    echo "setup: could not fetch lavapipe 25; WebGPU in Node will use Chromium's SwiftShader (slower)" >&2
+  fi
 fi
 
 npm ci --no-audit --no-fund

@@ -2,22 +2,30 @@ import { DEFAULT_PRESET, meshFromPreset, parseMeshSize } from '../mesh/config.ts
 import { place, smallestFittingMesh, type Placement } from '../mesh/placement.ts';
 import { describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
-import { loadModel } from './load.ts';
+import { loadConfig } from './load.ts';
 import { numberOption, type Command } from './main.ts';
 
-/** One character per core: its SRAM fill in tenths (0–9), '#' when over capacity. */
-export function occupancyMap(p: Placement): string[] {
+/**
+ * One character per core, or per block of cores on big meshes (the fullest core of the block):
+ * its SRAM fill in tenths (0–9), '#' when over capacity. At most 64 × 32 characters.
+ */
+export function occupancyMap(p: Placement): { lines: string[]; block: [number, number] } {
   const sramWords = p.mesh.sramBytes / 4;
+  const bw = Math.ceil(p.mesh.width / 64);
+  const bh = Math.ceil(p.mesh.height / 32);
   const lines: string[] = [];
-  for (let r = 0; r < p.mesh.height; r++) {
+  for (let r0 = 0; r0 < p.mesh.height; r0 += bh) {
     let s = '';
-    for (let c = 0; c < p.mesh.width; c++) {
-      const f = p.cores[r * p.mesh.width + c].totalWords / sramWords;
+    for (let c0 = 0; c0 < p.mesh.width; c0 += bw) {
+      let f = 0;
+      for (let r = r0; r < Math.min(r0 + bh, p.mesh.height); r++) {
+        for (let c = c0; c < Math.min(c0 + bw, p.mesh.width); c++) f = Math.max(f, p.cores[r * p.mesh.width + c].totalWords / sramWords);
+      }
       s += f > 1 ? '#' : String(Math.min(9, Math.floor(f * 10)));
     }
     lines.push(s);
   }
-  return lines;
+  return { lines, block: [bw, bh] };
 }
 
 export const fitCommand: Command = {
@@ -31,7 +39,7 @@ export const fitCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(v) {
-    const { model } = loadModel(String(v.model));
+    const model = loadConfig(String(v.model));
     const size = parseMeshSize(String(v.mesh));
     const sram = v.sram === undefined ? undefined : numberOption('sram', v.sram, 0, true);
     const mesh = meshFromPreset(String(v.preset), size.width, size.height, sram);
@@ -51,13 +59,15 @@ export const fitCommand: Command = {
       smallest_fitting_mesh: bigger ? `${bigger.width}x${bigger.height}` : null,
     };
     if (v.json) {
-      console.log(JSON.stringify({ ...summary, occupancy: occupancyMap(p) }));
+      console.log(JSON.stringify({ ...summary, occupancy: occupancyMap(p).lines }));
       return p.fits ? 0 : 1;
     }
     console.log(`model   ${model.source}: ${describeConfig(model.config)}`);
     console.log(`mesh    ${summary.mesh} cores of ${mesh.sramBytes} bytes (${v.preset})`);
-    console.log('SRAM fill per core, in tenths (# = over capacity):');
-    for (const line of occupancyMap(p)) console.log(`  ${line}`);
+    const map = occupancyMap(p);
+    const per = map.block[0] * map.block[1] > 1 ? `block of ${map.block[0]}x${map.block[1]} cores (its fullest core)` : 'core';
+    console.log(`SRAM fill per ${per}, in tenths (# = over capacity):`);
+    for (const line of map.lines) console.log(`  ${line}`);
     console.log(
       `fullest core (${f.row},${f.col}): ${summary.fullest_core.bytes} of ${mesh.sramBytes} bytes ` +
         `(weights ${summary.fullest_core.weight_bytes}, scratch ${summary.fullest_core.scratch_bytes}, KV cache ${summary.fullest_core.kv_bytes})`,

@@ -1,6 +1,7 @@
 import { WafermeshError } from '../errors.ts';
 import { createEngine } from '../engines/index.ts';
-import { generate } from '../engines/generate.ts';
+import { checkPromptFits, generate } from '../engines/generate.ts';
+import type { Engine } from '../engines/engine.ts';
 import { BOS, describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
@@ -42,26 +43,31 @@ export const generateCommand: Command = {
         `a prompt needs a tokenizer and model ${model.source} has none; pass --tokenizer PATH or leave --prompt empty`,
       );
     }
+    // Every token covers at most maxTokenLength bytes: a longer prompt cannot fit, so it is refused
+    // before the (quadratic) merge loop runs.
+    const promptBytes = new TextEncoder().encode(prompt).length;
+    if (tokenizer && promptBytes > model.config.seqLen * tokenizer.maxTokenLength) {
+      throw new WafermeshError('prompt-too-long', `the prompt is ${promptBytes} bytes, more than the context of ${model.config.seqLen} tokens can hold; shorten the prompt`);
+    }
     const promptIds = tokenizer ? tokenizer.encode(prompt, true) : [BOS];
-    let gpu: GpuContext | undefined;
     const size = parseMeshSize(String(v.mesh));
     const sram = v.sram === undefined ? undefined : numberOption('sram', v.sram, 0, true);
     const mesh = meshFromPreset(String(v.preset), size.width, size.height, sram);
     const allreduce = String(v.allreduce) as 'ring' | 'tree';
-    const engine = await createEngine(String(v.engine), model, {
-      gpu: async () => (gpu = await nodeGpu()),
-      mesh,
-      allreduce,
-    });
+    let gpu: GpuContext | undefined;
+    let engine: Engine | undefined;
     const traces: { cycles: number; linkWords: number; seconds: number }[] = [];
     try {
+      engine = await createEngine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce });
+      checkPromptFits(promptIds.length, engine);
+      const eng = engine;
       const stream = tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined;
       const write = (s: string) => process.stdout.write(s);
       if (!v.json) {
         if (tokenizer) write(tokenizer.decode(promptIds.slice(1)));
       }
       const result = await generate(engine, { promptIds, tokens, temperature, topP, seed }, (id, i) => {
-        if (engine instanceof MeshEngine && engine.lastTrace) traces.push(engine.lastTrace);
+        if (eng instanceof MeshEngine && eng.lastTrace) traces.push(eng.lastTrace);
         if (v.json) return;
         if (stream) write(stream.push(id));
         else write(`${i === 0 ? '' : ' '}${id}`);
@@ -103,7 +109,7 @@ export const generateCommand: Command = {
       }
       return 0;
     } finally {
-      engine.dispose();
+      engine?.dispose();
       gpu?.destroy();
     }
   },

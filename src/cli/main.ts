@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: false, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(rest, command.options), options: command.options, allowPositionals: false, strict: true });
   } catch (e) {
     console.error(`wafermesh ${name}: ${oneLine(e)}; see \`wafermesh ${name} --help\``);
     return 2;
@@ -69,6 +69,23 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.WAFERMESH_DEBUG) console.error(e);
     return 1;
   }
+}
+
+/** `--tokens -3` → `--tokens=-3`, so a negative number reaches the option's own check. */
+function joinNegativeValues(args: string[], options: Command['options']): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const next = args[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : '';
+    if (options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 /** Parses a numeric option, refusing anything that is not a finite number. */

@@ -4,7 +4,7 @@ import { compileProgram, type Allreduce } from '../mesh/program.ts';
 import { traceToken } from '../mesh/trace.ts';
 import { BOS } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
-import { loadModel } from './load.ts';
+import { loadConfig } from './load.ts';
 import { numberOption, type Command } from './main.ts';
 
 export const traceCommand: Command = {
@@ -21,7 +21,7 @@ export const traceCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(v) {
-    const { model } = loadModel(String(v.model));
+    const model = loadConfig(String(v.model));
     const size = parseMeshSize(String(v.mesh));
     const sram = v.sram === undefined ? undefined : numberOption('sram', v.sram, 0, true);
     const mesh = meshFromPreset(String(v.preset), size.width, size.height, sram);

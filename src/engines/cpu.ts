@@ -16,6 +16,10 @@ export class CpuEngine implements Engine {
     return this.ref.config;
   }
 
+  get context(): number {
+    return this.ref.config.seqLen;
+  }
+
   async forward(token: number, pos: number): Promise<Float32Array> {
     return this.ref.forward(token, pos);
   }

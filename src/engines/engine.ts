@@ -12,6 +12,8 @@ export interface Engine {
   readonly config: ModelConfig;
   /** Human-readable description of where it runs (adapter, driver, mesh …). */
   readonly description: string;
+  /** Positions the engine can hold (its KV cache): seq_len, or less where memory is short. */
+  readonly context: number;
   /** token at pos -> logits (vocab,). Positions must be fed in order 0, 1, 2 … after reset(). */
   forward(token: number, pos: number): Promise<Float32Array>;
   /** Starts a new sequence (forgets the KV cache). */

@@ -21,6 +21,14 @@ export interface GenerateResult {
   totalMs: number;
 }
 
+/** Refuses a prompt (ids with BOS) longer than the context the engine holds. */
+export function checkPromptFits(promptLength: number, engine: Pick<Engine, 'context' | 'config'>): void {
+  if (promptLength > engine.context) {
+    const why = engine.context < engine.config.seqLen ? `this engine's KV cache holds ${engine.context} positions (seq_len ${engine.config.seqLen})` : `the context (seq_len) is ${engine.context}`;
+    throw new WafermeshError('prompt-too-long', `the prompt is ${promptLength} tokens with BOS but ${why}; shorten the prompt`);
+  }
+}
+
 /**
  * llama2.c's generation loop: feed BOS and the prompt, then sample; stop when the model emits
  * BOS, when `tokens` ids were generated, or when the context is full (positions 0 … seqLen−1).
@@ -36,12 +44,7 @@ export async function generate(
   if (prompt.length === 0 || prompt[0] !== BOS) {
     throw new WafermeshError('bad-prompt', 'prompt ids must start with BOS (id 1)');
   }
-  if (prompt.length > c.seqLen) {
-    throw new WafermeshError(
-      'prompt-too-long',
-      `the prompt is ${prompt.length} tokens with BOS but the context (seq_len) is ${c.seqLen}; shorten the prompt`,
-    );
-  }
+  checkPromptFits(prompt.length, engine);
   if (!Number.isInteger(options.tokens) || options.tokens < 0) {
     throw new WafermeshError('bad-option', `tokens = ${options.tokens} must be a whole number ≥ 0`);
   }
@@ -51,7 +54,7 @@ export async function generate(
     }
   }
   const sampler = new Sampler(options);
-  const passes = Math.min(prompt.length - 1 + options.tokens, c.seqLen);
+  const passes = Math.min(prompt.length - 1 + options.tokens, engine.context);
   const ids: number[] = [];
   const forwardMs: number[] = [];
   let stop: StopReason = passes < prompt.length - 1 + options.tokens ? 'context' : 'tokens';

@@ -51,6 +51,10 @@ export class MeshEngine implements Engine {
     return this.program.model;
   }
 
+  get context(): number {
+    return this.program.placement.context;
+  }
+
   get liveBuffers(): number {
     return this.res.liveBuffers;
   }

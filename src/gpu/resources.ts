@@ -3,6 +3,19 @@ import type { GpuContext } from './device.ts';
 import { compileShader, type ShaderName } from './shaders.ts';
 
 /**
+ * Maps a readback buffer; if mapping fails (device lost, or disposed while in flight) the error
+ * says why in one line instead of an empty AbortError.
+ */
+export async function mapOrExplain(ctx: GpuContext, staging: GPUBuffer, what: string): Promise<void> {
+  try {
+    await staging.mapAsync(GPUMapMode.READ);
+  } catch (e) {
+    ctx.check();
+    throw new WafermeshError('gpu-readback', `reading "${what}" back from the GPU failed (${(e as Error).name}: ${(e as Error).message || 'no detail'}); the device was lost or the engine disposed mid-read`);
+  }
+}
+
+/**
  * The one owner of an engine's GPU objects: it creates and labels buffers, caches pipelines, and
  * destroys everything in dispose(). `liveBuffers` lets a test prove nothing leaks.
  */
@@ -97,13 +110,16 @@ export class GpuResources {
    * Copies `size` bytes at `offset` of `src` out to the CPU: one staging buffer per read in
    * flight, the data copied out before unmap, then the staging buffer destroyed.
    */
-  async read(src: GPUBuffer, offset = 0, size = src.size): Promise<ArrayBuffer> {
+  async read(src: GPUBuffer, offset = 0, size = src.size - offset): Promise<ArrayBuffer> {
+    if (offset % 4 !== 0 || size % 4 !== 0 || size <= 0 || offset + size > src.size) {
+      throw new WafermeshError('bad-readback', `cannot read ${size} bytes at ${offset} of "${src.label}" (${src.size} bytes): ranges are whole 4-byte words inside the buffer`);
+    }
     const staging = this.buffer(`${src.label}:readback`, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
       const enc = this.device.createCommandEncoder({ label: `${src.label}:readback` });
-      enc.copyBufferToBuffer(src, offset, staging, 0, Math.ceil(size / 4) * 4);
+      enc.copyBufferToBuffer(src, offset, staging, 0, size);
       this.device.queue.submit([enc.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
+      await mapOrExplain(this.ctx, staging, src.label);
       const out = staging.getMappedRange(0, size).slice(0);
       staging.unmap();
       this.ctx.check();

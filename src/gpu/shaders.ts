@@ -17,16 +17,20 @@ export type ShaderName = keyof typeof SHADERS;
  * Compiles a kernel's module, labelled with its name, and refuses it with file:line:column and
  * the offending source line if the compiler reports an error.
  */
-export async function compileShader(device: GPUDevice, name: ShaderName): Promise<GPUShaderModule> {
-  const code = SHADERS[name];
-  // Scoped so a broken module is reported once, here, rather than again as an uncaptured error.
+export async function compileShader(device: GPUDevice, name: ShaderName, code: string = SHADERS[name]): Promise<GPUShaderModule> {
+  // Scoped so a broken module is reported once, here, with its line, rather than again as an
+  // uncaptured error. The scope is only around the module's creation: nothing else is caught.
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label: name, code });
+  const scoped = device.popErrorScope();
   const info = await module.getCompilationInfo();
-  await device.popErrorScope();
   const errors = info.messages.filter((m) => m.type === 'error');
+  const validation = await scoped;
   if (errors.length > 0) {
     throw new WafermeshError('shader-compile', formatCompilationMessage(`shaders/${name}.wgsl`, code, errors[0]));
+  }
+  if (validation) {
+    throw new WafermeshError('shader-compile', `shaders/${name}.wgsl: ${validation.message.replace(/\s+/g, ' ').trim()}`);
   }
   return module;
 }

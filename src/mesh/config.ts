@@ -59,7 +59,9 @@ export function meshPreset(name: string): MeshPreset {
 }
 
 /** Limits that keep an absurd mesh from allocating the machine away. */
-export const MESH_LIMITS = { maxSide: 1024, maxCores: 65536, minSram: 1024, maxSram: 64 * 1024 * 1024 };
+// Big enough for a whole WSE-3 (762 × 1172) in `fit` and `trace`; the GPU emulation refuses meshes
+// whose SRAM does not fit the adapter's buffers.
+export const MESH_LIMITS = { maxSide: 2048, maxCores: 1 << 21, minSram: 1024, maxSram: 64 * 1024 * 1024 };
 
 /** "8x8" → {width: 8, height: 8}. */
 export function parseMeshSize(s: string): { width: number; height: number } {
@@ -76,7 +78,7 @@ export function makeMesh(c: MeshConfig): MeshConfig {
   const L = MESH_LIMITS;
   check('width', c.width, Number.isInteger(c.width) && c.width >= 1 && c.width <= L.maxSide, `a whole number in 1…${L.maxSide}`);
   check('height', c.height, Number.isInteger(c.height) && c.height >= 1 && c.height <= L.maxSide, `a whole number in 1…${L.maxSide}`);
-  check('cores', c.width * c.height, c.width * c.height <= L.maxCores, `at most ${L.maxCores} cores (the emulator keeps every core's SRAM in GPU memory)`);
+  check('cores', c.width * c.height, c.width * c.height <= L.maxCores, `at most ${L.maxCores} cores`);
   check('sramBytes', c.sramBytes, Number.isInteger(c.sramBytes) && c.sramBytes % 4 === 0 && c.sramBytes >= L.minSram && c.sramBytes <= L.maxSram, `a multiple of 4 in ${L.minSram}…${L.maxSram} bytes`);
   check('clockHz', c.clockHz, c.clockHz > 0 && c.clockHz <= 1e11, 'a positive clock up to 100 GHz');
   check('wordsPerLinkCycle', c.wordsPerLinkCycle, c.wordsPerLinkCycle > 0 && c.wordsPerLinkCycle <= 64, '0 < words ≤ 64');

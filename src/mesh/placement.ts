@@ -1,6 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import { headSize, kvDim, type ModelConfig } from '../model/config.ts';
-import { makeMesh, type MeshConfig } from './config.ts';
+import { makeMesh, MESH_LIMITS, type MeshConfig } from './config.ts';
 
 /**
  * Where everything lives on the wafer. Every matrix W (out, in) is tiled over the whole mesh (a 2D
@@ -105,7 +105,7 @@ export const LAYER_MATRICES = [
   ['w2', 'dim', 'hidden'],
 ] as const satisfies readonly (readonly [string, VectorKind, VectorKind])[];
 
-function corePlacement(m: ModelConfig, mesh: MeshConfig, row: number, col: number, slots: number | undefined): CorePlacement {
+function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, slots: number | undefined): CorePlacement {
   const regions: Region[] = [];
   let off = 0;
   const add = (name: string, words: number) => {
@@ -171,6 +171,21 @@ export function slotsForRow(context: number, height: number, row: number): numbe
 export function place(model: ModelConfig, meshConfig: MeshConfig): Placement {
   const mesh = makeMesh(meshConfig);
   const sramWords = mesh.sramBytes / 4;
+  // Cores differ only through their slice sizes, which take few distinct values: lay out one core
+  // per distinct (row sizes, column widths, slots) and copy it, so huge meshes place quickly.
+  const kinds: VectorKind[] = ['dim', 'kv', 'hidden', 'vocab'];
+  const rowKey = (r: number) => kinds.map((k) => { const [lo, hi] = split(vectorLength(model, k), mesh.height, r); return hi - lo; }).join(',');
+  const colKey = Array.from({ length: mesh.width }, (_, c) => kinds.map((k) => columnWidth(model, mesh, k, c)).join(','));
+  const templates = new Map<string, CorePlacement>();
+  const corePlacement = (m: ModelConfig, msh: MeshConfig, row: number, col: number, slots: number | undefined): CorePlacement => {
+    const key = `${rowKey(row)}|${colKey[col]}|${slots}`;
+    let t = templates.get(key);
+    if (!t) {
+      t = layOutCore(m, msh, row, col, slots);
+      templates.set(key, t);
+    }
+    return t.row === row && t.col === col ? t : { ...t, row, col };
+  };
   // Longest context: each core's free words after weights and fixed scratch, per slot cost
   // (its KV words plus one attention score per head).
   let maxContext = Infinity;
@@ -199,12 +214,23 @@ export function smallestFittingMesh(model: ModelConfig, mesh: MeshConfig): MeshC
   const g = gcd(mesh.width, mesh.height);
   const a = mesh.width / g;
   const b = mesh.height / g;
-  for (let s = 1; a * s <= 1024 && b * s <= 1024 && a * b * s * s <= 65536; s++) {
-    const candidate = { ...mesh, width: a * s, height: b * s };
-    const p = place(model, candidate);
-    if (p.fits && p.context >= model.seqLen) return candidate;
+  const maxScale = Math.floor(Math.min(MESH_LIMITS.maxSide / Math.max(a, b), Math.sqrt(MESH_LIMITS.maxCores / (a * b))));
+  const at = (s: number) => ({ ...mesh, width: a * s, height: b * s });
+  const ok = (s: number) => {
+    const p = place(model, at(s));
+    return p.fits && p.context >= model.seqLen;
+  };
+  // More cores never need more words per core, so the smallest scale that fits is found by
+  // bisection: a handful of placements, not one per size.
+  if (maxScale < 1 || !ok(maxScale)) return undefined;
+  let lo = 0; // does not fit (or is no mesh)
+  let hi = maxScale; // fits
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (ok(mid)) hi = mid;
+    else lo = mid;
   }
-  return undefined;
+  return at(hi);
 }
 
 /** Throws a one-line refusal naming the fullest core, bytes needed vs available, and a mesh that fits. */

@@ -1,5 +1,5 @@
 import { WafermeshError } from '../errors.ts';
-import type { GpuResources } from '../gpu/resources.ts';
+import { mapOrExplain, type GpuResources } from '../gpu/resources.ts';
 import { kvDim } from '../model/config.ts';
 import type { Model } from '../model/weights.ts';
 import { columnRuns, split, vectorLength, type CorePlacement, type VectorKind } from './placement.ts';
@@ -156,6 +156,14 @@ export class MeshRuntime {
   private group0!: GPUBindGroup;
   private stepGroups: GPUBindGroup[] = [];
   private pipelines = new Map<string, GPUComputePipeline>();
+  /**
+   * Cores per workgroup: CPU drivers (lavapipe, SwiftShader) run each workgroup on one thread, so
+   * small meshes use small groups to keep several threads busy; large meshes use 64.
+   */
+  private get workgroup(): number {
+    const n = this.program.mesh.width * this.program.mesh.height;
+    return n >= 1024 ? 64 : n >= 256 ? 32 : n >= 64 ? 16 : 4;
+  }
   private readonly logitsReads: { core: number; offset: number; lo: number; n: number }[] = [];
 
   private constructor(res: GpuResources, program: WaferProgram, instrument: boolean) {
@@ -230,6 +238,7 @@ export class MeshRuntime {
       TREE: this.program.allreduce === 'tree' ? 1 : 0,
       INSTRUMENT: this.instrumented ? 1 : 0,
       NCC: this.ncc,
+      WG: this.workgroup,
     };
     const entries = [...new Set(this.program.passes.map((p) => p.entry))];
     const made = await Promise.all(entries.map((e) => this.res.pipeline('mesh_step', constants, e, layout)));
@@ -269,7 +278,7 @@ export class MeshRuntime {
     const dev = this.res.device;
     for (let l = 0; l <= m.nLayers; l++) dev.queue.writeBuffer(this.stepBuffers[l], 0, Uint32Array.of(pos, token, l, 0));
     const enc = dev.createCommandEncoder({ label: `mesh token ${pos}` });
-    const groups = Math.ceil((this.program.mesh.width * this.program.mesh.height) / 64);
+    const groups = Math.ceil((this.program.mesh.width * this.program.mesh.height) / this.workgroup);
     // All passes in one compute pass: each dispatch is a barrier for the next (WebGPU orders
     // storage writes between dispatches), which is exactly the wafer's phase boundary.
     const cp = enc.beginComputePass({ label: 'mesh_step' });
@@ -292,7 +301,7 @@ export class MeshRuntime {
     for (const r of this.logitsReads) if (r.n > 0) enc.copyBufferToBuffer(this.sram, r.offset, staging, r.lo * 4, r.n * 4);
     dev.queue.submit([enc.finish()]);
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await mapOrExplain(this.res.ctx, staging, 'mesh logits');
       const out = new Float32Array(staging.getMappedRange().slice(0));
       staging.unmap();
       this.res.ctx.check();

@@ -13,6 +13,32 @@ const HEADER_BYTES = HEADER_INTS * 4;
  * no weight is NaN or infinite.
  */
 export function readCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Model {
+  const config = readCheckpointHeader(bytes, bytes.byteLength, source);
+  // Copy the floats once into an aligned buffer; tensors are views into it.
+  const floats = new Float32Array((bytes.byteLength - HEADER_BYTES) / 4);
+  new Uint8Array(floats.buffer).set(bytes.subarray(HEADER_BYTES));
+  const sizes = tensorSizes(config);
+  let off = 0;
+  const take = (n: number) => {
+    const t = floats.subarray(off, off + n);
+    off += n;
+    return t;
+  };
+  const w: Partial<Weights> = {};
+  for (const k of WEIGHT_ORDER) w[k] = take(sizes[k]);
+  take(sizes.freqCisReal);
+  take(sizes.freqCisImag);
+  w.wcls = config.sharedClassifier ? w.tokenEmbedding : take(sizes.wcls);
+  const weights = w as Weights;
+  checkFinite(weights, source);
+  return { config, weights, source };
+}
+
+/**
+ * The config from a checkpoint's first 28 bytes, checked against the file's size (`fileBytes`)
+ * without reading the weights: `fit` and `trace` need no more.
+ */
+export function readCheckpointHeader(bytes: Uint8Array, fileBytes: number, source = 'checkpoint'): ModelConfig {
   if (bytes.byteLength < HEADER_BYTES) {
     throw new WafermeshError(
       'bad-checkpoint',
@@ -38,31 +64,14 @@ export function readCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Model 
     throw new WafermeshError('bad-checkpoint', `${source}: header [${h.join(', ')}] is not a valid model (${(e as Error).message})`);
   }
   const expected = checkpointBytes(config);
-  if (bytes.byteLength !== expected) {
-    const what = bytes.byteLength < expected ? 'truncated' : 'longer than its header says';
+  if (fileBytes !== expected) {
+    const what = fileBytes < expected ? 'truncated' : 'longer than its header says';
     throw new WafermeshError(
       'bad-checkpoint',
-      `${source} is ${bytes.byteLength} bytes but its header (${h.join(', ')}) implies ${expected}; the file is ${what}`,
+      `${source} is ${fileBytes} bytes but its header (${h.join(', ')}) implies ${expected}; the file is ${what}`,
     );
   }
-  // Copy the floats once into an aligned buffer; tensors are views into it.
-  const floats = new Float32Array((bytes.byteLength - HEADER_BYTES) / 4);
-  new Uint8Array(floats.buffer).set(bytes.subarray(HEADER_BYTES));
-  const sizes = tensorSizes(config);
-  let off = 0;
-  const take = (n: number) => {
-    const t = floats.subarray(off, off + n);
-    off += n;
-    return t;
-  };
-  const w: Partial<Weights> = {};
-  for (const k of WEIGHT_ORDER) w[k] = take(sizes[k]);
-  take(sizes.freqCisReal);
-  take(sizes.freqCisImag);
-  w.wcls = config.sharedClassifier ? w.tokenEmbedding : take(sizes.wcls);
-  const weights = w as Weights;
-  checkFinite(weights, source);
-  return { config, weights, source };
+  return config;
 }
 
 /** Throws naming the first tensor and index holding NaN or ±Infinity. */

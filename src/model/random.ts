@@ -1,5 +1,8 @@
 import { WafermeshError } from '../errors.ts';
-import { makeConfig, tensorSizes, type ModelConfig } from './config.ts';
+import { makeConfig, parameterCount, tensorSizes, type ModelConfig } from './config.ts';
+
+/** Random weights are built in memory; past this they would take the machine with them. */
+const MAX_RANDOM_BYTES = 2 ** 30;
 import { Rng } from './rng.ts';
 import { WEIGHT_ORDER, type Model, type Weights } from './weights.ts';
 
@@ -14,6 +17,13 @@ const EMBEDDING_STD = 0.1;
 
 export function randomModel(config: ModelConfig, seed = 1): Model {
   const c = makeConfig(config);
+  const bytes = parameterCount(c) * 4;
+  if (bytes > MAX_RANDOM_BYTES) {
+    throw new WafermeshError(
+      'model-too-large',
+      `a random model of ${parameterCount(c)} parameters needs ${bytes} bytes of weights, over the 1 GiB this emulator builds; \`fit\` and \`trace\` take any size`,
+    );
+  }
   const rng = new Rng(seed);
   const sizes = tensorSizes(c);
   const fanIn: Record<string, number> = { wq: c.dim, wk: c.dim, wv: c.dim, wo: c.dim, w1: c.dim, w3: c.dim, w2: c.hiddenDim };
@@ -73,7 +83,10 @@ export function parseRandomSpec(spec: string): { config: ModelConfig; seed: numb
     if (v === undefined || v === '' || !Number.isFinite(n)) {
       throw new WafermeshError('bad-model', `random model key "${part}" needs a number, e.g. random:dim=64,layers=2`);
     }
-    if (k === 'seed') seed = n;
+    if (k === 'seed') {
+      if (!Number.isInteger(n) || n < 0) throw new WafermeshError('bad-model', `random model seed=${v} must be a whole number ≥ 0`);
+      seed = n;
+    }
     else if (k === 'shared') c.sharedClassifier = n !== 0;
     else if (k in SPEC_KEYS) c[SPEC_KEYS[k as keyof typeof SPEC_KEYS]] = n;
     else {

@@ -17,6 +17,9 @@ export class Sampler {
     if (!Number.isFinite(temperature) || temperature < 0) {
       throw new WafermeshError('bad-option', `temperature = ${temperature} must be a number ≥ 0 (0 = greedy)`);
     }
+    if (temperature > 0 && !Number.isFinite(1 / temperature)) {
+      throw new WafermeshError('bad-option', `temperature = ${temperature} is too small to divide by; use 0 for greedy decoding`);
+    }
     if (!Number.isFinite(topP) || topP <= 0 || topP > 1) {
       throw new WafermeshError('bad-option', `top-p = ${topP} must be in (0, 1] (1 = off)`);
     }
@@ -75,6 +78,8 @@ function sampleTopP(probs: Float64Array, topP: number, coin: number): number {
   const cutoff = (1 - topP) / (probs.length - 1);
   const ids: number[] = [];
   for (let i = 0; i < probs.length; i++) if (probs[i] >= cutoff) ids.push(i);
+  // A nearly flat distribution can leave nothing above the cutoff: the nucleus is then the top id.
+  if (ids.length === 0) return argmax(probs);
   ids.sort((a, b) => probs[b] - probs[a] || a - b);
   let mass = 0;
   let last = ids.length - 1;

@@ -103,14 +103,14 @@ describe('wafermesh generate', () => {
       );
     });
     it('a prompt without a tokenizer', () => {
-      expectOneLineError(cli('generate', '--prompt', 'Once'), /no-tokenizer: a prompt needs a tokenizer/);
+      expectOneLineError(cli('generate', '--model', 'stories260K', '--prompt', 'Once'), /no-tokenizer: a prompt needs a tokenizer/);
     });
     it('a tokenizer of the wrong vocabulary', () => {
       expectOneLineError(cli('generate', '--tokenizer', tokPath), /has 300 tokens but the model's vocabulary has 512/);
     });
     it('nonsense options', () => {
       expectOneLineError(cli('generate', '--tokens', 'many'), /--tokens many is not a whole number/);
-      expectOneLineError(cli('generate', '--temperature=-1'), /temperature = -1 must be a number ≥ 0/);
+      expectOneLineError(cli('generate', '--temperature', '-1'), /temperature = -1 must be a number ≥ 0/);
       expectOneLineError(cli('generate', '--engine', 'tpu'), /engine "tpu" is not one of cpu/);
       expectOneLineError(cli('generate', '--frobnicate'), /Unknown option '--frobnicate'/);
       expectOneLineError(cli('dance'), /unknown command "dance"/);
@@ -149,17 +149,17 @@ describe('wafermesh fit', () => {
   });
 
   it('refuses an absurd mesh in one line', () => {
-    expectOneLineError(cli('fit', '--mesh', '0x5'), /bad-mesh: width = 0 is out of range/);
+    expectOneLineError(cli('fit', '--mesh', '0x5'), /bad-mesh: width = 0 is out of range; use a whole number in 1…2048/);
     expectOneLineError(cli('fit', '--mesh', '5x5', '--preset', 'h100'), /mesh preset "h100" is unknown/);
   });
 });
 
 describe('wafermesh generate --engine mesh', () => {
   it('gives the CPU reference\'s ids and the trace totals', () => {
-    const mesh = cli('generate', '--engine', 'mesh', '--mesh', '8x8', '--tokens', '40', '--json');
+    const mesh = cli('generate', '--model', 'stories260K', '--engine', 'mesh', '--mesh', '8x8', '--tokens', '40', '--json');
     expect(mesh.code, mesh.stderr).toBe(0);
     const m = JSON.parse(mesh.stdout);
-    const c = JSON.parse(cli('generate', '--engine', 'cpu', '--tokens', '40', '--json').stdout);
+    const c = JSON.parse(cli('generate', '--model', 'stories260K', '--engine', 'cpu', '--tokens', '40', '--json').stdout);
     expect(m.ids).toEqual(c.ids);
     expect(m.mesh.passes_per_token).toBe(43);
     expect(m.mesh.modelled_cycles_per_token).toBeGreaterThan(0);
@@ -168,7 +168,21 @@ describe('wafermesh generate --engine mesh', () => {
   });
 
   it('refuses a model that does not fit, and an unknown allreduce, in one line', () => {
-    expectOneLineError(cli('generate', '--engine', 'mesh', '--mesh', '2x2'), /does-not-fit: .* core \(\d,\d\) needs \d+ bytes .* but has 49152; the smallest 1:1 mesh that fits with the full context is \d+x\d+/);
+    expectOneLineError(cli('generate', '--model', 'stories260K', '--engine', 'mesh', '--mesh', '2x2'), /does-not-fit: .* core \(\d,\d\) needs \d+ bytes .* but has 49152; the smallest 1:1 mesh that fits with the full context is \d+x\d+/);
     expectOneLineError(cli('generate', '--engine', 'mesh', '--allreduce', 'star'), /allreduce "star" is not one of ring, tree/);
+  });
+});
+
+describe('a mesh whose KV cache holds less than seq_len', () => {
+  it('stops at the context it holds, with stop "context", not an error', () => {
+    const fit = JSON.parse(cli('fit', '--model', 'stories260K', '--mesh', '5x5', '--json').stdout);
+    expect(fit.fits).toBe(true);
+    expect(fit.context).toBeLessThan(512);
+    const r = cli('generate', '--model', 'stories260K', '--engine', 'mesh', '--mesh', '5x5', '--tokens', '512', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.stop).toBe('context');
+    expect(out.ids).toHaveLength(fit.context);
+    expect(out.mesh.context).toBe(fit.context);
   });
 });

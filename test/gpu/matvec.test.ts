@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GpuResources } from '../../src/gpu/resources.ts';
 import { gpuMatvec } from '../../src/gpu/kernels.ts';
-import { formatCompilationMessage, SHADERS } from '../../src/gpu/shaders.ts';
+import { compileShader, SHADERS } from '../../src/gpu/shaders.ts';
 import { matvec } from '../../src/model/ops.ts';
 import { Rng } from '../../src/model/rng.ts';
 import { checkTensor } from '../helpers/check.ts';
@@ -35,6 +35,7 @@ describe('matvec kernel on the software driver', () => {
       const want = new Float32Array(d);
       matvec(want, x, w, n, d);
       checkTensor(`matvec ${d}x${n}`, await gpuMatvec(res, w, x, n, d), want, { atol: 1e-4, rtol: 1e-4 });
+      expect(res.liveBuffers, 'buffers left behind by a matvec').toBe(0);
     }
     res.dispose();
   });
@@ -73,15 +74,21 @@ describe('matvec kernel on the software driver', () => {
   it('reports a WGSL compile error with file:line:column and the source line', async () => {
     const ctx = await testGpu();
     const code = SHADERS.matvec.replace('out[row] = (s0 + s1) + (s2 + s3);', 'out[row] = s0 + undefined_name;');
-    ctx.device.pushErrorScope('validation');
-    const module = ctx.device.createShaderModule({ label: 'broken', code });
-    const info = await module.getCompilationInfo();
-    expect(await ctx.device.popErrorScope()).not.toBeNull(); // the invalid module is a validation error too
-    const err = info.messages.find((m) => m.type === 'error');
-    expect(err).toBeDefined();
-    const msg = formatCompilationMessage('shaders/matvec.wgsl', code, err!);
     const line = code.split('\n').findIndex((l) => l.includes('undefined_name')) + 1;
-    expect(msg).toMatch(new RegExp(`^shaders/matvec\\.wgsl:${line}:\\d+: .*undefined_name.* — \`out\\[row\\] = s0 \\+ undefined_name;\`$`));
-    ctx.check(); // captured by the scope, so nothing is left uncaptured
+    await expect(compileShader(ctx.device, 'matvec', code)).rejects.toThrow(
+      new RegExp(`^shader-compile: shaders/matvec\\.wgsl:${line}:\\d+: .*undefined_name.* — \`out\\[row\\] = s0 \\+ undefined_name;\`$`),
+    );
+    ctx.check(); // reported once, by compileShader: nothing is left uncaptured
+    await expect(compileShader(ctx.device, 'matvec')).resolves.toBeDefined();
+  });
+
+  it('surfaces an uncaptured GPU error instead of swallowing it', async () => {
+    const { nodeGpu } = await import('../../src/gpu/node.ts');
+    const ctx = await nodeGpu();
+    ctx.device.createBuffer({ label: 'too big', size: 1, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
+    await ctx.device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(() => ctx.check()).toThrow(/gpu-error: GPU error: .*/);
+    ctx.destroy();
   });
 });

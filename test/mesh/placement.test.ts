@@ -11,8 +11,8 @@ describe('mesh configuration', () => {
   it('parses sizes and refuses nonsense with the value and the range', () => {
     expect(parseMeshSize('6x10')).toEqual({ width: 6, height: 10 });
     expect(() => parseMeshSize('big')).toThrow(/bad-mesh: mesh "big" is not WIDTHxHEIGHT/);
-    expect(() => meshFromPreset('wse-3', 0, 4)).toThrow(/width = 0 is out of range; use a whole number in 1…1024/);
-    expect(() => meshFromPreset('wse-3', 1000, 1000)).toThrow(/cores = 1000000 is out of range/);
+    expect(() => meshFromPreset('wse-3', 0, 4)).toThrow(/width = 0 is out of range; use a whole number in 1…2048/);
+    expect(() => meshFromPreset('wse-3', 2000, 2000)).toThrow(/cores = 4000000 is out of range/);
     expect(() => meshFromPreset('wse-3', 4, 4, 1000.5)).toThrow(/sramBytes = 1000.5/);
     expect(() => meshFromPreset('tpu', 4, 4)).toThrow(/mesh preset "tpu" is unknown; use one of wse-3/);
     expect(() => makeMesh({ ...meshFromPreset('wse-3', 2, 2), clockHz: NaN })).toThrow(/clockHz = NaN/);

@@ -54,3 +54,15 @@ describe('sampler', () => {
     expect(Math.abs(sum / 10000 - 0.5)).toBeLessThan(0.02);
   });
 });
+
+describe('sampler edge cases', () => {
+  it('top-p on a flat distribution picks a real id (the nucleus is never empty)', () => {
+    const flat = new Float32Array(512).fill(0.25);
+    const s = new Sampler({ temperature: 1e9, topP: 0.001, seed: 1 });
+    const id = s.sample(flat);
+    expect(Number.isInteger(id) && id >= 0 && id < 512).toBe(true);
+  });
+  it('refuses a temperature too small to divide by', () => {
+    expect(() => new Sampler({ temperature: 1e-310, topP: 1, seed: 1 })).toThrow(/too small to divide by; use 0 for greedy/);
+  });
+});

@@ -87,6 +87,8 @@ class Encoder:
 
     def encode(self, text, bos=True):
         out = [BOS] if bos else []
+        if not text:  # llama2.c adds the dummy-prefix space only to non-empty text
+            return out
         for w in PRETOKEN.findall(" " + text):
             out.extend(self.word(w))
         return out
