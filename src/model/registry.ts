@@ -11,13 +11,19 @@ export interface BuiltinModel {
 
 export const BUILTIN_MODELS: readonly BuiltinModel[] = [
   {
+    name: 'wm-stories',
+    description: "wafermesh's own tiny Llama, trained on the project's generated children's stories (MIT); with its tokenizer",
+    checkpoint: 'public/models/wm-stories.bin',
+    tokenizer: 'public/models/wm-stories.tok.bin',
+  },
+  {
     name: 'stories260K',
     description: "Karpathy's tinyllamas stories260K (TinyStories, MIT); its tokenizer is not shipped, so ids only",
     checkpoint: '../shared/models/stories260K.bin',
   },
 ];
 
-export const DEFAULT_MODEL = 'stories260K';
+export const DEFAULT_MODEL = 'wm-stories';
 
 export function builtinModel(name: string): BuiltinModel | undefined {
   return BUILTIN_MODELS.find((m) => m.name.toLowerCase() === name.toLowerCase());
