@@ -76,9 +76,13 @@ describe('mesh engine, token for token against the CPU reference', () => {
     expect(r.maxDiff).toBeLessThan(1e-3);
   });
 
-  it('stories260K on 1x1 with SRAM large enough: 64 greedy ids', async () => {
+  it('1x1 with SRAM large enough: stories260K for 64 ids, a short-context GQA model for its whole context', async () => {
     const r = await race(stories, meshFromPreset('wse-3-big-sram', 1, 1), 64);
     expect(r.meshIds).toEqual(r.cpuIds);
+    const short = randomModel({ ...gqaSeparate, seqLen: 40 }, 4);
+    const s = await race(short, meshFromPreset('wse-3-big-sram', 1, 1), 40);
+    expect(s.meshIds).toEqual(s.cpuIds);
+    expect(s.maxDiff).toBeLessThan(1e-3);
   });
 
   it('a separate-classifier GQA checkpoint on 4x4 and on a mesh it barely fits', async () => {

@@ -25,6 +25,7 @@ describe('isolation (instrumented mode)', () => {
       const nCores = w * h;
       const cpu = new CpuEngine(model);
       let token = BOS;
+      let exactChecks = 0;
       for (let pos = 0; pos < 5; pos++) {
         let logits: Float32Array | undefined;
         for (let p = 0; p < program.passes.length; p++) {
@@ -53,10 +54,23 @@ describe('isolation (instrumented mode)', () => {
             }
             expect(flops[dst], `pass ${program.passes[p].entry}: FLOPs of core ${dst}`).toBe(expectedFlops[dst]);
           }
+          // Where a pass's only transfer is a row allreduce or a column broadcast, every core
+          // receives from each source exactly the words that collective sends it.
+          const transfers = program.passes[p].phases.map((i) => program.phases[i]).filter((ph) => ph.kind === 'transfer');
+          if (transfers.length === 1 && transfers[0].kind === 'transfer' && (transfers[0].collective === 'row-allreduce' || transfers[0].collective === 'col-broadcast')) {
+            const t = transfers[0];
+            for (let dst = 0; dst < nCores; dst++) {
+              for (const src of passSources(program, p, dst, token, pos)) {
+                expect(reads[dst * ncc + src], `pass ${program.passes[p].entry}: words ${src}→${dst}`).toBe(t.words(src, pos));
+              }
+            }
+            exactChecks++;
+          }
         }
         checkTensor(`logits at ${pos}`, logits!, Float32Array.from(await cpu.forward(token, pos)), { atol: 2e-4, rtol: 2e-3 });
         token = (token * 5 + 3) % 30;
       }
+      expect(exactChecks).toBeGreaterThanOrEqual(5 * (1 + 3 * model.config.nLayers + 2));
       engine.dispose();
     },
   );
