@@ -9,12 +9,13 @@ import { nodeGpu } from '../gpu/node.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { DEFAULT_PRESET, meshFromPreset, parseMeshSize } from '../mesh/config.ts';
 import { MeshEngine } from '../engines/mesh.ts';
+import { GpuEngine, type GpuTokenTrace } from '../engines/gpu.ts';
 import { loadModel } from './load.ts';
 import { numberOption, type Command } from './main.ts';
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu|mesh] [--mesh WxH] [--preset NAME] [--allreduce ring|tree] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--allreduce ring|tree] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
     model: { type: 'string', default: DEFAULT_MODEL },
@@ -57,6 +58,7 @@ export const generateCommand: Command = {
     let gpu: GpuContext | undefined;
     let engine: Engine | undefined;
     const traces: { cycles: number; linkWords: number; seconds: number }[] = [];
+    const gpuTraces: GpuTokenTrace[] = [];
     try {
       engine = await createEngine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce });
       checkPromptFits(promptIds.length, engine);
@@ -68,6 +70,7 @@ export const generateCommand: Command = {
       }
       const result = await generate(engine, { promptIds, tokens, temperature, topP, seed }, (id, i) => {
         if (eng instanceof MeshEngine && eng.lastTrace) traces.push(eng.lastTrace);
+        if (eng instanceof GpuEngine && eng.lastTrace) gpuTraces.push(eng.lastTrace);
         if (v.json) return;
         if (stream) write(stream.push(id));
         else write(`${i === 0 ? '' : ' '}${id}`);
@@ -94,6 +97,7 @@ export const generateCommand: Command = {
           ...(tokenizer ? { text: tokenizer.decode(result.ids, promptIds[promptIds.length - 1]) } : {}),
           stop: result.stop,
           ...(engine instanceof MeshEngine ? { mesh: meshSummary(engine, traces) } : {}),
+          ...(engine instanceof GpuEngine ? { gpu: gpuSummary(engine, gpuTraces) } : {}),
           temperature,
           top_p: topP,
           seed,
@@ -135,5 +139,16 @@ function meshSummary(engine: MeshEngine, traces: { cycles: number; linkWords: nu
     modelled_tokens_per_s: cycles > 0 ? round(p.mesh.clockHz / cycles) : 0,
     sram_peak_bytes_per_core: p.placement.fullest.totalWords * 4,
     context: p.placement.context,
+  };
+}
+
+/** Off-chip traffic of the GPU baseline over the generated tokens. */
+function gpuSummary(engine: GpuEngine, traces: GpuTokenTrace[]) {
+  const n = Math.max(1, traces.length);
+  return {
+    passes_per_token: engine.program.filter((k) => k.launch).length,
+    weight_bytes_per_token: round(traces.reduce((a, t) => a + t.weightBytes, 0) / n),
+    kv_bytes_per_token: round(traces.reduce((a, t) => a + t.kvBytes, 0) / n),
+    offchip_bytes_per_token: round(traces.reduce((a, t) => a + t.weightBytes + t.kvBytes, 0) / n),
   };
 }

@@ -1,4 +1,5 @@
 import { WafermeshError } from '../errors.ts';
+import baseline from '../../shaders/baseline.wgsl?raw';
 import matvec from '../../shaders/matvec.wgsl?raw';
 import mesh_step from '../../shaders/mesh_step.wgsl?raw';
 
@@ -7,6 +8,7 @@ import mesh_step from '../../shaders/mesh_step.wgsl?raw';
  * module runner share it). Keys are the file names under shaders/ without `.wgsl`.
  */
 export const SHADERS = {
+  baseline,
   matvec,
   mesh_step,
 } as const;

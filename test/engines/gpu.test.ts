@@ -1,0 +1,73 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { CpuEngine } from '../../src/engines/cpu.ts';
+import { generate } from '../../src/engines/generate.ts';
+import { GpuEngine } from '../../src/engines/gpu.ts';
+import { baselineBytes } from '../../src/engines/baseline-program.ts';
+import { BOS, kvDim, parameterCount, type ModelConfig } from '../../src/model/config.ts';
+import { randomModel } from '../../src/model/random.ts';
+import type { Model } from '../../src/model/weights.ts';
+import { maxAbsDiff } from '../helpers/check.ts';
+import { testGpu } from '../helpers/gpu.ts';
+import { loadStories260K } from '../helpers/models.ts';
+
+async function race(model: Model, tokens: number, instrument = false) {
+  const engine = await GpuEngine.create(await testGpu(), model, { instrument });
+  const start = engine.liveBuffers;
+  const cpu = new CpuEngine(model);
+  let maxDiff = 0;
+  const traces: NonNullable<GpuEngine['lastTrace']>[] = [];
+  const wrap = {
+    name: 'gpu' as const,
+    config: engine.config,
+    context: engine.context,
+    description: '',
+    reset: () => (engine.reset(), cpu.reset()),
+    dispose: () => undefined,
+    forward: async (token: number, pos: number) => {
+      const got = await engine.forward(token, pos);
+      maxDiff = Math.max(maxDiff, maxAbsDiff(got, await cpu.forward(token, pos)));
+      traces.push(engine.lastTrace!);
+      return got;
+    },
+  };
+  const opts = { promptIds: [BOS], tokens, temperature: 0, topP: 1, seed: 0 };
+  const ids = (await generate(wrap, opts)).ids;
+  const cpuIds = (await generate(new CpuEngine(model), opts)).ids;
+  expect(engine.liveBuffers, 'buffers left behind by decoding').toBe(start);
+  engine.dispose();
+  return { ids, cpuIds, maxDiff, traces };
+}
+
+describe('GPU baseline engine', () => {
+  afterAll(async () => (await testGpu()).destroy());
+
+  it('stories260K: 256 greedy ids equal the reference', async () => {
+    const r = await race(loadStories260K(), 256);
+    expect(r.ids).toHaveLength(256);
+    expect(r.ids).toEqual(r.cpuIds);
+    expect(r.maxDiff).toBeLessThan(1e-3);
+  });
+
+  it.each<[string, ModelConfig]>([
+    ['separate classifier, GQA', { dim: 48, hiddenDim: 96, nLayers: 3, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 64, sharedClassifier: false }],
+    ['multi-query, odd hidden', { dim: 32, hiddenDim: 37, nLayers: 2, nHeads: 4, nKvHeads: 1, vocabSize: 50, seqLen: 48, sharedClassifier: true }],
+  ])('random checkpoint (%s): ids for the whole context', async (_, config) => {
+    const r = await race(randomModel(config, 21), config.seqLen);
+    expect(r.ids).toEqual(r.cpuIds);
+  });
+
+  it('counts on the GPU exactly the off-chip bytes the formula gives: every weight once plus the KV cache up to pos', async () => {
+    const config: ModelConfig = { dim: 48, hiddenDim: 96, nLayers: 3, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 32, sharedClassifier: false };
+    const r = await race(randomModel(config, 2), 20, true);
+    for (const t of r.traces) {
+      // Hand-computed: all parameters once (f32), the embedding row copied, and K and V of
+      // positions 0…pos for every layer.
+      const weights = (parameterCount(config) - config.vocabSize * config.dim) * 4 + config.dim * 4;
+      const kv = 2 * config.nLayers * (t.pos + 1) * kvDim(config) * 4;
+      expect(t.weightBytes).toBe(weights);
+      expect(t.kvBytes).toBe(kv);
+      expect(baselineBytes(config, t.pos)).toEqual({ weights, kv });
+      expect(t.passes).toBe(5 * config.nLayers + 1);
+    }
+  });
+});
