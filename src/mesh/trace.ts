@@ -1,5 +1,13 @@
 import { CYCLES_PER_STEP, DIR, type Allreduce, type Phase, type WaferProgram } from './program.ts';
 
+/** Where a phase's modelled cycles go. */
+export interface CycleBreakdown {
+  compute: number; // the busiest core's FLOPs ÷ FLOPs per cycle
+  hops: number; // latency: hops along the longest route × cycles per hop
+  serialisation: number; // words through the busiest link ÷ words per link-cycle
+  steps: number; // per-step synchronisation of collectives
+}
+
 /** What one phase of one token cost, read off the wafer program. */
 export interface PhaseTrace {
   readonly index: number;
@@ -8,6 +16,7 @@ export interface PhaseTrace {
   readonly layer: number | null;
   /** Modelled cycles: hops of the longest route + serialisation on the busiest link + per-step cost, or compute. */
   readonly cycles: number;
+  readonly breakdown: CycleBreakdown;
   /** Words summed over every link crossed (a word crossing 3 links counts 3). */
   readonly linkWords: number;
   readonly maxLinkWords: number;
@@ -24,6 +33,7 @@ export interface TokenTrace {
   readonly cycles: number;
   readonly transferCycles: number;
   readonly computeCycles: number;
+  readonly breakdown: CycleBreakdown;
   readonly linkWords: number;
   readonly flops: number;
   readonly seconds: number; // modelled, at the preset's clock
@@ -33,57 +43,75 @@ export interface TokenTrace {
 }
 
 interface LineCost {
-  cycles: number;
-  steps: number;
+  hops: number;
+  serialisation: number;
+  steps: number; // cycles of per-step cost
+  stepCount: number;
   maxHops: number;
+  linkWords: number;
+  maxLinkWords: number;
 }
 
-/** Charges one line (a row or a column) of a collective; returns its modelled cost. */
-function chargeLine(
-  members: readonly number[],
-  words: readonly number[],
+const ZERO: LineCost = { hops: 0, serialisation: 0, steps: 0, stepCount: 0, maxHops: 0, linkWords: 0, maxLinkWords: 0 };
+const total = (c: LineCost) => c.hops + c.serialisation + c.steps;
+
+/**
+ * Charges one line (a row or a column, N members) of a collective into `links` (N × 2: the
+ * forward and backward link leaving each member) and returns its modelled cost.
+ */
+export function chargeLine(
+  words: ArrayLike<number>,
   collective: 'allreduce' | 'gather' | 'broadcast',
   algorithm: Allreduce | 'line',
-  fwd: number,
-  back: number,
-  links: Float64Array,
   hop: number,
   bw: number,
   source = 0,
+  links: Float64Array = new Float64Array(words.length * 2),
 ): LineCost {
-  const N = members.length;
+  const N = words.length;
+  const FWD = 0;
+  const BACK = 1;
   const link = (i: number, dir: number, w: number) => {
-    links[members[i] * 4 + dir] += w;
+    links[i * 2 + dir] += w;
   };
-  if (N < 2) return { cycles: 0, steps: 0, maxHops: 0 };
+  const done = (c: Omit<LineCost, 'linkWords' | 'maxLinkWords'>): LineCost => {
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < N * 2; i++) {
+      sum += links[i];
+      max = Math.max(max, links[i]);
+    }
+    return { ...c, linkWords: sum, maxLinkWords: max };
+  };
+  if (N < 2) return ZERO;
   if (collective === 'allreduce') {
     const n = words[0];
-    if (n === 0) return { cycles: 0, steps: 0, maxHops: 0 };
+    if (n === 0) return ZERO;
     const ser = Math.ceil(n / bw);
     if (algorithm === 'ring') {
       // A chain: partial sums flow one hop at a time to the far end, the sum flows back.
       for (let i = 0; i + 1 < N; i++) {
-        link(i, fwd, n);
-        link(i + 1, back, n);
+        link(i, FWD, n);
+        link(i + 1, BACK, n);
       }
-      const steps = 2 * (N - 1);
-      return { cycles: steps * (hop + ser + CYCLES_PER_STEP), steps, maxHops: 1 };
+      const k = 2 * (N - 1);
+      return done({ hops: k * hop, serialisation: k * ser, steps: k * CYCLES_PER_STEP, stepCount: k, maxHops: 1 });
     }
     // Binary tree: at step s, member c (c mod 2^(s+1) = 0) receives from c + 2^s, 2^s hops away;
     // then the sum goes back down the same tree.
-    let cycles = 0;
-    let steps = 0;
+    let hops = 0;
+    let k = 0;
     let maxHops = 0;
     for (let d = 1; d < N; d *= 2) {
       for (let c = 0; c + d < N; c += 2 * d) {
-        for (let j = c + 1; j <= c + d; j++) link(j, back, n); // up the tree
-        for (let j = c; j < c + d; j++) link(j, fwd, n); // and back down
+        for (let j = c + 1; j <= c + d; j++) link(j, BACK, n); // up the tree
+        for (let j = c; j < c + d; j++) link(j, FWD, n); // and back down
       }
-      cycles += 2 * (d * hop + ser + CYCLES_PER_STEP);
-      steps += 2;
+      hops += 2 * d * hop;
+      k += 2;
       maxHops = d;
     }
-    return { cycles, steps, maxHops };
+    return done({ hops, serialisation: k * ser, steps: k * CYCLES_PER_STEP, stepCount: k, maxHops });
   }
   if (collective === 'gather') {
     // Every member broadcasts its words to both ends of the line at once; links are shared.
@@ -92,42 +120,45 @@ function chargeLine(
       const w = words[i];
       if (w === 0) continue;
       any = true;
-      for (let j = i; j + 1 < N; j++) link(j, fwd, w);
-      for (let j = i; j > 0; j--) link(j, back, w);
+      for (let j = i; j + 1 < N; j++) link(j, FWD, w);
+      for (let j = i; j > 0; j--) link(j, BACK, w);
     }
-    if (!any) return { cycles: 0, steps: 0, maxHops: 0 };
-    let busiest = 0;
-    for (const c of members) busiest = Math.max(busiest, links[c * 4 + fwd], links[c * 4 + back]);
-    return { cycles: (N - 1) * hop + Math.ceil(busiest / bw) + CYCLES_PER_STEP, steps: 1, maxHops: N - 1 };
+    if (!any) return ZERO;
+    const c = done({ hops: (N - 1) * hop, serialisation: 0, steps: CYCLES_PER_STEP, stepCount: 1, maxHops: N - 1 });
+    return { ...c, serialisation: Math.ceil(c.maxLinkWords / bw) };
   }
   // broadcast from `source`
   const w = words[source];
-  if (w === 0) return { cycles: 0, steps: 0, maxHops: 0 };
-  for (let j = source; j + 1 < N; j++) link(j, fwd, w);
-  for (let j = source; j > 0; j--) link(j, back, w);
+  if (w === 0) return ZERO;
+  for (let j = source; j + 1 < N; j++) link(j, FWD, w);
+  for (let j = source; j > 0; j--) link(j, BACK, w);
   const far = Math.max(source, N - 1 - source);
-  return { cycles: far * hop + Math.ceil(w / bw) + CYCLES_PER_STEP, steps: 1, maxHops: far };
+  return done({ hops: far * hop, serialisation: Math.ceil(w / bw), steps: CYCLES_PER_STEP, stepCount: 1, maxHops: far });
 }
 
-/** Charges a phase's links into `links` (core*4+dir) and returns its trace. */
-export function tracePhase(program: WaferProgram, index: number, token: number, pos: number, links: Float64Array): PhaseTrace {
+/**
+ * Traces one phase: its cost (the slowest line of a transfer, the busiest core of a compute)
+ * and, when `perLink` is given, its words added per link (core * 4 + dir).
+ */
+export function tracePhase(program: WaferProgram, index: number, token: number, pos: number, perLink?: Float64Array): PhaseTrace {
   const { mesh } = program;
   const phase = program.phases[index];
   const W = mesh.width;
   const H = mesh.height;
-  const nCores = W * H;
   const base = { index, name: phase.name, kind: phase.kind, layer: phase.layer };
   if (phase.kind === 'compute') {
     let flops = 0;
     let maxCoreFlops = 0;
-    for (let c = 0; c < nCores; c++) {
+    for (let c = 0; c < W * H; c++) {
       const f = phase.flops(c, pos);
       flops += f;
-      maxCoreFlops = Math.max(maxCoreFlops, f);
+      if (f > maxCoreFlops) maxCoreFlops = f;
     }
+    const cycles = Math.ceil(maxCoreFlops / mesh.flopsPerCoreCycle);
     return {
       ...base,
-      cycles: Math.ceil(maxCoreFlops / mesh.flopsPerCoreCycle),
+      cycles,
+      breakdown: { compute: cycles, hops: 0, serialisation: 0, steps: 0 },
       linkWords: 0,
       maxLinkWords: 0,
       maxHops: 0,
@@ -136,39 +167,62 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
       maxCoreFlops,
     };
   }
-  const mine = new Float64Array(nCores * 4);
-  let cost: LineCost = { cycles: 0, steps: 0, maxHops: 0 };
-  const worst = (c: LineCost) => {
-    if (c.cycles > cost.cycles) cost = c;
-  };
-  const along = phase.collective === 'row-allreduce' ? 'row' : 'col';
+  const byRow = phase.collective === 'row-allreduce';
   const kind = phase.collective === 'row-allreduce' || phase.collective === 'col-allreduce' ? 'allreduce' : phase.collective === 'col-gather' ? 'gather' : 'broadcast';
-  if (along === 'row') {
-    for (let r = 0; r < H; r++) {
-      const members = Array.from({ length: W }, (_, c) => r * W + c);
-      worst(chargeLine(members, members.map((c) => phase.words(c, pos)), kind, phase.algorithm, DIR.east, DIR.west, mine, mesh.cyclesPerHop, mesh.wordsPerLinkCycle));
-    }
-  } else {
-    const source = phase.sourceRow ? phase.sourceRow(token) : 0;
-    for (let c = 0; c < W; c++) {
-      const members = Array.from({ length: H }, (_, r) => r * W + c);
-      worst(chargeLine(members, members.map((x) => phase.words(x, pos)), kind, phase.algorithm, DIR.south, DIR.north, mine, mesh.cyclesPerHop, mesh.wordsPerLinkCycle, source));
-    }
-  }
+  const lines = byRow ? H : W;
+  const N = byRow ? W : H;
+  const member = (line: number, i: number) => (byRow ? line * W + i : i * W + line);
+  const source = phase.sourceRow ? phase.sourceRow(token) : 0;
+  const words = new Float64Array(N);
+  const local = new Float64Array(N * 2);
+  let worst = ZERO;
   let linkWords = 0;
   let maxLinkWords = 0;
-  for (let i = 0; i < mine.length; i++) {
-    linkWords += mine[i];
-    maxLinkWords = Math.max(maxLinkWords, mine[i]);
-    links[i] += mine[i];
+  let memo: { key: string; cost: LineCost } | undefined;
+  for (let line = 0; line < lines; line++) {
+    // An allreduce's members all carry the same count and a broadcast's only its source does, so
+    // one evaluation describes the line; a gather needs every member's share.
+    if (kind === 'allreduce') words.fill(phase.words(member(line, 0), pos));
+    else if (kind === 'broadcast') words[source] = phase.words(member(line, source), pos);
+    else for (let i = 0; i < N; i++) words[i] = phase.words(member(line, i), pos);
+    local.fill(0);
+    const key = perLink ? '' : Array.prototype.join.call(words, ',');
+    let cost: LineCost;
+    if (memo && memo.key === key && !perLink) cost = memo.cost;
+    else {
+      cost = chargeLine(words, kind, phase.algorithm, mesh.cyclesPerHop, mesh.wordsPerLinkCycle, source, local);
+      memo = { key, cost };
+    }
+    if (perLink) {
+      const fwd = byRow ? DIR.east : DIR.south;
+      const back = byRow ? DIR.west : DIR.north;
+      for (let i = 0; i < N; i++) {
+        perLink[member(line, i) * 4 + fwd] += local[i * 2];
+        perLink[member(line, i) * 4 + back] += local[i * 2 + 1];
+      }
+    }
+    linkWords += cost.linkWords;
+    maxLinkWords = Math.max(maxLinkWords, cost.maxLinkWords);
+    if (total(cost) > total(worst)) worst = cost;
   }
-  return { ...base, cycles: cost.cycles, linkWords, maxLinkWords, maxHops: cost.maxHops, steps: cost.steps, flops: 0, maxCoreFlops: 0 };
+  return {
+    ...base,
+    cycles: total(worst),
+    breakdown: { compute: 0, hops: worst.hops, serialisation: worst.serialisation, steps: worst.steps },
+    linkWords,
+    maxLinkWords,
+    maxHops: worst.maxHops,
+    steps: worst.stepCount,
+    flops: 0,
+    maxCoreFlops: 0,
+  };
 }
 
 /** The trace of decoding `token` at `pos`: every phase's cost, and totals at the preset's clock. */
 export function traceToken(program: WaferProgram, token: number, pos: number, perLink = false): TokenTrace {
-  const links = new Float64Array(program.mesh.width * program.mesh.height * 4);
+  const links = perLink ? new Float64Array(program.mesh.width * program.mesh.height * 4) : undefined;
   const phases = program.phases.map((_, i) => tracePhase(program, i, token, pos, links));
+  const breakdown: CycleBreakdown = { compute: 0, hops: 0, serialisation: 0, steps: 0 };
   let cycles = 0;
   let transferCycles = 0;
   let computeCycles = 0;
@@ -180,6 +234,10 @@ export function traceToken(program: WaferProgram, token: number, pos: number, pe
     else computeCycles += p.cycles;
     linkWords += p.linkWords;
     flops += p.flops;
+    breakdown.compute += p.breakdown.compute;
+    breakdown.hops += p.breakdown.hops;
+    breakdown.serialisation += p.breakdown.serialisation;
+    breakdown.steps += p.breakdown.steps;
   }
   return {
     token,
@@ -188,10 +246,11 @@ export function traceToken(program: WaferProgram, token: number, pos: number, pe
     cycles,
     transferCycles,
     computeCycles,
+    breakdown,
     linkWords,
     flops,
     seconds: cycles / program.mesh.clockHz,
     passes: program.passes.length,
-    ...(perLink ? { perLink: links } : {}),
+    ...(links ? { perLink: links } : {}),
   };
 }
