@@ -4,6 +4,7 @@ import { fitCommand } from './fit.ts';
 import { generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
 import { traceCommand } from './trace.ts';
+import { predictCommand } from './predict.ts';
 
 export interface Command {
   summary: string;
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   generate: generateCommand,
   fit: fitCommand,
   trace: traceCommand,
+  predict: predictCommand,
 };
 
 function help(): string {

@@ -51,6 +51,8 @@ export interface Placement {
   readonly cores: readonly CorePlacement[]; // row-major: index = row * width + col
   readonly fits: boolean;
   readonly fullest: CorePlacement;
+  /** Bytes per stored weight / KV value (4 = f32). */
+  readonly valueBytes: number;
 }
 
 /**
@@ -105,7 +107,10 @@ export const LAYER_MATRICES = [
   ['w2', 'dim', 'hidden'],
 ] as const satisfies readonly (readonly [string, VectorKind, VectorKind])[];
 
-function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, slots: number | undefined): CorePlacement {
+function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, slots: number | undefined, valueBytes: number): CorePlacement {
+  // Weights and the KV cache are stored at `valueBytes` per value (4 = f32, the emulator's; 2 or
+  // 1 for `predict`'s fp16 / fp8), packed into 32-bit words; scratch stays f32.
+  const packed = (values: number) => Math.ceil((values * valueBytes) / 4);
   const regions: Region[] = [];
   let off = 0;
   const add = (name: string, words: number) => {
@@ -118,15 +123,15 @@ function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, 
   };
   const cols = (k: VectorKind) => columnWidth(m, mesh, k, col);
   for (let l = 0; l < m.nLayers; l++) {
-    add(`L${l}.rmsAtt`, cols('dim'));
+    add(`L${l}.rmsAtt`, packed(cols('dim')));
     for (const [name, out, inp] of LAYER_MATRICES) {
-      if (name === 'w1') add(`L${l}.rmsFfn`, cols('dim'));
-      add(`L${l}.${name}`, rows(out) * cols(inp));
+      if (name === 'w1') add(`L${l}.rmsFfn`, packed(cols('dim')));
+      add(`L${l}.${name}`, packed(rows(out) * cols(inp)));
     }
   }
-  add('rmsFinal', cols('dim'));
-  add('embedding', rows('vocab') * cols('dim')); // also the classifier when shared
-  if (!m.sharedClassifier) add('wcls', rows('vocab') * cols('dim'));
+  add('rmsFinal', packed(cols('dim')));
+  add('embedding', packed(rows('vocab') * cols('dim'))); // also the classifier when shared
+  if (!m.sharedClassifier) add('wcls', packed(rows('vocab') * cols('dim')));
   const weightWords = off;
   // Scratch: this core's slices of the activations, one row's partial sums of a tile product
   // (q, k and v together, or w1 and w3 together), the attention scores of its own positions
@@ -147,7 +152,7 @@ function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, 
   add('logits', rows('vocab'));
   add('stats', STATS_WORDS(m));
   const scratchStart = weightWords;
-  const kvWordsPerSlot = 2 * m.nLayers * cols('kv');
+  const kvWordsPerSlot = packed(2 * m.nLayers * cols('kv'));
   add('scores', m.nHeads * slotCap);
   add('scoresAll', m.nHeads * slotCap);
   const scratchWords = off - scratchStart;
@@ -168,7 +173,7 @@ export function slotsForRow(context: number, height: number, row: number): numbe
  * Places a model on a mesh: weights, scratch and as much KV cache as SRAM allows (up to seq_len).
  * Never throws for a model that does not fit: `fits` says so and `refuseIfNotFits` explains.
  */
-export function place(model: ModelConfig, meshConfig: MeshConfig): Placement {
+export function place(model: ModelConfig, meshConfig: MeshConfig, valueBytes = 4): Placement {
   const mesh = makeMesh(meshConfig);
   const sramWords = mesh.sramBytes / 4;
   // Cores differ only through their slice sizes, which take few distinct values: lay out one core
@@ -181,7 +186,7 @@ export function place(model: ModelConfig, meshConfig: MeshConfig): Placement {
     const key = `${rowKey(row)}|${colKey[col]}|${slots}`;
     let t = templates.get(key);
     if (!t) {
-      t = layOutCore(m, msh, row, col, slots);
+      t = layOutCore(m, msh, row, col, slots, valueBytes);
       templates.set(key, t);
     }
     return t.row === row && t.col === col ? t : { ...t, row, col };
@@ -206,18 +211,18 @@ export function place(model: ModelConfig, meshConfig: MeshConfig): Placement {
     for (let c = 0; c < mesh.width; c++) cores.push(corePlacement(model, mesh, r, c, slotsForRow(Math.max(context, 1), mesh.height, r)));
   }
   const fullest = cores.reduce((a, b) => (b.totalWords > a.totalWords ? b : a));
-  return { model, mesh, context, maxContext, cores, fits: context >= 1 && fullest.totalWords <= sramWords, fullest };
+  return { model, mesh, context, maxContext, cores, fits: context >= 1 && fullest.totalWords <= sramWords, fullest, valueBytes };
 }
 
 /** The smallest mesh with the same aspect ratio (and SRAM) on which the model fits with its full context. */
-export function smallestFittingMesh(model: ModelConfig, mesh: MeshConfig): MeshConfig | undefined {
+export function smallestFittingMesh(model: ModelConfig, mesh: MeshConfig, valueBytes = 4): MeshConfig | undefined {
   const g = gcd(mesh.width, mesh.height);
   const a = mesh.width / g;
   const b = mesh.height / g;
   const maxScale = Math.floor(Math.min(MESH_LIMITS.maxSide / Math.max(a, b), Math.sqrt(MESH_LIMITS.maxCores / (a * b))));
   const at = (s: number) => ({ ...mesh, width: a * s, height: b * s });
   const ok = (s: number) => {
-    const p = place(model, at(s));
+    const p = place(model, at(s), valueBytes);
     return p.fits && p.context >= model.seqLen;
   };
   // More cores never need more words per core, so the smallest scale that fits is found by
@@ -240,7 +245,7 @@ export function refuseIfNotFits(p: Placement): void {
   const f = p.fullest;
   const slotBytes = (f.kvWordsPerSlot + 2 * p.model.nHeads) * 4;
   const need = f.weightWords * 4 + (f.scratchWords - 2 * p.model.nHeads * f.kvSlots) * 4 + slotBytes;
-  const bigger = smallestFittingMesh(p.model, m);
+  const bigger = smallestFittingMesh(p.model, m, p.valueBytes);
   throw new WafermeshError(
     'does-not-fit',
     `the model does not fit a ${m.width}x${m.height} mesh of ${m.sramBytes}-byte cores: core (${f.row},${f.col}) needs ` +

@@ -74,11 +74,11 @@ export interface WaferProgram {
   readonly passes: readonly Pass[];
 }
 
-export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: Allreduce = 'tree'): WaferProgram {
+export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: Allreduce = 'tree', valueBytes = 4): WaferProgram {
   if (!ALLREDUCE_ALGORITHMS.includes(allreduce)) {
     throw new WafermeshError('bad-option', `allreduce "${allreduce}" is not one of ${ALLREDUCE_ALGORITHMS.join(', ')}`);
   }
-  const placement = place(model, mesh);
+  const placement = place(model, mesh, valueBytes);
   refuseIfNotFits(placement);
   const m = model;
   const W = mesh.width;

@@ -39,6 +39,9 @@ export function buildImage(program: WaferProgram, model: Model): { sram: Float32
   const H = mesh.height;
   const SRAM = mesh.sramBytes / 4;
   const nCores = W * H;
+  if (placement.valueBytes !== 4) {
+    throw new WafermeshError('unsupported-precision', `the emulated wafer runs f32 (4 bytes per value); this program was compiled for ${placement.valueBytes}`);
+  }
   if (m.nHeads > MAX_HEADS) {
     throw new WafermeshError('unsupported-model', `the mesh engine supports up to ${MAX_HEADS} heads; this model has ${m.nHeads}`);
   }

@@ -1,0 +1,89 @@
+import { baselineBytes, baselineProgram } from '../engines/baseline-program.ts';
+import type { MeshConfig } from '../mesh/config.ts';
+import type { TokenTrace } from '../mesh/trace.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { ENERGY, type EnergyCosts, type GpuHardware } from './hardware.ts';
+
+export type Precision = 'fp32' | 'fp16' | 'fp8';
+export const BYTES_PER_VALUE: Record<Precision, number> = { fp32: 4, fp16: 2, fp8: 1 };
+
+/** Modelled cost of one token on one machine, and where its time and energy go. */
+export interface MachineCost {
+  readonly machine: string;
+  readonly seconds: number;
+  readonly tokensPerS: number;
+  /** Seconds per category; they add up to `seconds`. */
+  readonly time: Record<string, number>;
+  readonly joules: number;
+  /** Joules per category; they add up to `joules`. */
+  readonly energy: Record<string, number>;
+  /** The category that takes the most time. */
+  readonly bound: string;
+  readonly offchipBytes: number;
+  readonly fabricWords: number;
+}
+
+function finish(machine: string, time: Record<string, number>, energy: Record<string, number>, offchipBytes: number, fabricWords: number): MachineCost {
+  const seconds = Object.values(time).reduce((a, b) => a + b, 0);
+  const joules = Object.values(energy).reduce((a, b) => a + b, 0);
+  const bound = Object.entries(time).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  return { machine, seconds, tokensPerS: seconds > 0 ? 1 / seconds : Infinity, time, joules, energy, bound, offchipBytes, fabricWords };
+}
+
+/**
+ * The wafer: time from the wafer program's trace (compute, hop latency, link serialisation,
+ * collective steps) at the preset clock; energy from FLOPs, SRAM reads (every weight and the KV
+ * cache once per token) and words × hops on the fabric.
+ */
+export function meshTokenCost(trace: TokenTrace, mesh: MeshConfig, model: ModelConfig, valueBytes = 4, e: EnergyCosts = ENERGY): MachineCost {
+  const f = 1 / mesh.clockHz;
+  const b = trace.breakdown;
+  const sram = baselineBytes(model, trace.pos, valueBytes);
+  return finish(
+    `mesh ${mesh.width}x${mesh.height}`,
+    {
+      'compute': b.compute * f,
+      'fabric: hop latency': b.hops * f,
+      'fabric: link serialisation': b.serialisation * f,
+      'fabric: collective steps': b.steps * f,
+    },
+    {
+      'FLOPs': trace.flops * e.pjPerFlop * 1e-12,
+      'SRAM reads': (sram.weights + sram.kv) * e.pjPerSramByte * 1e-12,
+      'fabric': trace.linkWords * e.pjPerWordHop * 1e-12,
+    },
+    0,
+    trace.linkWords,
+  );
+}
+
+/**
+ * The conventional GPU: each kernel of the baseline program takes the longer of its off-chip
+ * bytes ÷ bandwidth and its FLOPs ÷ peak, plus a launch. The memory time is split between
+ * weights and KV cache in proportion to their bytes.
+ */
+export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, precision: Precision = 'fp32', e: EnergyCosts = ENERGY): MachineCost {
+  const vb = BYTES_PER_VALUE[precision];
+  const peak = hw.peakFlops[precision];
+  const time = { 'HBM: weights': 0, 'HBM: KV cache': 0, 'compute': 0, 'kernel launches': 0 };
+  let bytes = 0;
+  let flops = 0;
+  for (const k of baselineProgram(model, vb)) {
+    const kv = k.kvBytes(pos);
+    const mem = (k.weightBytes + kv) / hw.hbmBytesPerS;
+    const comp = k.flops(pos) / peak;
+    if (mem >= comp) {
+      const total = k.weightBytes + kv;
+      if (total > 0) {
+        time['HBM: weights'] += (mem * k.weightBytes) / total;
+        time['HBM: KV cache'] += (mem * kv) / total;
+      }
+    } else {
+      time['compute'] += comp;
+    }
+    if (k.launch) time['kernel launches'] += hw.launchSeconds;
+    bytes += k.weightBytes + kv;
+    flops += k.flops(pos);
+  }
+  return finish(hw.name, time, { 'FLOPs': flops * e.pjPerFlop * 1e-12, 'HBM reads': bytes * e.pjPerHbmByte * 1e-12 }, bytes, 0);
+}
