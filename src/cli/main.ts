@@ -5,6 +5,7 @@ import { generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
 import { traceCommand } from './trace.ts';
 import { predictCommand } from './predict.ts';
+import { benchCommand } from './bench.ts';
 
 export interface Command {
   summary: string;
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   fit: fitCommand,
   trace: traceCommand,
   predict: predictCommand,
+  bench: benchCommand,
 };
 
 function help(): string {

@@ -20,8 +20,7 @@ export class MeshEngine implements Engine {
   readonly description: string;
   private readonly res: GpuResources;
   private readonly runtime: MeshRuntime;
-  /** The trace of the last token decoded. */
-  lastTrace: TokenTrace | undefined;
+  private last: { token: number; pos: number; trace?: TokenTrace } | undefined;
 
   private constructor(res: GpuResources, program: WaferProgram, runtime: MeshRuntime) {
     this.res = res;
@@ -72,13 +71,20 @@ export class MeshEngine implements Engine {
       );
     }
     const logits = await this.runtime.step(token, pos);
-    this.lastTrace = traceToken(this.program, token, pos);
+    this.last = { token, pos };
     return logits;
+  }
+
+  /** The trace of the last token decoded, read off the program when first asked for. */
+  get lastTrace(): TokenTrace | undefined {
+    if (!this.last) return undefined;
+    this.last.trace ??= traceToken(this.program, this.last.token, this.last.pos);
+    return this.last.trace;
   }
 
   reset(): void {
     this.runtime.reset();
-    this.lastTrace = undefined;
+    this.last = undefined;
   }
 
   dispose(): void {

@@ -186,3 +186,38 @@ describe('a mesh whose KV cache holds less than seq_len', () => {
     expect(out.mesh.context).toBe(fit.context);
   });
 });
+
+describe('wafermesh predict', () => {
+  it('prints tokens/s, the bound and every assumption as JSON', () => {
+    const r = cli('predict', '--model', 'llama-3.1-8b', '--hardware', 'h100', '--precision', 'fp8', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.tokens_per_s).toBeGreaterThan(0);
+    expect(out.ms_per_token).toBeCloseTo(1000 / out.tokens_per_s, 1);
+    expect(out.bound).toMatch(/HBM/);
+    expect(out.assumptions.length).toBeGreaterThan(3);
+    expectOneLineError(cli('predict', '--hardware', 'tpu'), /GPU preset "tpu" is unknown/);
+    expectOneLineError(cli('predict', '--precision', 'int3'), /--precision int3 is not one of/);
+  });
+});
+
+describe('wafermesh bench', () => {
+  it('measures the engines and writes JSON Lines and markdown', () => {
+    const json = join(dir, 'bench.jsonl');
+    const md = join(dir, 'bench.md');
+    const r = cli('bench', '--suite', 'engines', '--engines', 'cpu,gpu,mesh,c', '--tokens', '2', '--repeats', '1', '--json', json, '--md', md);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^wafermesh bench — .*commit/m);
+    expect(r.stdout).toMatch(/^adapter: /m);
+    const rows = readFileSync(json, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.engine)).toEqual(['cpu', 'gpu', 'mesh', 'c']);
+    for (const x of rows) {
+      expect(x.error).toBeUndefined();
+      expect(x.tokens_per_s).toBeGreaterThan(0);
+    }
+    expect(rows[1].offchip_bytes_per_token).toBeGreaterThan(1e6);
+    expect(rows[2].fabric_words_per_token).toBeGreaterThan(0);
+    expect(rows[2].max_abs_dlogit).toBeLessThan(1e-3);
+    expect(readFileSync(md, 'utf8')).toMatch(/\| engines \| mesh \| stories260K \| 8x8 \|/);
+  });
+});

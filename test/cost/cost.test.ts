@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ENERGY, gpuPreset } from '../../src/cost/hardware.ts';
+import { gpuTokenCost, meshTokenCost } from '../../src/cost/model.ts';
+import { predict, REAL_MODELS } from '../../src/cost/predict.ts';
+import { baselineBytes } from '../../src/engines/baseline-program.ts';
+import { meshFromPreset } from '../../src/mesh/config.ts';
+import { compileProgram } from '../../src/mesh/program.ts';
+import { traceToken } from '../../src/mesh/trace.ts';
+import { kvDim, parameterCount, type ModelConfig } from '../../src/model/config.ts';
+import { loadStories260K } from '../helpers/models.ts';
+
+const stories = loadStories260K().config;
+
+describe('cost model', () => {
+  it('baseline bytes per token = weight bytes + KV bytes read at that position (hand-computed)', () => {
+    const c: ModelConfig = { dim: 8, hiddenDim: 16, nLayers: 2, nHeads: 2, nKvHeads: 1, vocabSize: 10, seqLen: 32, sharedClassifier: true };
+    // Per layer: wq 64 + wk 32 + wv 32 + wo 64 + w1 128 + w3 128 + w2 128 + 2 norms of 8 = 592
+    // values; ×2 layers = 1184; + final norm 8 + classifier 80 + the embedding row 8 = 1280.
+    expect(baselineBytes(c, 0)).toEqual({ weights: 1280 * 4, kv: 2 * 2 * 1 * 4 * 4 });
+    // At position 9: K and V of 10 positions, kvDim 4, 2 layers.
+    expect(baselineBytes(c, 9).kv).toBe(2 * 2 * 10 * kvDim(c) * 4);
+    expect(baselineBytes(c, 9, 2).weights).toBe(1280 * 2);
+    // Shared classifier: the whole table is read by the classifier, plus the row the embedding copies.
+    expect(baselineBytes(stories, 0).weights).toBe((parameterCount(stories) + stories.dim) * 4);
+  });
+
+  it('a memory-bound GPU token costs bytes ÷ bandwidth plus one launch per kernel', () => {
+    const h = gpuPreset('h100');
+    const c = REAL_MODELS['llama-3.1-8b'];
+    const cost = gpuTokenCost(c, 0, h, 'fp16');
+    const b = baselineBytes(c, 0, 2);
+    expect(cost.time['compute']).toBe(0);
+    expect(cost.time['HBM: weights'] + cost.time['HBM: KV cache']).toBeCloseTo((b.weights + b.kv) / h.hbmBytesPerS, 12);
+    expect(cost.time['kernel launches']).toBeCloseTo((5 * c.nLayers + 1) * h.launchSeconds, 12);
+    expect(cost.bound).toBe('HBM: weights');
+    expect(cost.joules).toBeCloseTo((b.weights + b.kv) * ENERGY.pjPerHbmByte * 1e-12 + cost.energy['FLOPs'], 9);
+  });
+
+  it("the mesh's time is its trace's cycles at the clock, split the same way", () => {
+    const mesh = meshFromPreset('wse-3', 8, 8);
+    const t = traceToken(compileProgram(stories, mesh), 1, 50);
+    const cost = meshTokenCost(t, mesh, stories);
+    expect(cost.seconds).toBeCloseTo(t.cycles / mesh.clockHz, 15);
+    expect(cost.time['compute']).toBeCloseTo(t.breakdown.compute / mesh.clockHz, 15);
+    expect(cost.energy['fabric']).toBeCloseTo(t.linkWords * ENERGY.pjPerWordHop * 1e-12, 15);
+  });
+});
+
+describe('predict', () => {
+  it('prints its assumptions and a bound for llama-3.1-8b on both machines', () => {
+    const g = predict('llama-3.1-8b', REAL_MODELS['llama-3.1-8b'], 'h100', { precision: 'fp16' });
+    expect(g.bound).toBe('HBM: weights');
+    expect(g.assumptions.join('\n')).toMatch(/3\.35 TB\/s/);
+    expect(g.tokens_per_s).toBeGreaterThan(50);
+    expect(g.tokens_per_s).toBeLessThan(1000 / (16e9 / 3.35e12 * 1000)); // never faster than streaming the weights once
+    const w = predict('llama-3.1-8b', REAL_MODELS['llama-3.1-8b'], 'wse-3', { precision: 'fp16' });
+    expect(w.assumptions.join('\n')).toMatch(/762 x 1172 cores/);
+    expect(w.bound).toMatch(/^fabric/);
+    expect(w.tokens_per_s).toBeGreaterThan(g.tokens_per_s);
+    expect(w.ms_per_token).toBeCloseTo(1000 / w.tokens_per_s, 2);
+  });
+
+  it('refuses what does not fit and says how many chips would do', () => {
+    expect(() => predict('llama-3.1-70b', REAL_MODELS['llama-3.1-70b'], 'h100', { precision: 'fp16' })).toThrow(/does-not-fit: .* use --chips 2 or more/);
+    expect(() => predict('llama-3.1-70b', REAL_MODELS['llama-3.1-70b'], 'wse-3', { precision: 'fp16' })).toThrow(/does-not-fit: .*use --chips \d+/);
+  });
+});
