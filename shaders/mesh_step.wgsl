@@ -96,34 +96,38 @@ fn rowOf(i: u32, n: u32) -> u32 {
   return (i * H + H - 1u) / n;
 }
 
-// Σ of word (field f + j) over n cores start, start+stride, …, in the collective's order:
-// a chain ((p0 + p1) + p2) … for "ring"; the binary tree of recursive doubling for "tree".
-fn lineSum(start: u32, stride: u32, n: u32, f: u32, j: u32) -> f32 {
+// One core's contribution to a line sum: its word at (field f + j), or for the attention's
+// softmax-combine that word scaled by exp(its max for head h − the column's max `big`).
+fn term(src: u32, f: u32, j: u32, combine: bool, h: u32, big: f32) -> f32 {
+  let v = remote(src, t(src, f) + j);
+  if (combine) {
+    return v * exp(remote(src, t(src, F_STATS) + S_MAX + h) - big);
+  }
+  return v;
+}
+
+// Σ of the terms of n cores start, start+stride, …, in the collective's order: a chain
+// ((p0 + p1) + p2) … for "ring"; for "tree", the binary tree of recursive doubling, built as a
+// binary counter: after i+1 terms the stack holds one partial per set bit of i+1, so term i
+// merges countTrailingZeros(i+1) times.
+fn lineSum(start: u32, stride: u32, n: u32, f: u32, j: u32, combine: bool, h: u32, big: f32) -> f32 {
   if (!TREE) {
     var s = 0.0;
     for (var i = 0u; i < n; i++) {
-      let src = start + i * stride;
-      s += remote(src, t(src, f) + j);
+      s += term(start + i * stride, f, j, combine, h, big);
     }
     return s;
   }
   var vals: array<f32, 12>;
-  var lvls: array<u32, 12>;
   var top = 0u;
   for (var i = 0u; i < n; i++) {
-    let src = start + i * stride;
-    var v = remote(src, t(src, f) + j);
-    var lvl = 0u;
-    loop {
-      if (top == 0u || lvls[top - 1u] != lvl) {
-        break;
-      }
-      v = vals[top - 1u] + v;
+    var v = term(start + i * stride, f, j, combine, h, big);
+    let merges = countTrailingZeros(i + 1u);
+    for (var k = 0u; k < merges; k++) {
       top -= 1u;
-      lvl += 1u;
+      v = vals[top] + v;
     }
     vals[top] = v;
-    lvls[top] = lvl;
     top += 1u;
   }
   var acc = vals[top - 1u];
@@ -134,45 +138,12 @@ fn lineSum(start: u32, stride: u32, n: u32, f: u32, j: u32) -> f32 {
 }
 
 fn rowSum(row: u32, f: u32, j: u32) -> f32 {
-  return lineSum(row * W, 1u, W, f, j);
+  return lineSum(row * W, 1u, W, f, j, false, 0u, 0.0);
 }
 
-// Column softmax-combine: Σ over the column's cores of value(field f + j) * exp(m_h - M), in the
-// collective's order; m_h is each core's own maximum for head h.
+// Column softmax-combine: Σ over the column's cores of value(field f + j) · exp(m_h − big).
 fn colCombine(f: u32, j: u32, h: u32, big: f32) -> f32 {
-  let c = me % W;
-  if (!TREE) {
-    var s = 0.0;
-    for (var r = 0u; r < H; r++) {
-      let src = r * W + c;
-      s += remote(src, t(src, f) + j) * exp(remote(src, t(src, F_STATS) + S_MAX + h) - big);
-    }
-    return s;
-  }
-  var vals: array<f32, 12>;
-  var lvls: array<u32, 12>;
-  var top = 0u;
-  for (var r = 0u; r < H; r++) {
-    let src = r * W + c;
-    var v = remote(src, t(src, f) + j) * exp(remote(src, t(src, F_STATS) + S_MAX + h) - big);
-    var lvl = 0u;
-    loop {
-      if (top == 0u || lvls[top - 1u] != lvl) {
-        break;
-      }
-      v = vals[top - 1u] + v;
-      top -= 1u;
-      lvl += 1u;
-    }
-    vals[top] = v;
-    lvls[top] = lvl;
-    top += 1u;
-  }
-  var acc = vals[top - 1u];
-  for (var k = top - 1u; k > 0u; k--) {
-    acc = vals[k - 1u] + acc;
-  }
-  return acc;
+  return lineSum(me % W, W, H, f, j, true, h, big);
 }
 
 // Tile (rows, n) at `w` @ own vector at `x` (n,) -> own `out` (rows,).
