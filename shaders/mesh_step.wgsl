@@ -91,6 +91,12 @@ fn remote(core: u32, a: u32) -> f32 {
   return sram[core * SRAM + a];
 }
 
+// Which mesh column's slice of a dim vector holds coordinate i (slices are runs of whole pairs).
+fn colOfDim(i: u32) -> u32 {
+  let pairs = DIM / 2u;
+  return ((i / 2u) * W + W - 1u) / pairs;
+}
+
 // Which of the H balanced row slices of an n-vector holds element i.
 fn rowOf(i: u32, n: u32) -> u32 {
   return (i * H + H - 1u) / n;
@@ -327,12 +333,26 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = me / W;
   let used = usedSlots();
   let inv = 1.0 / sqrt(f32(HS));
-  for (var s = 0u; s < used; s++) {
-    for (var h = 0u; h < NH; h++) {
-      st(mt(F_SCORESALL) + s * NH + h, rowSum(r, F_SCORES, s * NH + h) * inv);
-    }
+  let nd = mt(F_NDIM);
+  // The heads this core's coordinates belong to, and for each the row segment of columns it spans.
+  var hLo = 1u;
+  var hHi = 0u;
+  if (nd > 0u) {
+    hLo = idx[mt(F_IDX_DIM)] / HS;
+    hHi = idx[mt(F_IDX_DIM) + nd - 1u] / HS;
   }
   for (var h = 0u; h < NH; h++) {
+    st(mt(F_STATS) + S_MAX + h, -3.0e38);
+    st(mt(F_STATS) + S_MAX + NH + h, 0.0);
+  }
+  for (var h = hLo; h <= hHi; h++) {
+    let c0 = colOfDim(h * HS);
+    let c1 = colOfDim(h * HS + HS - 1u) + 1u;
+    for (var s = 0u; s < used; s++) {
+      st(mt(F_SCORESALL) + s * NH + h, lineSum(r * W + c0, 1u, c1 - c0, F_SCORES, s * NH + h, false, 0u, 0.0) * inv);
+    }
+  }
+  for (var h = hLo; h <= hHi; h++) {
     var m = -3.0e38;
     for (var s = 0u; s < used; s++) {
       m = max(m, ld(mt(F_SCORESALL) + s * NH + h));
@@ -346,9 +366,8 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     st(mt(F_STATS) + S_MAX + h, m);
     st(mt(F_STATS) + S_MAX + NH + h, l);
+    flops += 3u * used;
   }
-  flops += 3u * NH * used;
-  let nd = mt(F_NDIM);
   let kvStride = 2u * mt(F_NKV);
   for (var j = 0u; j < nd; j++) {
     let h = idx[mt(F_IDX_DIM) + j] / HS;
@@ -373,7 +392,14 @@ fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = me % W;
   var big: array<f32, 64>;
   var sums: array<f32, 64>;
-  for (var h = 0u; h < NH; h++) {
+  let nd = mt(F_NDIM);
+  var hLo = 1u;
+  var hHi = 0u;
+  if (nd > 0u) {
+    hLo = idx[mt(F_IDX_DIM)] / HS;
+    hHi = idx[mt(F_IDX_DIM) + nd - 1u] / HS;
+  }
+  for (var h = hLo; h <= hHi; h++) {
     var m = -3.0e38;
     for (var r = 0u; r < H; r++) {
       let src = r * W + c;
@@ -382,7 +408,6 @@ fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
     big[h] = m;
     sums[h] = colCombine(F_STATS, S_MAX + NH + h, h, m);
   }
-  let nd = mt(F_NDIM);
   for (var j = 0u; j < nd; j++) {
     let h = idx[mt(F_IDX_DIM) + j] / HS;
     st(mt(F_ATT) + j, colCombine(F_ATTO, j, h, big[h]) / sums[h]);

@@ -27,6 +27,7 @@ export const CYCLES_PER_STEP = 8;
 /** A collective along lines (every row, or every column) of the mesh. */
 export type Collective =
   | 'row-allreduce' // sum across each row; every core of the row gets the sum
+  | 'row-segment-allreduce' // sums across segments of each row (the columns one head spans)
   | 'col-allreduce' // across each column (attention: a softmax-combining sum)
   | 'col-gather' // each core broadcasts its share of a row-reduced vector along its column
   | 'col-broadcast'; // one row's cores broadcast along their columns (the token's embedding)
@@ -46,6 +47,8 @@ export interface TransferPhase {
   readonly sourceRow?: (token: number) => number;
   /** For col-gather: the vectors gathered (each core takes its column slice of each). */
   readonly gathers?: readonly VectorKind[];
+  /** For row-segment-allreduce: the column ranges [first, end) reduced separately (one per head). */
+  readonly segments?: readonly (readonly [number, number])[];
 }
 
 export interface ComputePhase {
@@ -109,6 +112,16 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
     return r;
   };
 
+  // The columns each head's coordinates span, and the heads each column covers.
+  const hs = m.dim / m.nHeads;
+  const colOfDim = (i: number) => {
+    for (let c = 0; c < W; c++) for (const [a, b] of columnRuns(m, mesh, 'dim', c)) if (i >= a && i < b) return c;
+    return W - 1;
+  };
+  const headSegments: [number, number][] = Array.from({ length: m.nHeads }, (_, h) => [colOfDim(h * hs), colOfDim(h * hs + hs - 1) + 1]);
+  const headsOfCol = Array.from({ length: W }, (_, c) => headSegments.filter(([a, b]) => c >= a && c < b).length);
+  const heads = (core: number) => headsOfCol[colOf(core)];
+
   const phases: Phase[] = [];
   const passes: Pass[] = [];
   let current: number[] = [];
@@ -159,11 +172,20 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
     });
     pass('scores', l);
 
-    rowAllreduce('attention scores: row reduction', l, (c, pos) => m.nHeads * used(c, pos));
+    // Only the columns a head spans hold parts of its scores: each head's segment of the row is
+    // reduced on its own (words per core: its positions, per segment it belongs to).
+    transfer({
+      name: 'attention scores: per-head row segments',
+      layer: l,
+      collective: 'row-segment-allreduce',
+      algorithm: allreduce,
+      words: (c, pos) => used(c, pos),
+      segments: headSegments,
+    });
     compute({
       name: 'local softmax statistics; weighted values',
       layer: l,
-      flops: (c, pos) => 3 * m.nHeads * used(c, pos) + 2 * cols('dim', c) * used(c, pos),
+      flops: (c, pos) => 3 * heads(c) * used(c, pos) + 2 * cols('dim', c) * used(c, pos),
     });
     pass('softmax', l);
 
@@ -172,7 +194,7 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
       layer: l,
       collective: 'col-allreduce',
       algorithm: allreduce,
-      words: (c) => 2 * m.nHeads + cols('dim', c),
+      words: (c) => 2 * heads(c) + cols('dim', c),
     });
     compute({ name: 'wo tile product', layer: l, flops: (c) => 2 * rows('dim', c) * cols('dim', c) });
     pass('wo', l);
@@ -259,6 +281,8 @@ export function passSources(program: WaferProgram, passIndex: number, dst: numbe
       if (p.words(dst, pos) > 0) for (let rr = 0; rr < H; rr++) out.add(rr * W + c);
     } else if (p.collective === 'row-allreduce' && !gather) {
       if (p.words(dst, pos) > 0) for (let cc = 0; cc < W; cc++) out.add(r * W + cc);
+    } else if (p.collective === 'row-segment-allreduce') {
+      if (p.words(dst, pos) > 0) for (const [a, b] of p.segments ?? []) if (c >= a && c < b) for (let cc = a; cc < b; cc++) out.add(r * W + cc);
     }
   }
   if (gather) {

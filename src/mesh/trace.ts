@@ -1,4 +1,4 @@
-import { CYCLES_PER_STEP, DIR, type Allreduce, type Phase, type WaferProgram } from './program.ts';
+import { CYCLES_PER_STEP, DIR, type Allreduce, type Phase, type TransferPhase, type WaferProgram } from './program.ts';
 
 /** Where a phase's modelled cycles go. */
 export interface CycleBreakdown {
@@ -167,6 +167,7 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
       maxCoreFlops,
     };
   }
+  if (phase.collective === 'row-segment-allreduce') return traceSegments(program, phase, base, pos, perLink);
   const byRow = phase.collective === 'row-allreduce';
   const kind = phase.collective === 'row-allreduce' || phase.collective === 'col-allreduce' ? 'allreduce' : phase.collective === 'col-gather' ? 'gather' : 'broadcast';
   const lines = byRow ? H : W;
@@ -213,6 +214,54 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
     maxLinkWords,
     maxHops: worst.maxHops,
     steps: worst.stepCount,
+    flops: 0,
+    maxCoreFlops: 0,
+  };
+}
+
+/**
+ * Segmented row allreduce: each segment (the columns one head spans) of every row is reduced on
+ * its own, all at once; segments of neighbouring heads may share a boundary column, and their
+ * words are charged to the same links. Cost: the slowest segment, with the busiest link's words.
+ */
+function traceSegments(program: WaferProgram, phase: TransferPhase, base: Pick<PhaseTrace, 'index' | 'name' | 'kind' | 'layer'>, pos: number, perLink?: Float64Array): PhaseTrace {
+  const { mesh } = program;
+  const W = mesh.width;
+  let worst = ZERO;
+  let linkWords = 0;
+  let maxLinkWords = 0;
+  for (let r = 0; r < mesh.height; r++) {
+    const n = phase.words(r * W, pos);
+    if (n === 0) continue;
+    const row = new Float64Array(W * 2);
+    for (const [a, b] of phase.segments ?? []) {
+      const members = b - a;
+      const local = new Float64Array(members * 2);
+      const cost = chargeLine(new Float64Array(members).fill(n), 'allreduce', phase.algorithm, mesh.cyclesPerHop, mesh.wordsPerLinkCycle, 0, local);
+      for (let i = 0; i < members * 2; i++) row[a * 2 + i] += local[i];
+      if (total(cost) > total(worst)) worst = cost;
+    }
+    for (let c = 0; c < W; c++) {
+      linkWords += row[c * 2] + row[c * 2 + 1];
+      maxLinkWords = Math.max(maxLinkWords, row[c * 2], row[c * 2 + 1]);
+      if (perLink) {
+        perLink[(r * W + c) * 4 + DIR.east] += row[c * 2];
+        perLink[(r * W + c) * 4 + DIR.west] += row[c * 2 + 1];
+      }
+    }
+  }
+  // A boundary link shared by two segments carries both segments' words: the words beyond what
+  // the slowest segment's own busiest link carries are serialised on top.
+  const extra = Math.max(0, Math.ceil((maxLinkWords - worst.maxLinkWords) / mesh.wordsPerLinkCycle));
+  const cost = { ...worst, serialisation: worst.serialisation + extra };
+  return {
+    ...base,
+    cycles: total(cost),
+    breakdown: { compute: 0, hops: cost.hops, serialisation: cost.serialisation, steps: cost.steps },
+    linkWords,
+    maxLinkWords,
+    maxHops: cost.maxHops,
+    steps: cost.stepCount,
     flops: 0,
     maxCoreFlops: 0,
   };

@@ -91,7 +91,7 @@ describe('wafermesh generate', () => {
       expectOneLineError(cli('generate', '--model', p), /weight tokenEmbedding\[1234\] is NaN/);
     });
     it('an unknown model name', () => {
-      expectOneLineError(cli('generate', '--model', 'stories15M'), /unknown-model: model "stories15M" is neither a built-in name \(stories260K\)/);
+      expectOneLineError(cli('generate', '--model', 'stories15M'), /unknown-model: model "stories15M" is neither a built-in name \(wm-stories, stories260K\)/);
     });
     it('a missing file', () => {
       expectOneLineError(cli('generate', '--model', join(dir, 'nope.bin')), /no-file: checkpoint .*nope\.bin does not exist/);
