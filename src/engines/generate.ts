@@ -30,53 +30,88 @@ export function checkPromptFits(promptLength: number, engine: Pick<Engine, 'cont
 }
 
 /**
- * llama2.c's generation loop: feed BOS and the prompt, then sample; stop when the model emits
- * BOS, when `tokens` ids were generated, or when the context is full (positions 0 … seqLen−1).
- * `onToken` sees each generated id as it is produced.
+ * llama2.c's generation loop, one forward pass at a time: feed BOS and the prompt, then sample;
+ * stop when the model emits BOS, when `tokens` ids were generated, or when the context is full.
+ * The CLI runs it to the end (`generate`); the demo's worker steps it token by token, or feeds it
+ * logits it computed pass by pass (`input` / `accept`).
  */
-export async function generate(
-  engine: Engine,
-  options: GenerateOptions,
-  onToken?: (id: number, index: number) => void,
-): Promise<GenerateResult> {
-  const c = engine.config;
-  const prompt = options.promptIds;
-  if (prompt.length === 0 || prompt[0] !== BOS) {
-    throw new WafermeshError('bad-prompt', 'prompt ids must start with BOS (id 1)');
-  }
-  checkPromptFits(prompt.length, engine);
-  if (!Number.isInteger(options.tokens) || options.tokens < 0) {
-    throw new WafermeshError('bad-option', `tokens = ${options.tokens} must be a whole number ≥ 0`);
-  }
-  for (const id of prompt) {
-    if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-      throw new WafermeshError('bad-prompt', `prompt id ${id} is outside the vocabulary 0…${c.vocabSize - 1}`);
+export class Decoder {
+  readonly ids: number[] = [];
+  stop: StopReason | undefined;
+  private readonly sampler: Sampler;
+  private readonly passes: number;
+  private token: number;
+  private pos = 0;
+
+  constructor(
+    private readonly engine: Pick<Engine, 'context' | 'config' | 'forward' | 'reset'>,
+    private readonly options: GenerateOptions,
+  ) {
+    const c = engine.config;
+    const prompt = options.promptIds;
+    if (prompt.length === 0 || prompt[0] !== BOS) throw new WafermeshError('bad-prompt', 'prompt ids must start with BOS (id 1)');
+    checkPromptFits(prompt.length, engine);
+    if (!Number.isInteger(options.tokens) || options.tokens < 0) {
+      throw new WafermeshError('bad-option', `tokens = ${options.tokens} must be a whole number ≥ 0`);
     }
-  }
-  const sampler = new Sampler(options);
-  const passes = Math.min(prompt.length - 1 + options.tokens, engine.context);
-  const ids: number[] = [];
-  const forwardMs: number[] = [];
-  let stop: StopReason = passes < prompt.length - 1 + options.tokens ? 'context' : 'tokens';
-  engine.reset();
-  const t0 = performance.now();
-  let token = prompt[0];
-  let pos = 0;
-  while (pos < passes) {
-    const t = performance.now();
-    const logits = await engine.forward(token, pos);
-    forwardMs.push(performance.now() - t);
-    const next = pos < prompt.length - 1 ? prompt[pos + 1] : sampler.sample(logits);
-    pos++;
-    if (pos >= prompt.length) {
-      if (next === BOS) {
-        stop = 'bos';
-        break;
+    for (const id of prompt) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+        throw new WafermeshError('bad-prompt', `prompt id ${id} is outside the vocabulary 0…${c.vocabSize - 1}`);
       }
-      ids.push(next);
-      onToken?.(next, ids.length - 1);
     }
-    token = next;
+    this.sampler = new Sampler(options);
+    this.passes = Math.min(prompt.length - 1 + options.tokens, engine.context);
+    this.token = prompt[0];
+    engine.reset();
+    if (this.passes === 0) this.stop = 'tokens';
   }
-  return { ids, stop, forwardPasses: forwardMs.length, forwardMs, totalMs: performance.now() - t0 };
+
+  get done(): boolean {
+    return this.stop !== undefined;
+  }
+
+  /** The next forward pass to run: this token at this position. */
+  input(): { token: number; pos: number } {
+    if (this.done) throw new WafermeshError('decoder-done', `generation has stopped (${this.stop})`);
+    return { token: this.token, pos: this.pos };
+  }
+
+  /** Takes the logits of input(); returns the generated id, or undefined while the prompt is fed or when it stops. */
+  accept(logits: Float32Array): number | undefined {
+    const prompt = this.options.promptIds;
+    const next = this.pos < prompt.length - 1 ? prompt[this.pos + 1] : this.sampler.sample(logits);
+    this.pos++;
+    let produced: number | undefined;
+    if (this.pos >= prompt.length) {
+      if (next === BOS) {
+        this.stop = 'bos';
+        return undefined;
+      }
+      this.ids.push(next);
+      produced = next;
+    }
+    this.token = next;
+    if (this.pos >= this.passes) this.stop = this.passes < prompt.length - 1 + this.options.tokens ? 'context' : 'tokens';
+    return produced;
+  }
+
+  /** Runs one forward pass on the engine. */
+  async step(): Promise<number | undefined> {
+    const { token, pos } = this.input();
+    return this.accept(await this.engine.forward(token, pos));
+  }
+}
+
+/** Runs a Decoder to the end; `onToken` sees each generated id as it is produced. */
+export async function generate(engine: Engine, options: GenerateOptions, onToken?: (id: number, index: number) => void): Promise<GenerateResult> {
+  const d = new Decoder(engine, options);
+  const forwardMs: number[] = [];
+  const t0 = performance.now();
+  while (!d.done) {
+    const t = performance.now();
+    const id = await d.step();
+    forwardMs.push(performance.now() - t);
+    if (id !== undefined) onToken?.(id, d.ids.length - 1);
+  }
+  return { ids: d.ids, stop: d.stop!, forwardPasses: forwardMs.length, forwardMs, totalMs: performance.now() - t0 };
 }

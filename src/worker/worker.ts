@@ -1,0 +1,56 @@
+/// <reference lib="webworker" />
+// The demo's Web Worker: the engines run here, behind the comlink API below — the only door
+// between the UI and the engines. Calls are coarse (open, step tokens, step one pass); large
+// arrays are transferred, not copied; progress goes through one proxied callback.
+import * as Comlink from 'comlink';
+import { WafermeshError } from '../errors.ts';
+import { browserGpu } from '../gpu/browser.ts';
+import { RaceSession } from './session.ts';
+import type { PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+
+let session: RaceSession | undefined;
+
+async function fetchBytes(url: string): Promise<ArrayBuffer> {
+  const r = await fetch(url);
+  if (!r.ok) throw new WafermeshError('fetch-failed', `could not load ${url} (HTTP ${r.status}); is the demo served with its models/ folder?`);
+  return r.arrayBuffer();
+}
+
+function current(): RaceSession {
+  if (!session) throw new WafermeshError('no-session', 'no model is loaded yet');
+  return session;
+}
+
+export const workerApi = {
+  async open(req: SessionRequest, progress?: (p: Progress) => void): Promise<SessionInfo> {
+    session?.dispose();
+    session = undefined;
+    try {
+      session = await RaceSession.open(req, { gpu: browserGpu, fetchBytes }, progress);
+      const info = session.info;
+      return Comlink.transfer(info, [info.fit.weightWords.buffer, info.fit.kvWords.buffer, info.fit.scratchWords.buffer] as ArrayBuffer[]);
+    } finally {
+      // A proxied callback holds a port open until released.
+      (progress as unknown as { [Comlink.releaseProxy]?: () => void })?.[Comlink.releaseProxy]?.();
+    }
+  },
+  async stepTokens(n: number): Promise<{ events: TokenEvent[]; done: boolean }> {
+    const s = current();
+    const events = await s.stepTokens(n);
+    return Comlink.transfer({ events, done: s.done }, events.flatMap((e) => [e.perLink.buffer, e.phaseCycles.buffer] as ArrayBuffer[]));
+  },
+  async stepPhase(): Promise<{ event: PhaseEvent; done: boolean }> {
+    const s = current();
+    const event = await s.stepPhase();
+    const bufs = [event.perLink.buffer, ...(event.token ? [event.token.perLink.buffer, event.token.phaseCycles.buffer] : [])] as ArrayBuffer[];
+    return Comlink.transfer({ event, done: s.done }, bufs);
+  },
+  close(): void {
+    session?.dispose();
+    session = undefined;
+  },
+};
+
+export type WorkerApi = typeof workerApi;
+
+Comlink.expose(workerApi);

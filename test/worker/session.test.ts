@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CpuEngine } from '../../src/engines/cpu.ts';
+import { generate } from '../../src/engines/generate.ts';
+import { readCheckpoint } from '../../src/model/checkpoint.ts';
+import { readTokenizer } from '../../src/model/tokenizer.ts';
+import { RaceSession } from '../../src/worker/session.ts';
+import type { SessionRequest } from '../../src/worker/types.ts';
+import { nodeGpu } from '../../src/gpu/node.ts';
+
+const ROOT = resolve(__dirname, '../..');
+const base: SessionRequest = {
+  model: 'wm-stories',
+  modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
+  mesh: { width: 8, height: 8 },
+  preset: 'wse-3',
+  allreduce: 'tree',
+  prompt: 'Once upon a time',
+  tokens: 12,
+  temperature: 0,
+  topP: 1,
+  seed: 42,
+};
+// Each session owns (and destroys) its device, as in the worker.
+const host = (gpu = true) => ({
+  gpu: gpu ? nodeGpu : () => Promise.reject(new Error('no-webgpu: navigator.gpu is missing')),
+  fetchBytes: async (url: string) => {
+    const b = readFileSync(new URL(url));
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  },
+});
+
+async function referenceText(tokens: number): Promise<string> {
+  const model = readCheckpoint(new Uint8Array(readFileSync(resolve(ROOT, 'public/models/wm-stories.bin'))));
+  const tok = readTokenizer(new Uint8Array(readFileSync(resolve(ROOT, 'public/models/wm-stories.tok.bin'))), 't', 512);
+  const promptIds = tok.encode('Once upon a time');
+  const r = await generate(new CpuEngine(model), { promptIds, tokens, temperature: 0, topP: 1, seed: 42 });
+  return tok.decode(r.ids, promptIds[promptIds.length - 1]);
+}
+
+describe('the demo worker\'s race session', () => {
+  it('decodes the same text on the wafer and the GPU as the reference, token by token', async () => {
+    const s = await RaceSession.open(base, host());
+    expect(s.info.mode).toBe('webgpu');
+    expect(s.info.fit.fits).toBe(true);
+    const events = await s.stepTokens(12);
+    expect(events).toHaveLength(12);
+    const want = await referenceText(12);
+    expect(events.map((e) => e.mesh.piece).join('')).toBe(want);
+    expect(events.map((e) => e.gpu.piece).join('')).toBe(want);
+    expect(events[0].meshCost.tokensPerS).toBeGreaterThan(events[0].gpuCost.tokensPerS);
+    expect(events[0].perLink.length).toBe(8 * 8 * 4);
+    expect(s.done).toBe(true);
+    s.dispose();
+  });
+
+  it('steps single passes; a token\'s last pass yields the token, and stepping tokens afterwards continues it', async () => {
+    const s = await RaceSession.open(base, host());
+    const passes = s.info.passes;
+    const seen: string[] = [];
+    // The prompt has several tokens: the first generated token needs (prompt length) × passes.
+    let tokenEvent = null;
+    let guard = 0;
+    while (!tokenEvent && guard++ < 20 * passes) {
+      const ev = await s.stepPhase();
+      expect(ev.passes).toBe(passes);
+      seen.push(ev.phases.map((p) => p.name).join(' + '));
+      tokenEvent = ev.token;
+    }
+    expect(seen[0]).toMatch(/embedding broadcast/);
+    expect(tokenEvent).not.toBeNull();
+    // Half a token by passes, then the rest by tokens.
+    for (let i = 0; i < 5; i++) await s.stepPhase();
+    const rest = await s.stepTokens(11);
+    const text = [tokenEvent!.mesh.piece, ...rest.map((e) => e.mesh.piece)].join('');
+    expect(text).toBe(await referenceText(12));
+    s.dispose();
+  });
+
+  it('without WebGPU, the CPU reference decodes both panes and the modelled numbers still come', async () => {
+    const s = await RaceSession.open(base, host(false));
+    expect(s.info.mode).toBe('cpu');
+    expect(s.info.noWebgpuReason).toMatch(/navigator\.gpu is missing/);
+    const events = await s.stepTokens(12);
+    expect(events.map((e) => e.mesh.piece).join('')).toBe(await referenceText(12));
+    expect(events[3].meshCost.seconds).toBeGreaterThan(0);
+    s.dispose();
+  });
+
+  it('reports a model that does not fit, and refuses to step, without throwing on open', async () => {
+    const s = await RaceSession.open({ ...base, mesh: { width: 2, height: 2 } }, host());
+    expect(s.info.fit.fits).toBe(false);
+    expect(s.info.fit.error).toMatch(/does-not-fit: the model does not fit a 2x2 mesh/);
+    await expect(s.stepTokens(1)).rejects.toThrow(/does-not-fit/);
+    s.dispose();
+  });
+
+  it('refuses a corrupt dropped checkpoint with one line', async () => {
+    await expect(RaceSession.open({ ...base, model: 'file', checkpoint: new Uint8Array(100).buffer }, host())).rejects.toThrow(/bad-checkpoint: dropped checkpoint/);
+  });
+});
