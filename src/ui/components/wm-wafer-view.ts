@@ -1,0 +1,158 @@
+import { LitElement, css, html } from 'lit';
+import type { FitReport } from '../../worker/types.ts';
+import { coreAt, coreRect, layoutWafer, linkSegment, type WaferLayout } from '../geometry.ts';
+
+const SIZE = 560;
+
+/**
+ * The wafer: every core coloured by what its SRAM holds (weights blue, KV cache orange, free
+ * white), links coloured by the words they carry in the phase or token shown, words animated
+ * along them. Hover a core to see what it holds. Canvas 2D, cores drawn once per fit.
+ */
+export class WmWaferView extends LitElement {
+  static override properties = { fit: { attribute: false }, perLink: { attribute: false }, label: { type: String }, hover: { state: true } };
+  constructor() {
+    super();
+    this.fit = null;
+    this.perLink = null;
+    this.label = '';
+    this.hover = -1;
+  }
+
+  declare fit: FitReport | null;
+  /** Words per link (core * 4 + dir) of what is shown, or null. */
+  declare perLink: Float32Array | null;
+  /** The phase or token shown, with its cycles. */
+  declare label: string;
+  private declare hover: number;
+  private base: HTMLCanvasElement | null = null;
+  private layout: WaferLayout | null = null;
+  private frame = 0;
+  private active: { seg: { x0: number; y0: number; x1: number; y1: number }; words: number }[] = [];
+  private maxWords = 1;
+
+  static override styles = css`
+    :host { display: block; position: relative; }
+    canvas { width: ${SIZE}px; height: ${SIZE}px; max-width: 100%; border: 1px solid #ccd; border-radius: 6px; background: #f4f4f8; }
+    .label { font-size: 13px; min-height: 1.4em; }
+    .tip { position: absolute; pointer-events: none; background: #222; color: #fff; font-size: 12px; padding: 6px 8px; border-radius: 4px; white-space: pre; }
+    .legend { font-size: 12px; color: #444; }
+    .sw { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 10px; vertical-align: middle; }
+  `;
+
+  override render() {
+    const f = this.fit;
+    let tip = '';
+    if (f && this.hover >= 0) {
+      const i = this.hover;
+      const words = (w: number) => `${(w * 4).toLocaleString('en')} B`;
+      const free = f.sramBytes - 4 * (f.weightWords[i] + f.kvWords[i] + f.scratchWords[i]);
+      let out = 0;
+      if (this.perLink) for (let d = 0; d < 4; d++) out += this.perLink[i * 4 + d];
+      tip = `core (${Math.floor(i / f.width)},${i % f.width})\nweights ${words(f.weightWords[i])}\nKV cache ${words(f.kvWords[i])}\nscratch ${words(f.scratchWords[i])}\nfree ${free.toLocaleString('en')} B\nwords sent now ${out}`;
+    }
+    return html`
+      <div class="label" data-testid="phase-label">${this.label}</div>
+      <canvas width=${SIZE} height=${SIZE} @mousemove=${this.onMove} @mouseleave=${() => (this.hover = -1)}></canvas>
+      <div class="legend"><span class="sw" style="background:#3b6fb6"></span>weights<span class="sw" style="background:#f0a030"></span>KV cache<span class="sw" style="background:#fff;border:1px solid #999"></span>free<span class="sw" style="background:#d62728"></span>words on a link</div>
+      ${tip ? html`<div class="tip" style="left:12px;top:40px">${tip}</div>` : ''}
+    `;
+  }
+
+  private onMove(e: MouseEvent) {
+    if (!this.layout) return;
+    const c = e.target as HTMLCanvasElement;
+    const r = c.getBoundingClientRect();
+    this.hover = coreAt(this.layout, ((e.clientX - r.left) * SIZE) / r.width, ((e.clientY - r.top) * SIZE) / r.height);
+  }
+
+  override updated(changed: Map<string, unknown>) {
+    if (changed.has('fit')) this.drawBase();
+    if (changed.has('perLink') || changed.has('fit')) this.collectLinks();
+    if (!this.frame) this.frame = requestAnimationFrame((t) => this.draw(t));
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+  }
+
+  private drawBase() {
+    const f = this.fit;
+    if (!f) return;
+    this.layout = layoutWafer(f.width, f.height, SIZE, SIZE);
+    const c = document.createElement('canvas');
+    c.width = SIZE;
+    c.height = SIZE;
+    const g = c.getContext('2d')!;
+    const sramWords = f.sramBytes / 4;
+    for (let i = 0; i < f.width * f.height; i++) {
+      const r = coreRect(this.layout, i);
+      const wf = Math.min(1, f.weightWords[i] / sramWords);
+      const kf = Math.min(1 - wf, f.kvWords[i] / sramWords);
+      const over = (f.weightWords[i] + f.kvWords[i] + f.scratchWords[i]) / sramWords > 1;
+      g.fillStyle = '#fff';
+      g.fillRect(r.x, r.y, r.size, r.size);
+      // Fill from the bottom: weights, then KV cache; the rest is free.
+      g.fillStyle = '#3b6fb6';
+      g.fillRect(r.x, r.y + r.size * (1 - wf), r.size, r.size * wf);
+      g.fillStyle = '#f0a030';
+      g.fillRect(r.x, r.y + r.size * (1 - wf - kf), r.size, r.size * kf);
+      if (over) {
+        g.strokeStyle = '#b00';
+        g.lineWidth = 2;
+        g.strokeRect(r.x + 1, r.y + 1, r.size - 2, r.size - 2);
+      }
+    }
+    this.base = c;
+  }
+
+  private collectLinks() {
+    this.active = [];
+    this.maxWords = 1;
+    const l = this.layout;
+    const p = this.perLink;
+    if (!l || !p) return;
+    for (let i = 0; i < p.length; i++) {
+      if (p[i] <= 0) continue;
+      const seg = linkSegment(l, i);
+      if (!seg) continue;
+      this.active.push({ seg, words: p[i] });
+      this.maxWords = Math.max(this.maxWords, p[i]);
+    }
+  }
+
+  private draw(t: number) {
+    // Animate only while words are moving; otherwise draw once and rest.
+    this.frame = this.active.length > 0 ? requestAnimationFrame((x) => this.draw(x)) : 0;
+    const canvas = this.renderRoot.querySelector('canvas');
+    if (!canvas || !this.base) return;
+    const g = canvas.getContext('2d')!;
+    g.clearRect(0, 0, SIZE, SIZE);
+    g.drawImage(this.base, 0, 0);
+    const dots = this.active.length <= 6000;
+    const phase = (t / 900) % 1;
+    for (const { seg, words } of this.active) {
+      const k = Math.log1p(words) / Math.log1p(this.maxWords);
+      g.strokeStyle = `rgba(214, 39, 40, ${0.25 + 0.75 * k})`;
+      g.lineWidth = 0.5 + 2 * k;
+      g.beginPath();
+      g.moveTo(seg.x0, seg.y0);
+      g.lineTo(seg.x1, seg.y1);
+      g.stroke();
+      if (dots) {
+        const x = seg.x0 + (seg.x1 - seg.x0) * phase;
+        const y = seg.y0 + (seg.y1 - seg.y0) * phase;
+        g.fillStyle = '#7a0c0c';
+        g.fillRect(x - 1.5, y - 1.5, 3, 3);
+      }
+    }
+  }
+}
+customElements.define('wm-wafer-view', WmWaferView);
+declare global {
+  interface HTMLElementTagNameMap {
+    'wm-wafer-view': WmWaferView;
+  }
+}

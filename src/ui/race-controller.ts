@@ -1,0 +1,256 @@
+import * as Comlink from 'comlink';
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { WorkerApi } from '../worker/worker.ts';
+import type { PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
+import { parseState, serializeState, type AppState } from './url-state.ts';
+
+/** Generated tokens the race reveals per second on screen for the slower machine, at speed 1. */
+const SLOW_TOKENS_PER_SCREEN_SECOND = 6;
+
+/**
+ * Holds the worker API and all async state of the demo; components only render what it holds and
+ * call its methods. The race reveals each machine's tokens on its own modelled clock, scaled so
+ * that the slower one shows about six tokens a second.
+ */
+export class RaceController implements ReactiveController {
+  state: AppState;
+  messages: string[];
+  info: SessionInfo | null = null;
+  loading: { stage: string; fraction: number } | null = null;
+  error: string | null = null;
+  events: TokenEvent[] = [];
+  revealed = { mesh: 0, gpu: 0 };
+  phase: PhaseEvent | null = null;
+  /** Words per link to draw on the wafer: the last pass stepped, or the last token revealed. */
+  perLink: Float32Array | null = null;
+  playing = false;
+  workerDone = false;
+  /** Modelled seconds per second on screen. */
+  scale = 0;
+  screenSeconds = 0;
+  private files: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer } = {};
+  private readonly api: Comlink.Remote<WorkerApi>;
+  private frame = 0;
+  private lastFrame = 0;
+  private fetching = false;
+  private generation = 0;
+
+  constructor(private readonly host: ReactiveControllerHost) {
+    host.addController(this);
+    const parsed = parseState(location.search);
+    this.state = parsed.state;
+    this.messages = parsed.errors;
+    const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'wafermesh-engines' });
+    this.api = Comlink.wrap<WorkerApi>(worker);
+  }
+
+  hostConnected(): void {
+    void this.open().then(() => {
+      if (this.state.autoplay && this.runnable) this.play();
+    });
+  }
+
+  hostDisconnected(): void {
+    cancelAnimationFrame(this.frame);
+    void this.api.close();
+  }
+
+  get runnable(): boolean {
+    return !!this.info && this.info.fit.fits;
+  }
+
+  get done(): boolean {
+    return this.workerDone && this.revealed.mesh === this.events.length && this.revealed.gpu === this.events.length;
+  }
+
+  text(machine: 'mesh' | 'gpu'): string {
+    return this.events.slice(0, this.revealed[machine]).map((e) => e[machine].piece).join('');
+  }
+
+  /** Changes settings (and the URL); anything but the speed reloads the model. */
+  async update(patch: Partial<AppState>, files?: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer }): Promise<void> {
+    const onlySpeed = Object.keys(patch).every((k) => k === 'speed' || k === 'autoplay');
+    this.state = { ...this.state, ...patch, mesh: patch.mesh ?? this.state.mesh };
+    if (files) this.files = files;
+    history.replaceState(null, '', serializeState({ ...this.state, autoplay: false }));
+    this.host.requestUpdate();
+    if (!onlySpeed) await this.open();
+  }
+
+  private request(): SessionRequest {
+    const s = this.state;
+    return {
+      model: s.model,
+      ...(s.model === 'file' ? this.files : {}),
+      modelBaseUrl: new URL('models/', document.baseURI).href,
+      mesh: s.mesh,
+      preset: s.preset,
+      allreduce: s.allreduce,
+      prompt: s.prompt,
+      tokens: s.tokens,
+      temperature: s.temperature,
+      topP: s.topP,
+      seed: s.seed,
+    };
+  }
+
+  /** Loads the model on the chosen mesh; errors become a message, the page stays usable. */
+  async open(): Promise<void> {
+    const gen = ++this.generation;
+    this.pause();
+    this.info = null;
+    this.error = null;
+    this.events = [];
+    this.revealed = { mesh: 0, gpu: 0 };
+    this.phase = null;
+    this.perLink = null;
+    this.workerDone = false;
+    this.screenSeconds = 0;
+    this.scale = 0;
+    this.loading = { stage: 'starting the engines', fraction: 0 };
+    this.host.requestUpdate();
+    try {
+      const req = this.request();
+      const info = await this.api.open(
+        req,
+        Comlink.proxy((p: Progress) => {
+          if (gen !== this.generation) return;
+          this.loading = p;
+          this.host.requestUpdate();
+        }),
+      );
+      if (gen !== this.generation) return;
+      this.info = info;
+      this.perLink = null;
+    } catch (e) {
+      if (gen !== this.generation) return;
+      this.error = (e as Error).message;
+    } finally {
+      if (gen === this.generation) {
+        this.loading = null;
+        this.host.requestUpdate();
+      }
+    }
+  }
+
+  private accept(events: TokenEvent[], done: boolean): void {
+    this.events.push(...events);
+    this.workerDone = done;
+    if (this.scale === 0 && events.length) {
+      const slow = Math.max(events[0].gpuCost.seconds, events[0].meshCost.seconds);
+      this.scale = slow * SLOW_TOKENS_PER_SCREEN_SECOND;
+    }
+  }
+
+  play(): void {
+    if (!this.runnable || this.playing || this.done) return;
+    this.playing = true;
+    this.lastFrame = performance.now();
+    this.frame = requestAnimationFrame((t) => this.tick(t));
+    this.host.requestUpdate();
+  }
+
+  pause(): void {
+    this.playing = false;
+    cancelAnimationFrame(this.frame);
+    this.host.requestUpdate();
+  }
+
+  /** One generated token on both machines, shown at once. */
+  async stepToken(): Promise<void> {
+    if (!this.runnable || this.playing || this.workerDone) return;
+    await this.guard(async () => {
+      const { events, done } = await this.api.stepTokens(1);
+      this.accept(events, done);
+      this.revealAll();
+    });
+  }
+
+  /** The mesh program's next pass alone: its transfers drawn on the wafer. */
+  async stepPhase(): Promise<void> {
+    if (!this.runnable || this.playing || this.workerDone) return;
+    await this.guard(async () => {
+      const { event, done } = await this.api.stepPhase();
+      this.phase = event;
+      this.perLink = event.perLink;
+      if (event.token) {
+        this.accept([event.token], done);
+        this.revealAll();
+        this.perLink = event.perLink;
+      } else {
+        this.workerDone = done;
+      }
+    });
+  }
+
+  private revealAll(): void {
+    this.revealed = { mesh: this.events.length, gpu: this.events.length };
+    const last = this.events[this.events.length - 1];
+    if (last) {
+      this.perLink = last.perLink;
+      let t = 0;
+      for (const e of this.events) t += Math.max(e.meshCost.seconds, e.gpuCost.seconds);
+      this.screenSeconds = this.scale > 0 ? t / this.scale : 0;
+    }
+    this.host.requestUpdate();
+  }
+
+  private async guard(f: () => Promise<void>): Promise<void> {
+    try {
+      await f();
+    } catch (e) {
+      this.error = (e as Error).message;
+      this.pause();
+    }
+    this.host.requestUpdate();
+  }
+
+  private async fetchAhead(): Promise<void> {
+    if (this.fetching || this.workerDone) return;
+    const ahead = this.events.length - Math.min(this.revealed.mesh, this.revealed.gpu);
+    if (ahead > 8) return;
+    this.fetching = true;
+    const gen = this.generation;
+    try {
+      const { events, done } = await this.api.stepTokens(4);
+      if (gen === this.generation) this.accept(events, done);
+    } catch (e) {
+      if (gen === this.generation) {
+        this.error = (e as Error).message;
+        this.pause();
+      }
+    } finally {
+      this.fetching = false;
+    }
+  }
+
+  private tick(now: number): void {
+    if (!this.playing) return;
+    const dt = Math.min(0.1, (now - this.lastFrame) / 1000);
+    this.lastFrame = now;
+    void this.fetchAhead();
+    if (this.scale > 0) {
+      this.screenSeconds += dt * this.state.speed;
+      const modelled = this.screenSeconds * this.scale;
+      for (const m of ['mesh', 'gpu'] as const) {
+        let t = 0;
+        let n = 0;
+        for (const e of this.events) {
+          t += m === 'mesh' ? e.meshCost.seconds : e.gpuCost.seconds;
+          if (t > modelled) break;
+          n++;
+        }
+        if (n !== this.revealed[m]) {
+          this.revealed[m] = n;
+          if (m === 'mesh' && n > 0) this.perLink = this.events[n - 1].perLink;
+        }
+      }
+    }
+    if (this.done) {
+      this.playing = false;
+    } else {
+      this.frame = requestAnimationFrame((t) => this.tick(t));
+    }
+    this.host.requestUpdate();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The demo's state, all of it in the URL (a lesson or a bug report is a link). Parsing never
+ * throws: a bad value falls back to the default and yields a one-line message naming it.
+ */
+export interface AppState {
+  model: string; // wm-stories | random:<spec> | file
+  prompt: string;
+  tokens: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+  mesh: { width: number; height: number };
+  preset: string;
+  allreduce: 'ring' | 'tree';
+  autoplay: boolean;
+  speed: number; // animation speed multiplier
+}
+
+export const DEFAULT_STATE: AppState = {
+  model: 'wm-stories',
+  prompt: 'Once upon a time',
+  tokens: 48,
+  temperature: 0,
+  topP: 1,
+  seed: 42,
+  mesh: { width: 8, height: 8 },
+  preset: 'wse-3',
+  allreduce: 'tree',
+  autoplay: false,
+  speed: 1,
+};
+
+export const PRESETS = ['wse-3', 'wse-3-big-sram'];
+
+export function parseState(search: string): { state: AppState; errors: string[] } {
+  const q = new URLSearchParams(search);
+  const s: AppState = { ...DEFAULT_STATE, mesh: { ...DEFAULT_STATE.mesh } };
+  const errors: string[] = [];
+  const num = (key: string, ok: (n: number) => boolean, range: string, set: (n: number) => void) => {
+    const v = q.get(key);
+    if (v === null) return;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) errors.push(`${key}=${v} is not ${range}; using the default`);
+    else set(n);
+  };
+  const model = q.get('model');
+  if (model !== null) {
+    if (model === 'wm-stories' || model.startsWith('random:')) s.model = model;
+    else errors.push(`model=${model} is not one the demo serves (wm-stories or random:<spec>); drop a checkpoint file instead`);
+  }
+  const prompt = q.get('prompt');
+  if (prompt !== null) s.prompt = prompt.slice(0, 2000);
+  num('tokens', (n) => Number.isInteger(n) && n >= 1 && n <= 1024, 'a whole number in 1…1024', (n) => (s.tokens = n));
+  num('temperature', (n) => n >= 0 && n <= 10, 'a number in 0…10', (n) => (s.temperature = n));
+  num('top_p', (n) => n > 0 && n <= 1, 'in (0, 1]', (n) => (s.topP = n));
+  num('seed', (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0', (n) => (s.seed = n));
+  num('speed', (n) => n > 0 && n <= 100, 'in (0, 100]', (n) => (s.speed = n));
+  const mesh = q.get('mesh');
+  if (mesh !== null) {
+    const m = /^(\d+)x(\d+)$/i.exec(mesh.trim());
+    const w = m ? Number(m[1]) : NaN;
+    const h = m ? Number(m[2]) : NaN;
+    if (!m || w < 1 || h < 1 || w > 64 || h > 64) errors.push(`mesh=${mesh} is not WIDTHxHEIGHT with sides in 1…64 (the demo's limit); using 8x8`);
+    else s.mesh = { width: w, height: h };
+  }
+  const preset = q.get('preset');
+  if (preset !== null) {
+    if (PRESETS.includes(preset)) s.preset = preset;
+    else errors.push(`preset=${preset} is unknown; use one of ${PRESETS.join(', ')}`);
+  }
+  const ar = q.get('allreduce');
+  if (ar !== null) {
+    if (ar === 'ring' || ar === 'tree') s.allreduce = ar;
+    else errors.push(`allreduce=${ar} is not ring or tree; using tree`);
+  }
+  s.autoplay = q.get('autoplay') === '1';
+  return { state: s, errors };
+}
+
+export function serializeState(s: AppState): string {
+  const q = new URLSearchParams();
+  q.set('model', s.model);
+  q.set('prompt', s.prompt);
+  q.set('tokens', String(s.tokens));
+  q.set('temperature', String(s.temperature));
+  if (s.topP !== 1) q.set('top_p', String(s.topP));
+  q.set('seed', String(s.seed));
+  q.set('mesh', `${s.mesh.width}x${s.mesh.height}`);
+  q.set('preset', s.preset);
+  q.set('allreduce', s.allreduce);
+  if (s.speed !== 1) q.set('speed', String(s.speed));
+  if (s.autoplay) q.set('autoplay', '1');
+  return `?${q.toString()}`;
+}

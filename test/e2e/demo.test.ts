@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build, preview, type PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '../..');
+const SHOTS = resolve(ROOT, 'docs/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+
+let server: PreviewServer;
+let browser: Browser;
+let noWebgpu: Browser;
+let base = '';
+
+/** Chromium without a GPU: SwiftShader's WebGPU, and no traffic to the closed network. */
+const ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-angle=swiftshader',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+const contexts: { close(): Promise<void> }[] = [];
+
+async function open(query: string, webgpu = true): Promise<{ page: Page; errors: string[] }> {
+  // One page at a time: earlier pages are closed so their engines free the CPU.
+  while (contexts.length) await contexts.pop()!.close();
+  const context = await (webgpu ? browser : noWebgpu).newContext({ viewport: { width: 1280, height: 1000 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${base}${query}`);
+  return { page, errors };
+}
+
+const textOf = (page: Page, engine: string) => page.locator(`[data-testid=generated-text][data-engine=${engine}]`).textContent();
+
+describe('the demo in headless Chromium', () => {
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`bash tools/setup.sh\` (it installs Debian's chromium)`);
+    await build({ root: ROOT, logLevel: 'error' });
+    server = await preview({ root: ROOT, preview: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+    base = server.resolvedUrls!.local[0];
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    // Without the WebGPU flags and with the GPU off, Chromium offers no adapter at all.
+    noWebgpu = await chromium.launch({ executablePath: CHROMIUM, args: [...ARGS.filter((a) => !/webgpu|vulkan|angle/i.test(a)), '--disable-gpu'], headless: true });
+    mkdirSync(SHOTS, { recursive: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await noWebgpu?.close();
+    await server?.close();
+  });
+
+  it('autoplays from the URL and the wafer pane writes what `generate --engine mesh` writes', async () => {
+    const q = '?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=24&temperature=0&mesh=8x8&preset=wse-3&allreduce=tree&autoplay=1&speed=8';
+    const { page, errors } = await open(q);
+    await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 120_000 });
+    const mesh = await textOf(page, 'mesh');
+    const gpu = await textOf(page, 'gpu');
+    const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--engine', 'mesh', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '24', '--temperature', '0', '--json'], { encoding: 'utf8' });
+    const want = JSON.parse(cli.stdout).text;
+    expect(mesh).toBe(want);
+    expect(gpu).toBe(want);
+    await page.screenshot({ path: resolve(SHOTS, 'race.png'), fullPage: true });
+    await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer.png') });
+    await page.locator('wm-gpu-view').screenshot({ path: resolve(SHOTS, 'gpu.png') });
+    expect(await page.locator('[data-testid=no-webgpu]').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('steps single phases, then tokens, then plays and pauses', async () => {
+    const { page, errors } = await open('?model=wm-stories&prompt=Once&tokens=8&mesh=8x8');
+    const stepPhase = page.locator('[data-testid=step-phase]');
+    await expect.poll(() => stepPhase.isEnabled(), { timeout: 60_000 }).toBe(true);
+    const label = page.locator('[data-testid=phase-label]');
+    await stepPhase.click();
+    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/pass 1\/\d+ .*embedding broadcast/);
+    await stepPhase.click();
+    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/pass 2\/\d+ .*attention norm/);
+    await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-phase.png') });
+    await page.locator('[data-testid=step-token]').click();
+    await expect.poll(async () => (await page.locator('[data-testid=generated-text][data-engine=mesh]').getAttribute('data-count')) ?? '0', { timeout: 60_000 }).toBe('1');
+    await page.locator('[data-testid=play]').click();
+    await page.locator('[data-testid=pause]').click();
+    expect(errors).toEqual([]);
+  });
+
+  it('says plainly when WebGPU is missing and still decodes with the CPU reference', async () => {
+    const { page, errors } = await open('?model=wm-stories&prompt=Once&tokens=6&autoplay=1&speed=8', false);
+    await page.locator('[data-testid=no-webgpu]').waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid=no-webgpu]').textContent()).toMatch(/WebGPU is not available here \(no-webgpu: /);
+    await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 60_000 });
+    expect((await textOf(page, 'mesh'))!.length).toBeGreaterThan(5);
+    expect(errors).toEqual([]);
+  });
+
+  it('shows bad URL values and a model that does not fit as messages, and stays usable', async () => {
+    const { page } = await open('?mesh=0x0&preset=tpu');
+    await expect.poll(() => page.locator('[data-testid=url-message]').count()).toBe(2);
+    const { page: p2 } = await open('?model=wm-stories&mesh=2x2');
+    await p2.locator('[data-testid=fit-error]').waitFor({ timeout: 60_000 });
+    expect(await p2.locator('[data-testid=fit-error]').textContent()).toMatch(/does-not-fit: the model does not fit a 2x2 mesh/);
+    // Still usable: choose a mesh that fits and load.
+    await p2.locator('select[name=mesh]').selectOption('8x8');
+    await p2.locator('[data-testid=apply]').click();
+    await expect.poll(() => p2.locator('[data-testid=fit-report]').innerText(), { timeout: 60_000 }).toMatch(/^fits on 8×8 cores/);
+    expect(p2.url()).toMatch(/mesh=8x8/);
+  });
+});
