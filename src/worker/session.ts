@@ -164,7 +164,7 @@ export class RaceSession {
       fit,
       phases,
       passes: program?.passes.length ?? 0,
-      gpuKernels: baselineProgram(c).map((k) => ({ name: k.name, layer: k.layer, weightBytes: k.weightBytes })),
+      gpuKernels: baselineProgram(c).map((k) => ({ name: k.name, layer: k.layer, weightBytes: k.weightBytes, launch: k.launch })),
       presetClockHz: program?.mesh.clockHz ?? 0,
       gpuPresetName: GPU_PRESET,
     };

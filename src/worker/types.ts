@@ -59,7 +59,7 @@ export interface SessionInfo {
   phases: PhaseInfo[];
   passes: number;
   /** The GPU baseline's kernels, in order, with their bytes. */
-  gpuKernels: { name: string; layer: number | null; weightBytes: number }[];
+  gpuKernels: { name: string; layer: number | null; weightBytes: number; launch: boolean }[];
   presetClockHz: number;
   gpuPresetName: string;
 }

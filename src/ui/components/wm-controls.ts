@@ -91,7 +91,7 @@ export class WmControls extends LitElement {
       </form>
       <div class="buttons">
         <button data-testid="play" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'play')}>▶ play</button>
-        <button data-testid="pause" ?disabled=${!this.playing} @click=${() => this.emit('action', 'pause')}>⏸ pause</button>
+        <button data-testid="pause" ?disabled=${!this.playing} @click=${() => this.emit('action', 'pause')}>❚❚ pause</button>
         <button data-testid="step-token" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'token')}>step one token</button>
         <button data-testid="step-phase" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'phase')}>step one phase</button>
         <label>animation speed
