@@ -21,7 +21,8 @@ import { ReferenceTransformer } from '../model/reference.ts';
 import { argmax } from '../model/sampler.ts';
 import type { Model } from '../model/weights.ts';
 import { loadModel, PROJECT_ROOT } from './load.ts';
-import { numberOption, type Command } from './main.ts';
+import type { Command } from './main.ts';
+import { numberOption } from './options.ts';
 import { lineChartSvg, type Series } from './plot.ts';
 
 type BenchEngine = 'cpu' | 'gpu' | 'mesh' | 'c';

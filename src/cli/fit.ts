@@ -1,9 +1,9 @@
-import { DEFAULT_PRESET, meshFromPreset, parseMeshSize } from '../mesh/config.ts';
 import { place, smallestFittingMesh, type Placement } from '../mesh/placement.ts';
 import { describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig } from './load.ts';
-import { numberOption, type Command } from './main.ts';
+import type { Command } from './main.ts';
+import { MESH_OPTIONS, meshOption } from './options.ts';
 
 /**
  * One character per core, or per block of cores on big meshes (the fullest core of the block):
@@ -33,16 +33,12 @@ export const fitCommand: Command = {
   usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--json]',
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
-    mesh: { type: 'string', default: '8x8' },
-    preset: { type: 'string', default: DEFAULT_PRESET },
-    sram: { type: 'string' },
+    ...MESH_OPTIONS,
     json: { type: 'boolean' },
   },
   async run(v) {
     const model = loadConfig(String(v.model));
-    const size = parseMeshSize(String(v.mesh));
-    const sram = v.sram === undefined ? undefined : numberOption('sram', v.sram, 0, true);
-    const mesh = meshFromPreset(String(v.preset), size.width, size.height, sram);
+    const mesh = meshOption(v);
     const p = place(model.config, mesh);
     const bigger = p.fits && p.context >= model.config.seqLen ? undefined : smallestFittingMesh(model.config, mesh);
     const f = p.fullest;

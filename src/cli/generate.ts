@@ -7,11 +7,11 @@ import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
 import { nodeGpu } from '../gpu/node.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { DEFAULT_PRESET, meshFromPreset, parseMeshSize } from '../mesh/config.ts';
 import { MeshEngine } from '../engines/mesh.ts';
 import { GpuEngine, type GpuTokenTrace } from '../engines/gpu.ts';
 import { loadModel } from './load.ts';
-import { numberOption, type Command } from './main.ts';
+import type { Command } from './main.ts';
+import { MESH_OPTIONS, meshOption, numberOption } from './options.ts';
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
@@ -25,9 +25,7 @@ export const generateCommand: Command = {
     temperature: { type: 'string', default: '0' },
     'top-p': { type: 'string', default: '1' },
     seed: { type: 'string', default: '42' },
-    mesh: { type: 'string', default: '8x8' },
-    preset: { type: 'string', default: DEFAULT_PRESET },
-    sram: { type: 'string' },
+    ...MESH_OPTIONS,
     allreduce: { type: 'string', default: 'tree' },
     json: { type: 'boolean' },
   },
@@ -51,9 +49,7 @@ export const generateCommand: Command = {
       throw new WafermeshError('prompt-too-long', `the prompt is ${promptBytes} bytes, more than the context of ${model.config.seqLen} tokens can hold; shorten the prompt`);
     }
     const promptIds = tokenizer ? tokenizer.encode(prompt, true) : [BOS];
-    const size = parseMeshSize(String(v.mesh));
-    const sram = v.sram === undefined ? undefined : numberOption('sram', v.sram, 0, true);
-    const mesh = meshFromPreset(String(v.preset), size.width, size.height, sram);
+    const mesh = meshOption(v);
     const allreduce = String(v.allreduce) as 'ring' | 'tree';
     let gpu: GpuContext | undefined;
     let engine: Engine | undefined;

@@ -92,12 +92,3 @@ function joinNegativeValues(args: string[], options: Command['options']): string
   return out;
 }
 
-/** Parses a numeric option, refusing anything that is not a finite number. */
-export function numberOption(name: string, v: string | boolean | undefined, fallback: number, integer = false): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new WafermeshError('bad-option', `--${name} ${String(v)} is not ${integer ? 'a whole number' : 'a number'}`);
-  }
-  return n;
-}

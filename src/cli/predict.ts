@@ -3,7 +3,8 @@ import { BYTES_PER_VALUE, type Precision } from '../cost/model.ts';
 import { predict, REAL_MODELS } from '../cost/predict.ts';
 import { ALLREDUCE_ALGORITHMS, type Allreduce } from '../mesh/program.ts';
 import { loadConfig } from './load.ts';
-import { numberOption, type Command } from './main.ts';
+import type { Command } from './main.ts';
+import { numberOption } from './options.ts';
 
 export const predictCommand: Command = {
   summary: 'single-stream decode tokens/s of a real model on a wafer or GPUs, from first principles, with every assumption',

@@ -1,20 +1,18 @@
 import { WafermeshError } from '../errors.ts';
-import { DEFAULT_PRESET, meshFromPreset, parseMeshSize } from '../mesh/config.ts';
 import { compileProgram, type Allreduce } from '../mesh/program.ts';
 import { traceToken } from '../mesh/trace.ts';
 import { BOS } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig } from './load.ts';
-import { numberOption, type Command } from './main.ts';
+import type { Command } from './main.ts';
+import { MESH_OPTIONS, meshOption, numberOption } from './options.ts';
 
 export const traceCommand: Command = {
   summary: "one token's wafer program: every phase with its modelled cycles, link traffic and FLOPs",
   usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce ring|tree] [--pos N] [--token ID] [--json]',
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
-    mesh: { type: 'string', default: '8x8' },
-    preset: { type: 'string', default: DEFAULT_PRESET },
-    sram: { type: 'string' },
+    ...MESH_OPTIONS,
     allreduce: { type: 'string', default: 'tree' },
     pos: { type: 'string', default: '0' },
     token: { type: 'string', default: String(BOS) },
@@ -22,9 +20,7 @@ export const traceCommand: Command = {
   },
   async run(v) {
     const model = loadConfig(String(v.model));
-    const size = parseMeshSize(String(v.mesh));
-    const sram = v.sram === undefined ? undefined : numberOption('sram', v.sram, 0, true);
-    const mesh = meshFromPreset(String(v.preset), size.width, size.height, sram);
+    const mesh = meshOption(v);
     const program = compileProgram(model.config, mesh, String(v.allreduce) as Allreduce);
     const pos = numberOption('pos', v.pos, 0, true);
     const token = numberOption('token', v.token, BOS, true);
