@@ -108,6 +108,46 @@ describe('the demo in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it('components render from their properties alone (fixtures in the real browser)', async () => {
+    const { page, errors } = await open('?model=random:dim=32,hidden=64,layers=1,heads=2,kv=1,vocab=64,seq=32&prompt=&tokens=2&mesh=2x2');
+    await page.locator('wm-app').waitFor();
+    const text = await page.evaluate(async () => {
+      const bars = document.createElement('wm-time-bars');
+      bars.parts = { compute: 1e-6, 'HBM: weights': 3e-6 };
+      const fit = document.createElement('wm-fit-report');
+      fit.fit = {
+        fits: false, width: 2, height: 1, sramBytes: 1024, weightWords: Float32Array.of(300, 300), kvWords: Float32Array.of(0, 0),
+        scratchWords: Float32Array.of(10, 10), context: 0, seqLen: 16, fullest: { row: 0, col: 1, bytes: 1240 }, smallestFittingMesh: '4x2', error: 'does-not-fit: test',
+      };
+      document.body.append(bars, fit);
+      await Promise.all([bars.updateComplete, fit.updateComplete]);
+      return [bars.shadowRoot!.textContent!.replace(/\s+/g, ' '), fit.shadowRoot!.textContent!.replace(/\s+/g, ' ')];
+    });
+    expect(text[0]).toMatch(/compute\s*1\.00 µs.*HBM: weights\s*3\.00 µs/);
+    expect(text[1]).toMatch(/does not fit on 2×1 cores of 1 KB: weights 117\.2%.*smallest mesh of this shape with the full context: 4x2\..*does-not-fit: test/);
+    expect(errors).toEqual([]);
+  });
+
+  it('draws a 64×64 wafer (frame rate measured, not asserted)', async () => {
+    const { page } = await open('?model=wm-stories&prompt=Once&tokens=4&mesh=64x64');
+    const step = page.locator('[data-testid=step-token]');
+    await expect.poll(() => step.isEnabled(), { timeout: 120_000 }).toBe(true);
+    await step.click();
+    await expect.poll(async () => (await page.locator('[data-testid=generated-text][data-engine=mesh]').getAttribute('data-count')) ?? '0', { timeout: 120_000 }).toBe('1');
+    const fps = await page.evaluate(
+      () =>
+        new Promise<number>((done) => {
+          let n = 0;
+          const t0 = performance.now();
+          const f = () => (performance.now() - t0 < 2000 ? (n++, requestAnimationFrame(f)) : done((1000 * n) / (performance.now() - t0)));
+          requestAnimationFrame(f);
+        }),
+    );
+    console.log(`wafer view, 64x64 cores with a token's traffic animated: ${fps.toFixed(1)} frames/s in headless Chromium on SwiftShader`);
+    await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-64x64.png') });
+    expect(fps).toBeGreaterThan(0);
+  });
+
   it('shows bad URL values and a model that does not fit as messages, and stays usable', async () => {
     const { page } = await open('?mesh=0x0&preset=tpu');
     await expect.poll(() => page.locator('[data-testid=url-message]').count()).toBe(2);

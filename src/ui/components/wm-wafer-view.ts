@@ -3,6 +3,14 @@ import type { FitReport } from '../../worker/types.ts';
 import { coreAt, coreRect, layoutWafer, linkSegment, type WaferLayout } from '../geometry.ts';
 
 const SIZE = 560;
+const BINS = 8;
+/** ABGR (little-endian RGBA) pixels: light to dark red by traffic; the moving words darker still. */
+const LINK_COLORS = Array.from({ length: BINS }, (_, b) => {
+  const k = (b + 1) / BINS;
+  const mix = (from: number, to: number) => Math.round(from + (to - from) * k);
+  return (0xff << 24) | (mix(200, 40) << 16) | (mix(190, 39) << 8) | mix(240, 214);
+});
+const DOT_COLOR = (0xff << 24) | (0x0c << 16) | (0x0c << 8) | 0x7a;
 
 /**
  * The wafer: every core coloured by what its SRAM holds (weights blue, KV cache orange, free
@@ -28,7 +36,11 @@ export class WmWaferView extends LitElement {
   private base: HTMLCanvasElement | null = null;
   private layout: WaferLayout | null = null;
   private frame = 0;
-  private active: { seg: { x0: number; y0: number; x1: number; y1: number }; words: number }[] = [];
+  /** Links carrying words, binned by traffic (log scale) so each bin is one path, one stroke. */
+  private bins: Float32Array[] = [];
+  private basePixels: ImageData | undefined;
+  private pixels: ImageData | undefined;
+  private activeLinks = 0;
   private maxWords = 1;
 
   static override styles = css`
@@ -106,48 +118,67 @@ export class WmWaferView extends LitElement {
       }
     }
     this.base = c;
+    this.basePixels = undefined;
   }
 
   private collectLinks() {
-    this.active = [];
+    this.bins = [];
+    this.activeLinks = 0;
     this.maxWords = 1;
     const l = this.layout;
     const p = this.perLink;
     if (!l || !p) return;
+    for (let i = 0; i < p.length; i++) this.maxWords = Math.max(this.maxWords, p[i]);
+    const lists: number[][] = Array.from({ length: BINS }, () => []);
     for (let i = 0; i < p.length; i++) {
       if (p[i] <= 0) continue;
       const seg = linkSegment(l, i);
       if (!seg) continue;
-      this.active.push({ seg, words: p[i] });
-      this.maxWords = Math.max(this.maxWords, p[i]);
+      const k = Math.log1p(p[i]) / Math.log1p(this.maxWords);
+      lists[Math.min(BINS - 1, Math.floor(k * BINS))].push(seg.x0, seg.y0, seg.x1, seg.y1);
+      this.activeLinks++;
     }
+    this.bins = lists.map((x) => Float32Array.from(x));
   }
 
+  /**
+   * Draws a frame into pixels and uploads them once: links are axis-aligned, so they are written
+   * as runs of pixels; one putImageData per frame costs the software compositors far less than
+   * thousands of vector strokes (64 × 64 cores have 16,000 links).
+   */
   private draw(t: number) {
     // Animate only while words are moving; otherwise draw once and rest.
-    this.frame = this.active.length > 0 ? requestAnimationFrame((x) => this.draw(x)) : 0;
+    this.frame = this.activeLinks > 0 ? requestAnimationFrame((x) => this.draw(x)) : 0;
     const canvas = this.renderRoot.querySelector('canvas');
     if (!canvas || !this.base) return;
     const g = canvas.getContext('2d')!;
-    g.clearRect(0, 0, SIZE, SIZE);
-    g.drawImage(this.base, 0, 0);
-    const dots = this.active.length <= 6000;
+    this.basePixels ??= this.base.getContext('2d')!.getImageData(0, 0, SIZE, SIZE);
+    this.pixels ??= new ImageData(SIZE, SIZE);
+    const px = new Uint32Array(this.pixels.data.buffer);
+    px.set(new Uint32Array(this.basePixels.data.buffer));
     const phase = (t / 900) % 1;
-    for (const { seg, words } of this.active) {
-      const k = Math.log1p(words) / Math.log1p(this.maxWords);
-      g.strokeStyle = `rgba(214, 39, 40, ${0.25 + 0.75 * k})`;
-      g.lineWidth = 0.5 + 2 * k;
-      g.beginPath();
-      g.moveTo(seg.x0, seg.y0);
-      g.lineTo(seg.x1, seg.y1);
-      g.stroke();
-      if (dots) {
-        const x = seg.x0 + (seg.x1 - seg.x0) * phase;
-        const y = seg.y0 + (seg.y1 - seg.y0) * phase;
-        g.fillStyle = '#7a0c0c';
-        g.fillRect(x - 1.5, y - 1.5, 3, 3);
+    const put = (x: number, y: number, c: number) => {
+      if (x >= 0 && y >= 0 && x < SIZE && y < SIZE) px[(y | 0) * SIZE + (x | 0)] = c;
+    };
+    this.bins.forEach((segs, b) => {
+      const c = LINK_COLORS[b];
+      const thick = b >= BINS / 2 ? 2 : 1;
+      for (let i = 0; i < segs.length; i += 4) {
+        const x0 = Math.round(segs[i]);
+        const y0 = Math.round(segs[i + 1]);
+        const x1 = Math.round(segs[i + 2]);
+        const y1 = Math.round(segs[i + 3]);
+        if (y0 === y1) {
+          for (let x = Math.min(x0, x1); x <= Math.max(x0, x1); x++) for (let d = 0; d < thick; d++) put(x, y0 + d, c);
+        } else {
+          for (let y = Math.min(y0, y1); y <= Math.max(y0, y1); y++) for (let d = 0; d < thick; d++) put(x0 + d, y, c);
+        }
+        const dx = x0 + (x1 - x0) * phase;
+        const dy = y0 + (y1 - y0) * phase;
+        for (let u = -1; u <= 1; u++) for (let v = -1; v <= 1; v++) put(dx + u, dy + v, DOT_COLOR);
       }
-    }
+    });
+    g.putImageData(this.pixels, 0, 0);
   }
 }
 customElements.define('wm-wafer-view', WmWaferView);
