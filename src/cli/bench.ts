@@ -200,10 +200,10 @@ export const benchCommand: Command = {
       };
       try {
         const positions = c.context + T;
-        if (positions > model.config.seqLen) throw new WafermeshError('bad-option', `context ${c.context} + ${T} tokens exceeds seq_len ${model.config.seqLen}`);
+        if (positions > model.config.seqLen) throw new WafermeshError('bad-option', `context ${c.context} + ${T} tokens exceeds seq_len ${model.config.seqLen}; use smaller --contexts or --tokens`);
         const rates: number[] = [];
         if (c.engine === 'c') {
-          if (c.context !== 0) throw new WafermeshError('bad-option', 'the C decode only times from BOS');
+          if (c.context !== 0) throw new WafermeshError('bad-option', 'the C decode only times from BOS; leave engine c out of context sweeps');
           cdecode ??= compileC(tmp);
           const path = join(tmp, `${shortName}.bin`);
           writeFileSync(path, writeCheckpoint(model));

@@ -1,7 +1,7 @@
 import { WafermeshError } from '../errors.ts';
 import { makeMesh } from '../mesh/config.ts';
 import { place } from '../mesh/placement.ts';
-import { compileProgram, type Allreduce } from '../mesh/program.ts';
+import { compileProgram, CYCLES_PER_STEP, type Allreduce } from '../mesh/program.ts';
 import { traceToken } from '../mesh/trace.ts';
 import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
 import { baselineBytes } from '../engines/baseline-program.ts';
@@ -72,6 +72,9 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
     `decoding one stream (batch 1) at position ${pos}: the KV cache holds ${context} positions = ${(kvTotal / 1e9).toFixed(3)} GB`,
   ];
   if (hardware === 'wse-3' || hardware === 'wse-3-big-sram') {
+    if (chips > model.nLayers) {
+      throw new WafermeshError('bad-option', `--chips ${chips} is more wafers than ${name} has layers (${model.nLayers}); a wafer holds at least one layer`);
+    }
     const w = waferPreset(hardware);
     const layersPerWafer = Math.ceil(model.nLayers / chips);
     const mesh = makeMesh({ ...w.core, width: w.fullWidth, height: w.fullHeight, flopsPerCoreCycle: precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle });
@@ -119,7 +122,7 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
       `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (assumption: ${precision === 'fp32' ? 'a quarter' : 'half'} of the 125 PFLOPS peak per core-cycle)`,
       `placement: every matrix of each layer tiled over the whole wafer; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
       `the fullest core holds ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`,
-      `time per token = the wafer program's phases (one layer costed on the whole wafer, times ${model.nLayers}, plus embedding and classifier): hop latency of the longest route + serialisation on the busiest link + ${8} cycles per collective step (assumption) + the busiest core's compute`,
+      `time per token = the wafer program's phases (one layer costed on the whole wafer, times ${model.nLayers}, plus embedding and classifier): hop latency of the longest route + serialisation on the busiest link + ${CYCLES_PER_STEP} cycles per collective step (assumption) + the busiest core's compute`,
       `${options.allreduce ?? 'tree'} allreduce along rows and columns`,
       ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption)`] : []),
       `energy: ${ENERGY.sources}`,
@@ -141,7 +144,7 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
     `${chips} x ${hw.description} (${hw.sources})`,
     `every token streams all weights once (${(bytes.weights / 1e9).toFixed(2)} GB) and the KV cache up to the position (${(bytes.kv / 1e9).toFixed(3)} GB) from HBM at the full peak bandwidth (an upper bound: real kernels reach less)`,
     `per kernel: the longer of its bytes ÷ ${(chips * hw.hbmBytesPerS) / 1e12} TB/s and its FLOPs ÷ ${(chips * hw.peakFlops[precision]) / 1e12} TFLOPS (${precision}, dense), plus ${hw.launchSeconds * 1e6} µs launch; the kernels are wafermesh's baseline program (${5 * model.nLayers + 1} per token)`,
-    `the 50 MB L2 holds none of the weights between tokens (${(bytes.weights / 1e9).toFixed(1)} GB ≫ ${hw.l2Bytes / 1e6} MB)`,
+    `the ${(hw.l2Bytes / 1e6).toPrecision(3)} MB L2 holds none of the weights between tokens (${(bytes.weights / 1e6).toPrecision(4)} MB ≫ ${(hw.l2Bytes / 1e6).toPrecision(3)} MB)`,
     ...(chips > 1 ? [`tensor parallel: 2 ring allreduces of ${model.dim * vb} B per layer over NVLink (${hw.linkBytesPerS / 1e9} GB/s each way, ${hw.linkLatencySeconds * 1e6} µs per step)`] : []),
     `energy: ${ENERGY.sources}`,
   ]);

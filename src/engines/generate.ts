@@ -72,7 +72,7 @@ export class Decoder {
 
   /** The next forward pass to run: this token at this position. */
   input(): { token: number; pos: number } {
-    if (this.done) throw new WafermeshError('decoder-done', `generation has stopped (${this.stop})`);
+    if (this.done) throw new WafermeshError('decoder-done', `generation has stopped (${this.stop}); start a new generation`);
     return { token: this.token, pos: this.pos };
   }
 

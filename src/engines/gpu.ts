@@ -61,7 +61,7 @@ export class GpuEngine implements Engine {
     if (!c.sharedClassifier) all.set(model.weights.wcls, offsets.wcls);
     this.embeddingOffset = 0;
     if (all.byteLength > res.device.limits.maxStorageBufferBindingSize) {
-      throw new WafermeshError('model-too-large', `the model's ${all.byteLength} bytes of weights exceed this adapter's ${res.device.limits.maxStorageBufferBindingSize}-byte buffers`);
+      throw new WafermeshError('model-too-large', `the model's ${all.byteLength} bytes of weights exceed this adapter's ${res.device.limits.maxStorageBufferBindingSize}-byte buffers; use a smaller model or the cpu engine`);
     }
     this.weights = res.buffer('gpu:weights (off-chip)', all.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, all);
     this.kv = res.storage('gpu:kv cache', 2 * c.nLayers * c.seqLen * kvDim(c) * 4);

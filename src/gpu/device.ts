@@ -40,7 +40,7 @@ export class GpuContext {
     void device.lost.then((info) => {
       // Our own destroy() is a shutdown, not a fault.
       if (this.destroyed || info.reason === 'destroyed') return;
-      this.fault ??= `GPU device lost (${info.reason}): ${info.message}`;
+      this.fault ??= `GPU device lost (${info.reason}): ${info.message.replace(/\s+/g, ' ').trim()}; restart the program (or reload the page)`;
     });
   }
 

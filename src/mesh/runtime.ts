@@ -43,7 +43,7 @@ export function buildImage(program: WaferProgram, model: Model): { sram: Float32
     throw new WafermeshError('unsupported-precision', `the emulated wafer runs f32 (4 bytes per value); this program was compiled for ${placement.valueBytes}`);
   }
   if (m.nHeads > MAX_HEADS) {
-    throw new WafermeshError('unsupported-model', `the mesh engine supports up to ${MAX_HEADS} heads; this model has ${m.nHeads}`);
+    throw new WafermeshError('unsupported-model', `the mesh engine supports up to ${MAX_HEADS} heads; this model has ${m.nHeads}: use --engine gpu or cpu for it`);
   }
   const sram = new Float32Array(nCores * SRAM);
   const table = new Uint32Array(nCores * CT);
@@ -56,7 +56,7 @@ export function buildImage(program: WaferProgram, model: Model): { sram: Float32
     const region = new Map(cp.regions.map((x) => [x.name, x]));
     const off = (name: string) => {
       const g = region.get(name);
-      if (!g) throw new Error(`placement has no region ${name}`);
+      if (!g) throw new WafermeshError('internal', `the placement has no region ${name}; the placement and the runtime disagree (a bug: please report it)`);
       return g.offset;
     };
     const dimIdx = indices(columnRuns(m, mesh, 'dim', c));

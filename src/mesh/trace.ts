@@ -221,8 +221,7 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
 
 /**
  * Segmented row allreduce: each segment (the columns one head spans) of every row is reduced on
- * its own, all at once; segments of neighbouring heads may share a boundary column, and their
- * words are charged to the same links. Cost: the slowest segment, with the busiest link's words.
+ * its own, all at once. Cost: the slowest segment.
  */
 function traceSegments(program: WaferProgram, phase: TransferPhase, base: Pick<PhaseTrace, 'index' | 'name' | 'kind' | 'layer'>, pos: number, perLink?: Float64Array): PhaseTrace {
   const { mesh } = program;
@@ -250,10 +249,10 @@ function traceSegments(program: WaferProgram, phase: TransferPhase, base: Pick<P
       }
     }
   }
-  // A boundary link shared by two segments carries both segments' words: the words beyond what
-  // the slowest segment's own busiest link carries are serialised on top.
-  const extra = Math.max(0, Math.ceil((maxLinkWords - worst.maxLinkWords) / mesh.wordsPerLinkCycle));
-  const cost = { ...worst, serialisation: worst.serialisation + extra };
+  // Neighbouring segments meet in one column but use its links in opposite directions (a
+  // segment's last member sends west, the next segment's first member east), so no link is
+  // shared: the slowest segment is the phase's cost.
+  const cost = worst;
   return {
     ...base,
     cycles: total(cost),

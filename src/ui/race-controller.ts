@@ -4,6 +4,8 @@ import type { WorkerApi } from '../worker/worker.ts';
 import type { PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
 import { parseState, serializeState, type AppState } from './url-state.ts';
 
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+
 /** Generated tokens the race reveals per second on screen for the slower machine, at speed 1. */
 const SLOW_TOKENS_PER_SCREEN_SECOND = 6;
 
@@ -33,6 +35,8 @@ export class RaceController implements ReactiveController {
   private frame = 0;
   private lastFrame = 0;
   private fetching = false;
+  /** A step (token or phase) waiting on the worker: no second one starts meanwhile. */
+  stepping = false;
   private generation = 0;
 
   constructor(private readonly host: ReactiveControllerHost) {
@@ -124,7 +128,7 @@ export class RaceController implements ReactiveController {
       this.perLink = null;
     } catch (e) {
       if (gen !== this.generation) return;
-      this.error = (e as Error).message;
+      this.error = oneLine((e as Error).message);
     } finally {
       if (gen === this.generation) {
         this.loading = null;
@@ -158,9 +162,10 @@ export class RaceController implements ReactiveController {
 
   /** One generated token on both machines, shown at once. */
   async stepToken(): Promise<void> {
-    if (!this.runnable || this.playing || this.workerDone) return;
-    await this.guard(async () => {
+    if (!this.runnable || this.playing || this.workerDone || this.stepping || this.fetching) return;
+    await this.guard(async (gen) => {
       const { events, done } = await this.api.stepTokens(1);
+      if (gen !== this.generation) return;
       this.accept(events, done);
       this.revealAll();
     });
@@ -168,9 +173,10 @@ export class RaceController implements ReactiveController {
 
   /** The mesh program's next pass alone: its transfers drawn on the wafer. */
   async stepPhase(): Promise<void> {
-    if (!this.runnable || this.playing || this.workerDone) return;
-    await this.guard(async () => {
+    if (!this.runnable || this.playing || this.workerDone || this.stepping || this.fetching) return;
+    await this.guard(async (gen) => {
       const { event, done } = await this.api.stepPhase();
+      if (gen !== this.generation) return;
       this.phase = event;
       this.perLink = event.perLink;
       if (event.token) {
@@ -195,18 +201,26 @@ export class RaceController implements ReactiveController {
     this.host.requestUpdate();
   }
 
-  private async guard(f: () => Promise<void>): Promise<void> {
+  /** Runs one step; results and errors of a session replaced meanwhile are dropped. */
+  private async guard(f: (gen: number) => Promise<void>): Promise<void> {
+    const gen = this.generation;
+    this.stepping = true;
+    this.host.requestUpdate();
     try {
-      await f();
+      await f(gen);
     } catch (e) {
-      this.error = (e as Error).message;
-      this.pause();
+      if (gen === this.generation) {
+        this.error = oneLine((e as Error).message);
+        this.pause();
+      }
+    } finally {
+      this.stepping = false;
     }
     this.host.requestUpdate();
   }
 
   private async fetchAhead(): Promise<void> {
-    if (this.fetching || this.workerDone) return;
+    if (this.fetching || this.stepping || this.workerDone) return;
     const ahead = this.events.length - Math.min(this.revealed.mesh, this.revealed.gpu);
     if (ahead > 8) return;
     this.fetching = true;
@@ -216,7 +230,7 @@ export class RaceController implements ReactiveController {
       if (gen === this.generation) this.accept(events, done);
     } catch (e) {
       if (gen === this.generation) {
-        this.error = (e as Error).message;
+        this.error = oneLine((e as Error).message);
         this.pause();
       }
     } finally {

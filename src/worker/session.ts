@@ -168,18 +168,47 @@ export class RaceSession {
       presetClockHz: program?.mesh.clockHz ?? 0,
       gpuPresetName: GPU_PRESET,
     };
-    if (!program) return new RaceSession({ info });
+    if (!program) return new RaceSession({ info, gpuCtx });
     progress?.({ stage: 'placing the weights in the cores\' SRAM', fraction: 0.6 });
+    let meshEngine: Engine | undefined;
+    let gpuEngine: Engine | undefined;
+    try {
+      return await RaceSession.withEngines(info, program, model, tokenizer, promptIds, req, gpuCtx, progress, (m, g) => {
+        meshEngine = m;
+        gpuEngine = g;
+      });
+    } catch (e) {
+      meshEngine?.dispose();
+      gpuEngine?.dispose();
+      gpuCtx?.destroy();
+      throw e;
+    }
+  }
+
+  private static async withEngines(
+    info: SessionInfo,
+    program: WaferProgram,
+    model: Model,
+    tokenizer: Tokenizer | undefined,
+    promptIds: number[],
+    req: SessionRequest,
+    gpuCtx: GpuContext | undefined,
+    progress: ((p: Progress) => void) | undefined,
+    made: (mesh: Engine, gpu?: Engine) => void,
+  ): Promise<RaceSession> {
+    const c = model.config;
     let meshEngine: Engine;
     let gpuEngine: Engine;
     if (gpuCtx) {
       meshEngine = await MeshEngine.fromProgram(gpuCtx, model, program);
+      made(meshEngine);
       progress?.({ stage: 'loading the GPU baseline', fraction: 0.85 });
       gpuEngine = await GpuEngine.create(gpuCtx, model);
     } else {
       meshEngine = new CpuEngine(model);
       gpuEngine = new CpuEngine(model);
     }
+    made(meshEngine, gpuEngine);
     const opts = { promptIds, tokens: req.tokens, temperature: req.temperature, topP: req.topP, seed: req.seed };
     // The mesh's context may be shorter than seq_len: both machines stop at the same place.
     const context = Math.min(program.placement.context, c.seqLen);
@@ -199,8 +228,9 @@ export class RaceSession {
     return session;
   }
 
+  /** The race ends when either machine stops (they stop together unless their logits diverge). */
   get done(): boolean {
-    return !this.meshDecoder || this.meshDecoder.done;
+    return !this.meshDecoder || this.meshDecoder.done || !this.gpuDecoder || this.gpuDecoder.done;
   }
 
   private requireRunnable(): void {
@@ -224,7 +254,7 @@ export class RaceSession {
   async stepPhase(): Promise<PhaseEvent> {
     this.requireRunnable();
     const program = this.program!;
-    if (this.done) throw new WafermeshError('done', `generation has stopped (${this.meshDecoder!.stop})`);
+    if (this.done) throw new WafermeshError('done', `generation has stopped (${this.meshDecoder!.stop ?? this.gpuDecoder!.stop}); press load to start again`);
     const { token, pos } = this.meshDecoder!.input();
     const pass = this.nextPass;
     const links = new Float64Array(program.mesh.width * program.mesh.height * 4);
@@ -239,7 +269,7 @@ export class RaceSession {
       // The last pass yields the logits; in CPU mode the reference computes them here.
       const logits =
         this.meshEngine instanceof MeshEngine ? (await this.meshEngine.meshRuntime.stepPasses(token, pos, pass, pass + 1))! : await this.meshEngine!.forward(token, pos);
-      this.nextPass = 0;
+      this.nextPass = 0; // in both modes: the next token starts at its first pass
       tokenEvent = (await this.finishToken(logits, token, pos)) ?? null;
     }
     return { pass, passes: program.passes.length, pos, phases: info, cycles, perLink: Float32Array.from(links), token: tokenEvent };
@@ -251,16 +281,17 @@ export class RaceSession {
     if (this.nextPass > 0 && this.meshEngine instanceof MeshEngine) {
       // Finish a token that stepPhase started.
       logits = (await this.meshEngine.meshRuntime.stepPasses(token, pos, this.nextPass, this.program!.passes.length))!;
-      this.nextPass = 0;
     } else {
       logits = await this.meshEngine!.forward(token, pos);
     }
+    this.nextPass = 0;
     return this.finishToken(logits, token, pos);
   }
 
   private async finishToken(meshLogits: Float32Array, token: number, pos: number): Promise<TokenEvent | undefined> {
-    const meshId = this.meshDecoder!.accept(meshLogits);
+    // The GPU first: if it fails, neither decoder has moved and the step can be retried.
     const gpuId = await this.gpuDecoder!.step();
+    const meshId = this.meshDecoder!.accept(meshLogits);
     if (meshId === undefined && !this.meshDecoder!.done) return undefined; // still feeding the prompt
     if (meshId === undefined) return undefined; // stopped (BOS or context) without a new token
     const program = this.program!;

@@ -9,6 +9,13 @@ import { RaceSession } from './session.ts';
 import type { PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
 
 let session: RaceSession | undefined;
+// Calls run one after another, in the order they came: a second open or step waits for the first.
+let chain: Promise<unknown> = Promise.resolve();
+function serial<T>(f: () => Promise<T>): Promise<T> {
+  const next = chain.then(f, f);
+  chain = next.catch(() => undefined);
+  return next;
+}
 
 async function fetchBytes(url: string): Promise<ArrayBuffer> {
   const r = await fetch(url);
@@ -17,12 +24,38 @@ async function fetchBytes(url: string): Promise<ArrayBuffer> {
 }
 
 function current(): RaceSession {
-  if (!session) throw new WafermeshError('no-session', 'no model is loaded yet');
+  if (!session) throw new WafermeshError('no-session', 'no model is loaded yet; press load');
   return session;
 }
 
 export const workerApi = {
-  async open(req: SessionRequest, progress?: (p: Progress) => void): Promise<SessionInfo> {
+  open(req: SessionRequest, progress?: (p: Progress) => void): Promise<SessionInfo> {
+    return serial(() => openNow(req, progress));
+  },
+  stepTokens(n: number): Promise<{ events: TokenEvent[]; done: boolean }> {
+    return serial(async () => {
+      const s = current();
+      const events = await s.stepTokens(n);
+      return Comlink.transfer({ events, done: s.done }, events.flatMap((e) => [e.perLink.buffer, e.phaseCycles.buffer] as ArrayBuffer[]));
+    });
+  },
+  stepPhase(): Promise<{ event: PhaseEvent; done: boolean }> {
+    return serial(async () => {
+      const s = current();
+      const event = await s.stepPhase();
+      const bufs = [event.perLink.buffer, ...(event.token ? [event.token.perLink.buffer, event.token.phaseCycles.buffer] : [])] as ArrayBuffer[];
+      return Comlink.transfer({ event, done: s.done }, bufs);
+    });
+  },
+  close(): Promise<void> {
+    return serial(async () => {
+      session?.dispose();
+      session = undefined;
+    });
+  },
+};
+
+async function openNow(req: SessionRequest, progress?: (p: Progress) => void): Promise<SessionInfo> {
     session?.dispose();
     session = undefined;
     try {
@@ -33,23 +66,7 @@ export const workerApi = {
       // A proxied callback holds a port open until released.
       (progress as unknown as { [Comlink.releaseProxy]?: () => void })?.[Comlink.releaseProxy]?.();
     }
-  },
-  async stepTokens(n: number): Promise<{ events: TokenEvent[]; done: boolean }> {
-    const s = current();
-    const events = await s.stepTokens(n);
-    return Comlink.transfer({ events, done: s.done }, events.flatMap((e) => [e.perLink.buffer, e.phaseCycles.buffer] as ArrayBuffer[]));
-  },
-  async stepPhase(): Promise<{ event: PhaseEvent; done: boolean }> {
-    const s = current();
-    const event = await s.stepPhase();
-    const bufs = [event.perLink.buffer, ...(event.token ? [event.token.perLink.buffer, event.token.phaseCycles.buffer] : [])] as ArrayBuffer[];
-    return Comlink.transfer({ event, done: s.done }, bufs);
-  },
-  close(): void {
-    session?.dispose();
-    session = undefined;
-  },
-};
+}
 
 export type WorkerApi = typeof workerApi;
 

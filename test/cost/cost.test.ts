@@ -63,5 +63,6 @@ describe('predict', () => {
   it('refuses what does not fit and says how many chips would do', () => {
     expect(() => predict('llama-3.1-70b', REAL_MODELS['llama-3.1-70b'], 'h100', { precision: 'fp16' })).toThrow(/does-not-fit: .* use --chips 2 or more/);
     expect(() => predict('llama-3.1-70b', REAL_MODELS['llama-3.1-70b'], 'wse-3', { precision: 'fp16' })).toThrow(/does-not-fit: .*use --chips \d+/);
+    expect(() => predict('llama-3.1-8b', REAL_MODELS['llama-3.1-8b'], 'wse-3', { chips: 200 })).toThrow(/--chips 200 is more wafers than llama-3\.1-8b has layers \(32\)/);
   });
 });

@@ -58,7 +58,7 @@ export class WmApp extends LitElement {
         ? html`<div class="msg" data-testid="no-webgpu">WebGPU is not available here (${info.noWebgpuReason}). The CPU reference decodes both panes; the modelled numbers are unchanged.</div>`
         : ''}
       ${r.error ? html`<div class="msg err" data-testid="error">${r.error}</div>` : ''}
-      <wm-controls .state=${r.state} .playing=${r.playing} .busy=${!!r.loading} .canRun=${r.runnable && !r.loading} @settings=${this.onSettings} @action=${this.onAction}></wm-controls>
+      <wm-controls .state=${r.state} .playing=${r.playing} .busy=${!!r.loading} .canRun=${r.runnable && !r.loading && !r.stepping} @settings=${this.onSettings} @action=${this.onAction}></wm-controls>
       ${r.loading ? html`<div>${r.loading.stage} <progress value=${r.loading.fraction}></progress></div>` : ''}
       ${info ? html`<div class="scale">model ${info.modelName}: ${info.describe}. ${info.adapter ? `Engines on ${info.adapter}.` : ''}
           ${r.scale > 0 ? `On screen 1 s = ${(r.scale * 1e6).toFixed(1)} µs of modelled time.` : ''}</div>` : ''}
