@@ -206,14 +206,19 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
     maxLinkWords = Math.max(maxLinkWords, cost.maxLinkWords);
     if (total(cost) > total(worst)) worst = cost;
   }
+  return transferTrace(base, worst, linkWords, maxLinkWords);
+}
+
+/** A transfer phase's trace: the slowest line sets its cycles; words are summed over all lines. */
+function transferTrace(base: Pick<PhaseTrace, 'index' | 'name' | 'kind' | 'layer'>, slowest: LineCost, linkWords: number, maxLinkWords: number): PhaseTrace {
   return {
     ...base,
-    cycles: total(worst),
-    breakdown: { compute: 0, hops: worst.hops, serialisation: worst.serialisation, steps: worst.steps },
+    cycles: total(slowest),
+    breakdown: { compute: 0, hops: slowest.hops, serialisation: slowest.serialisation, steps: slowest.steps },
     linkWords,
     maxLinkWords,
-    maxHops: worst.maxHops,
-    steps: worst.stepCount,
+    maxHops: slowest.maxHops,
+    steps: slowest.stepCount,
     flops: 0,
     maxCoreFlops: 0,
   };
@@ -252,18 +257,7 @@ function traceSegments(program: WaferProgram, phase: TransferPhase, base: Pick<P
   // Neighbouring segments meet in one column but use its links in opposite directions (a
   // segment's last member sends west, the next segment's first member east), so no link is
   // shared: the slowest segment is the phase's cost.
-  const cost = worst;
-  return {
-    ...base,
-    cycles: total(cost),
-    breakdown: { compute: 0, hops: cost.hops, serialisation: cost.serialisation, steps: cost.steps },
-    linkWords,
-    maxLinkWords,
-    maxHops: cost.maxHops,
-    steps: cost.stepCount,
-    flops: 0,
-    maxCoreFlops: 0,
-  };
+  return transferTrace(base, worst, linkWords, maxLinkWords);
 }
 
 /** The trace of decoding `token` at `pos`: every phase's cost, and totals at the preset's clock. */
