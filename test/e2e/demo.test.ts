@@ -50,7 +50,9 @@ const textOf = (page: Page, engine: string) => page.locator(`[data-testid=genera
 describe('the demo in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`bash tools/setup.sh\` (it installs Debian's chromium)`);
-    await build({ root: ROOT, logLevel: 'error' });
+    // vitest runs with NODE_ENV=test, which would make Vite bundle Lit's development build.
+    process.env.NODE_ENV = 'production';
+    await build({ root: ROOT, logLevel: 'error', mode: 'production' });
     server = await preview({ root: ROOT, preview: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
     base = server.resolvedUrls!.local[0];
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
