@@ -6,7 +6,8 @@ import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(__dirname, '../..');
-const SHOTS = resolve(ROOT, 'docs/screenshots');
+// Screenshots of each run; the README's copies in docs/screenshots are refreshed from these by hand.
+const SHOTS = resolve(ROOT, 'test-output/screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 
 let server: PreviewServer;
