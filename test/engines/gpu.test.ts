@@ -1,41 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { CpuEngine } from '../../src/engines/cpu.ts';
-import { generate } from '../../src/engines/generate.ts';
 import { GpuEngine } from '../../src/engines/gpu.ts';
 import { baselineBytes } from '../../src/engines/baseline-program.ts';
-import { BOS, kvDim, parameterCount, type ModelConfig } from '../../src/model/config.ts';
+import { kvDim, parameterCount, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
-import { maxAbsDiff } from '../helpers/check.ts';
+import { raceReference } from '../helpers/race.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
 async function race(model: Model, tokens: number, instrument = false) {
   const engine = await GpuEngine.create(await testGpu(), model, { instrument });
-  const start = engine.liveBuffers;
-  const cpu = new CpuEngine(model);
-  let maxDiff = 0;
   const traces: NonNullable<GpuEngine['lastTrace']>[] = [];
-  const wrap = {
-    name: 'gpu' as const,
-    config: engine.config,
-    context: engine.context,
-    description: '',
-    reset: () => (engine.reset(), cpu.reset()),
-    dispose: () => undefined,
-    forward: async (token: number, pos: number) => {
-      const got = await engine.forward(token, pos);
-      maxDiff = Math.max(maxDiff, maxAbsDiff(got, await cpu.forward(token, pos)));
-      traces.push(engine.lastTrace!);
-      return got;
-    },
-  };
-  const opts = { promptIds: [BOS], tokens, temperature: 0, topP: 1, seed: 0 };
-  const ids = (await generate(wrap, opts)).ids;
-  const cpuIds = (await generate(new CpuEngine(model), opts)).ids;
-  expect(engine.liveBuffers, 'buffers left behind by decoding').toBe(start);
+  const r = await raceReference(engine, model, tokens, () => traces.push(engine.lastTrace!));
   engine.dispose();
-  return { ids, cpuIds, maxDiff, traces };
+  return { ...r, traces };
 }
 
 describe('GPU baseline engine', () => {

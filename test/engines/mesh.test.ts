@@ -1,48 +1,25 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuEngine } from '../../src/engines/cpu.ts';
-import { generate } from '../../src/engines/generate.ts';
 import { MeshEngine } from '../../src/engines/mesh.ts';
 import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
 import { place } from '../../src/mesh/placement.ts';
 import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
-import { checkTensor, maxAbsDiff } from '../helpers/check.ts';
+import { checkTensor } from '../helpers/check.ts';
+import { raceReference } from '../helpers/race.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
 const stories = loadStories260K();
 const gqaSeparate: ModelConfig = { dim: 48, hiddenDim: 96, nLayers: 3, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 64, sharedClassifier: false };
 
-/** Greedy ids of both engines for `tokens` tokens, and the largest logit difference seen. */
+/** Greedy ids of the mesh and the reference for `tokens` tokens, and the largest logit difference. */
 async function race(model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree' = 'tree') {
   const engine = await MeshEngine.create(await testGpu(), model, mesh, allreduce);
-  const buffersAtStart = engine.liveBuffers;
-  const cpu = new CpuEngine(model);
-  let maxDiff = 0;
-  const wrap = {
-    name: 'mesh' as const,
-    config: engine.config,
-    context: engine.context,
-    description: '',
-    reset: () => {
-      engine.reset();
-      cpu.reset();
-    },
-    dispose: () => engine.dispose(),
-    forward: async (token: number, pos: number) => {
-      const got = await engine.forward(token, pos);
-      const want = await cpu.forward(token, pos);
-      maxDiff = Math.max(maxDiff, maxAbsDiff(got, want));
-      return got;
-    },
-  };
-  const opts = { promptIds: [BOS], tokens, temperature: 0, topP: 1, seed: 0 };
-  const meshIds = (await generate(wrap, opts)).ids;
-  const cpuIds = (await generate(new CpuEngine(model), opts)).ids;
-  expect(engine.liveBuffers, 'buffers left behind by decoding').toBe(buffersAtStart);
+  const { ids, cpuIds, maxDiff } = await raceReference(engine, model, tokens);
   engine.dispose();
-  return { meshIds, cpuIds, maxDiff };
+  return { meshIds: ids, cpuIds, maxDiff };
 }
 
 describe('mesh engine, token for token against the CPU reference', () => {
