@@ -133,7 +133,7 @@ export const benchCommand: Command = {
         for (const e of engines.filter((x) => x !== 'c')) cases.push({ suite: 'context', sweep: String(c), engine: e, model: mainModel, mesh: e === 'mesh' ? main : undefined, context: c });
       }
       for (const dim of [64, 128, 256]) {
-        const name = `random:dim=${dim},hidden=${(dim * 8) / 3 > 0 ? Math.round((dim * 8) / 3 / 4) * 4 : 4},layers=4,heads=${dim / 16},kv=${dim / 32},vocab=512,seq=256,shared=1,seed=1`;
+        const name = `random:dim=${dim},hidden=${Math.round((dim * 8) / 3 / 4) * 4},layers=4,heads=${dim / 16},kv=${dim / 32},vocab=512,seq=256,shared=1,seed=1`;
         const m = getModel(name);
         const fit = smallestFittingMesh(m.config, meshFromPreset(preset, 8, 8));
         for (const e of engines.filter((x) => x === 'gpu' || x === 'mesh' || x === 'c')) {

@@ -1,5 +1,5 @@
 import { WafermeshError } from '../errors.ts';
-import type { ModelConfig } from '../model/config.ts';
+import { headSize, type ModelConfig } from '../model/config.ts';
 import type { MeshConfig } from './config.ts';
 import { columnRuns, columnWidth, place, refuseIfNotFits, slotsForRow, split, vectorLength, type Placement, type VectorKind } from './placement.ts';
 
@@ -113,7 +113,7 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
   };
 
   // The columns each head's coordinates span, and the heads each column covers.
-  const hs = m.dim / m.nHeads;
+  const hs = headSize(m);
   const colOfDim = (i: number) => {
     for (let c = 0; c < W; c++) for (const [a, b] of columnRuns(m, mesh, 'dim', c)) if (i >= a && i < b) return c;
     return W - 1;

@@ -1,6 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import { mapOrExplain, type GpuResources } from '../gpu/resources.ts';
-import { kvDim } from '../model/config.ts';
+import { headSize, kvDim } from '../model/config.ts';
 import type { Model } from '../model/weights.ts';
 import { columnRuns, split, vectorLength, type CorePlacement, type VectorKind } from './placement.ts';
 import type { WaferProgram } from './program.ts';
@@ -63,7 +63,7 @@ export function buildImage(program: WaferProgram, model: Model): { sram: Float32
     const kvIdx = indices(columnRuns(m, mesh, 'kv', c));
     const hidIdx = indices(columnRuns(m, mesh, 'hidden', c));
     const kvMul = m.nHeads / m.nKvHeads;
-    const hs = m.dim / m.nHeads;
+    const hs = headSize(m);
     const kvPos = dimIdx.map((i) => kvIdx.indexOf(Math.floor(Math.floor(i / hs) / kvMul) * hs + (i % hs)));
     const rowsOf = (k: VectorKind) => split(vectorLength(m, k), H, r);
     const base = core * SRAM;

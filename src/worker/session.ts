@@ -308,7 +308,6 @@ export class RaceSession {
       gpuCost: gpuTokenCost(program.model, pos, gpuHw, 'fp32'),
       phaseCycles: Float64Array.from(trace.phases.map((p) => p.cycles)),
       perLink: Float32Array.from(trace.perLink!),
-      offchipBytes: gpuTokenCost(program.model, pos, gpuHw, 'fp32').offchipBytes,
       stop: this.meshDecoder!.stop ?? null,
     };
   }

@@ -81,7 +81,6 @@ export interface TokenEvent {
   phaseCycles: Float64Array;
   /** Words per link (core * 4 + dir) over this token. */
   perLink: Float32Array;
-  offchipBytes: number;
   stop: string | null;
 }
 

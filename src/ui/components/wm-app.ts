@@ -75,7 +75,7 @@ export class WmApp extends LitElement {
           <wm-race-pane machine="gpu" heading="GPU: weights streamed from HBM every token" .prompt=${r.state.prompt} .text=${r.text('gpu')}
             .last=${lastGpu} .count=${r.revealed.gpu} .done=${r.done}></wm-race-pane>
           <h2>The GPU</h2>
-          <wm-gpu-view .bytesPerToken=${lastGpu?.offchipBytes ?? 0} .tokens=${r.revealed.gpu} .kernels=${info ? info.gpuKernels.filter((k) => k.launch).length : 0}
+          <wm-gpu-view .bytesPerToken=${lastGpu?.gpuCost.offchipBytes ?? 0} .tokens=${r.revealed.gpu} .kernels=${info ? info.gpuKernels.filter((k) => k.launch).length : 0}
             .progress=${r.playing ? (performance.now() / 400) % 1 : 1}></wm-gpu-view>
         </section>
       </div>
