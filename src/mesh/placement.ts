@@ -162,7 +162,6 @@ function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, 
 
 /** Statistics words per core: sum of squares (partial, row-reduced), then per head max and sum. */
 export const STATS_WORDS = (m: ModelConfig): number => 2 + 2 * m.nHeads;
-export const STATS = { sumsq: 0, sumsqAll: 1, max: 2 } as const; // per-head sums follow the maxima
 
 /** Positions t < context with t mod height == row. */
 export function slotsForRow(context: number, height: number, row: number): number {

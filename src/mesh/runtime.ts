@@ -326,10 +326,4 @@ export class MeshRuntime {
   async clearCounters(): Promise<void> {
     this.res.device.queue.writeBuffer(this.counters, 0, new Uint32Array(this.countersLength));
   }
-
-  /** A copy of one core's SRAM slice (for tests and the UI's core inspector). */
-  async readCore(core: number): Promise<Float32Array> {
-    const words = this.program.mesh.sramBytes / 4;
-    return this.res.readF32(this.sram, core * words * 4, words);
-  }
 }

@@ -40,11 +40,3 @@ export const WEIGHT_ORDER = [
   'w3',
   'rmsFinal',
 ] as const satisfies readonly (keyof Weights)[];
-
-/** Bytes of weights a decode reads per token if it reads each matrix once (no embedding table). */
-export function weightBytes(w: Weights, sharedClassifier: boolean): number {
-  let n = 0;
-  for (const k of WEIGHT_ORDER) n += w[k].length;
-  if (!sharedClassifier) n += w.wcls.length;
-  return n * 4;
-}
