@@ -14,7 +14,7 @@ override DIM: u32;
 override KVD: u32;
 override HID: u32;
 override VOCAB: u32;
-override NH: u32; // query heads (≤ 64)
+override NH: u32; // query heads (≤ MAX_HEADS)
 override KVMUL: u32; // query heads per KV head
 override HS: u32; // head size
 override NL: u32; // layers
@@ -23,22 +23,9 @@ override INSTRUMENT: bool = false; // count accesses, remote reads and FLOPs int
 override NCC: u32 = 1; // cores covered by the instrumented read matrix
 override WG: u32 = 64; // cores per workgroup (software drivers run one workgroup per thread)
 
-// Core-table fields (src/mesh/runtime.ts writes them in this order).
-const CT: u32 = 48u;
-const F_ROW = 0u; const F_COL = 1u; const F_LAYER0 = 2u; const F_LSTRIDE = 3u;
-const F_RMSATT = 4u; const F_WQ = 5u; const F_WK = 6u; const F_WV = 7u; const F_WO = 8u;
-const F_RMSFFN = 9u; const F_W1 = 10u; const F_W3 = 11u; const F_W2 = 12u;
-const F_RMSFINAL = 13u; const F_EMB = 14u; const F_WCLS = 15u;
-const F_X = 16u; const F_XB = 17u; const F_Q = 18u; const F_K = 19u; const F_V = 20u;
-const F_ATTO = 21u; const F_ATT = 22u; const F_HB = 23u; const F_HB2 = 24u;
-const F_PARTIAL = 25u; const F_PARTIALB = 26u; const F_LOGITS = 27u; const F_STATS = 28u;
-const F_SCORES = 29u; const F_SCORESALL = 30u; const F_KV = 31u;
-const F_NDIM = 32u; const F_NKV = 33u; const F_NHID = 34u; const F_SLOTS = 35u;
-const F_LO_DIM = 36u; const F_ROWS_DIM = 37u; const F_LO_KV = 38u; const F_ROWS_KV = 39u;
-const F_LO_HID = 40u; const F_ROWS_HID = 41u; const F_LO_VOCAB = 42u; const F_ROWS_VOCAB = 43u;
-const F_IDX_DIM = 44u; const F_IDX_KV = 45u; const F_IDX_KVPOS = 46u; const F_IDX_HID = 47u;
-// Statistics words: Σx² (this core's), Σx² (row-reduced), then per head max and sum.
-const S_SUMSQ = 0u; const S_SUMSQ_ALL = 1u; const S_MAX = 2u;
+// The core table's field indices (F_*, CT words per core), the stats layout (S_*), the owner
+// tables' offsets in `idx` (O_*), MAX_HEADS and TREE_STACK are generated from src/mesh/image.ts
+// and put before this file at pipeline creation.
 // Instrumented counters: [0] out-of-slice accesses, [1 + core] FLOPs, then reads[dst * NCC + src].
 const C_FLOPS = 1u;
 
@@ -91,15 +78,14 @@ fn remote(core: u32, a: u32) -> f32 {
   return sram[core * SRAM + a];
 }
 
-// Which mesh column's slice of a dim vector holds coordinate i (slices are runs of whole pairs).
+// Which mesh column's slice of a dim vector holds coordinate i (the placement's owner table).
 fn colOfDim(i: u32) -> u32 {
-  let pairs = DIM / 2u;
-  return ((i / 2u) * W + W - 1u) / pairs;
+  return idx[O_COL_DIM + i];
 }
 
-// Which of the H balanced row slices of an n-vector holds element i.
-fn rowOf(i: u32, n: u32) -> u32 {
-  return (i * H + H - 1u) / n;
+// Which mesh row's slice holds element i of a vector whose owner table starts at `table`.
+fn rowOf(i: u32, table: u32) -> u32 {
+  return idx[table + i];
 }
 
 // One core's contribution to a line sum: its word at (field f + j), or for the attention's
@@ -124,7 +110,7 @@ fn lineSum(start: u32, stride: u32, n: u32, f: u32, j: u32, combine: bool, h: u3
     }
     return s;
   }
-  var vals: array<f32, 12>;
+  var vals: array<f32, TREE_STACK>;
   var top = 0u;
   for (var i = 0u; i < n; i++) {
     var v = term(start + i * stride, f, j, combine, h, big);
@@ -168,7 +154,7 @@ fn tile(w: u32, rows: u32, n: u32, x: u32, out: u32) {
 fn rmsnorm(weight: u32) {
   let ss = rowSum(me / W, F_STATS, S_SUMSQ);
   let scale = 1.0 / sqrt(ss / f32(DIM) + 1e-5);
-  let nd = mt(F_NDIM);
+  let nd = mt(F_N_DIM);
   for (var j = 0u; j < nd; j++) {
     st(mt(F_XB) + j, ld(weight + j) * (scale * ld(mt(F_X) + j)));
   }
@@ -176,7 +162,7 @@ fn rmsnorm(weight: u32) {
 }
 
 fn layerBase() -> u32 {
-  return mt(F_LAYER0) + stepInfo.layer * mt(F_LSTRIDE);
+  return mt(F_LAYER0) + stepInfo.layer * mt(F_LAYER_STRIDE);
 }
 
 // Positions ≤ pos this core's row holds (position t lives in row t mod H).
@@ -188,9 +174,10 @@ fn usedSlots() -> u32 {
   return (stepInfo.pos - r) / H + 1u;
 }
 
-// The row-reduced element i of a vector whose row slices sit at `skip` words into `partial`.
-fn gathered(i: u32, n: u32, loField: u32, skip: u32) -> f32 {
-  let rr = rowOf(i, n);
+// The row-reduced element i of a vector (owner table `table`) whose row slices sit at `skip`
+// words into `partial`.
+fn gathered(i: u32, table: u32, loField: u32, skip: u32) -> f32 {
+  let rr = rowOf(i, table);
   let lead = rr * W;
   return rowSum(rr, F_PARTIAL, skip + i - t(lead, loField));
 }
@@ -203,11 +190,11 @@ fn finish() {
 
 // Residual add of the row-reduced, column-gathered dim vector at `part`, then Σx² of x.
 fn residual(part: u32) {
-  let nd = mt(F_NDIM);
+  let nd = mt(F_N_DIM);
   var ss = 0.0;
   for (var j = 0u; j < nd; j++) {
     let i = idx[mt(F_IDX_DIM) + j];
-    let rr = rowOf(i, DIM);
+    let rr = rowOf(i, O_ROW_DIM);
     let v = rowSum(rr, part, i - t(rr * W, F_LO_DIM));
     let x = ld(mt(F_X) + j) + v;
     st(mt(F_X) + j, x);
@@ -225,12 +212,12 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let tok = stepInfo.token;
-  let src = rowOf(tok, VOCAB) * W + me % W;
-  let nd = mt(F_NDIM);
+  let src = rowOf(tok, O_ROW_VOCAB) * W + me % W;
+  let nd = mt(F_N_DIM);
   let row = (tok - t(src, F_LO_VOCAB)) * nd;
   var ss = 0.0;
   for (var j = 0u; j < nd; j++) {
-    let v = remote(src, t(src, F_EMB) + row + j);
+    let v = remote(src, t(src, F_EMBEDDING) + row + j);
     st(mt(F_X) + j, v);
     ss += v * v;
   }
@@ -247,8 +234,8 @@ fn qkv(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let lb = layerBase();
-  rmsnorm(lb + mt(F_RMSATT));
-  let nd = mt(F_NDIM);
+  rmsnorm(lb + mt(F_RMS_ATT));
+  let nd = mt(F_N_DIM);
   let rd = mt(F_ROWS_DIM);
   let rk = mt(F_ROWS_KV);
   tile(lb + mt(F_WQ), rd, nd, mt(F_XB), mt(F_PARTIAL));
@@ -276,18 +263,18 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (me >= W * H) {
     return;
   }
-  let nd = mt(F_NDIM);
-  let nk = mt(F_NKV);
+  let nd = mt(F_N_DIM);
+  let nk = mt(F_N_KV);
   for (var j = 0u; j < nd; j++) {
     let i = idx[mt(F_IDX_DIM) + j];
-    st(mt(F_Q) + j, gathered(i, DIM, F_LO_DIM, 0u));
+    st(mt(F_Q) + j, gathered(i, O_ROW_DIM, F_LO_DIM, 0u));
   }
   for (var j = 0u; j < nk; j++) {
     let i = idx[mt(F_IDX_KV) + j];
-    let lead = rowOf(i, KVD) * W;
+    let lead = rowOf(i, O_ROW_KV) * W;
     let rd = t(lead, F_ROWS_DIM);
-    st(mt(F_K) + j, gathered(i, KVD, F_LO_KV, rd));
-    st(mt(F_V) + j, gathered(i, KVD, F_LO_KV, rd + t(lead, F_ROWS_KV)));
+    st(mt(F_K) + j, gathered(i, O_ROW_KV, F_LO_KV, rd));
+    st(mt(F_V) + j, gathered(i, O_ROW_KV, F_LO_KV, rd + t(lead, F_ROWS_KV)));
   }
   for (var j = 0u; j < nd; j += 2u) {
     ropePair(mt(F_Q) + j, idx[mt(F_IDX_DIM) + j]);
@@ -315,7 +302,7 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < nd; j++) {
       let h = idx[mt(F_IDX_DIM) + j] / HS;
       let a = mt(F_SCORES) + s * NH + h;
-      st(a, ld(a) + ld(mt(F_Q) + j) * ld(kb + idx[mt(F_IDX_KVPOS) + j]));
+      st(a, ld(a) + ld(mt(F_Q) + j) * ld(kb + idx[mt(F_IDX_KV_POS) + j]));
     }
   }
   flops += 2u * nd * used;
@@ -333,7 +320,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = me / W;
   let used = usedSlots();
   let inv = 1.0 / sqrt(f32(HS));
-  let nd = mt(F_NDIM);
+  let nd = mt(F_N_DIM);
   // The heads this core's coordinates belong to, and for each the row segment of columns it spans.
   var hLo = 1u;
   var hHi = 0u;
@@ -349,17 +336,17 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c0 = colOfDim(h * HS);
     let c1 = colOfDim(h * HS + HS - 1u) + 1u;
     for (var s = 0u; s < used; s++) {
-      st(mt(F_SCORESALL) + s * NH + h, lineSum(r * W + c0, 1u, c1 - c0, F_SCORES, s * NH + h, false, 0u, 0.0) * inv);
+      st(mt(F_SCORES_ALL) + s * NH + h, lineSum(r * W + c0, 1u, c1 - c0, F_SCORES, s * NH + h, false, 0u, 0.0) * inv);
     }
   }
   for (var h = hLo; h <= hHi; h++) {
     var m = -3.0e38;
     for (var s = 0u; s < used; s++) {
-      m = max(m, ld(mt(F_SCORESALL) + s * NH + h));
+      m = max(m, ld(mt(F_SCORES_ALL) + s * NH + h));
     }
     var l = 0.0;
     for (var s = 0u; s < used; s++) {
-      let a = mt(F_SCORESALL) + s * NH + h;
+      let a = mt(F_SCORES_ALL) + s * NH + h;
       let p = exp(ld(a) - m);
       st(a, p);
       l += p;
@@ -368,15 +355,15 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     st(mt(F_STATS) + S_MAX + NH + h, l);
     flops += 3u * used;
   }
-  let kvStride = 2u * mt(F_NKV);
+  let kvStride = 2u * mt(F_N_KV);
   for (var j = 0u; j < nd; j++) {
     let h = idx[mt(F_IDX_DIM) + j] / HS;
-    let vo = mt(F_NKV) + idx[mt(F_IDX_KVPOS) + j];
+    let vo = mt(F_N_KV) + idx[mt(F_IDX_KV_POS) + j];
     var o = 0.0;
     for (var s = 0u; s < used; s++) {
-      o += ld(mt(F_SCORESALL) + s * NH + h) * ld(mt(F_KV) + (s * NL + stepInfo.layer) * kvStride + vo);
+      o += ld(mt(F_SCORES_ALL) + s * NH + h) * ld(mt(F_KV) + (s * NL + stepInfo.layer) * kvStride + vo);
     }
-    st(mt(F_ATTO) + j, o);
+    st(mt(F_ATT_O) + j, o);
   }
   flops += 2u * nd * used;
   finish();
@@ -390,9 +377,9 @@ fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let c = me % W;
-  var big: array<f32, 64>;
-  var sums: array<f32, 64>;
-  let nd = mt(F_NDIM);
+  var big: array<f32, MAX_HEADS>;
+  var sums: array<f32, MAX_HEADS>;
+  let nd = mt(F_N_DIM);
   var hLo = 1u;
   var hHi = 0u;
   if (nd > 0u) {
@@ -410,7 +397,7 @@ fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   for (var j = 0u; j < nd; j++) {
     let h = idx[mt(F_IDX_DIM) + j] / HS;
-    st(mt(F_ATT) + j, colCombine(F_ATTO, j, h, big[h]) / sums[h]);
+    st(mt(F_ATT) + j, colCombine(F_ATT_O, j, h, big[h]) / sums[h]);
   }
   let lb = layerBase();
   tile(lb + mt(F_WO), mt(F_ROWS_DIM), nd, mt(F_ATT), mt(F_PARTIAL));
@@ -436,8 +423,8 @@ fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let lb = layerBase();
-  rmsnorm(lb + mt(F_RMSFFN));
-  let nd = mt(F_NDIM);
+  rmsnorm(lb + mt(F_RMS_FFN));
+  let nd = mt(F_N_DIM);
   let rh = mt(F_ROWS_HID);
   tile(lb + mt(F_W1), rh, nd, mt(F_XB), mt(F_PARTIAL));
   tile(lb + mt(F_W3), rh, nd, mt(F_XB), mt(F_PARTIAL) + rh);
@@ -451,18 +438,18 @@ fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (me >= W * H) {
     return;
   }
-  let nh = mt(F_NHID);
+  let nh = mt(F_N_HID);
   for (var j = 0u; j < nh; j++) {
     let i = idx[mt(F_IDX_HID) + j];
-    let lead = rowOf(i, HID) * W;
-    let a = gathered(i, HID, F_LO_HID, 0u);
-    let b = gathered(i, HID, F_LO_HID, t(lead, F_ROWS_HID));
+    let lead = rowOf(i, O_ROW_HIDDEN) * W;
+    let a = gathered(i, O_ROW_HIDDEN, F_LO_HID, 0u);
+    let b = gathered(i, O_ROW_HIDDEN, F_LO_HID, t(lead, F_ROWS_HID));
     st(mt(F_HB2) + j, b);
     st(mt(F_HB) + j, (a / (1.0 + exp(-a))) * b);
   }
   flops += 5u * nh;
   let lb = layerBase();
-  tile(lb + mt(F_W2), mt(F_ROWS_DIM), nh, mt(F_HB), mt(F_PARTIALB));
+  tile(lb + mt(F_W2), mt(F_ROWS_DIM), nh, mt(F_HB), mt(F_PARTIAL_B));
   finish();
 }
 
@@ -473,7 +460,7 @@ fn residual_ffn(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (me >= W * H) {
     return;
   }
-  residual(F_PARTIALB);
+  residual(F_PARTIAL_B);
   finish();
 }
 
@@ -484,8 +471,8 @@ fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (me >= W * H) {
     return;
   }
-  rmsnorm(mt(F_RMSFINAL));
-  tile(mt(F_WCLS), mt(F_ROWS_VOCAB), mt(F_NDIM), mt(F_XB), mt(F_PARTIAL));
+  rmsnorm(mt(F_RMS_FINAL));
+  tile(mt(F_WCLS), mt(F_ROWS_VOCAB), mt(F_N_DIM), mt(F_XB), mt(F_PARTIAL));
   finish();
 }
 

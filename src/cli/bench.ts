@@ -4,17 +4,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WafermeshError, oneLine } from '../errors.ts';
 import { gpuPreset } from '../cost/hardware.ts';
-import { gpuTokenCost, meshTokenCost } from '../cost/model.ts';
-import { CpuEngine } from '../engines/cpu.ts';
-import { GpuEngine } from '../engines/gpu.ts';
-import { MeshEngine } from '../engines/mesh.ts';
-import type { Engine } from '../engines/engine.ts';
+import type { MachineTrace } from '../cost/model.ts';
+import { createMachine, type Machine } from '../engines/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpu } from '../gpu/node.ts';
 import { DEFAULT_PRESET, meshFromPreset, parseMeshSize, type MeshConfig } from '../mesh/config.ts';
 import { smallestFittingMesh } from '../mesh/placement.ts';
-import { compileProgram, type Allreduce } from '../mesh/program.ts';
-import { traceToken } from '../mesh/trace.ts';
+import type { Allreduce } from '../mesh/collectives.ts';
+import { compileProgram } from '../mesh/programs/decode.ts';
 import { BOS, describeConfig } from '../model/config.ts';
 import { writeCheckpoint } from '../model/checkpoint.ts';
 import { ReferenceTransformer } from '../model/reference.ts';
@@ -108,10 +105,10 @@ export const benchCommand: Command = {
       return meshFromPreset(preset, width, height);
     };
     const models = new Map<string, Model>();
-    const getModel = (name: string) => {
+    const getModel = async (name: string) => {
       let m = models.get(name);
       if (!m) {
-        m = loadModel(name).model;
+        m = (await loadModel(name)).model;
         models.set(name, m);
       }
       return m;
@@ -119,7 +116,7 @@ export const benchCommand: Command = {
     // The suite.
     const cases: Case[] = [];
     const suite = String(v.suite);
-    const base = getModel(mainModel);
+    const base = await getModel(mainModel);
     const defaultMesh = () => smallestFittingMesh(base.config, meshFromPreset(preset, 8, 8)) ?? meshOf('8x8');
     const main = defaultMesh().width < 8 ? meshOf('8x8') : defaultMesh();
     for (const e of engines) cases.push({ suite: 'engines', sweep: e, engine: e, model: mainModel, mesh: e === 'mesh' ? main : undefined, context: 0 });
@@ -134,7 +131,7 @@ export const benchCommand: Command = {
       }
       for (const dim of [64, 128, 256]) {
         const name = `random:dim=${dim},hidden=${Math.round((dim * 8) / 3 / 4) * 4},layers=4,heads=${dim / 16},kv=${dim / 32},vocab=512,seq=256,shared=1,seed=1`;
-        const m = getModel(name);
+        const m = await getModel(name);
         const fit = smallestFittingMesh(m.config, meshFromPreset(preset, 8, 8));
         for (const e of engines.filter((x) => x === 'gpu' || x === 'mesh' || x === 'c')) {
           if (e === 'mesh' && !fit) continue;
@@ -178,7 +175,7 @@ export const benchCommand: Command = {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[i];
       progress(i, `${c.engine} ${c.model.slice(0, 20)} ${c.mesh ? `${c.mesh.width}x${c.mesh.height}` : ''}`);
-      const model = getModel(c.model);
+      const model = await getModel(c.model);
       const shortName = c.model.startsWith('random:') ? `rand-d${model.config.dim}` : c.model;
       const r: BenchResult = {
         suite: c.suite,
@@ -218,17 +215,18 @@ export const benchCommand: Command = {
           }
         } else {
           const { ids, logits } = referenceRun(model, positions);
-          let engine: Engine;
-          if (c.engine === 'cpu') engine = new CpuEngine(model);
-          else if (c.engine === 'gpu') engine = await GpuEngine.create(gpu!, model);
-          else engine = await MeshEngine.fromProgram(gpu!, model, compileProgram(model.config, c.mesh!, allreduce));
+          const engine: Machine = await createMachine(c.engine, model, { gpu: async () => gpu!, mesh: c.mesh, allreduce, gpuPreset: gpuHw.name });
           try {
-            // Warm-up and verification: every position once, logits against the reference.
+            // Warm-up and verification: every position once, logits against the reference, and the
+            // machine's trace of each position that is timed below.
             let maxDiff = 0;
+            const traces: MachineTrace[] = [];
             engine.reset();
             for (let pos = 0; pos < positions; pos++) {
               const l = await engine.forward(ids[pos], pos);
               for (let j = 0; j < l.length; j++) maxDiff = Math.max(maxDiff, Math.abs(l[j] - logits[pos][j]));
+              const t = pos >= c.context ? engine.lastTrace() : undefined;
+              if (t) traces.push(t);
             }
             r.max_abs_dlogit = c.engine === 'cpu' ? 0 : maxDiff;
             for (let k = 0; k < R; k++) {
@@ -239,33 +237,21 @@ export const benchCommand: Command = {
               rates.push((1000 * T) / (performance.now() - t0));
             }
             // Counters and modelled numbers, averaged over the timed positions.
-            if (engine instanceof MeshEngine) {
-              let cyc = 0;
-              let words = 0;
-              let joules = 0;
-              for (let pos = c.context; pos < positions; pos++) {
-                const t = traceToken(engine.program, ids[pos], pos);
-                cyc += t.cycles;
-                words += t.linkWords;
-                joules += meshTokenCost(t, engine.program.mesh, model.config).joules;
-              }
-              r.passes_per_token = engine.program.passes.length;
-              r.modelled_tokens_per_s = (T * engine.program.mesh.clockHz) / cyc;
-              r.fabric_words_per_token = words / T;
-              r.energy_uj_per_token = (joules / T) * 1e6;
-            } else if (engine instanceof GpuEngine) {
+            if (engine.plan) {
               let secs = 0;
+              let words = 0;
               let bytes = 0;
               let joules = 0;
-              for (let pos = c.context; pos < positions; pos++) {
-                const cost = gpuTokenCost(model.config, pos, gpuHw, 'fp32');
-                secs += cost.seconds;
-                joules += cost.joules;
-                bytes += cost.offchipBytes;
+              for (const t of traces) {
+                secs += t.cost.seconds;
+                joules += t.cost.joules;
+                words += t.fabric?.linkWords ?? 0;
+                bytes += t.offchip.weights + t.offchip.kv;
               }
-              r.passes_per_token = engine.program.filter((k) => k.launch).length;
+              r.passes_per_token = engine.passes.length;
               r.modelled_tokens_per_s = T / secs;
-              r.offchip_bytes_per_token = bytes / T;
+              if (engine.plan === 'mesh') r.fabric_words_per_token = words / T;
+              else r.offchip_bytes_per_token = bytes / T;
               r.energy_uj_per_token = (joules / T) * 1e6;
             }
           } finally {

@@ -1,4 +1,5 @@
-import { place, smallestFittingMesh, type Placement } from '../mesh/placement.ts';
+import { fitSummary } from '../mesh/fit.ts';
+import type { Placement } from '../mesh/placement.ts';
 import { describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig } from './load.ts';
@@ -39,19 +40,20 @@ export const fitCommand: Command = {
   async run(v) {
     const model = loadConfig(String(v.model));
     const mesh = meshOption(v);
-    const p = place(model.config, mesh);
-    const bigger = p.fits && p.context >= model.config.seqLen ? undefined : smallestFittingMesh(model.config, mesh);
-    const f = p.fullest;
+    const fit = fitSummary(model.config, mesh);
+    const p = fit.placement;
+    const bigger = fit.smallestFittingMesh;
+    const f = fit.fullest;
     const summary = {
       model: model.source,
       mesh: `${mesh.width}x${mesh.height}`,
       sram_bytes: mesh.sramBytes,
-      fits: p.fits,
-      context: p.fits ? p.context : 0,
+      fits: fit.fits,
+      context: fit.context,
       seq_len: model.config.seqLen,
-      max_context: Number.isFinite(p.maxContext) ? p.maxContext : null,
-      fullest_core: { row: f.row, col: f.col, bytes: f.totalWords * 4, weight_bytes: f.weightWords * 4, scratch_bytes: f.scratchWords * 4, kv_bytes: f.kvWordsPerSlot * f.kvSlots * 4 },
-      total_weight_bytes: p.cores.reduce((n, c) => n + c.weightWords * 4, 0),
+      max_context: fit.maxContext,
+      fullest_core: { row: f.row, col: f.col, bytes: f.bytes, weight_bytes: f.weightBytes, scratch_bytes: f.scratchBytes, kv_bytes: f.kvBytes },
+      total_weight_bytes: fit.totalWeightBytes,
       smallest_fitting_mesh: bigger ? `${bigger.width}x${bigger.height}` : null,
     };
     if (v.json) {

@@ -1,14 +1,12 @@
 import { WafermeshError } from '../errors.ts';
-import { createEngine } from '../engines/index.ts';
+import type { MachineTrace } from '../cost/model.ts';
+import { createMachine, type Machine } from '../engines/index.ts';
 import { checkPromptFits, generate } from '../engines/generate.ts';
-import type { Engine } from '../engines/engine.ts';
 import { BOS, describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
 import { nodeGpu } from '../gpu/node.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { MeshEngine } from '../engines/mesh.ts';
-import { GpuEngine, type GpuTokenTrace } from '../engines/gpu.ts';
 import { loadModel } from './load.ts';
 import type { Command } from './main.ts';
 import { MESH_OPTIONS, meshOption, numberOption } from './options.ts';
@@ -35,7 +33,7 @@ export const generateCommand: Command = {
     const topP = numberOption('top-p', v['top-p'], 1);
     const seed = numberOption('seed', v.seed, 42, true);
     const prompt = String(v.prompt ?? '');
-    const { model, tokenizer } = loadModel(String(v.model), v.tokenizer as string | undefined);
+    const { model, tokenizer } = await loadModel(String(v.model), v.tokenizer as string | undefined);
     if (prompt !== '' && !tokenizer) {
       throw new WafermeshError(
         'no-tokenizer',
@@ -52,11 +50,10 @@ export const generateCommand: Command = {
     const mesh = meshOption(v);
     const allreduce = String(v.allreduce) as 'ring' | 'tree';
     let gpu: GpuContext | undefined;
-    let engine: Engine | undefined;
-    const traces: { cycles: number; linkWords: number; seconds: number }[] = [];
-    const gpuTraces: GpuTokenTrace[] = [];
+    let engine: Machine | undefined;
+    const traces: MachineTrace[] = [];
     try {
-      engine = await createEngine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce });
+      engine = await createMachine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce });
       checkPromptFits(promptIds.length, engine);
       const eng = engine;
       const stream = tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined;
@@ -65,8 +62,8 @@ export const generateCommand: Command = {
         if (tokenizer) write(tokenizer.decode(promptIds.slice(1)));
       }
       const result = await generate(engine, { promptIds, tokens, temperature, topP, seed }, (id, i) => {
-        if (eng instanceof MeshEngine && eng.lastTrace) traces.push(eng.lastTrace);
-        if (eng instanceof GpuEngine && eng.lastTrace) gpuTraces.push(eng.lastTrace);
+        const t = eng.lastTrace();
+        if (t) traces.push(t);
         if (v.json) return;
         if (stream) write(stream.push(id));
         else write(`${i === 0 ? '' : ' '}${id}`);
@@ -84,7 +81,7 @@ export const generateCommand: Command = {
       };
       if (v.json) {
         const out: Record<string, unknown> = {
-          engine: engine.name,
+          engine: engine.engine,
           model: model.source,
           config: describeConfig(model.config),
           prompt,
@@ -92,8 +89,8 @@ export const generateCommand: Command = {
           ids: result.ids,
           ...(tokenizer ? { text: tokenizer.decode(result.ids, promptIds[promptIds.length - 1]) } : {}),
           stop: result.stop,
-          ...(engine instanceof MeshEngine ? { mesh: meshSummary(engine, traces) } : {}),
-          ...(engine instanceof GpuEngine ? { gpu: gpuSummary(engine, gpuTraces) } : {}),
+          ...(engine.wafer ? { mesh: meshSummary(engine, traces) } : {}),
+          ...(engine.plan === 'gpu' ? { gpu: gpuSummary(engine, traces) } : {}),
           temperature,
           top_p: topP,
           seed,
@@ -104,7 +101,7 @@ export const generateCommand: Command = {
         if (stream) write(stream.flush());
         write('\n');
         console.error(
-          `[${engine.name}] ${result.ids.length} tokens, ${timings.tokens_per_s} tok/s (wall clock, median ${timings.ms_per_token_median} ms/token), stop: ${result.stop}`,
+          `[${engine.engine}] ${result.ids.length} tokens, ${timings.tokens_per_s} tok/s (wall clock, median ${timings.ms_per_token_median} ms/token), stop: ${result.stop}`,
         );
       }
       return 0;
@@ -119,17 +116,18 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** Trace totals of the mesh engine over the generated tokens (modelled at the preset's clock). */
-function meshSummary(engine: MeshEngine, traces: { cycles: number; linkWords: number; seconds: number }[]) {
-  const p = engine.program;
+/** Trace totals of the wafer over the generated tokens (modelled at the preset's clock). */
+function meshSummary(engine: Machine, traces: MachineTrace[]) {
+  const first = traces[0]?.fabric;
   const n = Math.max(1, traces.length);
-  const cycles = traces.reduce((a, t) => a + t.cycles, 0) / n;
-  const words = traces.reduce((a, t) => a + t.linkWords, 0) / n;
+  const cycles = traces.reduce((a, t) => a + t.fabric!.cycles, 0) / n;
+  const words = traces.reduce((a, t) => a + t.fabric!.linkWords, 0) / n;
+  const p = engine.wafer!;
   return {
     mesh: `${p.mesh.width}x${p.mesh.height}`,
     sram_bytes_per_core: p.mesh.sramBytes,
     allreduce: p.allreduce,
-    passes_per_token: p.passes.length,
+    passes_per_token: first?.passes ?? engine.passes.length,
     modelled_cycles_per_token: round(cycles),
     fabric_words_per_token: round(words),
     modelled_tokens_per_s: cycles > 0 ? round(p.mesh.clockHz / cycles) : 0,
@@ -139,12 +137,12 @@ function meshSummary(engine: MeshEngine, traces: { cycles: number; linkWords: nu
 }
 
 /** Off-chip traffic of the GPU baseline over the generated tokens. */
-function gpuSummary(engine: GpuEngine, traces: GpuTokenTrace[]) {
+function gpuSummary(engine: Machine, traces: MachineTrace[]) {
   const n = Math.max(1, traces.length);
   return {
-    passes_per_token: engine.program.filter((k) => k.launch).length,
-    weight_bytes_per_token: round(traces.reduce((a, t) => a + t.weightBytes, 0) / n),
-    kv_bytes_per_token: round(traces.reduce((a, t) => a + t.kvBytes, 0) / n),
-    offchip_bytes_per_token: round(traces.reduce((a, t) => a + t.weightBytes + t.kvBytes, 0) / n),
+    passes_per_token: engine.passes.length,
+    weight_bytes_per_token: round(traces.reduce((a, t) => a + t.offchip.weights, 0) / n),
+    kv_bytes_per_token: round(traces.reduce((a, t) => a + t.offchip.kv, 0) / n),
+    offchip_bytes_per_token: round(traces.reduce((a, t) => a + t.offchip.weights + t.offchip.kv, 0) / n),
   };
 }

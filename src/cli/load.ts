@@ -2,19 +2,13 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WafermeshError } from '../errors.ts';
-import { readCheckpoint, readCheckpointHeader } from '../model/checkpoint.ts';
+import { modelEntry } from '../catalog.ts';
+import { readCheckpointHeader } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { parseRandomSpec, randomModel } from '../model/random.ts';
-import { BUILTIN_MODELS, builtinModel } from '../model/registry.ts';
-import { readTokenizer, type Tokenizer } from '../model/tokenizer.ts';
-import type { Model } from '../model/weights.ts';
+import { loadModel as loadAnyModel, parseModelSpec, type LoadedModel } from '../model/load.ts';
+import { parseRandomSpec } from '../model/random.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-export interface LoadedModel {
-  model: Model;
-  tokenizer: Tokenizer | undefined;
-}
 
 /** 2 GiB: beyond this a "checkpoint" is not something this emulator can run. */
 const MAX_FILE_BYTES = 2 ** 31;
@@ -36,19 +30,17 @@ function readFile(path: string, what: string): Uint8Array {
 
 const looksLikePath = (s: string) => existsSync(s) || /[/\\.]/.test(s);
 
-function unknownModel(name: string): WafermeshError {
-  const names = BUILTIN_MODELS.map((m) => m.name).join(', ');
-  return new WafermeshError('unknown-model', `model "${name}" is neither a built-in name (${names}), a random:<spec>, nor an existing file`);
-}
+/** A built-in's path is relative to the project root; a path given on the command line, to the cwd. */
+const readProjectFile = (path: string, what: string, builtin: boolean) => readFile(builtin ? resolve(PROJECT_ROOT, path) : path, what);
 
-/** Only a model's shape, without building or reading its weights (for `fit` and `trace`). */
+/** Only a model's shape, without building or reading its weights (for `fit`, `trace` and `predict`). */
 export function loadConfig(nameOrPath: string): { config: ModelConfig; source: string } {
-  const builtin = builtinModel(nameOrPath);
+  const shape = modelEntry(nameOrPath)?.config;
+  if (shape) return { config: shape, source: modelEntry(nameOrPath)!.id };
+  const spec = parseModelSpec(nameOrPath, looksLikePath);
+  if (spec.kind === 'random') return { config: parseRandomSpec(spec.spec.slice('random:'.length)).config, source: spec.spec };
+  const builtin = spec.kind === 'builtin' ? spec.entry : undefined;
   const path = builtin ? resolve(PROJECT_ROOT, builtin.checkpoint) : nameOrPath;
-  if (!builtin && (nameOrPath.startsWith('random:') || nameOrPath === 'random')) {
-    return { config: parseRandomSpec(nameOrPath.slice('random:'.length)).config, source: nameOrPath };
-  }
-  if (!builtin && !looksLikePath(nameOrPath)) throw unknownModel(nameOrPath);
   const source = builtin ? builtin.name : nameOrPath;
   const st = checkFile(path, builtin ? `model ${builtin.name}: checkpoint` : 'checkpoint');
   const head = new Uint8Array(28);
@@ -62,25 +54,9 @@ export function loadConfig(nameOrPath: string): { config: ModelConfig; source: s
 }
 
 /**
- * A model by name (see registry.ts), by `random:<spec>`, or by checkpoint path; its tokenizer from
+ * A model by name (the catalog's), by `random:<spec>`, or by checkpoint path; its tokenizer from
  * `tokenizerPath`, else the built-in model's own, else none.
  */
-export function loadModel(nameOrPath: string, tokenizerPath?: string): LoadedModel {
-  let model: Model;
-  let tokPath = tokenizerPath;
-  const builtin = builtinModel(nameOrPath);
-  if (builtin) {
-    const path = resolve(PROJECT_ROOT, builtin.checkpoint);
-    model = readCheckpoint(readFile(path, `model ${builtin.name}: checkpoint`), builtin.name);
-    if (!tokPath && builtin.tokenizer) tokPath = resolve(PROJECT_ROOT, builtin.tokenizer);
-  } else if (nameOrPath.startsWith('random:') || nameOrPath === 'random') {
-    const { config, seed } = parseRandomSpec(nameOrPath.slice('random:'.length));
-    model = randomModel(config, seed);
-  } else if (looksLikePath(nameOrPath)) {
-    model = readCheckpoint(readFile(nameOrPath, 'checkpoint'), nameOrPath);
-  } else {
-    throw unknownModel(nameOrPath);
-  }
-  const tokenizer = tokPath ? readTokenizer(readFile(tokPath, 'tokenizer'), tokPath, model.config.vocabSize) : undefined;
-  return { model, tokenizer };
+export function loadModel(nameOrPath: string, tokenizerPath?: string): Promise<LoadedModel> {
+  return loadAnyModel(parseModelSpec(nameOrPath, looksLikePath), readProjectFile, tokenizerPath);
 }

@@ -1,7 +1,7 @@
 import { WafermeshError } from '../errors.ts';
 import { BYTES_PER_VALUE, type Precision } from '../cost/model.ts';
 import { predict, REAL_MODELS } from '../cost/predict.ts';
-import { ALLREDUCE_ALGORITHMS, type Allreduce } from '../mesh/program.ts';
+import { ALLREDUCE_ALGORITHMS, type Allreduce } from '../mesh/collectives.ts';
 import { loadConfig } from './load.ts';
 import type { Command } from './main.ts';
 import { numberOption } from './options.ts';

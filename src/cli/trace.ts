@@ -1,5 +1,6 @@
 import { WafermeshError } from '../errors.ts';
-import { compileProgram, type Allreduce } from '../mesh/program.ts';
+import type { Allreduce } from '../mesh/collectives.ts';
+import { compileProgram } from '../mesh/programs/decode.ts';
 import { traceToken } from '../mesh/trace.ts';
 import { BOS } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';

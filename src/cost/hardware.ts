@@ -1,10 +1,11 @@
+import { CATALOG, hardwarePreset, presetSources, type Catalog } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { meshPreset } from '../mesh/config.ts';
 
 /**
- * The two machines' presets: a conventional GPU (weights in off-chip HBM) and the wafer's core
- * (in src/mesh/config.ts). Energy per operation for both. Every number says where it comes from;
- * the ones marked "assumption" are ours and printed by `predict`.
+ * The presets as the cost model reads them (numbers; the figures and their sources live in the
+ * catalog, src/catalog.ts), and energy per operation for both machines. Every number says where
+ * it comes from; the ones marked "assumption" are ours and printed by `predict`.
  */
 export interface GpuHardware {
   readonly name: string;
@@ -39,49 +40,27 @@ export const ENERGY: EnergyCosts = {
     '(Dally) over a ~0.23 mm core pitch (46,225 mm² / 900,000 cores, seed table) plus the router: ~2 pJ per 32-bit word (assumption).',
 };
 
-export const GPU_PRESETS: readonly GpuHardware[] = [
-  {
-    name: 'h100',
-    description: 'NVIDIA H100 SXM: 80 GB HBM3 at 3.35 TB/s, 50 MB L2',
-    hbmBytes: 80e9,
-    hbmBytesPerS: 3.35e12,
-    l2Bytes: 50e6,
-    peakFlops: { fp32: 67e12, fp16: 989e12, fp8: 1979e12 },
-    launchSeconds: 3e-6,
-    linkBytesPerS: 450e9,
-    linkLatencySeconds: 2e-6,
-    sources:
-      '3.35 TB/s and 50 MB: the seed article\'s spec table; 80 GB HBM3, 989 TFLOPS dense BF16, 1,979 dense FP8, ' +
-      '67 FP32, NVLink 900 GB/s (450 each way): NVIDIA H100 datasheet; 3 µs per kernel launch and 2 µs per ' +
-      'NVLink collective step: assumptions (typical measured launch overheads are 2–5 µs without CUDA graphs).',
-  },
-  {
-    name: 'toy-gpu',
-    description: 'the H100 scaled down 16,000x for the toy models (bandwidth, FLOPs, memory, L2), launch latency kept',
-    hbmBytes: 80e9 / 16000,
-    hbmBytesPerS: 3.35e12 / 16000,
-    l2Bytes: 50e6 / 16000,
-    peakFlops: { fp32: 67e12 / 16000, fp16: 989e12 / 16000, fp8: 1979e12 / 16000 },
-    launchSeconds: 3e-6,
-    linkBytesPerS: 450e9 / 16000,
-    linkLatencySeconds: 2e-6,
-    sources: 'h100 ÷ 16,000 (see the README\'s paragraph on the scaled-down pair)',
-  },
-];
-
-export function gpuPreset(name: string): GpuHardware {
-  const p = GPU_PRESETS.find((g) => g.name === name.toLowerCase());
-  if (!p) throw new WafermeshError('unknown-hardware', `GPU preset "${name}" is unknown; use one of ${GPU_PRESETS.map((g) => g.name).join(', ')}`);
-  return p;
+/** A GPU preset of the catalog, as numbers. */
+export function gpuPreset(name: string, catalog: Catalog = CATALOG): GpuHardware {
+  const p = hardwarePreset(name, 'gpu', catalog);
+  if (p.kind !== 'gpu') throw new WafermeshError('internal', `preset ${p.id} is not a GPU`);
+  const f = p.figures;
+  return {
+    name: p.id,
+    description: p.description,
+    hbmBytes: f.hbmBytes.value,
+    hbmBytesPerS: f.hbmBytesPerS.value,
+    l2Bytes: f.l2Bytes.value,
+    peakFlops: { fp32: f.fp32Flops.value, fp16: f.fp16Flops.value, fp8: f.fp8Flops.value },
+    launchSeconds: f.launchSeconds.value,
+    linkBytesPerS: f.linkBytesPerS.value,
+    linkLatencySeconds: f.linkLatencySeconds.value,
+    sources: presetSources(p),
+  };
 }
 
 /** The wafer presets with their whole-wafer figures for `predict`. */
-export function waferPreset(name: string) {
-  const p = meshPreset(name);
-  return {
-    ...p,
-    // The seed table: 44 GB of SRAM, 21 PB/s of memory bandwidth, 125 PFLOPS, 900,000 cores.
-    cores: p.fullWidth * p.fullHeight,
-    waferToWaferSeconds: 5e-6, // assumption: one activation hand-off between wafers (network hop + I/O)
-  };
+export function waferPreset(name: string, catalog: Catalog = CATALOG) {
+  const p = meshPreset(name, catalog);
+  return { ...p, cores: p.fullWidth * p.fullHeight };
 }

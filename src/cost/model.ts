@@ -1,6 +1,7 @@
-import { baselineBytes, baselineProgram } from '../engines/baseline-program.ts';
+import { baselineBytes, baselineProgram, launchedKernels } from '../baseline/program.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import type { TokenTrace } from '../mesh/trace.ts';
+import type { WaferProgram } from '../mesh/program.ts';
+import { traceToken, type TokenTrace } from '../mesh/trace.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ENERGY, type EnergyCosts, type GpuHardware } from './hardware.ts';
 
@@ -86,4 +87,62 @@ export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, p
     flops += k.flops(pos);
   }
   return finish(hw.name, time, { 'FLOPs': flops * e.pjPerFlop * 1e-12, 'HBM reads': bytes * e.pjPerHbmByte * 1e-12 }, bytes, 0);
+}
+
+/** Which plan a machine follows: the wafer program or the off-chip GPU's kernels. */
+export type PlanKind = 'mesh' | 'gpu';
+
+/**
+ * One token on one machine: what moved and what it cost. The same type for the wafer, the GPU
+ * baseline and the CPU standing in for either (the demo without WebGPU), so the CLI, the bench
+ * and the worker read every machine one way.
+ */
+export interface MachineTrace {
+  readonly plan: PlanKind;
+  readonly token: number;
+  readonly pos: number;
+  /** GPU dispatches the plan runs per token. */
+  readonly passes: number;
+  readonly flops: number;
+  /** Off-chip bytes read (the GPU plan; zero on the wafer). */
+  readonly offchip: { readonly weights: number; readonly kv: number };
+  /** The wafer program's trace, phase by phase (the mesh plan only). */
+  readonly fabric: TokenTrace | null;
+  /** Modelled time and energy on the preset hardware. */
+  readonly cost: MachineCost;
+  /** True when the off-chip bytes were counted on the GPU by the kernels; false when read off the plan. */
+  readonly counted: boolean;
+}
+
+/** A wafer token's trace, read off its program (`perLink`: words per link too, for drawing). */
+export function meshMachineTrace(program: WaferProgram, token: number, pos: number, perLink = false): MachineTrace {
+  const fabric = traceToken(program, token, pos, perLink);
+  return {
+    plan: 'mesh',
+    token,
+    pos,
+    passes: program.passes.length,
+    flops: fabric.flops,
+    offchip: { weights: 0, kv: 0 },
+    fabric,
+    cost: meshTokenCost(fabric, program.mesh, program.model),
+    counted: false,
+  };
+}
+
+/** A GPU-baseline token's trace; `counted` replaces the plan's off-chip bytes with the kernels' counts. */
+export function gpuMachineTrace(model: ModelConfig, token: number, pos: number, hw: GpuHardware, counted?: { weights: number; kv: number }): MachineTrace {
+  const kernels = baselineProgram(model);
+  const bytes = baselineBytes(model, pos);
+  return {
+    plan: 'gpu',
+    token,
+    pos,
+    passes: launchedKernels(kernels).length,
+    flops: kernels.reduce((a, k) => a + k.flops(pos), 0),
+    offchip: counted ?? bytes,
+    fabric: null,
+    cost: gpuTokenCost(model, pos, hw, 'fp32'),
+    counted: !!counted,
+  };
 }

@@ -1,18 +1,17 @@
+import { assumedFigures, CATALOG, hardwarePreset, type Catalog } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { makeMesh } from '../mesh/config.ts';
 import { place } from '../mesh/placement.ts';
-import { compileProgram, CYCLES_PER_STEP, type Allreduce } from '../mesh/program.ts';
+import { CYCLES_PER_STEP, type Allreduce } from '../mesh/collectives.ts';
+import { compileProgram } from '../mesh/programs/decode.ts';
 import { traceToken } from '../mesh/trace.ts';
 import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
-import { baselineBytes } from '../engines/baseline-program.ts';
+import { baselineBytes } from '../baseline/program.ts';
 import { ENERGY, gpuPreset, waferPreset } from './hardware.ts';
 import { BYTES_PER_VALUE, gpuTokenCost, meshTokenCost, type MachineCost, type Precision } from './model.ts';
 
-/** Real models' shapes (from their published configs), for `predict`. */
-export const REAL_MODELS: Record<string, ModelConfig> = {
-  'llama-3.1-8b': makeConfig({ dim: 4096, hiddenDim: 14336, nLayers: 32, nHeads: 32, nKvHeads: 8, vocabSize: 128256, seqLen: 131072, sharedClassifier: false }),
-  'llama-3.1-70b': makeConfig({ dim: 8192, hiddenDim: 28672, nLayers: 80, nHeads: 64, nKvHeads: 8, vocabSize: 128256, seqLen: 131072, sharedClassifier: false }),
-};
+/** Real models' shapes (from their published configs, in the catalog), for `predict`. */
+export const REAL_MODELS: Record<string, ModelConfig> = Object.fromEntries(CATALOG.models.filter((m) => m.config).map((m) => [m.id, m.config!]));
 
 export interface Prediction {
   readonly model: string;
@@ -55,7 +54,14 @@ function result(model: string, hardware: string, chips: number, precision: Preci
  * model on the whole wafer (its layers split over `chips` wafers), costed by the same trace the
  * emulator's counters come from. No published speed is used anywhere.
  */
-export function predict(name: string, model: ModelConfig, hardware: string, options: { chips?: number; precision?: Precision; context?: number; allreduce?: Allreduce } = {}): Prediction {
+export function predict(
+  name: string,
+  model: ModelConfig,
+  hardware: string,
+  options: { chips?: number; precision?: Precision; context?: number; allreduce?: Allreduce; catalog?: Catalog } = {},
+): Prediction {
+  const catalog = options.catalog ?? CATALOG;
+  const preset = hardwarePreset(hardware, undefined, catalog);
   const chips = options.chips ?? 1;
   const precision = options.precision ?? 'fp16';
   const vb = BYTES_PER_VALUE[precision];
@@ -71,11 +77,11 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
     `model ${name}: ${parameterCount(model).toLocaleString('en')} parameters = ${(weightsTotal / 1e9).toFixed(2)} GB at ${precision} (${vb} B/value)`,
     `decoding one stream (batch 1) at position ${pos}: the KV cache holds ${context} positions = ${(kvTotal / 1e9).toFixed(3)} GB`,
   ];
-  if (hardware === 'wse-3' || hardware === 'wse-3-big-sram') {
+  if (preset.kind === 'wafer') {
     if (chips > model.nLayers) {
       throw new WafermeshError('bad-option', `--chips ${chips} is more wafers than ${name} has layers (${model.nLayers}); a wafer holds at least one layer`);
     }
-    const w = waferPreset(hardware);
+    const w = waferPreset(preset.id, catalog);
     const layersPerWafer = Math.ceil(model.nLayers / chips);
     const mesh = makeMesh({ ...w.core, width: w.fullWidth, height: w.fullHeight, flopsPerCoreCycle: precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle });
     // Capacity: each wafer holds its layers' weights and their KV cache for the context; with
@@ -119,7 +125,8 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
     return result(name, hardware, chips, precision, context, cost, chips > 1 ? { 'wafer-to-wafer hand-offs': handoffs } : {}, [
       ...common,
       `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric), ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, ${mesh.cyclesPerHop} cycle per hop (${w.sources})`,
-      `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (assumption: ${precision === 'fp32' ? 'a quarter' : 'half'} of the 125 PFLOPS peak per core-cycle)`,
+      `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (${precision === 'fp32' ? 'the preset\'s f32 rate' : 'twice the preset\'s f32 rate at 16 bits'})`,
+      ...assumedFigures(preset).map((a) => `assumption: ${a}`),
       `placement: every matrix of each layer tiled over the whole wafer; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
       `the fullest core holds ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`,
       `time per token = the wafer program's phases (one layer costed on the whole wafer, times ${model.nLayers}, plus embedding and classifier): hop latency of the longest route + serialisation on the busiest link + ${CYCLES_PER_STEP} cycles per collective step (assumption) + the busiest core's compute`,
@@ -128,7 +135,7 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
       `energy: ${ENERGY.sources}`,
     ]);
   }
-  const hw = gpuPreset(hardware);
+  const hw = gpuPreset(preset.id, catalog);
   if (weightsTotal / chips + kvTotal / chips > hw.hbmBytes) {
     const need = Math.ceil((weightsTotal + kvTotal) / hw.hbmBytes);
     throw new WafermeshError('does-not-fit', `${name} at ${precision} needs ${((weightsTotal + kvTotal) / 1e9).toFixed(1)} GB but ${chips} ${hardware} hold ${((chips * hw.hbmBytes) / 1e9).toFixed(0)} GB; use --chips ${need} or more`);
@@ -142,6 +149,7 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
   return result(name, hardware, chips, precision, context, perChip, chips > 1 ? { 'NVLink allreduces': allreduce } : {}, [
     ...common,
     `${chips} x ${hw.description} (${hw.sources})`,
+    ...assumedFigures(preset).map((a) => `assumption: ${a}`),
     `every token streams all weights once (${(bytes.weights / 1e9).toFixed(2)} GB) and the KV cache up to the position (${(bytes.kv / 1e9).toFixed(3)} GB) from HBM at the full peak bandwidth (an upper bound: real kernels reach less)`,
     `per kernel: the longer of its bytes ÷ ${(chips * hw.hbmBytesPerS) / 1e12} TB/s and its FLOPs ÷ ${(chips * hw.peakFlops[precision]) / 1e12} TFLOPS (${precision}, dense), plus ${hw.launchSeconds * 1e6} µs launch; the kernels are wafermesh's baseline program (${5 * model.nLayers + 1} per token)`,
     `the ${(hw.l2Bytes / 1e6).toPrecision(3)} MB L2 holds none of the weights between tokens (${(bytes.weights / 1e6).toPrecision(4)} MB ≫ ${(hw.l2Bytes / 1e6).toPrecision(3)} MB)`,

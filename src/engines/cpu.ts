@@ -1,15 +1,37 @@
+import type { MachineTrace } from '../cost/model.ts';
+import type { WaferProgram } from '../mesh/program.ts';
 import { ReferenceTransformer } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
-import type { Engine } from './engine.ts';
+import type { Machine, PassInfo } from './machine.ts';
 
-/** The CPU reference behind the engine interface. */
-export class CpuEngine implements Engine {
-  readonly name = 'cpu' as const;
-  readonly description = 'CPU reference (TypeScript, float32 storage)';
+/**
+ * The CPU reference behind the machine interface. It may stand in for another machine's plan (the
+ * demo without WebGPU): then it has that plan's passes, and its trace is the plan's, read off the
+ * program — modelled, since nothing was counted.
+ */
+export interface StandIn {
+  readonly plan: 'mesh' | 'gpu';
+  readonly wafer?: WaferProgram;
+  readonly passes: readonly PassInfo[];
+  readonly trace: (token: number, pos: number, perLink: boolean) => MachineTrace;
+}
+
+export class CpuEngine implements Machine {
+  readonly engine = 'cpu' as const;
+  readonly plan: 'mesh' | 'gpu' | null;
+  readonly wafer: WaferProgram | null;
+  readonly description: string;
+  readonly passes: readonly PassInfo[];
+  readonly liveBuffers = 0;
   private ref: ReferenceTransformer;
+  private last: { token: number; pos: number } | undefined;
 
-  constructor(model: Model) {
+  constructor(model: Model, private readonly standIn?: StandIn) {
     this.ref = new ReferenceTransformer(model);
+    this.plan = standIn?.plan ?? null;
+    this.wafer = standIn?.wafer ?? null;
+    this.passes = standIn?.passes ?? [{ name: 'forward', layer: null }];
+    this.description = `CPU reference (TypeScript, float32 storage)${standIn ? `, standing in for the ${standIn.plan} plan` : ''}`;
   }
 
   get config() {
@@ -21,11 +43,23 @@ export class CpuEngine implements Engine {
   }
 
   async forward(token: number, pos: number): Promise<Float32Array> {
-    return this.ref.forward(token, pos);
+    const logits = this.ref.forward(token, pos);
+    this.last = { token, pos };
+    return logits;
+  }
+
+  /** The reference has no passes of its own: the last pass computes the whole token. */
+  async stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined> {
+    return pass === this.passes.length - 1 ? this.forward(token, pos) : undefined;
+  }
+
+  lastTrace(perLink = false): MachineTrace | undefined {
+    return this.last && this.standIn ? this.standIn.trace(this.last.token, this.last.pos, perLink) : undefined;
   }
 
   reset(): void {
     this.ref.reset();
+    this.last = undefined;
   }
 
   dispose(): void {}

@@ -1,7 +1,10 @@
 import { WafermeshError } from '../errors.ts';
 import { BOS } from '../model/config.ts';
 import { Sampler, type SamplerOptions } from '../model/sampler.ts';
-import type { Engine } from './engine.ts';
+import type { Machine } from './machine.ts';
+
+/** What generation needs of a machine. */
+export type Decodable = Pick<Machine, 'context' | 'config' | 'forward' | 'reset'>;
 
 export interface GenerateOptions extends SamplerOptions {
   /** Ids to start from: BOS then the encoded prompt. */
@@ -22,7 +25,7 @@ export interface GenerateResult {
 }
 
 /** Refuses a prompt (ids with BOS) longer than the context the engine holds. */
-export function checkPromptFits(promptLength: number, engine: Pick<Engine, 'context' | 'config'>): void {
+export function checkPromptFits(promptLength: number, engine: Pick<Machine, 'context' | 'config'>): void {
   if (promptLength > engine.context) {
     const why = engine.context < engine.config.seqLen ? `this engine's KV cache holds ${engine.context} positions (seq_len ${engine.config.seqLen})` : `the context (seq_len) is ${engine.context}`;
     throw new WafermeshError('prompt-too-long', `the prompt is ${promptLength} tokens with BOS but ${why}; shorten the prompt`);
@@ -44,7 +47,7 @@ export class Decoder {
   private pos = 0;
 
   constructor(
-    private readonly engine: Pick<Engine, 'context' | 'config' | 'forward' | 'reset'>,
+    private readonly engine: Decodable,
     private readonly options: GenerateOptions,
   ) {
     const c = engine.config;
@@ -103,7 +106,7 @@ export class Decoder {
 }
 
 /** Runs a Decoder to the end; `onToken` sees each generated id as it is produced. */
-export async function generate(engine: Engine, options: GenerateOptions, onToken?: (id: number, index: number) => void): Promise<GenerateResult> {
+export async function generate(engine: Decodable, options: GenerateOptions, onToken?: (id: number, index: number) => void): Promise<GenerateResult> {
   const d = new Decoder(engine, options);
   const forwardMs: number[] = [];
   const t0 = performance.now();

@@ -4,25 +4,21 @@ import { GpuResources, mapOrExplain } from '../gpu/resources.ts';
 import { kvDim, tensorSizes, type ModelConfig } from '../model/config.ts';
 import { checkStep } from '../model/reference.ts';
 import { WEIGHT_ORDER, type Model } from '../model/weights.ts';
-import { baselineProgram, type BaselineKernel } from './baseline-program.ts';
-import type { Engine } from './engine.ts';
-
-export interface GpuTokenTrace {
-  readonly pos: number;
-  /** Off-chip bytes read, by the kernels (instrumented) or by the program they run. */
-  readonly weightBytes: number;
-  readonly kvBytes: number;
-  readonly flops: number;
-  readonly passes: number;
-}
+import { baselineProgram, launchedKernels, type BaselineKernel } from '../baseline/program.ts';
+import { gpuMachineTrace, type MachineTrace } from '../cost/model.ts';
+import type { GpuHardware } from '../cost/hardware.ts';
+import type { Machine, PassInfo } from './machine.ts';
 
 /**
  * The conventional GPU: every weight in one off-chip buffer, streamed through the kernels for
  * every token, as a GPU decoding at batch 1 does.
  */
-export class GpuEngine implements Engine {
-  readonly name = 'gpu' as const;
+export class GpuEngine implements Machine {
+  readonly engine = 'gpu' as const;
+  readonly plan = 'gpu' as const;
+  readonly wafer = null;
   readonly config: ModelConfig;
+  readonly passes: readonly PassInfo[];
   readonly description: string;
   readonly program: BaselineKernel[];
   readonly instrumented: boolean;
@@ -38,14 +34,17 @@ export class GpuEngine implements Engine {
   private readonly embeddingOffset: number;
   private readonly logitsOffset: number;
   private readonly wg: number;
-  lastTrace: GpuTokenTrace | undefined;
+  private readonly launched: BaselineKernel[];
+  private last: MachineTrace | undefined;
 
-  private constructor(res: GpuResources, model: Model, instrument: boolean) {
+  private constructor(res: GpuResources, model: Model, instrument: boolean, private readonly hw: GpuHardware) {
     const c = (this.config = model.config);
     this.res = res;
     this.instrumented = instrument;
     this.program = baselineProgram(c);
-    this.description = `conventional GPU: weights in one off-chip buffer, ${this.program.filter((k) => k.launch).length} kernels/token on ${res.ctx.adapterName}`;
+    this.launched = launchedKernels(this.program);
+    this.passes = this.launched.map((k) => ({ name: k.name, layer: k.layer }));
+    this.description = `conventional GPU: weights in one off-chip buffer, ${this.launched.length} kernels/token on ${res.ctx.adapterName}`;
     // The checkpoint's floats, in llama2.c's order, with the classifier appended when separate.
     const sizes = tensorSizes(c);
     const offsets: Record<string, number> = {};
@@ -122,11 +121,12 @@ export class GpuEngine implements Engine {
   private readonly layout: GPUPipelineLayout;
   private readonly constants: Record<string, number>;
 
-  static async create(ctx: GpuContext, model: Model, options: { instrument?: boolean } = {}): Promise<GpuEngine> {
+  /** `hw`: the GPU preset its modelled cost is for (the catalog's GPU presets, e.g. toy-gpu). */
+  static async create(ctx: GpuContext, model: Model, hw: GpuHardware, options: { instrument?: boolean } = {}): Promise<GpuEngine> {
     const res = new GpuResources(ctx);
     try {
-      const e = new GpuEngine(res, model, options.instrument ?? false);
-      const entries = [...new Set(e.program.filter((k) => k.launch).map((k) => k.entry))];
+      const e = new GpuEngine(res, model, options.instrument ?? false, hw);
+      const entries = [...new Set(e.launched.map((k) => k.entry))];
       const made = await Promise.all(entries.map((name) => res.pipeline('baseline', e.constants, name, e.layout)));
       entries.forEach((name, i) => e.pipelines.set(name, made[i]));
       ctx.check();
@@ -146,23 +146,43 @@ export class GpuEngine implements Engine {
   }
 
   async forward(token: number, pos: number): Promise<Float32Array> {
+    return (await this.run(token, pos, 0, this.launched.length))!;
+  }
+
+  async stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined> {
+    return this.run(token, pos, pass, pass + 1);
+  }
+
+  lastTrace(): MachineTrace | undefined {
+    return this.last;
+  }
+
+  /** Runs kernels [from, to) of the token at pos; the last kernel's run returns the logits. */
+  private async run(token: number, pos: number, from: number, to: number): Promise<Float32Array | undefined> {
     checkStep(this.config, token, pos);
     const c = this.config;
     const dev = this.res.device;
     for (let l = 0; l <= c.nLayers; l++) dev.queue.writeBuffer(this.steps[l], 0, Uint32Array.of(pos, token, l, 0));
-    if (this.instrumented) dev.queue.writeBuffer(this.counters, 0, new Uint32Array(2));
     const enc = dev.createCommandEncoder({ label: `gpu token ${pos}` });
-    // The embedding row: a copy out of off-chip memory into the residual stream.
-    enc.copyBufferToBuffer(this.weights, (this.embeddingOffset + token * c.dim) * 4, this.act, 0, c.dim * 4);
+    if (from === 0) {
+      if (this.instrumented) dev.queue.writeBuffer(this.counters, 0, new Uint32Array(2));
+      // The embedding row: a copy out of off-chip memory into the residual stream.
+      enc.copyBufferToBuffer(this.weights, (this.embeddingOffset + token * c.dim) * 4, this.act, 0, c.dim * 4);
+    }
     const pass = enc.beginComputePass({ label: 'baseline' });
     pass.setBindGroup(0, this.group0);
-    for (const k of this.program) {
-      if (!k.launch) continue;
+    for (const k of this.launched.slice(from, to)) {
       pass.setPipeline(this.pipelines.get(k.entry)!);
       pass.setBindGroup(1, this.stepGroups[k.layer ?? c.nLayers]);
       pass.dispatchWorkgroups(Math.ceil(k.threads / this.wg));
     }
     pass.end();
+    if (to < this.launched.length) {
+      dev.queue.submit([enc.finish()]);
+      await dev.queue.onSubmittedWorkDone();
+      this.res.ctx.check();
+      return undefined;
+    }
     const bytes = c.vocabSize * 4;
     const staging = this.res.buffer('gpu:logits readback', bytes + 8, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     enc.copyBufferToBuffer(this.act, this.logitsOffset, staging, 0, bytes);
@@ -174,20 +194,8 @@ export class GpuEngine implements Engine {
       staging.unmap();
       this.res.ctx.check();
       const counted = new Uint32Array(data, bytes, 2);
-      let weightBytes = 0;
-      let kvBytes = 0;
-      let flops = 0;
-      for (const k of this.program) {
-        weightBytes += k.weightBytes;
-        kvBytes += k.kvBytes(pos);
-        flops += k.flops(pos);
-      }
-      if (this.instrumented) {
-        // What the kernels counted, plus the embedding row the copy moved.
-        weightBytes = counted[0] + c.dim * 4;
-        kvBytes = counted[1];
-      }
-      this.lastTrace = { pos, weightBytes, kvBytes, flops, passes: this.program.filter((k) => k.launch).length };
+      // What the kernels counted, plus the embedding row the copy moved.
+      this.last = gpuMachineTrace(c, token, pos, this.hw, this.instrumented ? { weights: counted[0] + c.dim * 4, kv: counted[1] } : undefined);
       return new Float32Array(data, 0, c.vocabSize);
     } finally {
       this.res.destroyBuffer(staging);
@@ -195,7 +203,7 @@ export class GpuEngine implements Engine {
   }
 
   reset(): void {
-    this.lastTrace = undefined;
+    this.last = undefined;
   }
 
   dispose(): void {

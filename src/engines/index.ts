@@ -1,39 +1,74 @@
+import { CATALOG } from '../catalog.ts';
+import { gpuPreset } from '../cost/hardware.ts';
+import { gpuMachineTrace, meshMachineTrace } from '../cost/model.ts';
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { launchedKernels, baselineProgram } from '../baseline/program.ts';
+import type { Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import { compileProgram, type Allreduce } from '../mesh/program.ts';
+import type { WaferProgram } from '../mesh/program.ts';
+import { compileProgram } from '../mesh/programs/decode.ts';
 import type { Model } from '../model/weights.ts';
-import { CpuEngine } from './cpu.ts';
-import type { Engine, EngineName } from './engine.ts';
+import { CpuEngine, type StandIn } from './cpu.ts';
 import { GpuEngine } from './gpu.ts';
+import type { EngineName, Machine } from './machine.ts';
 import { MeshEngine } from './mesh.ts';
 
-/** Engines this build can create; the CLI, the bench and the worker all go through here. */
-export const AVAILABLE_ENGINES: readonly EngineName[] = ['cpu', 'gpu', 'mesh'];
+export type { EngineName, Machine, PassInfo } from './machine.ts';
 
-export interface EngineOptions {
+/** Engines this build can create; the CLI, the bench and the worker all go through createMachine. */
+export const ENGINES: readonly EngineName[] = ['cpu', 'gpu', 'mesh'];
+
+export interface MachineOptions {
   /** Gets the GPU device (Node or browser); only called for GPU engines. */
   gpu?: () => Promise<GpuContext>;
+  /** The wafer's mesh (mesh engine, or a CPU standing in for the wafer). */
   mesh?: MeshConfig;
   allreduce?: Allreduce;
+  /** An already compiled wafer program (skips compiling from `mesh`). */
+  program?: WaferProgram;
+  /** The GPU preset the baseline's modelled cost is for (default: the catalog's). */
+  gpuPreset?: string;
+  /** For the cpu engine: the plan it stands in for (its passes and modelled trace). */
+  standIn?: 'mesh' | 'gpu';
+  /** Count on the GPU what the kernels move (slower; tests). */
+  instrument?: boolean;
 }
 
-export async function createEngine(name: string, model: Model, options: EngineOptions = {}): Promise<Engine> {
+function waferProgram(model: Model, options: MachineOptions): WaferProgram {
+  if (options.program) return options.program;
+  if (!options.mesh) throw new WafermeshError('bad-option', 'the wafer needs a mesh (e.g. --mesh 8x8)');
+  // Compile first: a model that does not fit is refused before any GPU work.
+  return compileProgram(model.config, options.mesh, options.allreduce ?? (CATALOG.defaults.allreduce as Allreduce));
+}
+
+/** The one way to make a machine: the CPU reference, the off-chip GPU baseline or the wafer. */
+export async function createMachine(name: string, model: Model, options: MachineOptions = {}): Promise<Machine> {
+  const hw = () => gpuPreset(options.gpuPreset ?? CATALOG.defaults.gpu);
   switch (name) {
-    case 'cpu':
-      return new CpuEngine(model);
+    case 'cpu': {
+      if (!options.standIn) return new CpuEngine(model);
+      let standIn: StandIn;
+      if (options.standIn === 'mesh') {
+        const program = waferProgram(model, options);
+        standIn = { plan: 'mesh', wafer: program, passes: program.passes.map((p) => ({ name: p.entry, layer: p.layer })), trace: (t, pos, perLink) => meshMachineTrace(program, t, pos, perLink) };
+      } else {
+        const gpu = hw();
+        standIn = { plan: 'gpu', passes: launchedKernels(baselineProgram(model.config)).map((k) => ({ name: k.name, layer: k.layer })), trace: (t, pos) => gpuMachineTrace(model.config, t, pos, gpu) };
+      }
+      return new CpuEngine(model, standIn);
+    }
     case 'gpu': {
+      const gpu = hw();
       if (!options.gpu) throw new WafermeshError('no-webgpu', 'the gpu engine needs WebGPU');
-      return GpuEngine.create(await options.gpu(), model);
+      return GpuEngine.create(await options.gpu(), model, gpu, { instrument: options.instrument });
     }
     case 'mesh': {
-      if (!options.mesh) throw new WafermeshError('bad-option', 'the mesh engine needs a mesh (e.g. --mesh 8x8)');
+      const program = waferProgram(model, options);
       if (!options.gpu) throw new WafermeshError('no-webgpu', 'the mesh engine needs WebGPU');
-      // Compile first: a model that does not fit is refused before any GPU work.
-      const program = compileProgram(model.config, options.mesh, options.allreduce ?? 'tree');
-      return MeshEngine.fromProgram(await options.gpu(), model, program);
+      return MeshEngine.fromProgram(await options.gpu(), model, program, { instrument: options.instrument });
     }
     default:
-      throw new WafermeshError('unknown-engine', `engine "${name}" is not one of ${AVAILABLE_ENGINES.join(', ')}`);
+      throw new WafermeshError('unknown-engine', `engine "${name}" is not one of ${ENGINES.join(', ')}`);
   }
 }

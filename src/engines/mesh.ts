@@ -1,31 +1,37 @@
+import { meshMachineTrace, type MachineTrace } from '../cost/model.ts';
+import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources } from '../gpu/resources.ts';
+import type { Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import { compileProgram, type Allreduce, type WaferProgram } from '../mesh/program.ts';
-import { MeshRuntime, type MeshRuntimeOptions } from '../mesh/runtime.ts';
-import { traceToken, type TokenTrace } from '../mesh/trace.ts';
+import type { WaferProgram } from '../mesh/program.ts';
+import { compileProgram } from '../mesh/programs/decode.ts';
 import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
-import type { Engine } from './engine.ts';
-import { WafermeshError } from '../errors.ts';
+import type { Machine, PassInfo } from './machine.ts';
+import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 
 /**
  * The wafer: the model decoded in place on an emulated mesh of cores. Weights are placed once in
  * the cores' SRAM; each token replays the wafer program (its passes on the GPU) and its trace
  * (modelled cycles, link traffic, FLOPs) is read off the same program.
  */
-export class MeshEngine implements Engine {
-  readonly name = 'mesh' as const;
+export class MeshEngine implements Machine {
+  readonly engine = 'mesh' as const;
+  readonly plan = 'mesh' as const;
   readonly program: WaferProgram;
+  readonly wafer: WaferProgram;
   readonly description: string;
+  readonly passes: readonly PassInfo[];
   private readonly res: GpuResources;
   private readonly runtime: MeshRuntime;
-  private last: { token: number; pos: number; trace?: TokenTrace } | undefined;
+  private last: { token: number; pos: number; trace?: MachineTrace } | undefined;
 
   private constructor(res: GpuResources, program: WaferProgram, runtime: MeshRuntime) {
     this.res = res;
-    this.program = program;
+    this.program = this.wafer = program;
     this.runtime = runtime;
+    this.passes = program.passes.map((p) => ({ name: p.entry, layer: p.layer }));
     const m = program.mesh;
     this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores, ${program.allreduce} allreduce, ${program.passes.length} passes/token on ${res.ctx.adapterName}`;
   }
@@ -58,11 +64,12 @@ export class MeshEngine implements Engine {
     return this.res.liveBuffers;
   }
 
+  /** The GPU side of the wafer (instrumented tests read its counters). */
   get meshRuntime(): MeshRuntime {
     return this.runtime;
   }
 
-  async forward(token: number, pos: number): Promise<Float32Array> {
+  private check(token: number, pos: number): void {
     checkStep(this.config, token, pos);
     if (pos >= this.program.placement.context) {
       throw new WafermeshError(
@@ -70,15 +77,26 @@ export class MeshEngine implements Engine {
         `position ${pos} is past the ${this.program.placement.context} positions this mesh's KV cache holds; use a larger mesh (see \`wafermesh fit\`)`,
       );
     }
+  }
+
+  async forward(token: number, pos: number): Promise<Float32Array> {
+    this.check(token, pos);
     const logits = await this.runtime.step(token, pos);
     this.last = { token, pos };
     return logits;
   }
 
+  async stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined> {
+    this.check(token, pos);
+    const logits = await this.runtime.stepPasses(token, pos, pass, pass + 1);
+    if (logits) this.last = { token, pos };
+    return logits;
+  }
+
   /** The trace of the last token decoded, read off the program when first asked for. */
-  get lastTrace(): TokenTrace | undefined {
+  lastTrace(perLink = false): MachineTrace | undefined {
     if (!this.last) return undefined;
-    this.last.trace ??= traceToken(this.program, this.last.token, this.last.pos);
+    if (!this.last.trace || (perLink && !this.last.trace.fabric?.perLink)) this.last.trace = meshMachineTrace(this.program, this.last.token, this.last.pos, perLink);
     return this.last.trace;
   }
 

@@ -22,7 +22,7 @@ export async function mapOrExplain(ctx: GpuContext, staging: GPUBuffer, what: st
 export class GpuResources {
   readonly ctx: GpuContext;
   private readonly buffers = new Set<GPUBuffer>();
-  private readonly modules = new Map<ShaderName, Promise<GPUShaderModule>>();
+  private readonly modules = new Map<string, Promise<GPUShaderModule>>();
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private disposed = false;
 
@@ -70,21 +70,26 @@ export class GpuResources {
     if (this.buffers.delete(b)) b.destroy();
   }
 
-  /** A compute pipeline for a kernel with its override constants; cached by (kernel, constants). */
+  /**
+   * A compute pipeline for a kernel with its override constants (and a generated WGSL prelude, see
+   * compileShader); cached by (kernel, prelude, entry, layout, constants).
+   */
   pipeline(
     name: ShaderName,
     constants: Record<string, number> = {},
     entryPoint = 'main',
     layout: GPUPipelineLayout | 'auto' = 'auto',
+    prelude = '',
   ): Promise<GPUComputePipeline> {
     const layoutKey = layout === 'auto' ? 'auto' : layout.label;
-    const key = `${name}:${entryPoint}:${layoutKey}:${JSON.stringify(Object.entries(constants).sort())}`;
+    const moduleKey = `${name}\n${prelude}`;
+    const key = `${moduleKey}:${entryPoint}:${layoutKey}:${JSON.stringify(Object.entries(constants).sort())}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      let m = this.modules.get(name);
+      let m = this.modules.get(moduleKey);
       if (!m) {
-        m = compileShader(this.device, name);
-        this.modules.set(name, m);
+        m = compileShader(this.device, name, undefined, prelude);
+        this.modules.set(moduleKey, m);
       }
       p = m.then((module) =>
         this.device.createComputePipelineAsync({

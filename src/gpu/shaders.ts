@@ -17,9 +17,13 @@ export type ShaderName = keyof typeof SHADERS;
 
 /**
  * Compiles a kernel's module, labelled with its name, and refuses it with file:line:column and
- * the offending source line if the compiler reports an error.
+ * the offending source line if the compiler reports an error. `prelude` is WGSL generated from
+ * TypeScript (constants that size arrays or name fields, which `override`s cannot do), put before
+ * the file; errors in the file keep the file's own line numbers.
  */
-export async function compileShader(device: GPUDevice, name: ShaderName, code: string = SHADERS[name]): Promise<GPUShaderModule> {
+export async function compileShader(device: GPUDevice, name: ShaderName, file: string = SHADERS[name], prelude = ''): Promise<GPUShaderModule> {
+  const code = prelude ? `${prelude.replace(/\n?$/, '\n')}${file}` : file;
+  const preludeLines = prelude ? code.split('\n').length - file.split('\n').length : 0;
   // Scoped so a broken module is reported once, here, with its line, rather than again as an
   // uncaptured error. The scope is only around the module's creation: nothing else is caught.
   device.pushErrorScope('validation');
@@ -29,7 +33,10 @@ export async function compileShader(device: GPUDevice, name: ShaderName, code: s
   const errors = info.messages.filter((m) => m.type === 'error');
   const validation = await scoped;
   if (errors.length > 0) {
-    throw new WafermeshError('shader-compile', formatCompilationMessage(`shaders/${name}.wgsl`, code, errors[0]));
+    const m = errors[0];
+    const inPrelude = m.lineNum <= preludeLines;
+    const where = inPrelude ? `shaders/${name}.wgsl (generated prelude)` : `shaders/${name}.wgsl`;
+    throw new WafermeshError('shader-compile', formatCompilationMessage(where, code, m, inPrelude ? 0 : preludeLines));
   }
   if (validation) {
     throw new WafermeshError('shader-compile', `shaders/${name}.wgsl: ${validation.message.replace(/\s+/g, ' ').trim()}`);
@@ -37,9 +44,9 @@ export async function compileShader(device: GPUDevice, name: ShaderName, code: s
   return module;
 }
 
-/** "shaders/x.wgsl:12:5: <message> — `<source line>`" */
-export function formatCompilationMessage(file: string, code: string, m: GPUCompilationMessage): string {
+/** "shaders/x.wgsl:12:5: <message> — `<source line>`" (`skip`: generated lines before the file's). */
+export function formatCompilationMessage(file: string, code: string, m: GPUCompilationMessage, skip = 0): string {
   const line = code.split('\n')[m.lineNum - 1]?.trim() ?? '';
   const msg = m.message.replace(/\s+/g, ' ').trim();
-  return `${file}:${m.lineNum}:${m.linePos}: ${msg} — \`${line}\``;
+  return `${file}:${m.lineNum - skip}:${m.linePos}: ${msg} — \`${line}\``;
 }

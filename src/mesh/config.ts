@@ -1,3 +1,4 @@
+import { CATALOG, hardwarePreset, presetSources, type Catalog } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 
 /**
@@ -23,39 +24,32 @@ export interface MeshPreset {
   /** The full wafer's size, for extrapolation (the emulated mesh is set per run). */
   readonly fullWidth: number;
   readonly fullHeight: number;
+  /** One activation hand-off between chained wafers (predict). */
+  readonly waferToWaferSeconds: number;
 }
 
-export const MESH_PRESETS: readonly MeshPreset[] = [
-  {
-    name: 'wse-3',
-    description: 'a Cerebras WSE-3-like core: 48 KB SRAM, 1.1 GHz, one 32-bit word per link per cycle, one cycle per hop',
-    sources:
-      '48 KB SRAM per core and 44 GB in all over ~900,000 cores: the seed article\'s spec table (44 GB / 900k ≈ 48 KB) and ' +
-      'Cerebras\' WSE documentation; the SDK\'s 762 × 1172 fabric; ~1.1 GHz clock, 32-bit fabric links and ~1 cycle per hop ' +
-      'from the Cerebras SDK documentation and WaferLLM (OSDI 2025) PLMR model; 125 PFLOPS (seed table, 16-bit) / 900,000 ' +
-      'cores / 1.1 GHz ≈ 126 16-bit FLOP per core-cycle, of which we assume a quarter, 32, for f32.',
-    core: { sramBytes: 48 * 1024, clockHz: 1.1e9, wordsPerLinkCycle: 1, cyclesPerHop: 1, flopsPerCoreCycle: 32 },
-    fullWidth: 762,
-    fullHeight: 1172,
-  },
-  {
-    name: 'wse-3-big-sram',
-    description: 'the WSE-3 core with 4 MB of SRAM, so whole models fit on tiny meshes (a teaching device, not real hardware)',
-    sources: 'as wse-3, with the SRAM enlarged on purpose',
-    core: { sramBytes: 4 * 1024 * 1024, clockHz: 1.1e9, wordsPerLinkCycle: 1, cyclesPerHop: 1, flopsPerCoreCycle: 32 },
-    fullWidth: 762,
-    fullHeight: 1172,
-  },
-];
+export const DEFAULT_PRESET = CATALOG.defaults.wafer;
 
-export const DEFAULT_PRESET = 'wse-3';
-
-export function meshPreset(name: string): MeshPreset {
-  const p = MESH_PRESETS.find((x) => x.name === name.toLowerCase());
-  if (!p) {
-    throw new WafermeshError('unknown-preset', `mesh preset "${name}" is unknown; use one of ${MESH_PRESETS.map((x) => x.name).join(', ')}`);
-  }
-  return p;
+/** A wafer preset of the catalog, as numbers. */
+export function meshPreset(name: string, catalog: Catalog = CATALOG): MeshPreset {
+  const p = hardwarePreset(name, 'wafer', catalog);
+  if (p.kind !== 'wafer') throw new WafermeshError('internal', `preset ${p.id} is not a wafer`);
+  const f = p.figures;
+  return {
+    name: p.id,
+    description: p.description,
+    sources: presetSources(p),
+    core: {
+      sramBytes: f.sramBytes.value,
+      clockHz: f.clockHz.value,
+      wordsPerLinkCycle: f.wordsPerLinkCycle.value,
+      cyclesPerHop: f.cyclesPerHop.value,
+      flopsPerCoreCycle: f.flopsPerCoreCycle.value,
+    },
+    fullWidth: f.fullWidth.value,
+    fullHeight: f.fullHeight.value,
+    waferToWaferSeconds: f.waferToWaferSeconds.value,
+  };
 }
 
 /** Limits that keep an absurd mesh from allocating the machine away. */

@@ -96,6 +96,32 @@ export function vectorLength(m: ModelConfig, kind: VectorKind): number {
   return kind === 'dim' ? m.dim : kind === 'kv' ? kvDim(m) : kind === 'hidden' ? m.hiddenDim : m.vocabSize;
 }
 
+/**
+ * Who owns what, computed once: for every element of each kind of vector, the mesh row whose
+ * slice holds it (rows split a matrix's output), and for every dim coordinate, the mesh column
+ * whose slice holds it. The program reads these tables, and the image hands them to the shader,
+ * so no second copy of the ownership formulas exists.
+ */
+export interface Owners {
+  readonly row: Readonly<Record<VectorKind, Uint32Array>>;
+  readonly colOfDim: Uint32Array;
+}
+
+export function owners(m: ModelConfig, mesh: MeshConfig): Owners {
+  const rowTable = (n: number) => {
+    const t = new Uint32Array(n);
+    for (let r = 0; r < mesh.height; r++) {
+      const [lo, hi] = split(n, mesh.height, r);
+      t.fill(r, lo, hi);
+    }
+    return t;
+  };
+  const colOfDim = new Uint32Array(m.dim);
+  for (let c = 0; c < mesh.width; c++) for (const [lo, hi] of columnRuns(m, mesh, 'dim', c)) colOfDim.fill(c, lo, hi);
+  const row = { dim: rowTable(m.dim), kv: rowTable(kvDim(m)), hidden: rowTable(m.hiddenDim), vocab: rowTable(m.vocabSize) };
+  return { row, colOfDim };
+}
+
 /** The matrices of one layer: name, output kind, input kind. */
 export const LAYER_MATRICES = [
   ['wq', 'dim', 'dim'],
@@ -160,8 +186,9 @@ function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, 
   return { row, col, regions, weightWords, scratchWords, kvWordsPerSlot, kvSlots: slotCap, totalWords: off };
 }
 
-/** Statistics words per core: sum of squares (partial, row-reduced), then per head max and sum. */
-export const STATS_WORDS = (m: ModelConfig): number => 2 + 2 * m.nHeads;
+/** A core's `stats` region: Σx² (its own, row-reduced), then per head max (nHeads words) and Σ exp (nHeads). */
+export const STATS_LAYOUT = { sumsq: 0, sumsqAll: 1, max: 2 } as const;
+export const STATS_WORDS = (m: ModelConfig): number => STATS_LAYOUT.max + 2 * m.nHeads;
 
 /** Positions t < context with t mod height == row. */
 export function slotsForRow(context: number, height: number, row: number): number {
@@ -249,7 +276,7 @@ export function refuseIfNotFits(p: Placement): void {
     'does-not-fit',
     `the model does not fit a ${m.width}x${m.height} mesh of ${m.sramBytes}-byte cores: core (${f.row},${f.col}) needs ` +
       `${need} bytes (weights ${f.weightWords * 4}, scratch ${(f.scratchWords - 2 * p.model.nHeads * f.kvSlots) * 4}, one KV position ${slotBytes}) ` +
-      `but has ${m.sramBytes}; ${bigger ? `the smallest ${m.width / gcd(m.width, m.height)}:${m.height / gcd(m.width, m.height)} mesh that fits with the full context is ${bigger.width}x${bigger.height}` : 'no mesh of this aspect up to 1024 cores a side fits; use larger SRAM'}`,
+      `but has ${m.sramBytes}; ${bigger ? `the smallest ${m.width / gcd(m.width, m.height)}:${m.height / gcd(m.width, m.height)} mesh that fits with the full context is ${bigger.width}x${bigger.height}` : `no mesh of this aspect up to ${MESH_LIMITS.maxSide} cores a side fits; use larger SRAM`}`,
   );
 }
 

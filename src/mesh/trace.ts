@@ -1,4 +1,5 @@
-import { CYCLES_PER_STEP, DIR, type Allreduce, type Phase, type TransferPhase, type WaferProgram } from './program.ts';
+import { chargeLine, DIR, lineTotal, ZERO_LINE, type LineCost } from './collectives.ts';
+import type { Phase, TransferPhase, WaferProgram } from './program.ts';
 
 /** Where a phase's modelled cycles go. */
 export interface CycleBreakdown {
@@ -42,100 +43,6 @@ export interface TokenTrace {
   readonly perLink?: Float64Array;
 }
 
-interface LineCost {
-  hops: number;
-  serialisation: number;
-  steps: number; // cycles of per-step cost
-  stepCount: number;
-  maxHops: number;
-  linkWords: number;
-  maxLinkWords: number;
-}
-
-const ZERO: LineCost = { hops: 0, serialisation: 0, steps: 0, stepCount: 0, maxHops: 0, linkWords: 0, maxLinkWords: 0 };
-const total = (c: LineCost) => c.hops + c.serialisation + c.steps;
-
-/**
- * Charges one line (a row or a column, N members) of a collective into `links` (N × 2: the
- * forward and backward link leaving each member) and returns its modelled cost.
- */
-export function chargeLine(
-  words: ArrayLike<number>,
-  collective: 'allreduce' | 'gather' | 'broadcast',
-  algorithm: Allreduce | 'line',
-  hop: number,
-  bw: number,
-  source = 0,
-  links: Float64Array = new Float64Array(words.length * 2),
-): LineCost {
-  const N = words.length;
-  const FWD = 0;
-  const BACK = 1;
-  const link = (i: number, dir: number, w: number) => {
-    links[i * 2 + dir] += w;
-  };
-  const done = (c: Omit<LineCost, 'linkWords' | 'maxLinkWords'>): LineCost => {
-    let sum = 0;
-    let max = 0;
-    for (let i = 0; i < N * 2; i++) {
-      sum += links[i];
-      max = Math.max(max, links[i]);
-    }
-    return { ...c, linkWords: sum, maxLinkWords: max };
-  };
-  if (N < 2) return ZERO;
-  if (collective === 'allreduce') {
-    const n = words[0];
-    if (n === 0) return ZERO;
-    const ser = Math.ceil(n / bw);
-    if (algorithm === 'ring') {
-      // A chain: partial sums flow one hop at a time to the far end, the sum flows back.
-      for (let i = 0; i + 1 < N; i++) {
-        link(i, FWD, n);
-        link(i + 1, BACK, n);
-      }
-      const k = 2 * (N - 1);
-      return done({ hops: k * hop, serialisation: k * ser, steps: k * CYCLES_PER_STEP, stepCount: k, maxHops: 1 });
-    }
-    // Binary tree: at step s, member c (c mod 2^(s+1) = 0) receives from c + 2^s, 2^s hops away;
-    // then the sum goes back down the same tree.
-    let hops = 0;
-    let k = 0;
-    let maxHops = 0;
-    for (let d = 1; d < N; d *= 2) {
-      for (let c = 0; c + d < N; c += 2 * d) {
-        for (let j = c + 1; j <= c + d; j++) link(j, BACK, n); // up the tree
-        for (let j = c; j < c + d; j++) link(j, FWD, n); // and back down
-      }
-      hops += 2 * d * hop;
-      k += 2;
-      maxHops = d;
-    }
-    return done({ hops, serialisation: k * ser, steps: k * CYCLES_PER_STEP, stepCount: k, maxHops });
-  }
-  if (collective === 'gather') {
-    // Every member broadcasts its words to both ends of the line at once; links are shared.
-    let any = false;
-    for (let i = 0; i < N; i++) {
-      const w = words[i];
-      if (w === 0) continue;
-      any = true;
-      for (let j = i; j + 1 < N; j++) link(j, FWD, w);
-      for (let j = i; j > 0; j--) link(j, BACK, w);
-    }
-    if (!any) return ZERO;
-    const c = done({ hops: (N - 1) * hop, serialisation: 0, steps: CYCLES_PER_STEP, stepCount: 1, maxHops: N - 1 });
-    return { ...c, serialisation: Math.ceil(c.maxLinkWords / bw) };
-  }
-  // broadcast from `source`
-  const w = words[source];
-  if (w === 0) return ZERO;
-  for (let j = source; j + 1 < N; j++) link(j, FWD, w);
-  for (let j = source; j > 0; j--) link(j, BACK, w);
-  const far = Math.max(source, N - 1 - source);
-  return done({ hops: far * hop, serialisation: Math.ceil(w / bw), steps: CYCLES_PER_STEP, stepCount: 1, maxHops: far });
-}
-
 /**
  * Traces one phase: its cost (the slowest line of a transfer, the busiest core of a compute)
  * and, when `perLink` is given, its words added per link (core * 4 + dir).
@@ -176,7 +83,7 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
   const source = phase.sourceRow ? phase.sourceRow(token) : 0;
   const words = new Float64Array(N);
   const local = new Float64Array(N * 2);
-  let worst = ZERO;
+  let worst = ZERO_LINE;
   let linkWords = 0;
   let maxLinkWords = 0;
   let memo: { key: string; cost: LineCost } | undefined;
@@ -204,7 +111,7 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
     }
     linkWords += cost.linkWords;
     maxLinkWords = Math.max(maxLinkWords, cost.maxLinkWords);
-    if (total(cost) > total(worst)) worst = cost;
+    if (lineTotal(cost) > lineTotal(worst)) worst = cost;
   }
   return transferTrace(base, worst, linkWords, maxLinkWords);
 }
@@ -213,7 +120,7 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
 function transferTrace(base: Pick<PhaseTrace, 'index' | 'name' | 'kind' | 'layer'>, slowest: LineCost, linkWords: number, maxLinkWords: number): PhaseTrace {
   return {
     ...base,
-    cycles: total(slowest),
+    cycles: lineTotal(slowest),
     breakdown: { compute: 0, hops: slowest.hops, serialisation: slowest.serialisation, steps: slowest.steps },
     linkWords,
     maxLinkWords,
@@ -231,7 +138,7 @@ function transferTrace(base: Pick<PhaseTrace, 'index' | 'name' | 'kind' | 'layer
 function traceSegments(program: WaferProgram, phase: TransferPhase, base: Pick<PhaseTrace, 'index' | 'name' | 'kind' | 'layer'>, pos: number, perLink?: Float64Array): PhaseTrace {
   const { mesh } = program;
   const W = mesh.width;
-  let worst = ZERO;
+  let worst = ZERO_LINE;
   let linkWords = 0;
   let maxLinkWords = 0;
   for (let r = 0; r < mesh.height; r++) {
@@ -243,7 +150,7 @@ function traceSegments(program: WaferProgram, phase: TransferPhase, base: Pick<P
       const local = new Float64Array(members * 2);
       const cost = chargeLine(new Float64Array(members).fill(n), 'allreduce', phase.algorithm, mesh.cyclesPerHop, mesh.wordsPerLinkCycle, 0, local);
       for (let i = 0; i < members * 2; i++) row[a * 2 + i] += local[i];
-      if (total(cost) > total(worst)) worst = cost;
+      if (lineTotal(cost) > lineTotal(worst)) worst = cost;
     }
     for (let c = 0; c < W; c++) {
       linkWords += row[c * 2] + row[c * 2 + 1];

@@ -196,7 +196,7 @@ describe('wafermesh predict', () => {
     expect(out.ms_per_token).toBeCloseTo(1000 / out.tokens_per_s, 1);
     expect(out.bound).toMatch(/HBM/);
     expect(out.assumptions.length).toBeGreaterThan(3);
-    expectOneLineError(cli('predict', '--hardware', 'tpu'), /GPU preset "tpu" is unknown/);
+    expectOneLineError(cli('predict', '--hardware', 'tpu'), /hardware "tpu" is unknown; use one of wse-3, .*h100/);
     expectOneLineError(cli('predict', '--precision', 'int3'), /--precision int3 is not one of/);
   });
 });

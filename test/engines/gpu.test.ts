@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { gpuPreset } from '../../src/cost/hardware.ts';
+import type { MachineTrace } from '../../src/cost/model.ts';
 import { GpuEngine } from '../../src/engines/gpu.ts';
-import { baselineBytes } from '../../src/engines/baseline-program.ts';
+import { baselineBytes } from '../../src/baseline/program.ts';
 import { kvDim, parameterCount, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
@@ -9,9 +11,9 @@ import { testGpu } from '../helpers/gpu.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
 async function race(model: Model, tokens: number, instrument = false) {
-  const engine = await GpuEngine.create(await testGpu(), model, { instrument });
-  const traces: NonNullable<GpuEngine['lastTrace']>[] = [];
-  const r = await raceReference(engine, model, tokens, () => traces.push(engine.lastTrace!));
+  const engine = await GpuEngine.create(await testGpu(), model, gpuPreset('toy-gpu'), { instrument });
+  const traces: MachineTrace[] = [];
+  const r = await raceReference(engine, model, tokens, () => traces.push(engine.lastTrace()!));
   engine.dispose();
   return { ...r, traces };
 }
@@ -42,8 +44,9 @@ describe('GPU baseline engine', () => {
       // positions 0…pos for every layer.
       const weights = (parameterCount(config) - config.vocabSize * config.dim) * 4 + config.dim * 4;
       const kv = 2 * config.nLayers * (t.pos + 1) * kvDim(config) * 4;
-      expect(t.weightBytes).toBe(weights);
-      expect(t.kvBytes).toBe(kv);
+      expect(t.counted).toBe(true);
+      expect(t.offchip.weights).toBe(weights);
+      expect(t.offchip.kv).toBe(kv);
       expect(baselineBytes(config, t.pos)).toEqual({ weights, kv });
       expect(t.passes).toBe(5 * config.nLayers + 1);
     }

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { CpuEngine } from '../../src/engines/cpu.ts';
-import type { Engine } from '../../src/engines/engine.ts';
-import { generate } from '../../src/engines/generate.ts';
+import type { Machine } from '../../src/engines/machine.ts';
+import { generate, type Decodable } from '../../src/engines/generate.ts';
 import { BOS } from '../../src/model/config.ts';
 import type { Model } from '../../src/model/weights.ts';
 import { maxAbsDiff } from './check.ts';
@@ -12,7 +12,7 @@ import { maxAbsDiff } from './check.ts';
  * buffer behind. `afterForward` sees the engine after each forward pass (to collect its traces).
  */
 export async function raceReference(
-  engine: Engine & { liveBuffers: number },
+  engine: Machine,
   model: Model,
   tokens: number,
   afterForward?: () => void,
@@ -20,16 +20,13 @@ export async function raceReference(
   const buffersAtStart = engine.liveBuffers;
   const cpu = new CpuEngine(model);
   let maxDiff = 0;
-  const lockstep: Engine = {
-    name: engine.name,
+  const lockstep: Decodable = {
     config: engine.config,
     context: engine.context,
-    description: engine.description,
     reset: () => {
       engine.reset();
       cpu.reset();
     },
-    dispose: () => undefined,
     forward: async (token, pos) => {
       const got = await engine.forward(token, pos);
       maxDiff = Math.max(maxDiff, maxAbsDiff(got, await cpu.forward(token, pos)));

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { MeshEngine } from '../../src/engines/mesh.ts';
 import { meshFromPreset } from '../../src/mesh/config.ts';
-import { passSources, xyRoute } from '../../src/mesh/program.ts';
+import { passSources, xyRoute } from '../helpers/direct-reads.ts';
 import { tracePhase } from '../../src/mesh/trace.ts';
 import { BOS } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';

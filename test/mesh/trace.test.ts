@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { meshFromPreset } from '../../src/mesh/config.ts';
-import { CYCLES_PER_STEP, compileProgram, DIR, type Phase, type WaferProgram } from '../../src/mesh/program.ts';
+import { CYCLES_PER_STEP, DIR } from '../../src/mesh/collectives.ts';
+import type { Phase, WaferProgram } from '../../src/mesh/program.ts';
+import { compileProgram } from '../../src/mesh/programs/decode.ts';
 import { tracePhase, traceToken } from '../../src/mesh/trace.ts';
 import { loadStories260K } from '../helpers/models.ts';
 

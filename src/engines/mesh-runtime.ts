@@ -1,145 +1,11 @@
 import { WafermeshError } from '../errors.ts';
 import { mapOrExplain, type GpuResources } from '../gpu/resources.ts';
-import { headSize, kvDim } from '../model/config.ts';
+import { buildImage, meshPrelude } from '../mesh/image.ts';
+import { MESH_LIMITS } from '../mesh/config.ts';
+import { split } from '../mesh/placement.ts';
+import type { WaferProgram } from '../mesh/program.ts';
+import { kvDim } from '../model/config.ts';
 import type { Model } from '../model/weights.ts';
-import { columnRuns, split, vectorLength, type CorePlacement, type VectorKind } from './placement.ts';
-import type { WaferProgram } from './program.ts';
-
-/** Core-table fields, in the order shaders/mesh_step.wgsl reads them (CT words per core). */
-const FIELDS = [
-  'row', 'col', 'layer0', 'layerStride',
-  'rmsAtt', 'wq', 'wk', 'wv', 'wo', 'rmsFfn', 'w1', 'w3', 'w2',
-  'rmsFinal', 'embedding', 'wcls',
-  'x', 'xb', 'q', 'k', 'v', 'attO', 'att', 'hb', 'hb2', 'partial', 'partialB', 'logits', 'stats', 'scores', 'scoresAll', 'kv',
-  'nDim', 'nKv', 'nHid', 'slots',
-  'loDim', 'rowsDim', 'loKv', 'rowsKv', 'loHid', 'rowsHid', 'loVocab', 'rowsVocab',
-  'idxDim', 'idxKv', 'idxKvPos', 'idxHid',
-] as const;
-export const CT = FIELDS.length; // 48
-const LAYER_REGIONS = ['rmsAtt', 'wq', 'wk', 'wv', 'wo', 'rmsFfn', 'w1', 'w3', 'w2'] as const;
-export const MAX_HEADS = 64; // the kernels keep per-head statistics in private arrays of 64
-
-function indices(runs: [number, number][]): number[] {
-  const out: number[] = [];
-  for (const [lo, hi] of runs) for (let i = lo; i < hi; i++) out.push(i);
-  return out;
-}
-
-/**
- * The wafer's memory image and configuration: every core's SRAM slice filled with its tiles
- * (weights placed once, never moved), the core table (region offsets, slice sizes) and the index
- * lists saying which vector coordinates each core owns. These are the router and core
- * configuration a real wafer would be loaded with before it runs.
- */
-export function buildImage(program: WaferProgram, model: Model): { sram: Float32Array; table: Uint32Array; idx: Uint32Array } {
-  const { mesh, placement } = program;
-  const m = model.config;
-  const w = model.weights;
-  const W = mesh.width;
-  const H = mesh.height;
-  const SRAM = mesh.sramBytes / 4;
-  const nCores = W * H;
-  if (placement.valueBytes !== 4) {
-    throw new WafermeshError('unsupported-precision', `the emulated wafer runs f32 (4 bytes per value); this program was compiled for ${placement.valueBytes}`);
-  }
-  if (m.nHeads > MAX_HEADS) {
-    throw new WafermeshError('unsupported-model', `the mesh engine supports up to ${MAX_HEADS} heads; this model has ${m.nHeads}: use --engine gpu or cpu for it`);
-  }
-  const sram = new Float32Array(nCores * SRAM);
-  const table = new Uint32Array(nCores * CT);
-  const idxList: number[] = [];
-  const kvd = kvDim(m);
-  for (let core = 0; core < nCores; core++) {
-    const cp: CorePlacement = placement.cores[core];
-    const r = cp.row;
-    const c = cp.col;
-    const region = new Map(cp.regions.map((x) => [x.name, x]));
-    const off = (name: string) => {
-      const g = region.get(name);
-      if (!g) throw new WafermeshError('internal', `the placement has no region ${name}; the placement and the runtime disagree (a bug: please report it)`);
-      return g.offset;
-    };
-    const dimIdx = indices(columnRuns(m, mesh, 'dim', c));
-    const kvIdx = indices(columnRuns(m, mesh, 'kv', c));
-    const hidIdx = indices(columnRuns(m, mesh, 'hidden', c));
-    const kvMul = m.nHeads / m.nKvHeads;
-    const hs = headSize(m);
-    const kvPos = dimIdx.map((i) => kvIdx.indexOf(Math.floor(Math.floor(i / hs) / kvMul) * hs + (i % hs)));
-    const rowsOf = (k: VectorKind) => split(vectorLength(m, k), H, r);
-    const base = core * SRAM;
-    // Tile of matrix `mat` (out, in) at element offset `mOff`: rows of this row, input coords `cols`.
-    const put = (name: string, mat: Float32Array, mOff: number, outKind: VectorKind, inLen: number, cols: number[]) => {
-      const [lo, hi] = rowsOf(outKind);
-      let a = base + off(name);
-      for (let i = lo; i < hi; i++) for (const j of cols) sram[a++] = mat[mOff + i * inLen + j];
-    };
-    const vec = (name: string, v: Float32Array, vOff: number, cols: number[]) => {
-      let a = base + off(name);
-      for (const j of cols) sram[a++] = v[vOff + j];
-    };
-    for (let l = 0; l < m.nLayers; l++) {
-      vec(`L${l}.rmsAtt`, w.rmsAtt, l * m.dim, dimIdx);
-      put(`L${l}.wq`, w.wq, l * m.dim * m.dim, 'dim', m.dim, dimIdx);
-      put(`L${l}.wk`, w.wk, l * kvd * m.dim, 'kv', m.dim, dimIdx);
-      put(`L${l}.wv`, w.wv, l * kvd * m.dim, 'kv', m.dim, dimIdx);
-      put(`L${l}.wo`, w.wo, l * m.dim * m.dim, 'dim', m.dim, dimIdx);
-      vec(`L${l}.rmsFfn`, w.rmsFfn, l * m.dim, dimIdx);
-      put(`L${l}.w1`, w.w1, l * m.hiddenDim * m.dim, 'hidden', m.dim, dimIdx);
-      put(`L${l}.w3`, w.w3, l * m.hiddenDim * m.dim, 'hidden', m.dim, dimIdx);
-      put(`L${l}.w2`, w.w2, l * m.dim * m.hiddenDim, 'dim', m.hiddenDim, hidIdx);
-    }
-    vec('rmsFinal', w.rmsFinal, 0, dimIdx);
-    put('embedding', w.tokenEmbedding, 0, 'vocab', m.dim, dimIdx);
-    if (!m.sharedClassifier) put('wcls', w.wcls, 0, 'vocab', m.dim, dimIdx);
-
-    const layer0 = off('L0.rmsAtt');
-    const layerStride = m.nLayers > 1 ? off('L1.rmsAtt') - layer0 : 0;
-    const f: Record<(typeof FIELDS)[number], number> = {
-      row: r,
-      col: c,
-      layer0,
-      layerStride,
-      ...(Object.fromEntries(LAYER_REGIONS.map((n) => [n, off(`L0.${n}`) - layer0])) as Record<(typeof LAYER_REGIONS)[number], number>),
-      rmsFinal: off('rmsFinal'),
-      embedding: off('embedding'),
-      wcls: m.sharedClassifier ? off('embedding') : off('wcls'),
-      x: off('x'),
-      xb: off('xb'),
-      q: off('q'),
-      k: off('k'),
-      v: off('v'),
-      attO: off('attO'),
-      att: off('att'),
-      hb: off('hb'),
-      hb2: off('hb2'),
-      partial: off('partial'),
-      partialB: off('partialB'),
-      logits: off('logits'),
-      stats: off('stats'),
-      scores: off('scores'),
-      scoresAll: off('scoresAll'),
-      kv: off('kv'),
-      nDim: dimIdx.length,
-      nKv: kvIdx.length,
-      nHid: hidIdx.length,
-      slots: cp.kvSlots,
-      loDim: rowsOf('dim')[0],
-      rowsDim: rowsOf('dim')[1] - rowsOf('dim')[0],
-      loKv: rowsOf('kv')[0],
-      rowsKv: rowsOf('kv')[1] - rowsOf('kv')[0],
-      loHid: rowsOf('hidden')[0],
-      rowsHid: rowsOf('hidden')[1] - rowsOf('hidden')[0],
-      loVocab: rowsOf('vocab')[0],
-      rowsVocab: rowsOf('vocab')[1] - rowsOf('vocab')[0],
-      idxDim: idxList.push(...dimIdx) - dimIdx.length,
-      idxKv: idxList.push(...kvIdx) - kvIdx.length,
-      idxKvPos: idxList.push(...kvPos) - kvPos.length,
-      idxHid: idxList.push(...hidIdx) - hidIdx.length,
-    };
-    FIELDS.forEach((name, i) => (table[core * CT + i] = f[name]));
-  }
-  return { sram, table, idx: Uint32Array.from(idxList.length ? idxList : [0]) };
-}
 
 export interface MeshRuntimeOptions {
   /** Count every SRAM access, remote read and FLOP on the GPU (slower; for tests). */
@@ -244,7 +110,8 @@ export class MeshRuntime {
       WG: this.workgroup,
     };
     const entries = [...new Set(this.program.passes.map((p) => p.entry))];
-    const made = await Promise.all(entries.map((e) => this.res.pipeline('mesh_step', constants, e, layout)));
+    const prelude = meshPrelude(image.ownerOffsets, MESH_LIMITS.maxSide);
+    const made = await Promise.all(entries.map((e) => this.res.pipeline('mesh_step', constants, e, layout, prelude)));
     entries.forEach((e, i) => this.pipelines.set(e, made[i]));
     // Logits: row r's slice is read from core (r, 0).
     for (let r = 0; r < mesh.height; r++) {
@@ -314,7 +181,10 @@ export class MeshRuntime {
     }
   }
 
-  /** Clears the KV cache and scratch by reloading nothing: positions are always written before read. */
+  /**
+   * A new sequence needs nothing cleared: a position's KV-cache slot and every scratch region are
+   * written before they are read, so the old sequence's values are never seen.
+   */
   reset(): void {}
 
   /** Instrumented counters: out-of-slice accesses, FLOPs per core, remote reads [dst][src]. */

@@ -3,8 +3,8 @@ import { kvDim, type ModelConfig } from '../model/config.ts';
 /**
  * The conventional GPU's decode of one token as data: its kernels in order, with the off-chip
  * bytes each reads (weights and KV cache, each distinct element once) and its FLOPs. The engine
- * runs exactly these kernels; its instrumented mode counts the bytes on the GPU and a test holds
- * the two equal; the cost model and the UI read this list.
+ * (src/engines/gpu.ts) runs exactly these kernels; its instrumented mode counts the bytes on the GPU
+ * and a test holds the two equal; the cost model and the UI read this list.
  */
 export interface BaselineKernel {
   readonly entry: 'embed' | 'qkv' | 'attention' | 'wo_residual' | 'ffn_up' | 'ffn_down' | 'classifier';
@@ -84,4 +84,9 @@ export function baselineBytes(c: ModelConfig, pos: number, bytesPerValue = 4): {
     kv += k.kvBytes(pos);
   }
   return { weights, kv };
+}
+
+/** The kernels that are GPU dispatches (the embedding row is a buffer copy). */
+export function launchedKernels(program: readonly BaselineKernel[]): BaselineKernel[] {
+  return program.filter((k) => k.launch);
 }

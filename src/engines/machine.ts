@@ -1,0 +1,47 @@
+import type { MachineTrace, PlanKind } from '../cost/model.ts';
+import type { WaferProgram } from '../mesh/program.ts';
+import type { ModelConfig } from '../model/config.ts';
+
+/** What executes: the CPU reference, the off-chip GPU baseline, or the emulated wafer. */
+export type EngineName = 'cpu' | 'gpu' | 'mesh';
+
+/** One GPU dispatch of a machine's plan (a pass of the wafer program, a kernel of the GPU's). */
+export interface PassInfo {
+  readonly name: string;
+  readonly layer: number | null;
+}
+
+/**
+ * The one interface every machine implements; `createMachine` (index.ts) makes them, and the CLI,
+ * the benchmarks and the demo's worker drive them only through it. A machine owns its state (KV
+ * cache, GPU buffers) until `dispose()`.
+ */
+export interface Machine {
+  readonly engine: EngineName;
+  /** The plan it follows, for traces and modelled costs: the wafer's, the GPU's, or none (plain CPU). */
+  readonly plan: PlanKind | null;
+  /** The wafer program it runs (or stands in for); null off the wafer. */
+  readonly wafer: WaferProgram | null;
+  readonly config: ModelConfig;
+  /** Human-readable description of where it runs (adapter, driver, mesh …). */
+  readonly description: string;
+  /** Positions the machine can hold (its KV cache): seq_len, or less where memory is short. */
+  readonly context: number;
+  /** Its passes per token, in order. */
+  readonly passes: readonly PassInfo[];
+  /** GPU buffers alive now (0 on the CPU): a test proves nothing leaks. */
+  readonly liveBuffers: number;
+  /** token at pos -> logits (vocab,). Positions must be fed in order 0, 1, 2 … after reset(). */
+  forward(token: number, pos: number): Promise<Float32Array>;
+  /**
+   * Runs pass `pass` of the token at `pos` alone (passes in order, 0 first); the last pass returns
+   * the logits, the others undefined. forward() is all passes at once.
+   */
+  stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined>;
+  /** The last token's trace and modelled cost (`perLink`: the wafer's words per link too). */
+  lastTrace(perLink?: boolean): MachineTrace | undefined;
+  /** Starts a new sequence (forgets the KV cache). */
+  reset(): void;
+  /** Frees everything the machine holds; it is unusable afterwards. */
+  dispose(): void;
+}

@@ -1,0 +1,78 @@
+import { WafermeshError } from '../errors.ts';
+import { readCheckpoint } from './checkpoint.ts';
+import { parseRandomSpec, randomModel } from './random.ts';
+import { BUILTIN_MODELS, builtinModel, type BuiltinModel } from './registry.ts';
+import { readTokenizer, type Tokenizer } from './tokenizer.ts';
+import type { Model } from './weights.ts';
+
+/**
+ * The one model loader, for the CLI and the demo's worker alike: a built-in name (the catalog's),
+ * a `random:<spec>`, a checkpoint file, or bytes someone dropped on the page. Where the files come
+ * from is the caller's: the CLI reads the project's files, the worker fetches the demo's.
+ */
+export type ModelSpec =
+  | { readonly kind: 'builtin'; readonly entry: BuiltinModel }
+  | { readonly kind: 'random'; readonly spec: string }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'bytes'; readonly name: string; readonly checkpoint: Uint8Array; readonly tokenizer?: Uint8Array };
+
+export interface LoadedModel {
+  model: Model;
+  tokenizer: Tokenizer | undefined;
+  /** The name to show: the built-in's, the spec, or the file's. */
+  name: string;
+}
+
+/** Reads a file: a built-in's (`builtin`: its path is relative to the project root) or one a person named. */
+export type ReadFile = (path: string, what: string, builtin: boolean) => Uint8Array | Promise<Uint8Array>;
+
+export const isRandomSpec = (s: string) => s === 'random' || s.startsWith('random:');
+
+/**
+ * What a model name means. `isFile` says whether a name that is neither built in nor random is a
+ * file the caller can read; without one only built-ins and random specs are accepted.
+ */
+export function parseModelSpec(name: string, isFile?: (s: string) => boolean): ModelSpec {
+  const entry = builtinModel(name);
+  if (entry) return { kind: 'builtin', entry };
+  if (isRandomSpec(name)) return { kind: 'random', spec: name };
+  if (isFile?.(name)) return { kind: 'file', path: name };
+  const names = BUILTIN_MODELS.map((m) => m.name).join(', ');
+  throw new WafermeshError('unknown-model', `model "${name}" is neither a built-in name (${names}), a random:<spec>${isFile ? ', nor an existing file' : ''}`);
+}
+
+/** Loads a model and its tokenizer: `tokenizerPath` if given, else the built-in's own, else none. */
+export async function loadModel(spec: ModelSpec, read: ReadFile, tokenizerPath?: string): Promise<LoadedModel> {
+  let model: Model;
+  let name: string;
+  let tokPath = tokenizerPath;
+  let tokBytes: Uint8Array | undefined;
+  switch (spec.kind) {
+    case 'builtin':
+      name = spec.entry.name;
+      model = readCheckpoint(await read(spec.entry.checkpoint, `model ${name}: checkpoint`, true), name);
+      break;
+    case 'random': {
+      const { config, seed } = parseRandomSpec(spec.spec.slice('random:'.length));
+      name = spec.spec;
+      model = randomModel(config, seed);
+      break;
+    }
+    case 'file':
+      name = spec.path;
+      model = readCheckpoint(await read(spec.path, 'checkpoint', false), name);
+      break;
+    case 'bytes':
+      name = spec.name;
+      model = readCheckpoint(spec.checkpoint, name);
+      tokBytes = spec.tokenizer;
+      break;
+  }
+  if (tokPath) tokBytes = await read(tokPath, 'tokenizer', false);
+  else if (spec.kind === 'builtin' && spec.entry.tokenizer) {
+    tokPath = spec.entry.tokenizer;
+    tokBytes = await read(tokPath, `model ${name}: tokenizer`, true);
+  }
+  const tokenizer = tokBytes ? readTokenizer(tokBytes, tokPath ?? `${name} tokenizer`, model.config.vocabSize) : undefined;
+  return { model, tokenizer, name };
+}
