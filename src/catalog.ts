@@ -111,6 +111,21 @@ export const CATALOG = {
       description: 'the WSE-3 core with 4 MB of SRAM, so whole models fit on tiny meshes (a teaching device, not real hardware)',
       figures: { ...WSE3_CORE, sramBytes: fig(4 * 1024 * 1024, 'the WSE-3 core with its SRAM enlarged on purpose (not real hardware)', true) },
     },
+    {
+      id: 'wse-2',
+      kind: 'wafer',
+      description: "a Cerebras WSE-2-like core (the wafer WaferLLM measured): 48 KB SRAM, ~1.1 GHz, the SDK's 757 × 996 fabric",
+      figures: {
+        sramBytes: fig(48 * 1024, '48 KB per PE, 40 GB in all over ~850,000 cores: WaferLLM (OSDI 2025) and its compile.py; Cerebras WSE-2 documentation'),
+        clockHz: fig(1.1e9, "up to ~1.1 GHz: WaferLLM (OSDI 2025); Argonne's ALCF CS-2 user guide"),
+        wordsPerLinkCycle: fig(1, `one 32-bit wavelet per link per cycle each way: ${SDK}`),
+        cyclesPerHop: fig(1, `about one cycle per hop: ${SDK}`),
+        flopsPerCoreCycle: fig(32, 'no per-core rate published that we found: assumed the same as the wse-3 preset', true),
+        fullWidth: fig(757, "the SDK's WSE-2 fabric is 757 × 996, ≤ 750 × 994 usable (WaferLLM's compile.py)"),
+        fullHeight: fig(996, "the SDK's WSE-2 fabric is 757 × 996, ≤ 750 × 994 usable (WaferLLM's compile.py)"),
+        waferToWaferSeconds: WSE3_CORE.waferToWaferSeconds,
+      },
+    },
     { id: 'h100', kind: 'gpu', description: 'NVIDIA H100 SXM: 80 GB HBM3 at 3.35 TB/s, 50 MB L2', figures: H100 },
     {
       id: 'toy-gpu',
