@@ -1,7 +1,8 @@
 import * as Comlink from 'comlink';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { WorkerApi } from '../worker/worker.ts';
-import type { PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
+import type { Catalog, PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
+import { PlaybackController } from './playback-controller.ts';
 import { parseState, serializeState, type AppState } from './url-state.ts';
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
@@ -12,11 +13,15 @@ const SLOW_TOKENS_PER_SCREEN_SECOND = 6;
 /**
  * Holds the worker API and all async state of the demo; components only render what it holds and
  * call its methods. The race reveals each machine's tokens on its own modelled clock, scaled so
- * that the slower one shows about six tokens a second.
+ * that the slower one shows about six tokens a second; the on-screen clock is `playback`.
+ *
+ * On connecting it first asks the worker for the catalog, then reads the URL against it: until
+ * then `catalog` and `state` are null.
  */
 export class RaceController implements ReactiveController {
-  state: AppState;
-  messages: string[];
+  catalog: Catalog | null = null;
+  state: AppState | null = null;
+  messages: string[] = [];
   info: SessionInfo | null = null;
   loading: { stage: string; fraction: number } | null = null;
   error: string | null = null;
@@ -25,15 +30,13 @@ export class RaceController implements ReactiveController {
   phase: PhaseEvent | null = null;
   /** Words per link to draw on the wafer: the last pass stepped, or the last token revealed. */
   perLink: Float32Array | null = null;
-  playing = false;
   workerDone = false;
   /** Modelled seconds per second on screen. */
   scale = 0;
-  screenSeconds = 0;
+  /** The on-screen clock: playing, seconds on screen, speed. */
+  readonly playback: PlaybackController;
   private files: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer } = {};
   private readonly api: Comlink.Remote<WorkerApi>;
-  private frame = 0;
-  private lastFrame = 0;
   private fetching = false;
   /** A step (token or phase) waiting on the worker: no second one starts meanwhile. */
   stepping = false;
@@ -41,22 +44,42 @@ export class RaceController implements ReactiveController {
 
   constructor(private readonly host: ReactiveControllerHost) {
     host.addController(this);
-    const parsed = parseState(location.search);
-    this.state = parsed.state;
-    this.messages = parsed.errors;
+    this.playback = new PlaybackController(host, {
+      speed: () => this.state?.speed ?? 1,
+      canAdvance: () => this.scale > 0,
+      frame: (screenSeconds) => this.frame(screenSeconds),
+    });
     const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'wafermesh-engines' });
     this.api = Comlink.wrap<WorkerApi>(worker);
   }
 
   hostConnected(): void {
-    void this.open().then(() => {
-      if (this.state.autoplay && this.runnable) this.play();
-    });
+    void this.start();
   }
 
   hostDisconnected(): void {
-    cancelAnimationFrame(this.frame);
     void this.api.close();
+  }
+
+  /** The catalog first (the URL is checked against it), then the model the URL names. */
+  private async start(): Promise<void> {
+    try {
+      this.catalog = await this.api.catalog();
+    } catch (e) {
+      this.error = oneLine((e as Error).message);
+      this.host.requestUpdate();
+      return;
+    }
+    const parsed = parseState(location.search, this.catalog);
+    this.state = parsed.state;
+    this.messages = parsed.errors;
+    this.host.requestUpdate();
+    await this.open();
+    if (this.state.autoplay && this.runnable) this.play();
+  }
+
+  get playing(): boolean {
+    return this.playback.playing;
   }
 
   get runnable(): boolean {
@@ -73,6 +96,7 @@ export class RaceController implements ReactiveController {
 
   /** Changes settings (and the URL); anything but the speed reloads the model. */
   async update(patch: Partial<AppState>, files?: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer }): Promise<void> {
+    if (!this.state) return; // the controls appear only once the catalog and the URL are read
     const onlySpeed = Object.keys(patch).every((k) => k === 'speed' || k === 'autoplay');
     this.state = { ...this.state, ...patch, mesh: patch.mesh ?? this.state.mesh };
     if (files) this.files = files;
@@ -82,14 +106,15 @@ export class RaceController implements ReactiveController {
   }
 
   private request(): SessionRequest {
-    const s = this.state;
+    const s = this.state!;
     return {
       model: s.model,
       ...(s.model === 'file' ? this.files : {}),
       modelBaseUrl: new URL('models/', document.baseURI).href,
       mesh: s.mesh,
       preset: s.preset,
-      allreduce: s.allreduce,
+      // parseState and the controls' select only let through the catalog's allreduce ids.
+      allreduce: s.allreduce as SessionRequest['allreduce'],
       prompt: s.prompt,
       tokens: s.tokens,
       temperature: s.temperature,
@@ -109,7 +134,7 @@ export class RaceController implements ReactiveController {
     this.phase = null;
     this.perLink = null;
     this.workerDone = false;
-    this.screenSeconds = 0;
+    this.playback.reset();
     this.scale = 0;
     this.loading = { stage: 'starting the engines', fraction: 0 };
     this.host.requestUpdate();
@@ -148,16 +173,11 @@ export class RaceController implements ReactiveController {
 
   play(): void {
     if (!this.runnable || this.playing || this.done) return;
-    this.playing = true;
-    this.lastFrame = performance.now();
-    this.frame = requestAnimationFrame((t) => this.tick(t));
-    this.host.requestUpdate();
+    this.playback.play();
   }
 
   pause(): void {
-    this.playing = false;
-    cancelAnimationFrame(this.frame);
-    this.host.requestUpdate();
+    this.playback.pause();
   }
 
   /** One generated token on both machines, shown at once. */
@@ -196,7 +216,7 @@ export class RaceController implements ReactiveController {
       this.perLink = last.perLink;
       let t = 0;
       for (const e of this.events) t += Math.max(e.meshCost.seconds, e.gpuCost.seconds);
-      this.screenSeconds = this.scale > 0 ? t / this.scale : 0;
+      this.playback.seek(this.scale > 0 ? t / this.scale : 0);
     }
     this.host.requestUpdate();
   }
@@ -238,14 +258,11 @@ export class RaceController implements ReactiveController {
     }
   }
 
-  private tick(now: number): void {
-    if (!this.playing) return;
-    const dt = Math.min(0.1, (now - this.lastFrame) / 1000);
-    this.lastFrame = now;
+  /** One frame of playback: fetch ahead, reveal what each machine has decoded by now; true when all is shown. */
+  private frame(screenSeconds: number): boolean {
     void this.fetchAhead();
     if (this.scale > 0) {
-      this.screenSeconds += dt * this.state.speed;
-      const modelled = this.screenSeconds * this.scale;
+      const modelled = screenSeconds * this.scale;
       for (const m of ['mesh', 'gpu'] as const) {
         let t = 0;
         let n = 0;
@@ -260,11 +277,6 @@ export class RaceController implements ReactiveController {
         }
       }
     }
-    if (this.done) {
-      this.playing = false;
-    } else {
-      this.frame = requestAnimationFrame((t) => this.tick(t));
-    }
-    this.host.requestUpdate();
+    return this.done;
   }
 }

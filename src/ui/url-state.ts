@@ -1,40 +1,64 @@
+import type { Catalog } from '../worker/types.ts';
+
 /**
  * The demo's state, all of it in the URL (a lesson or a bug report is a link). Parsing never
- * throws: a bad value falls back to the default and yields a one-line message naming it.
+ * throws: a bad value falls back to the default and yields a one-line message naming it. The
+ * models, presets and algorithms it accepts, and its defaults, come from the catalog the worker
+ * serves; nothing here names one.
  */
 export interface AppState {
-  model: string; // wm-stories | random:<spec> | file
+  model: string; // a demo model of the catalog | random:<spec> | file
   prompt: string;
   tokens: number;
   temperature: number;
   topP: number;
   seed: number;
   mesh: { width: number; height: number };
-  preset: string;
-  allreduce: 'ring' | 'tree';
+  preset: string; // a wafer preset id of the catalog
+  allreduce: string; // an allreduce id of the catalog
   autoplay: boolean;
   speed: number; // animation speed multiplier
 }
 
-export const DEFAULT_STATE: AppState = {
-  model: 'wm-stories',
-  prompt: 'Once upon a time',
-  tokens: 48,
-  temperature: 0,
-  topP: 1,
-  seed: 42,
-  mesh: { width: 8, height: 8 },
-  preset: 'wse-3',
-  allreduce: 'tree',
-  autoplay: false,
-  speed: 1,
-};
+/** A seeded random model's spec starts with this (the syntax `parseModelSpec` reads). */
+const RANDOM_PREFIX = 'random:';
 
-export const PRESETS = ['wse-3', 'wse-3-big-sram'];
+/** The models the demo's select offers: the catalog's demo models, then its random model. */
+export function demoModels(catalog: Catalog): string[] {
+  return [...catalog.models.filter((m) => m.demo).map((m) => m.id), catalog.demoRandomModel];
+}
 
-export function parseState(search: string): { state: AppState; errors: string[] } {
+/** The presets the demo's wafer can take: the catalog's hardware of kind 'wafer'. */
+export function waferPresets(catalog: Catalog): string[] {
+  return catalog.hardware.filter((h) => h.kind === 'wafer').map((h) => h.id);
+}
+
+export function allreduceIds(catalog: Catalog): string[] {
+  return catalog.allreduce.map((a) => a.id);
+}
+
+/** "a, b or c" */
+const orList = (xs: string[]) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : xs.join(''));
+
+export function defaultState(catalog: Catalog): AppState {
+  return {
+    model: catalog.defaults.model,
+    prompt: 'Once upon a time',
+    tokens: 48,
+    temperature: 0,
+    topP: 1,
+    seed: 42,
+    mesh: { width: 8, height: 8 },
+    preset: catalog.defaults.wafer,
+    allreduce: catalog.defaults.allreduce,
+    autoplay: false,
+    speed: 1,
+  };
+}
+
+export function parseState(search: string, catalog: Catalog): { state: AppState; errors: string[] } {
   const q = new URLSearchParams(search);
-  const s: AppState = { ...DEFAULT_STATE, mesh: { ...DEFAULT_STATE.mesh } };
+  const s = defaultState(catalog);
   const errors: string[] = [];
   const num = (key: string, ok: (n: number) => boolean, range: string, set: (n: number) => void) => {
     const v = q.get(key);
@@ -45,8 +69,9 @@ export function parseState(search: string): { state: AppState; errors: string[] 
   };
   const model = q.get('model');
   if (model !== null) {
-    if (model === 'wm-stories' || model.startsWith('random:')) s.model = model;
-    else errors.push(`model=${model} is not one the demo serves (wm-stories or random:<spec>); drop a checkpoint file instead`);
+    const served = catalog.models.filter((m) => m.demo).map((m) => m.id);
+    if (served.includes(model) || model.startsWith(RANDOM_PREFIX)) s.model = model;
+    else errors.push(`model=${model} is not one the demo serves (${orList([...served, `${RANDOM_PREFIX}<spec>`])}); drop a checkpoint file instead`);
   }
   const prompt = q.get('prompt');
   if (prompt !== null) s.prompt = prompt.slice(0, 2000);
@@ -65,13 +90,15 @@ export function parseState(search: string): { state: AppState; errors: string[] 
   }
   const preset = q.get('preset');
   if (preset !== null) {
-    if (PRESETS.includes(preset)) s.preset = preset;
-    else errors.push(`preset=${preset} is unknown; use one of ${PRESETS.join(', ')}`);
+    const presets = waferPresets(catalog);
+    if (presets.includes(preset)) s.preset = preset;
+    else errors.push(`preset=${preset} is unknown; use one of ${presets.join(', ')}`);
   }
   const ar = q.get('allreduce');
   if (ar !== null) {
-    if (ar === 'ring' || ar === 'tree') s.allreduce = ar;
-    else errors.push(`allreduce=${ar} is not ring or tree; using tree`);
+    const ids = allreduceIds(catalog);
+    if (ids.includes(ar)) s.allreduce = ar;
+    else errors.push(`allreduce=${ar} is not ${orList(ids)}; using ${s.allreduce}`);
   }
   s.autoplay = q.get('autoplay') === '1';
   return { state: s, errors };

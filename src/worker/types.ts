@@ -1,5 +1,9 @@
 import type { MachineCost } from '../cost/model.ts';
+import type { Allreduce } from '../mesh/collectives.ts';
 import type { ModelConfig } from '../model/config.ts';
+
+/** The catalog of presets, algorithms and models, as the worker serves it (`workerApi.catalog()`). */
+export type { Catalog } from '../catalog.ts';
 
 /** What the page asks the worker for. Everything here crosses postMessage (structured clone). */
 export interface SessionRequest {
@@ -10,8 +14,10 @@ export interface SessionRequest {
   /** Where built-in model files are served from (the page's models/ folder). */
   modelBaseUrl: string;
   mesh: { width: number; height: number };
+  /** A wafer preset id of the catalog. */
   preset: string;
-  allreduce: 'ring' | 'tree';
+  /** An allreduce id of the catalog. */
+  allreduce: Allreduce;
   prompt: string;
   tokens: number;
   temperature: number;

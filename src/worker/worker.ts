@@ -3,10 +3,11 @@
 // between the UI and the engines. Calls are coarse (open, step tokens, step one pass); large
 // arrays are transferred, not copied; progress goes through one proxied callback.
 import * as Comlink from 'comlink';
+import { catalogData } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { browserGpu } from '../gpu/browser.ts';
 import { RaceSession } from './session.ts';
-import type { PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+import type { Catalog, PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
 
 let session: RaceSession | undefined;
 // Calls run one after another, in the order they came: a second open or step waits for the first.
@@ -29,6 +30,10 @@ function current(): RaceSession {
 }
 
 export const workerApi = {
+  /** The catalog the page builds its lists, defaults and URL checks from (plain data, cloned). */
+  catalog(): Catalog {
+    return catalogData();
+  },
   open(req: SessionRequest, progress?: (p: Progress) => void): Promise<SessionInfo> {
     return serial(() => openNow(req, progress));
   },

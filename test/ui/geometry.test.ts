@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { coreAt, coreRect, layoutWafer, linkSegment } from '../../src/ui/geometry.ts';
-import { parseState, serializeState, DEFAULT_STATE } from '../../src/ui/url-state.ts';
 
 describe('wafer view geometry', () => {
   it('finds the core under the centre of every core, on any mesh and canvas', () => {
@@ -30,19 +29,3 @@ describe('wafer view geometry', () => {
   });
 });
 
-describe('URL state', () => {
-  it('round-trips', () => {
-    const s = { ...DEFAULT_STATE, prompt: 'A dog & a cat', tokens: 7, mesh: { width: 6, height: 10 }, allreduce: 'ring' as const, autoplay: true };
-    expect(parseState(serializeState(s))).toEqual({ state: s, errors: [] });
-  });
-
-  it('refuses bad values with a message each, keeping the defaults', () => {
-    const { state, errors } = parseState('?mesh=0x9999&preset=tpu&tokens=-4&temperature=abc&model=stories15M');
-    expect(state.mesh).toEqual(DEFAULT_STATE.mesh);
-    expect(state.preset).toBe('wse-3');
-    expect(state.tokens).toBe(DEFAULT_STATE.tokens);
-    expect(errors).toHaveLength(5);
-    expect(errors.join('\n')).toMatch(/mesh=0x9999 is not WIDTHxHEIGHT/);
-    expect(errors.join('\n')).toMatch(/preset=tpu is unknown/);
-  });
-});

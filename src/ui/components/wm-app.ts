@@ -58,7 +58,7 @@ export class WmApp extends LitElement {
         ? html`<div class="msg" data-testid="no-webgpu">WebGPU is not available here (${info.noWebgpuReason}). The CPU reference decodes both panes; the modelled numbers are unchanged.</div>`
         : ''}
       ${r.error ? html`<div class="msg err" data-testid="error">${r.error}</div>` : ''}
-      <wm-controls .state=${r.state} .playing=${r.playing} .busy=${!!r.loading} .canRun=${r.runnable && !r.loading && !r.stepping} @settings=${this.onSettings} @action=${this.onAction}></wm-controls>
+      <wm-controls .catalog=${r.catalog} .state=${r.state} .playing=${r.playback.playing} .busy=${!!r.loading} .canRun=${r.runnable && !r.loading && !r.stepping} @settings=${this.onSettings} @action=${this.onAction}></wm-controls>
       ${r.loading ? html`<div>${r.loading.stage} <progress value=${r.loading.fraction}></progress></div>` : ''}
       ${info ? html`<div class="scale">model ${info.modelName}: ${info.describe}. ${info.adapter ? `Engines on ${info.adapter}.` : ''}
           ${r.scale > 0 ? `On screen 1 s = ${(r.scale * 1e6).toFixed(1)} µs of modelled time.` : ''}</div>` : ''}
@@ -70,13 +70,13 @@ export class WmApp extends LitElement {
         </section>
         <section class="panes">
           <h2>The race</h2>
-          <wm-race-pane machine="mesh" heading="Wafer: weights in SRAM, activations on the mesh" .prompt=${r.state.prompt} .text=${r.text('mesh')}
+          <wm-race-pane machine="mesh" heading="Wafer: weights in SRAM, activations on the mesh" .prompt=${r.state?.prompt ?? ''} .text=${r.text('mesh')}
             .last=${lastMesh} .count=${r.revealed.mesh} .done=${r.done}></wm-race-pane>
-          <wm-race-pane machine="gpu" heading="GPU: weights streamed from HBM every token" .prompt=${r.state.prompt} .text=${r.text('gpu')}
+          <wm-race-pane machine="gpu" heading="GPU: weights streamed from HBM every token" .prompt=${r.state?.prompt ?? ''} .text=${r.text('gpu')}
             .last=${lastGpu} .count=${r.revealed.gpu} .done=${r.done}></wm-race-pane>
           <h2>The GPU</h2>
           <wm-gpu-view .bytesPerToken=${lastGpu?.gpuCost.offchipBytes ?? 0} .tokens=${r.revealed.gpu} .kernels=${info ? info.gpuKernels.filter((k) => k.launch).length : 0}
-            .progress=${r.playing ? (performance.now() / 400) % 1 : 1}></wm-gpu-view>
+            .progress=${r.playback.playing ? (performance.now() / 400) % 1 : 1}></wm-gpu-view>
         </section>
       </div>
     `;

@@ -1,25 +1,43 @@
 import { LitElement, css, html } from 'lit';
-import { PRESETS, type AppState } from '../url-state.ts';
+import type { Catalog } from '../../worker/types.ts';
+import { allreduceIds, demoModels, waferPresets, type AppState } from '../url-state.ts';
 
 export interface SettingsChange {
   patch: Partial<AppState>;
   files?: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer };
 }
 
-/** The demo's controls. It only renders and reports: `settings` (apply) and `action` events. */
+/**
+ * The demo's controls. It only renders and reports: `settings` (apply) and `action` events. Its
+ * models, presets and allreduce algorithms are the catalog's; it renders nothing without a catalog
+ * and a state.
+ */
 export class WmControls extends LitElement {
-  static override properties = { state: { attribute: false }, playing: { type: Boolean }, busy: { type: Boolean }, canRun: { type: Boolean } };
+  static override properties = {
+    catalog: { attribute: false },
+    state: { attribute: false },
+    playing: { type: Boolean },
+    busy: { type: Boolean },
+    canRun: { type: Boolean },
+  };
   constructor() {
     super();
+    this.catalog = null;
     this.state = null;
     this.playing = false;
     this.busy = false;
     this.canRun = false;
   }
 
+  /** The catalog the worker serves: the model, preset and allreduce lists. */
+  declare catalog: Catalog | null;
+  /** The settings shown (the URL's state). */
   declare state: AppState | null;
+  /** Whether the race is playing (play and the steps are disabled, pause enabled). */
   declare playing: boolean;
+  /** A model is loading: load is disabled. */
   declare busy: boolean;
+  /** A model is loaded, fits and nothing is in flight: play and the steps may run. */
   declare canRun: boolean;
   static override styles = css`
     :host { display: block; font-size: 13px; }
@@ -57,7 +75,7 @@ export class WmControls extends LitElement {
         seed: Number(f.get('seed')),
         mesh: mesh ? { width: Number(mesh[1]), height: Number(mesh[2]) } : this.state!.mesh,
         preset: String(f.get('preset')),
-        allreduce: String(f.get('allreduce')) as 'ring' | 'tree',
+        allreduce: String(f.get('allreduce')),
       },
       files: fileBytes,
     };
@@ -66,15 +84,17 @@ export class WmControls extends LitElement {
 
   override render() {
     const s = this.state;
-    if (!s) return html``;
+    const c = this.catalog;
+    if (!s || !c) return html``;
+    const models = demoModels(c);
     const meshes = ['4x4', '6x6', '8x8', '6x10', '12x12', '16x16', '32x32', '64x64'];
     const mesh = `${s.mesh.width}x${s.mesh.height}`;
     return html`
       <form @submit=${this.apply}>
         <label>model
           <select name="model">
-            ${['wm-stories', 'random:dim=64,layers=2,heads=4,kv=2,vocab=256,seq=128'].map((m) => html`<option ?selected=${s.model === m} value=${m}>${m}</option>`)}
-            ${s.model === 'file' || !['wm-stories'].includes(s.model) ? html`<option selected value=${s.model}>${s.model}</option>` : ''}
+            ${models.map((m) => html`<option ?selected=${s.model === m} value=${m}>${m}</option>`)}
+            ${models.includes(s.model) ? '' : html`<option selected value=${s.model}>${s.model}</option>`}
           </select>
         </label>
         <label>or a llama2.c checkpoint (+ tokenizer)<input type="file" multiple accept=".bin" data-testid="model-file" /></label>
@@ -85,8 +105,8 @@ export class WmControls extends LitElement {
         <label>mesh
           <select name="mesh">${[...new Set([mesh, ...meshes])].map((m) => html`<option ?selected=${m === mesh} value=${m}>${m}</option>`)}</select>
         </label>
-        <label>preset<select name="preset">${PRESETS.map((p) => html`<option ?selected=${p === s.preset}>${p}</option>`)}</select></label>
-        <label>allreduce<select name="allreduce">${['tree', 'ring'].map((a) => html`<option ?selected=${a === s.allreduce}>${a}</option>`)}</select></label>
+        <label>preset<select name="preset">${waferPresets(c).map((p) => html`<option ?selected=${p === s.preset}>${p}</option>`)}</select></label>
+        <label>allreduce<select name="allreduce">${allreduceIds(c).map((a) => html`<option ?selected=${a === s.allreduce}>${a}</option>`)}</select></label>
         <button type="submit" data-testid="apply" ?disabled=${this.busy}>load</button>
       </form>
       <div class="buttons">
