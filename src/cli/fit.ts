@@ -3,8 +3,8 @@ import type { Placement } from '../mesh/placement.ts';
 import { describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig } from './load.ts';
-import type { Command } from './main.ts';
-import { MESH_OPTIONS, meshOption } from './options.ts';
+import type { Command } from './command.ts';
+import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption } from './options.ts';
 
 /**
  * One character per core, or per block of cores on big meshes (the fullest core of the block):
@@ -37,6 +37,7 @@ export const fitCommand: Command = {
     ...MESH_OPTIONS,
     json: { type: 'boolean' },
   },
+  choices: { model: CHOICES.anyModel, ...MESH_CHOICES },
   async run(v) {
     const model = loadConfig(String(v.model));
     const mesh = meshOption(v);

@@ -1,6 +1,8 @@
+import { CATALOG } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import type { MachineTrace } from '../cost/model.ts';
 import { createMachine, type Machine } from '../engines/index.ts';
+import type { Allreduce } from '../mesh/collectives.ts';
 import { checkPromptFits, generate } from '../engines/generate.ts';
 import { BOS, describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
@@ -8,12 +10,12 @@ import { TextStream } from '../model/tokenizer.ts';
 import { nodeGpu } from '../gpu/node.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { loadModel } from './load.ts';
-import type { Command } from './main.ts';
-import { MESH_OPTIONS, meshOption, numberOption } from './options.ts';
+import type { Command } from './command.ts';
+import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from './options.ts';
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--allreduce ring|tree] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
     model: { type: 'string', default: DEFAULT_MODEL },
@@ -24,9 +26,10 @@ export const generateCommand: Command = {
     'top-p': { type: 'string', default: '1' },
     seed: { type: 'string', default: '42' },
     ...MESH_OPTIONS,
-    allreduce: { type: 'string', default: 'tree' },
+    allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     json: { type: 'boolean' },
   },
+  choices: { model: CHOICES.runnableModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
   async run(v) {
     const tokens = numberOption('tokens', v.tokens, 256, true);
     const temperature = numberOption('temperature', v.temperature, 0);
@@ -48,7 +51,7 @@ export const generateCommand: Command = {
     }
     const promptIds = tokenizer ? tokenizer.encode(prompt, true) : [BOS];
     const mesh = meshOption(v);
-    const allreduce = String(v.allreduce) as 'ring' | 'tree';
+    const allreduce = String(v.allreduce) as Allreduce;
     let gpu: GpuContext | undefined;
     let engine: Machine | undefined;
     const traces: MachineTrace[] = [];

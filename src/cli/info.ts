@@ -1,6 +1,6 @@
 import { REPORTED_LIMITS } from '../gpu/device.ts';
 import { nodeGpu } from '../gpu/node.ts';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 
 export const infoCommand: Command = {
   summary: 'the WebGPU adapter, driver, limits and features this machine gives',

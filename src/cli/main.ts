@@ -1,20 +1,15 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isWafermeshError, oneLine, WafermeshError } from '../errors.ts';
+import { parseArgs } from 'node:util';
+import { isWafermeshError, oneLine } from '../errors.ts';
+import type { Command, OptionValues } from './command.ts';
+import { benchCommand } from './bench/command.ts';
 import { fitCommand } from './fit.ts';
 import { generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
-import { traceCommand } from './trace.ts';
 import { predictCommand } from './predict.ts';
-import { benchCommand } from './bench.ts';
+import { traceCommand } from './trace.ts';
 
-export interface Command {
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
-}
-
-const COMMANDS: Record<string, Command> = {
+/** Every command, by name. The only module that imports the commands (they import command.ts). */
+export const COMMANDS: Record<string, Command> = {
   info: infoCommand,
   generate: generateCommand,
   fit: fitCommand,
@@ -23,18 +18,27 @@ const COMMANDS: Record<string, Command> = {
   bench: benchCommand,
 };
 
-function help(): string {
+/** `wafermesh --help`: the commands and what each does. */
+export function help(): string {
   const lines = ['usage: wafermesh <command> [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
   lines.push('', 'Run `wafermesh <command> --help` for its options.');
   return lines.join('\n');
 }
 
-function commandHelp(name: string, c: Command): string {
+/**
+ * `wafermesh <command> --help`: its usage and options; an option that takes a catalog id lists the
+ * ids the catalog holds when this is called.
+ */
+export function commandHelp(name: string): string {
+  const c = COMMANDS[name];
+  if (!c) throw new Error(`no command "${name}"`);
   const lines = [`usage: wafermesh ${name} ${c.usage}`, '', c.summary, '', 'options:'];
   for (const [opt, o] of Object.entries(c.options)) {
     const meta = o.type === 'string' ? ' <value>' : '';
     lines.push(`  --${opt}${meta}${o.default !== undefined ? `  (default ${String(o.default)})` : ''}`);
+    const choices = c.choices?.[opt];
+    if (choices) lines.push(`      one of: ${choices.values().join(', ')}${choices.or ? `; or ${choices.or}` : ''}`);
   }
   return lines.join('\n');
 }
@@ -52,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(commandHelp(name, command));
+    console.log(commandHelp(name));
     return 0;
   }
   let parsed;
@@ -63,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    return await command.run(parsed.values as OptionValues, parsed.positionals);
   } catch (e) {
     if (isWafermeshError(e)) {
       console.error(`wafermesh ${name}: ${oneLine(e)}`);
@@ -91,4 +95,3 @@ function joinNegativeValues(args: string[], options: Command['options']): string
   }
   return out;
 }
-

@@ -1,30 +1,33 @@
+import { allreduceIds, CATALOG } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { BYTES_PER_VALUE, type Precision } from '../cost/model.ts';
-import { predict, REAL_MODELS } from '../cost/predict.ts';
-import { ALLREDUCE_ALGORITHMS, type Allreduce } from '../mesh/collectives.ts';
+import { predict } from '../cost/predict.ts';
+import type { Allreduce } from '../mesh/collectives.ts';
+import type { Command } from './command.ts';
 import { loadConfig } from './load.ts';
-import type { Command } from './main.ts';
-import { numberOption } from './options.ts';
+import { CHOICES, numberOption } from './options.ts';
 
 export const predictCommand: Command = {
   summary: 'single-stream decode tokens/s of a real model on a wafer or GPUs, from first principles, with every assumption',
-  usage: '--model llama-3.1-8b|llama-3.1-70b|NAME|PATH --hardware wse-3|h100|toy-gpu [--chips N] [--precision fp16|fp8|fp32] [--context N] [--allreduce ring|tree] [--json]',
+  usage: '[--model NAME|PATH] [--hardware NAME] [--chips N] [--precision fp16|fp8|fp32] [--context N] [--allreduce NAME] [--json]',
   options: {
-    model: { type: 'string', default: 'llama-3.1-8b' },
-    hardware: { type: 'string', default: 'wse-3' },
+    model: { type: 'string', default: CATALOG.defaults.predictModel },
+    hardware: { type: 'string', default: CATALOG.defaults.predictHardware },
     chips: { type: 'string', default: '1' },
     precision: { type: 'string', default: 'fp16' },
     context: { type: 'string' },
-    allreduce: { type: 'string', default: 'tree' },
+    allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     json: { type: 'boolean' },
   },
+  choices: { model: CHOICES.anyModel, hardware: CHOICES.hardware, allreduce: CHOICES.allreduce },
   async run(v) {
     const name = String(v.model);
-    const model = REAL_MODELS[name.toLowerCase()] ?? loadConfig(name).config;
+    const model = loadConfig(name).config;
     const precision = String(v.precision) as Precision;
     if (!(precision in BYTES_PER_VALUE)) throw new WafermeshError('bad-option', `--precision ${precision} is not one of fp32, fp16, fp8`);
     const allreduce = String(v.allreduce) as Allreduce;
-    if (!ALLREDUCE_ALGORITHMS.includes(allreduce)) throw new WafermeshError('bad-option', `--allreduce ${allreduce} is not one of ring, tree`);
+    const algorithms = allreduceIds();
+    if (!algorithms.includes(allreduce)) throw new WafermeshError('bad-option', `--allreduce ${allreduce} is not one of ${algorithms.join(', ')}`);
     const p = predict(name, model, String(v.hardware).toLowerCase(), {
       chips: numberOption('chips', v.chips, 1, true),
       precision,

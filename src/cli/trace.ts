@@ -1,3 +1,4 @@
+import { CATALOG } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import type { Allreduce } from '../mesh/collectives.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
@@ -5,20 +6,21 @@ import { traceToken } from '../mesh/trace.ts';
 import { BOS } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig } from './load.ts';
-import type { Command } from './main.ts';
-import { MESH_OPTIONS, meshOption, numberOption } from './options.ts';
+import type { Command } from './command.ts';
+import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from './options.ts';
 
 export const traceCommand: Command = {
   summary: "one token's wafer program: every phase with its modelled cycles, link traffic and FLOPs",
-  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce ring|tree] [--pos N] [--token ID] [--json]',
+  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--pos N] [--token ID] [--json]',
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
     ...MESH_OPTIONS,
-    allreduce: { type: 'string', default: 'tree' },
+    allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     pos: { type: 'string', default: '0' },
     token: { type: 'string', default: String(BOS) },
     json: { type: 'boolean' },
   },
+  choices: { model: CHOICES.anyModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
   async run(v) {
     const model = loadConfig(String(v.model));
     const mesh = meshOption(v);

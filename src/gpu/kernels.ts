@@ -17,7 +17,7 @@ export async function encodeMatvec(
   pass.dispatchWorkgroups(Math.ceil(d / WG));
 }
 
-/** One-shot matvec on the GPU: uploads, runs, reads back. For tests and `info --selftest`. */
+/** One-shot matvec on the GPU: uploads, runs, reads back. For tests (test/gpu/matvec.test.ts). */
 export async function gpuMatvec(res: GpuResources, w: Float32Array, x: Float32Array, n: number, d: number): Promise<Float32Array> {
   const wb = res.storage('matvec:w', w);
   const xb = res.storage('matvec:x', x);

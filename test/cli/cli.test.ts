@@ -1,19 +1,25 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeCheckpoint } from '../../src/model/checkpoint.ts';
 import { randomModel } from '../../src/model/random.ts';
 import { writeTokenizer } from '../../src/model/tokenizer.ts';
 import { STORIES260K_PATH, testTokenizer } from '../helpers/models.ts';
 
-const BIN = resolve(__dirname, '../../bin/wafermesh.mjs');
+const ROOT = resolve(__dirname, '../..');
+const BIN = resolve(ROOT, 'bin/wafermesh.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'wm-cli-'));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+/** Runs `wafermesh args…` in the directory `cwd` (undefined: the test's own). */
+function cliIn(cwd: string | undefined, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, cwd });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function cli(...args: string[]) {
+  return cliIn(undefined, ...args);
 }
 
 /** A failing run: non-zero exit, one line on stderr matching `pattern`, no stack trace. */
@@ -219,5 +225,20 @@ describe('wafermesh bench', () => {
     expect(rows[2].fabric_words_per_token).toBeGreaterThan(0);
     expect(rows[2].max_abs_dlogit).toBeLessThan(1e-3);
     expect(readFileSync(md, 'utf8')).toMatch(/\| engines \| mesh \| stories260K \| 8x8 \|/);
+  });
+
+  it('runs the C decode on a model given as a checkpoint path', () => {
+    // Once failed with ENOENT "…stories260K.bin.bin": the C decode's temporary checkpoint was
+    // named after the model's name, which here is a relative path.
+    const model = relative(ROOT, STORIES260K_PATH); // ../shared/models/stories260K.bin
+    const json = join(dir, 'bench-c.jsonl');
+    const r = cliIn(ROOT, 'bench', '--engines', 'c', '--model', model, '--suite', 'engines', '--tokens', '2', '--repeats', '1', '--json', json);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const rows = readFileSync(json, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(1);
+    expect(rows[0].error).toBeUndefined();
+    expect(rows[0].engine).toBe('c');
+    expect(rows[0].model).toBe(model);
+    expect(rows[0].tokens_per_s).toBeGreaterThan(0);
   });
 });

@@ -1,0 +1,107 @@
+import { writeFileSync } from 'node:fs';
+import { CATALOG } from '../../catalog.ts';
+import { WafermeshError } from '../../errors.ts';
+import { gpuPreset } from '../../cost/hardware.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { nodeGpu } from '../../gpu/node.ts';
+import type { Allreduce } from '../../mesh/collectives.ts';
+import { DEFAULT_PRESET } from '../../mesh/config.ts';
+import type { Model } from '../../model/weights.ts';
+import { CDecoder } from '../cdecode.ts';
+import type { Command } from '../command.ts';
+import { loadModel } from '../load.ts';
+import { CHOICES, numberOption } from '../options.ts';
+import { COLUMNS, formatLine, gitCommit, header, jsonLines, markdown, progressBar, sweepCharts } from './report.ts';
+import { runCase, type BenchResult } from './run.ts';
+import { BENCH_ENGINES, buildSuite, parseEngines, SUITES } from './suite.ts';
+
+/**
+ * `wafermesh bench`: builds the suite's cases (suite.ts), runs each (run.ts: the machines through
+ * createMachine, the C decode through cdecode.ts) and reports them as they come (report.ts).
+ */
+export const benchCommand: Command = {
+  summary: 'measure the engines side by side (wall clock on this driver) with modelled numbers for the preset hardware',
+  usage: `[--engines ${BENCH_ENGINES.join(',')}] [--suite ${SUITES.join('|')}] [--model NAME|PATH] [--meshes 8x8,16x16] [--contexts 0,128] [--tokens T] [--repeats R] [--allreduce NAME] [--preset NAME] [--gpu-preset NAME] [--json FILE] [--md FILE] [--svg PREFIX]`,
+  options: {
+    engines: { type: 'string', default: BENCH_ENGINES.join(',') },
+    suite: { type: 'string', default: 'default' },
+    model: { type: 'string', default: 'stories260K' },
+    meshes: { type: 'string' },
+    contexts: { type: 'string' },
+    tokens: { type: 'string', default: '16' },
+    repeats: { type: 'string', default: '3' },
+    allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
+    preset: { type: 'string', default: DEFAULT_PRESET },
+    'gpu-preset': { type: 'string', default: CATALOG.defaults.gpu },
+    json: { type: 'string' },
+    md: { type: 'string' },
+    svg: { type: 'string' },
+  },
+  choices: { model: CHOICES.runnableModel, allreduce: CHOICES.allreduce, preset: CHOICES.wafer, 'gpu-preset': CHOICES.gpu },
+  async run(v) {
+    const engines = parseEngines(String(v.engines));
+    const tokens = numberOption('tokens', v.tokens, 16, true);
+    const repeats = numberOption('repeats', v.repeats, 3, true);
+    if (tokens < 1 || repeats < 1) throw new WafermeshError('bad-option', '--tokens and --repeats must be at least 1');
+    const allreduce = String(v.allreduce) as Allreduce;
+    const preset = String(v.preset);
+    const gpuHw = gpuPreset(String(v['gpu-preset']));
+    const mainModel = String(v.model);
+    const models = new Map<string, Model>();
+    const getModel = async (name: string) => {
+      let m = models.get(name);
+      if (!m) {
+        m = (await loadModel(name)).model;
+        models.set(name, m);
+      }
+      return m;
+    };
+    const cases = await buildSuite(
+      {
+        suite: String(v.suite),
+        engines,
+        model: mainModel,
+        preset,
+        tokens,
+        meshes: v.meshes ? String(v.meshes).split(',') : undefined,
+        contexts: v.contexts ? String(v.contexts).split(',').map(Number) : undefined,
+      },
+      getModel,
+    );
+
+    let gpu: GpuContext | undefined;
+    let cdecode: CDecoder | undefined;
+    const results: BenchResult[] = [];
+    const commit = gitCommit();
+    let head: string[];
+    try {
+      if (cases.some((c) => c.engine === 'gpu' || c.engine === 'mesh')) gpu = await nodeGpu();
+      head = header({ commit, gpu, model: mainModel, config: (await getModel(mainModel)).config, preset, allreduce, tokens, repeats, gpuHw });
+      for (const h of head) console.log(h);
+      console.log(COLUMNS);
+      const progress = progressBar(cases.length);
+      const settings = { tokens, repeats, allreduce, gpuPreset: gpuHw.name, gpu, cdecode: () => (cdecode ??= CDecoder.compile()) };
+      for (let i = 0; i < cases.length; i++) {
+        const c = cases[i];
+        progress(i, `${c.engine} ${c.model.slice(0, 20)} ${c.mesh ? `${c.mesh.width}x${c.mesh.height}` : ''}`);
+        const r = await runCase(c, await getModel(c.model), settings);
+        results.push(r);
+        console.log(formatLine(r));
+      }
+      progress(cases.length, '');
+    } finally {
+      cdecode?.dispose();
+      gpu?.destroy();
+    }
+    if (v.json) writeFileSync(String(v.json), jsonLines(results, gpu?.adapterName ?? null, commit));
+    if (v.md) writeFileSync(String(v.md), markdown(head, results));
+    if (v.svg) {
+      for (const chart of sweepCharts(results, mainModel)) {
+        const file = `${String(v.svg)}${chart.file}`;
+        writeFileSync(file, chart.svg);
+        console.log(`wrote ${file}`);
+      }
+    }
+    return results.some((r) => r.error) ? 1 : 0;
+  },
+};

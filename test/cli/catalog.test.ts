@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CATALOG, modelEntry, type HardwarePreset } from '../../src/catalog.ts';
+import { commandHelp } from '../../src/cli/main.ts';
+import { SUITES } from '../../src/cli/bench/suite.ts';
+import { predict } from '../../src/cost/predict.ts';
+import { meshFromPreset } from '../../src/mesh/config.ts';
+
+/** The line under `--name` in a command's help that lists its choices, or undefined. */
+function choicesOf(help: string, option: string): string | undefined {
+  const lines = help.split('\n');
+  const i = lines.findIndex((l) => l.trimStart().startsWith(`--${option} `));
+  return i >= 0 && /^\s+one of: /.test(lines[i + 1] ?? '') ? lines[i + 1].trim() : undefined;
+}
+
+describe('the CLI reads its choices from the catalog when called', () => {
+  const wse3 = CATALOG.hardware.find((h) => h.id === 'wse-3')!;
+  const extra: HardwarePreset = { ...wse3, id: 'wse-test', description: "a copy of wse-3's figures (a test entry)" };
+  const config = modelEntry('llama-3.1-8b')!.config!;
+
+  it('does not list the extra preset before it is added', () => {
+    expect(choicesOf(commandHelp('fit'), 'preset')).not.toMatch(/wse-test/);
+  });
+
+  describe('with one extra wafer preset pushed into CATALOG.hardware', () => {
+    beforeAll(() => {
+      CATALOG.hardware.push(extra);
+    });
+    afterAll(() => {
+      CATALOG.hardware.splice(CATALOG.hardware.indexOf(extra), 1);
+    });
+
+    it("lists it in fit's help, under --preset", () => {
+      expect(choicesOf(commandHelp('fit'), 'preset')).toMatch(/^one of: (.*, )?wse-3, (.*, )?wse-test(, |$)/);
+    });
+
+    it("lists it for predict --hardware (any kind) but not for bench's --gpu-preset", () => {
+      expect(choicesOf(commandHelp('predict'), 'hardware')).toMatch(/\bwse-test\b.*\bh100\b|\bh100\b.*\bwse-test\b/);
+      expect(choicesOf(commandHelp('bench'), 'preset')).toMatch(/\bwse-test\b/);
+      expect(choicesOf(commandHelp('bench'), 'gpu-preset')).not.toMatch(/wse-/);
+    });
+
+    it('predict accepts it', () => {
+      const p = predict('llama-3.1-8b', config, 'wse-test', { precision: 'fp16' });
+      expect(p.hardware).toMatch(/wse-test/);
+      expect(p.tokens_per_s).toBeGreaterThan(0);
+      expect(p.ms_per_token).toBeCloseTo(1000 / p.tokens_per_s, 1);
+    });
+
+    it('meshFromPreset makes an 8x8 mesh of it', () => {
+      expect(meshFromPreset('wse-test', 8, 8)).toEqual(meshFromPreset('wse-3', 8, 8));
+    });
+  });
+
+  it('forgets it once removed', () => {
+    expect(CATALOG.hardware.some((h) => h.id === 'wse-test')).toBe(false);
+    expect(choicesOf(commandHelp('fit'), 'preset')).not.toMatch(/wse-test/);
+    expect(() => meshFromPreset('wse-test', 8, 8)).toThrow(/mesh preset "wse-test" is unknown/);
+  });
+});
+
+describe('wafermesh bench --help', () => {
+  it('offers only the suites bench runs', () => {
+    const usage = /--suite ([\w|]+)/.exec(commandHelp('bench'))![1];
+    expect(usage.split('|')).toEqual([...SUITES]);
+    expect(usage).not.toMatch(/quick/);
+  });
+});
