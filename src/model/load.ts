@@ -1,7 +1,7 @@
 import { WafermeshError } from '../errors.ts';
 import { readCheckpoint } from './checkpoint.ts';
 import { parseRandomSpec, randomModel } from './random.ts';
-import { BUILTIN_MODELS, builtinModel, type BuiltinModel } from './registry.ts';
+import { builtinModel, builtinModels, type BuiltinModel } from './registry.ts';
 import { readTokenizer, type Tokenizer } from './tokenizer.ts';
 import type { Model } from './weights.ts';
 
@@ -37,7 +37,7 @@ export function parseModelSpec(name: string, isFile?: (s: string) => boolean): M
   if (entry) return { kind: 'builtin', entry };
   if (isRandomSpec(name)) return { kind: 'random', spec: name };
   if (isFile?.(name)) return { kind: 'file', path: name };
-  const names = BUILTIN_MODELS.map((m) => m.name).join(', ');
+  const names = builtinModels().map((m) => m.name).join(', ');
   throw new WafermeshError('unknown-model', `model "${name}" is neither a built-in name (${names}), a random:<spec>${isFile ? ', nor an existing file' : ''}`);
 }
 

@@ -12,16 +12,19 @@ export interface BuiltinModel {
   readonly demo: boolean; // served by the demo (under public/)
 }
 
-export const BUILTIN_MODELS: readonly BuiltinModel[] = runnableModels().map((m) => ({
-  name: m.id,
-  description: m.description,
-  checkpoint: m.checkpoint!,
-  ...(m.tokenizer ? { tokenizer: m.tokenizer } : {}),
-  demo: m.demo,
-}));
+/** Read from the catalog when asked, so an entry added at run time is found too. */
+export function builtinModels(): BuiltinModel[] {
+  return runnableModels().map((m) => ({
+    name: m.id,
+    description: m.description,
+    checkpoint: m.checkpoint!,
+    ...(m.tokenizer ? { tokenizer: m.tokenizer } : {}),
+    demo: m.demo,
+  }));
+}
 
 export const DEFAULT_MODEL = CATALOG.defaults.model;
 
 export function builtinModel(name: string): BuiltinModel | undefined {
-  return BUILTIN_MODELS.find((m) => m.name.toLowerCase() === name.toLowerCase());
+  return builtinModels().find((m) => m.name.toLowerCase() === name.toLowerCase());
 }
