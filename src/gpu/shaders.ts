@@ -1,5 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import baseline from '../../shaders/baseline.wgsl?raw';
+import fabric from '../../shaders/fabric.wgsl?raw';
 import matvec from '../../shaders/matvec.wgsl?raw';
 import mesh_step from '../../shaders/mesh_step.wgsl?raw';
 
@@ -9,6 +10,7 @@ import mesh_step from '../../shaders/mesh_step.wgsl?raw';
  */
 export const SHADERS = {
   baseline,
+  fabric,
   matvec,
   mesh_step,
 } as const;

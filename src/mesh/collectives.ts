@@ -1,4 +1,5 @@
 import { allreduceIds, CATALOG } from '../catalog.ts';
+import type { Address, FabricCount, FabricRound, FabricStream, LocalCopy } from './fabric.ts';
 
 /**
  * The collectives: which algorithms reduce, gather and broadcast along a line of cores (a row or
@@ -114,3 +115,130 @@ export function chargeLine(
   return done({ hops: far * hop, serialisation: Math.ceil(w / bw), steps: CYCLES_PER_STEP, stepCount: 1, maxHops: far });
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The collectives on the fabric: each builds the streams that move its words neighbour by
+// neighbour (src/mesh/fabric.ts), and beside it a closed-form cost — words per link, fabric steps,
+// ramp words and adds — written from the algorithm, not by walking the streams, so that the GPU's
+// measurement of the streams can be held against it.
+// ---------------------------------------------------------------------------------------------
+
+/** Which lines of the mesh a collective runs on, and their length. */
+export interface Lines {
+  readonly axis: 'row' | 'col';
+  readonly lines: readonly number[];
+  /** Cores per line (mesh width for rows, height for columns). */
+  readonly length: number;
+  /** The mesh's width (core index = row * width + column). */
+  readonly width: number;
+}
+
+/** One element of a collective on one line: where it is read and where it goes. */
+export interface LineElement {
+  /** Reduce-scatter: the home position; gather: the origin position. */
+  readonly at: number;
+  readonly src: Address;
+  readonly dst: Address;
+}
+
+/**
+ * Chain reduce-scatter along each line: element j's partial sums flow from both ends of the line
+ * toward its home, every core adding its own value as the wavefront passes (a streamed chain); the
+ * home seeds its result with its own value and adds what arrives from each side.
+ */
+export function chainReduceScatter(l: Lines, elements: (line: number) => readonly LineElement[]): FabricRound {
+  const N = l.length;
+  const streams: FabricStream[] = [];
+  const locals: LocalCopy[] = [];
+  for (const line of l.lines) {
+    const els = elements(line);
+    const east = els.filter((e) => e.at > 0).map((e) => ({ kind: 'reduce' as const, origin: 0, end: e.at, src: e.src, dst: e.dst }));
+    const west = els.filter((e) => e.at < N - 1).map((e) => ({ kind: 'reduce' as const, origin: N - 1, end: e.at, src: e.src, dst: e.dst }));
+    if (east.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'east' : 'south', first: 0, items: east });
+    if (west.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'west' : 'north', first: N - 1, items: west });
+    for (const e of els) locals.push({ core: lineCore(l.axis, line, e.at, l.width), src: e.src, dst: e.dst });
+  }
+  return { axis: l.axis, locals, streams };
+}
+
+/**
+ * Allgather (a broadcast wave per element) along each line: element j leaves its origin both ways
+ * and every core it passes takes a copy down its ramp while the router sends it on.
+ */
+export function lineAllgather(l: Lines, elements: (line: number) => readonly LineElement[]): FabricRound {
+  const N = l.length;
+  const streams: FabricStream[] = [];
+  const locals: LocalCopy[] = [];
+  for (const line of l.lines) {
+    const els = elements(line);
+    const east = els.filter((e) => e.at < N - 1).map((e) => ({ kind: 'bcast' as const, origin: e.at, end: N - 1, src: e.src, dst: e.dst }));
+    const west = els.filter((e) => e.at > 0).map((e) => ({ kind: 'bcast' as const, origin: e.at, end: 0, src: e.src, dst: e.dst }));
+    if (east.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'east' : 'south', first: 0, items: east });
+    if (west.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'west' : 'north', first: N - 1, items: west });
+    for (const e of els) locals.push({ core: lineCore(l.axis, line, e.at, l.width), src: e.src, dst: e.dst });
+  }
+  return { axis: l.axis, locals, streams };
+}
+
+/** The core at position p of a line: lines are rows (p = column) or columns (p = row). */
+export function lineCore(axis: 'row' | 'col', line: number, p: number, width: number): number {
+  return axis === 'row' ? line * width + p : p * width + line;
+}
+
+/** Closed-form cost of chainReduceScatter on one line with homes `homes` (in element order). */
+export function chainReduceScatterCost(N: number, homes: readonly number[]): { east: number[]; west: number[]; steps: number; rampWords: number } {
+  // Link p→p+1 (east) carries the elements homed east of p; link p→p−1 (west) those homed west of p.
+  const east = Array.from({ length: N }, (_, p) => homes.filter((h) => h > p).length);
+  const west = Array.from({ length: N }, (_, p) => homes.filter((h) => h < p).length);
+  // Element k of the east stream (homes > 0, in order) reaches its home h at step k + h; of the west
+  // stream, at step k + (N − 1 − h).
+  let last = -1;
+  homes.filter((h) => h > 0).forEach((h, k) => (last = Math.max(last, k + h)));
+  homes.filter((h) => h < N - 1).forEach((h, k) => (last = Math.max(last, k + N - 1 - h)));
+  // Every hop ends in a ramp (an add, or the home's add into its result).
+  const rampWords = homes.reduce((a, h) => a + h + (N - 1 - h), 0);
+  return { east, west, steps: last + 1, rampWords };
+}
+
+/** Closed-form cost of lineAllgather on one line with element origins `origins` (in element order). */
+export function lineAllgatherCost(N: number, origins: readonly number[]): { east: number[]; west: number[]; steps: number; rampWords: number } {
+  const east = Array.from({ length: N }, (_, p) => (p < N - 1 ? origins.filter((o) => o <= p).length : 0));
+  const west = Array.from({ length: N }, (_, p) => (p > 0 ? origins.filter((o) => o >= p).length : 0));
+  const ne = origins.filter((o) => o < N - 1).length;
+  const nw = origins.filter((o) => o > 0).length;
+  // The last element of either stream reaches the far end N − 1 hops after its turn.
+  const steps = ne + nw === 0 ? 0 : Math.max(ne, nw) + N - 1;
+  return { east, west, steps, rampWords: origins.length * (N - 1) };
+}
+
+/** A round's closed-form cost over all its lines, as a FabricCount (lines run at once: the slowest sets the steps). */
+function linesModel(width: number, height: number, l: Lines, cost: (line: number) => { east: number[]; west: number[]; steps: number; rampWords: number }, adds: boolean): FabricCount {
+  const linkWords = new Float64Array(width * height * 4);
+  let steps = 0;
+  let rampWords = 0;
+  for (const line of l.lines) {
+    const c = cost(line);
+    for (let p = 0; p < l.length; p++) {
+      const core = lineCore(l.axis, line, p, width);
+      linkWords[core * 4 + (l.axis === 'row' ? DIR.east : DIR.south)] += c.east[p];
+      linkWords[core * 4 + (l.axis === 'row' ? DIR.west : DIR.north)] += c.west[p];
+    }
+    steps = Math.max(steps, c.steps);
+    rampWords += c.rampWords;
+  }
+  return { steps, linkWords, rampWords, flops: adds ? rampWords : 0 };
+}
+
+export function chainReduceScatterModel(width: number, height: number, l: Lines, homes: (line: number) => readonly number[]): FabricCount {
+  return linesModel(width, height, l, (line) => chainReduceScatterCost(l.length, homes(line)), true);
+}
+
+export function lineAllgatherModel(width: number, height: number, l: Lines, origins: (line: number) => readonly number[]): FabricCount {
+  return linesModel(width, height, l, (line) => lineAllgatherCost(l.length, origins(line)), false);
+}
+
+/** Adds phase counts (rounds run one after another: steps add up). */
+export function addCounts(a: FabricCount, b: FabricCount): FabricCount {
+  const linkWords = Float64Array.from(a.linkWords, (w, i) => w + b.linkWords[i]);
+  return { steps: a.steps + b.steps, linkWords, rampWords: a.rampWords + b.rampWords, flops: a.flops + b.flops };
+}

@@ -1,0 +1,215 @@
+// fabric: the wafer's routers and links, one invocation per core, one workgroup per line (a row
+// or a column), looping the fabric steps of one round with a barrier between steps.
+//
+// Every core has its SRAM slice and four outgoing link registers (east, west, south, north), each
+// holding one word per step (double-buffered by step parity: written at step s, read by the
+// neighbour it points at during step s + 1). In a step a core reads only its own SRAM and the
+// registers of its neighbours that point at it, and writes only its own SRAM and its own
+// registers: the only accessors that touch the buffers are sram_ld / sram_st / link_rd / link_wr.
+// Routes are data (`tables`): per round, per core and per flow direction, the colour (stream) the
+// router carries and whether it takes the colour's words down the ramp to the core.
+//
+// Shapes: sram (W*H, SRAM) f32; regs (2, W*H, 4, 3) u32 = (value bits, item + 1, round serial);
+// tables: regions (W*H, NREG) | streams (S, 4) | items (I, 7) | members (R, W*H, 6) | locals (L, 5)
+// u32; counters u32 (see C_* below).
+
+override W: u32; // mesh width
+override H: u32; // mesh height
+override SRAM: u32; // words of SRAM per core
+override NREG: u32; // regions per core in the region table
+override LINE: u32; // cores per line = this pipeline's workgroup size (W for rows, H for columns)
+override O_STREAMS: u32; // offsets of the sub-tables in `tables`
+override O_ITEMS: u32;
+override O_MEMBERS: u32;
+override O_LOCALS: u32;
+override NROUNDS: u32; // rounds in the counters' layout
+override INSTRUMENT: bool = false; // check every access on the GPU and record the first violation
+// Test-only faults, to prove the checks can fail: 1 reads a register two hops away, 2 drops one
+// word, 3 sends one word one hop past its end.
+override FAULT: u32 = 0u;
+
+const E = 0u; const WST = 1u; const S = 2u; const N = 3u;
+const ITEM_WORDS = 7u;
+const K_REDUCE = 0u;
+// counters: [0] violations, [1] first violation's code, [2] core, [3] round, [4] address;
+// then per round [steps, ramp words, adds, words written], then per phase words per link (W*H*4).
+const C_ROUNDS = 8u;
+const V_SRAM = 1u; // an SRAM access outside the core's slice
+const V_LINK = 2u; // a register read that is not a neighbour's pointing at this core
+const V_WORD = 3u; // a register that does not hold the word the schedule says (lost or misrouted)
+
+struct Round {
+  round: u32,
+  phase: u32,
+  steps: u32,
+  axis_row: u32,
+  serial: u32,
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> sram: array<f32>;
+@group(0) @binding(1) var<storage, read_write> regs: array<u32>;
+@group(0) @binding(2) var<storage, read> tables: array<u32>;
+@group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
+@group(1) @binding(0) var<uniform> info: Round;
+
+var<private> me: u32;
+
+fn violation(code: u32, addr: u32) {
+  if (atomicAdd(&counters[0], 1u) == 0u) {
+    atomicStore(&counters[1], code);
+    atomicStore(&counters[2], me);
+    atomicStore(&counters[3], info.round);
+    atomicStore(&counters[4], addr);
+  }
+}
+
+// Own SRAM: word a of this core's slice.
+fn sram_ld(a: u32) -> f32 {
+  if (INSTRUMENT && a >= SRAM) {
+    violation(V_SRAM, a);
+  }
+  return sram[me * SRAM + a];
+}
+
+fn sram_st(a: u32, v: f32) {
+  if (INSTRUMENT && a >= SRAM) {
+    violation(V_SRAM, a);
+  }
+  sram[me * SRAM + a] = v;
+}
+
+// The core one hop from c in direction d (east, west, south, north), or W*H off the mesh.
+fn neighbour(c: u32, d: u32) -> u32 {
+  let r = c / W;
+  let col = c % W;
+  if (d == E && col + 1u < W) { return c + 1u; }
+  if (d == WST && col > 0u) { return c - 1u; }
+  if (d == S && r + 1u < H) { return c + W; }
+  if (d == N && r > 0u) { return c - W; }
+  return W * H;
+}
+
+fn opposite(d: u32) -> u32 {
+  return d ^ 1u;
+}
+
+// This core's outgoing register toward d, at step `step`: the word and which item it is.
+fn link_wr(d: u32, step: u32, v: f32, item: u32) {
+  if (FAULT == 2u && me == 1u && item == 0u) {
+    return; // test-only: the word is lost
+  }
+  let at = (((step & 1u) * W * H + me) * 4u + d) * 3u;
+  regs[at] = bitcast<u32>(v);
+  regs[at + 1u] = item + 1u;
+  regs[at + 2u] = info.serial;
+  atomicAdd(&counters[C_ROUNDS + 4u * info.round + 3u], 1u);
+  atomicAdd(&counters[C_ROUNDS + 4u * NROUNDS + (info.phase * W * H + me) * 4u + d], 1u);
+}
+
+// The word flowing in direction d that the upstream neighbour wrote at step `step − 1`; it must
+// be item `item` of this round.
+fn link_rd(d: u32, step: u32, item: u32) -> f32 {
+  var src = neighbour(me, opposite(d));
+  if (FAULT == 1u) {
+    let far = neighbour(src, opposite(d));
+    if (far < W * H) {
+      src = far; // test-only: a register two hops away
+    }
+  }
+  if (INSTRUMENT && (src >= W * H || neighbour(src, d) != me)) {
+    violation(V_LINK, src);
+  }
+  let at = ((((step + 1u) & 1u) * W * H + src) * 4u + d) * 3u;
+  if (INSTRUMENT && (regs[at + 1u] != item + 1u || regs[at + 2u] != info.serial)) {
+    violation(V_WORD, at);
+  }
+  return bitcast<f32>(regs[at]);
+}
+
+// Word address of (region, offset) in this core's SRAM.
+fn addr(region: u32, offset: u32) -> u32 {
+  return tables[me * NREG + region] + offset;
+}
+
+fn count(slot: u32, n: u32) {
+  atomicAdd(&counters[C_ROUNDS + 4u * info.round + slot], n);
+}
+
+// One step of this core's router (and its core, for what comes down the ramp) on flow d.
+fn route(d: u32, member: u32, pos: u32, step: u32) {
+  let stream = (member & 0x7fffffffu) - 1u;
+  let ramp = (member >> 31u) == 1u;
+  let sb = O_STREAMS + stream * 4u;
+  let base = tables[sb];
+  let n = tables[sb + 1u];
+  let first = i32(tables[sb + 2u]);
+  let fwd = d == E || d == S;
+  let sign = select(-1, 1, fwd);
+  let here = (i32(pos) - first) * sign; // hops downstream of the stream's first core
+  let k = i32(step) - here;
+  if (k < 0 || k >= i32(n)) {
+    return;
+  }
+  let ib = O_ITEMS + (base + u32(k)) * ITEM_WORDS;
+  let kind = tables[ib];
+  let start = (i32(tables[ib + 1u]) - first) * sign;
+  let to = (i32(tables[ib + 2u]) - first) * sign;
+  if (here < start || here > to) {
+    return;
+  }
+  var v: f32;
+  if (here == start) {
+    v = sram_ld(addr(tables[ib + 3u], tables[ib + 4u])); // up the ramp
+  } else {
+    v = link_rd(d, step, u32(k));
+    if (ramp) {
+      let dst = addr(tables[ib + 5u], tables[ib + 6u]);
+      if (kind == K_REDUCE) {
+        if (here == to) {
+          sram_st(dst, sram_ld(dst) + v);
+        } else {
+          v = v + sram_ld(addr(tables[ib + 3u], tables[ib + 4u]));
+        }
+        count(2u, 1u);
+      } else {
+        sram_st(dst, v);
+      }
+      count(1u, 1u);
+    }
+  }
+  if (here < to || (FAULT == 3u && me == 1u && k == 0 && neighbour(me, d) < W * H)) {
+    link_wr(d, step, v, u32(k));
+  }
+  atomicMax(&counters[C_ROUNDS + 4u * info.round], step + 1u);
+}
+
+@compute @workgroup_size(LINE)
+fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let pos = lid.x;
+  if (info.axis_row == 1u) {
+    me = wid.x * W + pos;
+  } else {
+    me = pos * W + wid.x;
+  }
+  let mb = O_MEMBERS + (info.round * W * H + me) * 6u;
+  // A round's local copies first (a reduction's home seeds its result; a gather's origin keeps its own).
+  let l0 = tables[mb + 4u];
+  let nl = tables[mb + 5u];
+  for (var i = 0u; i < nl; i++) {
+    let lb = O_LOCALS + (l0 + i) * 5u;
+    sram_st(addr(tables[lb + 3u], tables[lb + 4u]), sram_ld(addr(tables[lb + 1u], tables[lb + 2u])));
+  }
+  for (var step = 0u; step < info.steps; step++) {
+    for (var d = 0u; d < 4u; d++) {
+      let m = tables[mb + d];
+      if (m != 0u) {
+        route(d, m, pos, step);
+      }
+    }
+    storageBarrier();
+    workgroupBarrier();
+  }
+}

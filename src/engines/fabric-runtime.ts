@@ -1,0 +1,219 @@
+import { WafermeshError } from '../errors.ts';
+import type { GpuResources } from '../gpu/resources.ts';
+import { checkRound, FLOW_DIR, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
+
+/** Words per entry of the fabric tables (shaders/fabric.wgsl reads the same layout). */
+const STREAM_WORDS = 4;
+const ITEM_WORDS = 7;
+const MEMBER_WORDS = 6;
+const LOCAL_WORDS = 5;
+const C_ROUNDS = 8;
+const RAMP_BIT = 0x80000000;
+
+export interface FabricLayout {
+  readonly width: number;
+  readonly height: number;
+  /** SRAM words per core. */
+  readonly sramWords: number;
+  /** (cores, regions): each core's base word of each region its streams name. */
+  readonly regions: Uint32Array;
+  readonly regionCount: number;
+}
+
+export interface FabricOptions {
+  /** Check every access on the GPU (slower; tests). */
+  instrument?: boolean;
+  /** Test-only fault (see shaders/fabric.wgsl): 1 far read, 2 dropped word, 3 extra hop. */
+  fault?: 0 | 1 | 2 | 3;
+}
+
+/** What the instrumented GPU saw: the first access outside a core's slice or its neighbours' registers. */
+export interface FabricViolation {
+  readonly count: number;
+  readonly code: 'sram' | 'link' | 'word';
+  readonly core: number;
+  readonly round: number;
+  readonly address: number;
+}
+
+/** Flattens phases into the tables the fabric kernel reads. */
+export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[]) {
+  const { width: W, height: H } = layout;
+  const nCores = W * H;
+  const rounds = phases.flatMap((p, phase) => p.rounds.map((r) => ({ r, phase })));
+  const streams: number[] = [];
+  const items: number[] = [];
+  const members = new Uint32Array(rounds.length * nCores * MEMBER_WORDS);
+  const locals: number[] = [];
+  const roundInfo: { phase: number; steps: number; axisRow: boolean; line: number }[] = [];
+  rounds.forEach(({ r, phase }, ri) => {
+    checkRound(W, H, r);
+    const N = r.axis === 'row' ? W : H;
+    if (N > 256) throw new WafermeshError('mesh-too-large', `a fabric line of ${N} cores is over the 256 one workgroup emulates; use a mesh of at most 256 cores a side`);
+    let steps = 0;
+    for (const s of r.streams) {
+      const index = streams.length / STREAM_WORDS;
+      streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow]);
+      for (const it of s.items) items.push(it.kind === 'reduce' ? 0 : 1, it.origin, it.end, it.src.region, it.src.offset, it.dst.region, it.dst.offset);
+      const ramps = s.ramps ? new Set(s.ramps) : undefined;
+      const lo = Math.min(...s.items.map((i) => Math.min(i.origin, i.end)));
+      const hi = Math.max(...s.items.map((i) => Math.max(i.origin, i.end)));
+      for (let p = lo; p <= hi; p++) {
+        const core = r.axis === 'row' ? s.line * W + p : p * W + s.line;
+        members[(ri * nCores + core) * MEMBER_WORDS + FLOW_DIR[s.flow]] = (index + 1) | (!ramps || ramps.has(p) ? RAMP_BIT : 0);
+      }
+      // The kernel loops until the last item reached the far end of its segment.
+      steps = Math.max(steps, s.items.length + (hi - lo));
+    }
+    const byCore = new Map<number, number[]>();
+    for (const l of r.locals) {
+      const list = byCore.get(l.core) ?? [];
+      list.push(l.core, l.src.region, l.src.offset, l.dst.region, l.dst.offset);
+      byCore.set(l.core, list);
+    }
+    for (const [core, list] of byCore) {
+      members[(ri * nCores + core) * MEMBER_WORDS + 4] = locals.length / LOCAL_WORDS;
+      members[(ri * nCores + core) * MEMBER_WORDS + 5] = list.length / LOCAL_WORDS;
+      locals.push(...list);
+    }
+    roundInfo.push({ phase, steps, axisRow: r.axis === 'row', line: N });
+  });
+  const parts = [layout.regions, Uint32Array.from(streams), Uint32Array.from(items), members, Uint32Array.from(locals)];
+  const offsets: number[] = [];
+  let n = 0;
+  for (const p of parts) {
+    offsets.push(n);
+    n += p.length;
+  }
+  const tables = new Uint32Array(Math.max(1, n));
+  parts.forEach((p, i) => tables.set(p, offsets[i]));
+  return { tables, offsets: { streams: offsets[1], items: offsets[2], members: offsets[3], locals: offsets[4] }, rounds: roundInfo };
+}
+
+/**
+ * The fabric on the GPU: link registers, route tables and counters over a mesh's SRAM. It runs
+ * the rounds of its phases (one dispatch per round: a workgroup per line, the steps looped with a
+ * barrier between them) and reads back what moved, measured where it moved.
+ */
+export class FabricRuntime {
+  readonly layout: FabricLayout;
+  readonly phases: readonly FabricPhase[];
+  private readonly res: GpuResources;
+  private readonly sram: GPUBuffer;
+  private counters!: GPUBuffer;
+  private group0!: GPUBindGroup;
+  private readonly roundGroups: GPUBindGroup[] = [];
+  private readonly roundUniforms: GPUBuffer[] = [];
+  private readonly roundInfo: { phase: number; steps: number; axisRow: boolean; line: number }[] = [];
+  private readonly pipelines = new Map<number, GPUComputePipeline>();
+  private countersLength = 0;
+  private serial = 0;
+
+  private constructor(res: GpuResources, sram: GPUBuffer, layout: FabricLayout, phases: readonly FabricPhase[]) {
+    this.res = res;
+    this.sram = sram;
+    this.layout = layout;
+    this.phases = phases;
+  }
+
+  /** `sram`: the mesh's SRAM buffer ((cores, sramWords) f32), which the fabric reads and writes in place. */
+  static async create(res: GpuResources, sram: GPUBuffer, layout: FabricLayout, phases: readonly FabricPhase[], options: FabricOptions = {}): Promise<FabricRuntime> {
+    const f = new FabricRuntime(res, sram, layout, phases);
+    await f.init(options);
+    return f;
+  }
+
+  private async init(options: FabricOptions): Promise<void> {
+    const { width: W, height: H } = this.layout;
+    const nCores = W * H;
+    const dev = this.res.device;
+    const t = fabricTables(this.layout, this.phases);
+    this.roundInfo.push(...t.rounds);
+    const regs = this.res.storage('fabric:link registers', 2 * nCores * 4 * 3 * 4);
+    const tables = this.res.storage('fabric:routes', t.tables);
+    this.countersLength = C_ROUNDS + 4 * t.rounds.length + this.phases.length * nCores * 4;
+    this.counters = this.res.storage('fabric:counters', this.countersLength * 4);
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+    const g0 = dev.createBindGroupLayout({ label: 'fabric:group0', entries: [entry(0, 'storage'), entry(1, 'storage'), entry(2, 'read-only-storage'), entry(3, 'storage')] });
+    const g1 = dev.createBindGroupLayout({ label: 'fabric:group1', entries: [entry(0, 'uniform')] });
+    const layout = dev.createPipelineLayout({ label: 'fabric', bindGroupLayouts: [g0, g1] });
+    this.group0 = dev.createBindGroup({ label: 'fabric:group0', layout: g0, entries: [this.sram, regs, tables, this.counters].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+    t.rounds.forEach((r, i) => {
+      const u = this.res.uniform(`fabric:round ${i}`, 32);
+      this.roundUniforms.push(u);
+      dev.queue.writeBuffer(u, 0, Uint32Array.of(i, r.phase, r.steps, r.axisRow ? 1 : 0, 0, 0, 0, 0));
+      this.roundGroups.push(dev.createBindGroup({ label: `fabric:round ${i}`, layout: g1, entries: [{ binding: 0, resource: { buffer: u } }] }));
+    });
+    const constants = {
+      W,
+      H,
+      SRAM: this.layout.sramWords,
+      NREG: this.layout.regionCount,
+      O_STREAMS: t.offsets.streams,
+      O_ITEMS: t.offsets.items,
+      O_MEMBERS: t.offsets.members,
+      O_LOCALS: t.offsets.locals,
+      NROUNDS: t.rounds.length,
+      INSTRUMENT: options.instrument ? 1 : 0,
+      FAULT: options.fault ?? 0,
+    };
+    for (const line of new Set(t.rounds.map((r) => r.line))) {
+      this.pipelines.set(line, await this.res.pipeline('fabric', { ...constants, LINE: line }, 'round_main', layout));
+    }
+    this.res.ctx.check();
+  }
+
+  /** Encodes the rounds of phase `phase` into a compute pass (each round's serial is fresh). */
+  encodePhase(pass: GPUComputePassEncoder, phase: number): void {
+    const { width: W, height: H } = this.layout;
+    pass.setBindGroup(0, this.group0);
+    this.roundInfo.forEach((r, i) => {
+      if (r.phase !== phase || r.steps === 0) return;
+      this.serial++;
+      this.res.device.queue.writeBuffer(this.roundUniforms[i], 16, Uint32Array.of(this.serial));
+      pass.setPipeline(this.pipelines.get(r.line)!);
+      pass.setBindGroup(1, this.roundGroups[i]);
+      pass.dispatchWorkgroups(r.axisRow ? H : W);
+    });
+  }
+
+  /** Runs every phase once, in order, and waits for the GPU. */
+  async run(): Promise<void> {
+    const enc = this.res.device.createCommandEncoder({ label: 'fabric' });
+    for (let p = 0; p < this.phases.length; p++) {
+      const pass = enc.beginComputePass({ label: `fabric: ${this.phases[p].name}` });
+      this.encodePhase(pass, p);
+      pass.end();
+    }
+    this.res.device.queue.submit([enc.finish()]);
+    await this.res.device.queue.onSubmittedWorkDone();
+    this.res.ctx.check();
+  }
+
+  clearCounters(): void {
+    this.res.device.queue.writeBuffer(this.counters, 0, new Uint32Array(this.countersLength));
+  }
+
+  /** What moved, per phase, as counted by the shader at each link write and ramp transfer. */
+  async readCounters(): Promise<{ phases: FabricCount[]; violation: FabricViolation | null }> {
+    const c = new Uint32Array(await this.res.read(this.counters));
+    const nCores = this.layout.width * this.layout.height;
+    const nRounds = this.roundInfo.length;
+    const phases = this.phases.map((_, p) => {
+      let steps = 0;
+      let rampWords = 0;
+      let flops = 0;
+      this.roundInfo.forEach((r, i) => {
+        if (r.phase !== p) return;
+        steps += c[C_ROUNDS + 4 * i];
+        rampWords += c[C_ROUNDS + 4 * i + 1];
+        flops += c[C_ROUNDS + 4 * i + 2];
+      });
+      const base = C_ROUNDS + 4 * nRounds + p * nCores * 4;
+      return { steps, rampWords, flops, linkWords: Float64Array.from(c.subarray(base, base + nCores * 4)) };
+    });
+    const code = (['sram', 'link', 'word'] as const)[c[1] - 1];
+    const violation = c[0] > 0 ? { count: c[0], code, core: c[2], round: c[3], address: c[4] } : null;
+    return { phases, violation };
+  }
+}

@@ -1,0 +1,141 @@
+import { WafermeshError } from '../errors.ts';
+import { DIR } from './collectives.ts';
+
+/**
+ * The fabric as data: how words move between neighbouring cores, step by step, for the GPU
+ * fabric executor (src/engines/fabric-runtime.ts, shaders/fabric.wgsl) to run and for the cost
+ * model to charge.
+ *
+ * A phase is a list of rounds; a round is a set of streams. A stream is one colour on one line
+ * segment (a row or a column) flowing one way: its words ("items") enter the fabric at an origin
+ * core (up its ramp), travel one hop per fabric step through the routers, and leave it at the
+ * cores that take them down their ramp. The schedule is systolic: item k of a stream crosses the
+ * core `d` hops downstream of the stream's first core at step k + d, so a link carries at most one
+ * word per step and no queue ever holds more than one — by construction, and the GPU measures it.
+ *
+ * Two kinds of item, which is all the decode's collectives need:
+ * - `reduce`: a partial sum flowing toward a home core. Each core whose router takes the colour
+ *   down its ramp adds its own value (the add happens in the core, after the ramp) and sends the
+ *   sum on; the home adds what arrives into its result. The other cores only route it.
+ * - `bcast`: a value copied out of the origin's SRAM and delivered (down the ramp) at every ramp
+ *   position it passes; the router multicasts it on downstream in the same step.
+ *
+ * A core reads and writes only its own SRAM and its own outgoing link registers, and reads only the
+ * registers of its neighbours that point at it.
+ */
+
+/** Flow directions: east / south (+1 along the line) and west / north (−1). */
+export type Flow = 'east' | 'west' | 'south' | 'north';
+
+/** A word address in a core's SRAM: the core's base of a region (per core, see `regions`) + offset. */
+export interface Address {
+  readonly region: number;
+  readonly offset: number;
+}
+
+export interface StreamItem {
+  readonly kind: 'reduce' | 'bcast';
+  /** Position along the line (column index on a row, row index on a column) where it enters. */
+  readonly origin: number;
+  /** The last position it reaches (its home, for a reduction); it must be a ramp position. */
+  readonly end: number;
+  /** Where each ramping core reads its value (the origin's word; a reduction's addends). */
+  readonly src: Address;
+  /** Where it is delivered: the home's result (reduce), or every ramping core after the origin (bcast). */
+  readonly dst: Address;
+}
+
+export interface FabricStream {
+  readonly axis: 'row' | 'col';
+  /** Which row (axis row) or column (axis col). */
+  readonly line: number;
+  readonly flow: Flow;
+  /** The upstream end of the segment: the stream's clock starts there. */
+  readonly first: number;
+  /**
+   * The positions whose router takes this colour's words down the ramp to its core (the route's
+   * "to the ramp" entry); the others only pass them on. Absent: every core.
+   */
+  readonly ramps?: readonly number[];
+  readonly items: readonly StreamItem[];
+}
+
+/** A core's local copy before a round's streams run (a reduction's home seeds its result with its own value). */
+export interface LocalCopy {
+  readonly core: number;
+  readonly src: Address;
+  readonly dst: Address;
+}
+
+export interface FabricRound {
+  readonly axis: 'row' | 'col';
+  readonly locals: readonly LocalCopy[];
+  readonly streams: readonly FabricStream[];
+}
+
+export interface FabricPhase {
+  readonly name: string;
+  readonly rounds: readonly FabricRound[];
+}
+
+export const FLOW_DIR: Readonly<Record<Flow, number>> = { east: DIR.east, west: DIR.west, south: DIR.south, north: DIR.north };
+const FORWARD: Readonly<Record<Flow, boolean>> = { east: true, south: true, west: false, north: false };
+
+/** Hops from the stream's first core to position p (downstream is positive). */
+export const downstream = (s: Pick<FabricStream, 'flow' | 'first'>, p: number) => (FORWARD[s.flow] ? p - s.first : s.first - p);
+
+/** Link id (core * 4 + dir) of the link leaving position p of a stream's line in its flow. */
+export function streamLink(width: number, s: Pick<FabricStream, 'axis' | 'line' | 'flow'>, p: number): number {
+  const core = s.axis === 'row' ? s.line * width + p : p * width + s.line;
+  return core * 4 + FLOW_DIR[s.flow];
+}
+
+/** Checks a round's shape: one axis, items inside their segment and downstream of their origin, at most one stream per core and flow. */
+export function checkRound(width: number, height: number, r: FabricRound): void {
+  const N = r.axis === 'row' ? width : height;
+  const used = new Set<string>();
+  for (const s of r.streams) {
+    if (s.axis !== r.axis) throw new WafermeshError('internal', `a ${r.axis} round holds a ${s.axis} stream`);
+    const lines = r.axis === 'row' ? height : width;
+    if (s.line < 0 || s.line >= lines) throw new WafermeshError('internal', `stream line ${s.line} is outside the mesh`);
+    if ((r.axis === 'row') !== (s.flow === 'east' || s.flow === 'west')) throw new WafermeshError('internal', `a ${s.flow} stream cannot run along a ${r.axis}`);
+    for (const it of s.items) {
+      if (it.origin < 0 || it.origin >= N || it.end < 0 || it.end >= N) throw new WafermeshError('internal', `item ${it.origin}→${it.end} leaves the line of ${N}`);
+      if (downstream(s, it.origin) < 0 || downstream(s, it.end) < downstream(s, it.origin)) throw new WafermeshError('internal', `item ${it.origin}→${it.end} flows against its stream (${s.flow} from ${s.first})`);
+      if (s.ramps && (!s.ramps.includes(it.end) || !s.ramps.includes(it.origin))) throw new WafermeshError('internal', `item ${it.origin}→${it.end} starts or ends off a ramp position`);
+    }
+    const lo = Math.min(...s.items.map((i) => Math.min(i.origin, i.end)));
+    const hi = Math.max(...s.items.map((i) => Math.max(i.origin, i.end)));
+    for (let p = lo; p <= hi; p++) {
+      const key = `${s.line}:${p}:${s.flow}`;
+      if (used.has(key)) throw new WafermeshError('internal', `two ${s.flow} streams meet at position ${p} of ${r.axis} ${s.line}`);
+      used.add(key);
+    }
+  }
+}
+
+/** The measured or modelled traffic of one fabric phase. */
+export interface FabricCount {
+  /** Steps the phase takes: per round, the last step in which a word moved or arrived, + 1; summed. */
+  readonly steps: number;
+  /** Words written into each link (core * 4 + dir). */
+  readonly linkWords: Float64Array;
+  /** Words taken down a ramp into a core (adds and deliveries). */
+  readonly rampWords: number;
+  /** Adds the cores did for reductions. */
+  readonly flops: number;
+}
+
+/** The first link (or total) where two counts differ, in words, or null if they agree exactly. */
+export function firstDifference(modelled: FabricCount, measured: FabricCount): string | null {
+  if (modelled.steps !== measured.steps) return `steps: modelled ${modelled.steps}, measured ${measured.steps}`;
+  for (let l = 0; l < modelled.linkWords.length; l++) {
+    if (modelled.linkWords[l] !== measured.linkWords[l]) {
+      const dir = ['east', 'west', 'south', 'north'][l % 4];
+      return `link ${l} (core ${Math.floor(l / 4)} ${dir}): modelled ${modelled.linkWords[l]} words, measured ${measured.linkWords[l]}`;
+    }
+  }
+  if (modelled.rampWords !== measured.rampWords) return `ramp words: modelled ${modelled.rampWords}, measured ${measured.rampWords}`;
+  if (modelled.flops !== measured.flops) return `adds: modelled ${modelled.flops}, measured ${measured.flops}`;
+  return null;
+}

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FabricRuntime, type FabricOptions } from '../../src/engines/fabric-runtime.ts';
+import { GpuResources } from '../../src/gpu/resources.ts';
+import {
+  addCounts,
+  chainReduceScatter,
+  chainReduceScatterCost,
+  chainReduceScatterModel,
+  lineAllgather,
+  lineAllgatherCost,
+  lineAllgatherModel,
+  type LineElement,
+  type Lines,
+} from '../../src/mesh/collectives.ts';
+import { firstDifference, type FabricPhase } from '../../src/mesh/fabric.ts';
+import { Rng } from '../../src/model/rng.ts';
+import { testGpu } from '../helpers/gpu.ts';
+
+describe('line collectives on the fabric, hand-computed', () => {
+  it('chain reduce-scatter of 4 elements homed 0…3 on a line of 4', () => {
+    const c = chainReduceScatterCost(4, [0, 1, 2, 3]);
+    // East link p carries the elements homed east of p: 3, 2, 1; west link p those homed west: 1, 2, 3.
+    expect(c.east).toEqual([3, 2, 1, 0]);
+    expect(c.west).toEqual([0, 1, 2, 3]);
+    // East stream: elements 1, 2, 3 as items 0, 1, 2 reach homes 1, 2, 3 at steps 1, 3, 5; west
+    // stream: elements 0, 1, 2 as items 0, 1, 2 reach homes at steps 3, 3, 3. Last step 5: 6 steps.
+    expect(c.steps).toBe(6);
+    // Each element: 3 hops, each into a ramp.
+    expect(c.rampWords).toBe(12);
+  });
+
+  it('chain reduce-scatter of one word to the middle of 5: 2 hops from each end', () => {
+    const c = chainReduceScatterCost(5, [2]);
+    expect(c.east).toEqual([1, 1, 0, 0, 0]);
+    expect(c.west).toEqual([0, 0, 0, 1, 1]);
+    expect(c.steps).toBe(3);
+    expect(c.rampWords).toBe(4);
+  });
+
+  it('allgather of 2 words from position 1 and 1 word from position 3 on a line of 4', () => {
+    const c = lineAllgatherCost(4, [1, 1, 3]);
+    expect(c.east).toEqual([0, 2, 2, 0]);
+    expect(c.west).toEqual([0, 3, 1, 1]);
+    // East stream holds 2 items (origin 3 is the east end), west 3: the last west item reaches
+    // position 0 at step 2 + 3 = 5.
+    expect(c.steps).toBe(6);
+    expect(c.rampWords).toBe(9);
+  });
+});
+
+// A 5 × 3 mesh of 64-word cores: region 0 at word 0 (inputs), region 1 at word 32 (results).
+const W = 5;
+const H = 3;
+const SRAM = 64;
+const regions = new Uint32Array(W * H * 2).map((_, i) => (i % 2 === 0 ? 0 : 32));
+const rows: Lines = { axis: 'row', lines: [0, 1, 2], length: W, width: W };
+const cols: Lines = { axis: 'col', lines: [0, 1, 2, 3, 4], length: H, width: W };
+const a = (j: number) => ({ region: 0, offset: j });
+const b = (j: number) => ({ region: 1, offset: j });
+// Row r: element j (of 7) is homed at column (j + r) % W.
+const rsElements = (r: number): LineElement[] => Array.from({ length: 7 }, (_, j) => ({ at: (j + r) % W, src: a(j), dst: b(j) }));
+// Column c: element j (of 4) starts at row (j + c) % H.
+const agElements = (c: number): LineElement[] => Array.from({ length: 4 }, (_, j) => ({ at: (j + c) % H, src: a(8 + j), dst: b(8 + j) }));
+const phases: FabricPhase[] = [
+  { name: 'row reduce-scatter', rounds: [chainReduceScatter(rows, rsElements)] },
+  { name: 'column allgather', rounds: [lineAllgather(cols, agElements)] },
+];
+const models = [
+  chainReduceScatterModel(W, H, rows, (r) => rsElements(r).map((e) => e.at)),
+  lineAllgatherModel(W, H, cols, (c) => agElements(c).map((e) => e.at)),
+];
+
+async function runFabric(options: FabricOptions) {
+  const res = new GpuResources(await testGpu());
+  const rng = new Rng(7);
+  const image = Float32Array.from({ length: W * H * SRAM }, () => rng.nextNormal());
+  const sram = res.storage('test:sram', image);
+  try {
+    const f = await FabricRuntime.create(res, sram, { width: W, height: H, sramWords: SRAM, regions, regionCount: 2 }, phases, options);
+    f.clearCounters();
+    await f.run();
+    const counts = await f.readCounters();
+    return { image, out: await res.readF32(sram), ...counts };
+  } finally {
+    res.dispose();
+  }
+}
+
+describe('the fabric on the GPU: words move only between neighbours, counted where they move', () => {
+  afterAll(async () => (await testGpu()).destroy());
+
+  it('reduce-scatters along rows and allgathers along columns: right sums, measured = modelled per link and phase, no violation', async () => {
+    const { image, out, phases: measured, violation } = await runFabric({ instrument: true });
+    expect(violation).toBeNull();
+    const at = (core: number, word: number) => image[core * SRAM + word];
+    for (let r = 0; r < H; r++) {
+      for (const [j, e] of rsElements(r).entries()) {
+        let sum = 0;
+        for (let c = 0; c < W; c++) sum += at(r * W + c, j);
+        expect(out[(r * W + e.at) * SRAM + 32 + j]).toBeCloseTo(sum, 5);
+      }
+    }
+    for (let c = 0; c < W; c++) {
+      for (const [j, e] of agElements(c).entries()) {
+        for (let r = 0; r < H; r++) expect(out[(r * W + c) * SRAM + 32 + 8 + j], `column ${c} row ${r} element ${j}`).toBe(at(e.at * W + c, 8 + j));
+      }
+    }
+    measured.forEach((m, i) => expect(firstDifference(models[i], m), phases[i].name).toBeNull());
+    expect(measured[0].steps).toBeGreaterThan(0);
+    expect(measured[0].flops).toBe(3 * 7 * (W - 1));
+  });
+
+  it('catches a read two hops away, a dropped word and a word sent one hop too far', async () => {
+    const far = await runFabric({ instrument: true, fault: 1 });
+    expect(far.violation?.code).toBe('link');
+    const dropped = await runFabric({ instrument: true, fault: 2 });
+    expect(dropped.violation?.code).toBe('word');
+    expect(dropped.violation?.core).toBeGreaterThanOrEqual(0);
+    expect(dropped.phases.map((m, i) => firstDifference(models[i], m)).find((d) => d)).toMatch(/link \d+ \(core 1 (east|west)\): modelled \d+ words, measured \d+/);
+    const extra = await runFabric({ instrument: true, fault: 3 });
+    expect(extra.violation).toBeNull();
+    expect(extra.phases.map((m, i) => firstDifference(models[i], m)).find((d) => d)).toMatch(/modelled \d+ words, measured \d+/);
+  });
+
+  it('the model adds phases up', () => {
+    const both = addCounts(models[0], models[1]);
+    expect(both.steps).toBe(models[0].steps + models[1].steps);
+  });
+
+  it('names the raw buffers only inside its accessors', () => {
+    const src = readFileSync(resolve(__dirname, '../../shaders/fabric.wgsl'), 'utf8');
+    const bodies = new Map<string, string>();
+    for (const m of src.matchAll(/\nfn (\w+)\([^)]*\)[^{]*\{([\s\S]*?)\n\}/g)) bodies.set(m[1], m[2]);
+    expect(bodies.size).toBeGreaterThan(5);
+    for (const [name, body] of bodies) {
+      const allowed = { sram_ld: ['sram'], sram_st: ['sram'], link_wr: ['regs'], link_rd: ['regs'] }[name] ?? [];
+      for (const raw of ['sram', 'regs']) {
+        if (!allowed.includes(raw)) expect(body, `fn ${name} names ${raw}[…]`).not.toMatch(new RegExp(`\\b${raw}\\[`));
+      }
+    }
+  });
+});
