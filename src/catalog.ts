@@ -184,8 +184,8 @@ export function hardwareIds(kind?: HardwareKind, catalog: Catalog = CATALOG): st
 }
 
 /** A preset by id (case-insensitive), or a one-line refusal listing the ones of that kind. */
-export function hardwarePreset(id: string, kind?: HardwareKind, catalog: Catalog = CATALOG): HardwarePreset {
-  const p = catalog.hardware.find((h) => h.id === id.toLowerCase() && (!kind || h.kind === kind));
+export function hardwarePreset<K extends HardwareKind>(id: string, kind?: K, catalog: Catalog = CATALOG): Extract<HardwarePreset, { kind: K }> {
+  const p = catalog.hardware.find((h): h is Extract<HardwarePreset, { kind: K }> => h.id === id.toLowerCase() && (!kind || h.kind === kind));
   if (!p) {
     const what = kind === 'wafer' ? 'mesh preset' : kind === 'gpu' ? 'GPU preset' : 'hardware';
     throw new WafermeshError(kind === 'wafer' ? 'unknown-preset' : 'unknown-hardware', `${what} "${id}" is unknown; use one of ${hardwareIds(kind, catalog).join(', ')}`);

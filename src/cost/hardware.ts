@@ -1,5 +1,4 @@
 import { CATALOG, hardwarePreset, presetSources, type Catalog } from '../catalog.ts';
-import { WafermeshError } from '../errors.ts';
 import { meshPreset } from '../mesh/config.ts';
 
 /**
@@ -43,7 +42,6 @@ export const ENERGY: EnergyCosts = {
 /** A GPU preset of the catalog, as numbers. */
 export function gpuPreset(name: string, catalog: Catalog = CATALOG): GpuHardware {
   const p = hardwarePreset(name, 'gpu', catalog);
-  if (p.kind !== 'gpu') throw new WafermeshError('internal', `preset ${p.id} is not a GPU`);
   const f = p.figures;
   return {
     name: p.id,

@@ -1,5 +1,5 @@
 import { allreduceIds, CATALOG } from '../catalog.ts';
-import type { Address, FabricCount, FabricRound, FabricStream, LocalCopy } from './fabric.ts';
+import type { Address, FabricCount, FabricRound, FabricStream, LocalCopy, StreamItem } from './fabric.ts';
 
 /**
  * The collectives: which algorithms reduce, gather and broadcast along a line of cores (a row or
@@ -142,23 +142,39 @@ export interface LineElement {
 }
 
 /**
- * Chain reduce-scatter along each line: element j's partial sums flow from both ends of the line
- * toward its home, every core adding its own value as the wavefront passes (a streamed chain); the
- * home seeds its result with its own value and adds what arrives from each side.
+ * A round on every line of `l`: each element becomes up to one item flowing east/south (from the
+ * line's first core) and one flowing west/north (from its last), plus a local copy at `at`.
  */
-export function chainReduceScatter(l: Lines, elements: (line: number) => readonly LineElement[]): FabricRound {
+function bothWays(
+  l: Lines,
+  elements: (line: number) => readonly LineElement[],
+  item: (e: LineElement, forward: boolean) => StreamItem | null,
+): FabricRound {
   const N = l.length;
   const streams: FabricStream[] = [];
   const locals: LocalCopy[] = [];
   for (const line of l.lines) {
     const els = elements(line);
-    const east = els.filter((e) => e.at > 0).map((e) => ({ kind: 'reduce' as const, origin: 0, end: e.at, src: e.src, dst: e.dst }));
-    const west = els.filter((e) => e.at < N - 1).map((e) => ({ kind: 'reduce' as const, origin: N - 1, end: e.at, src: e.src, dst: e.dst }));
-    if (east.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'east' : 'south', first: 0, items: east });
-    if (west.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'west' : 'north', first: N - 1, items: west });
+    for (const forward of [true, false]) {
+      const items = els.map((e) => item(e, forward)).filter((i): i is StreamItem => i !== null);
+      const flow = l.axis === 'row' ? (forward ? 'east' : 'west') : forward ? 'south' : 'north';
+      if (items.length) streams.push({ axis: l.axis, line, flow, first: forward ? 0 : N - 1, items });
+    }
     for (const e of els) locals.push({ core: lineCore(l.axis, line, e.at, l.width), src: e.src, dst: e.dst });
   }
   return { axis: l.axis, locals, streams };
+}
+
+/**
+ * Chain reduce-scatter along each line: element j's partial sums flow from both ends of the line
+ * toward its home, every core adding its own value as the wavefront passes (a streamed chain); the
+ * home seeds its result with its own value and adds what arrives from each side.
+ */
+export function chainReduceScatter(l: Lines, elements: (line: number) => readonly LineElement[]): FabricRound {
+  const last = l.length - 1;
+  return bothWays(l, elements, (e, forward) =>
+    (forward ? e.at > 0 : e.at < last) ? { kind: 'reduce', origin: forward ? 0 : last, end: e.at, src: e.src, dst: e.dst } : null,
+  );
 }
 
 /**
@@ -166,18 +182,10 @@ export function chainReduceScatter(l: Lines, elements: (line: number) => readonl
  * and every core it passes takes a copy down its ramp while the router sends it on.
  */
 export function lineAllgather(l: Lines, elements: (line: number) => readonly LineElement[]): FabricRound {
-  const N = l.length;
-  const streams: FabricStream[] = [];
-  const locals: LocalCopy[] = [];
-  for (const line of l.lines) {
-    const els = elements(line);
-    const east = els.filter((e) => e.at < N - 1).map((e) => ({ kind: 'bcast' as const, origin: e.at, end: N - 1, src: e.src, dst: e.dst }));
-    const west = els.filter((e) => e.at > 0).map((e) => ({ kind: 'bcast' as const, origin: e.at, end: 0, src: e.src, dst: e.dst }));
-    if (east.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'east' : 'south', first: 0, items: east });
-    if (west.length) streams.push({ axis: l.axis, line, flow: l.axis === 'row' ? 'west' : 'north', first: N - 1, items: west });
-    for (const e of els) locals.push({ core: lineCore(l.axis, line, e.at, l.width), src: e.src, dst: e.dst });
-  }
-  return { axis: l.axis, locals, streams };
+  const last = l.length - 1;
+  return bothWays(l, elements, (e, forward) =>
+    (forward ? e.at < last : e.at > 0) ? { kind: 'bcast', origin: e.at, end: forward ? last : 0, src: e.src, dst: e.dst } : null,
+  );
 }
 
 /** The core at position p of a line: lines are rows (p = column) or columns (p = row). */
