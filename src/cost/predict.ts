@@ -2,16 +2,13 @@ import { assumedFigures, CATALOG, hardwarePreset, type Catalog } from '../catalo
 import { WafermeshError } from '../errors.ts';
 import { makeMesh } from '../mesh/config.ts';
 import { place } from '../mesh/placement.ts';
-import { CYCLES_PER_STEP, type Allreduce } from '../mesh/collectives.ts';
+import { CYCLES_PER_STEP, DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
 import { traceToken } from '../mesh/trace.ts';
 import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
 import { baselineBytes } from '../baseline/program.ts';
 import { ENERGY, gpuPreset, waferPreset } from './hardware.ts';
 import { BYTES_PER_VALUE, gpuTokenCost, meshTokenCost, type MachineCost, type Precision } from './model.ts';
-
-/** Real models' shapes (from their published configs, in the catalog), for `predict`. */
-export const REAL_MODELS: Record<string, ModelConfig> = Object.fromEntries(CATALOG.models.filter((m) => m.config).map((m) => [m.id, m.config!]));
 
 export interface Prediction {
   readonly model: string;
@@ -103,7 +100,7 @@ export function predict(
     }
     // Time: one layer's phases on the whole wafer (every layer is the same program), times the
     // layers, plus the embedding and classifier phases, plus hand-offs between wafers.
-    const one = compileProgram(makeConfig({ ...model, nLayers: 1, seqLen: context }), mesh, options.allreduce ?? 'tree', vb);
+    const one = compileProgram(makeConfig({ ...model, nLayers: 1, seqLen: context }), mesh, options.allreduce ?? DEFAULT_ALLREDUCE, vb);
     const t = traceToken(one, 1, pos);
     const perLayer = t.phases.filter((p) => p.layer === 0);
     const scale = (x: number, layerPart: number) => x + (model.nLayers - 1) * layerPart;
@@ -130,7 +127,7 @@ export function predict(
       `placement: every matrix of each layer tiled over the whole wafer; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
       `the fullest core holds ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`,
       `time per token = the wafer program's phases (one layer costed on the whole wafer, times ${model.nLayers}, plus embedding and classifier): hop latency of the longest route + serialisation on the busiest link + ${CYCLES_PER_STEP} cycles per collective step (assumption) + the busiest core's compute`,
-      `${options.allreduce ?? 'tree'} allreduce along rows and columns`,
+      `${options.allreduce ?? DEFAULT_ALLREDUCE} allreduce along rows and columns`,
       ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption)`] : []),
       `energy: ${ENERGY.sources}`,
     ]);

@@ -4,7 +4,7 @@ import { gpuMachineTrace, meshMachineTrace } from '../cost/model.ts';
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { launchedKernels, baselineProgram } from '../baseline/program.ts';
-import type { Allreduce } from '../mesh/collectives.ts';
+import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
@@ -39,7 +39,7 @@ function waferProgram(model: Model, options: MachineOptions): WaferProgram {
   if (options.program) return options.program;
   if (!options.mesh) throw new WafermeshError('bad-option', 'the wafer needs a mesh (e.g. --mesh 8x8)');
   // Compile first: a model that does not fit is refused before any GPU work.
-  return compileProgram(model.config, options.mesh, options.allreduce ?? (CATALOG.defaults.allreduce as Allreduce));
+  return compileProgram(model.config, options.mesh, options.allreduce ?? DEFAULT_ALLREDUCE);
 }
 
 /** The one way to make a machine: the CPU reference, the off-chip GPU baseline or the wafer. */

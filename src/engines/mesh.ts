@@ -2,7 +2,7 @@ import { meshMachineTrace, type MachineTrace } from '../cost/model.ts';
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources } from '../gpu/resources.ts';
-import type { Allreduce } from '../mesh/collectives.ts';
+import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
@@ -19,7 +19,6 @@ import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 export class MeshEngine implements Machine {
   readonly engine = 'mesh' as const;
   readonly plan = 'mesh' as const;
-  readonly program: WaferProgram;
   readonly wafer: WaferProgram;
   readonly description: string;
   readonly passes: readonly PassInfo[];
@@ -29,14 +28,14 @@ export class MeshEngine implements Machine {
 
   private constructor(res: GpuResources, program: WaferProgram, runtime: MeshRuntime) {
     this.res = res;
-    this.program = this.wafer = program;
+    this.wafer = program;
     this.runtime = runtime;
     this.passes = program.passes.map((p) => ({ name: p.entry, layer: p.layer }));
     const m = program.mesh;
     this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores, ${program.allreduce} allreduce, ${program.passes.length} passes/token on ${res.ctx.adapterName}`;
   }
 
-  static async create(ctx: GpuContext, model: Model, mesh: MeshConfig, allreduce: Allreduce = 'tree', options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
+  static async create(ctx: GpuContext, model: Model, mesh: MeshConfig, allreduce: Allreduce = DEFAULT_ALLREDUCE, options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
     return MeshEngine.fromProgram(ctx, model, compileProgram(model.config, mesh, allreduce), options);
   }
 
@@ -53,11 +52,11 @@ export class MeshEngine implements Machine {
   }
 
   get config() {
-    return this.program.model;
+    return this.wafer.model;
   }
 
   get context(): number {
-    return this.program.placement.context;
+    return this.wafer.placement.context;
   }
 
   get liveBuffers(): number {
@@ -71,10 +70,10 @@ export class MeshEngine implements Machine {
 
   private check(token: number, pos: number): void {
     checkStep(this.config, token, pos);
-    if (pos >= this.program.placement.context) {
+    if (pos >= this.wafer.placement.context) {
       throw new WafermeshError(
         'context-full',
-        `position ${pos} is past the ${this.program.placement.context} positions this mesh's KV cache holds; use a larger mesh (see \`wafermesh fit\`)`,
+        `position ${pos} is past the ${this.wafer.placement.context} positions this mesh's KV cache holds; use a larger mesh (see \`wafermesh fit\`)`,
       );
     }
   }
@@ -96,7 +95,7 @@ export class MeshEngine implements Machine {
   /** The trace of the last token decoded, read off the program when first asked for. */
   lastTrace(perLink = false): MachineTrace | undefined {
     if (!this.last) return undefined;
-    if (!this.last.trace || (perLink && !this.last.trace.fabric?.perLink)) this.last.trace = meshMachineTrace(this.program, this.last.token, this.last.pos, perLink);
+    if (!this.last.trace || (perLink && !this.last.trace.fabric?.perLink)) this.last.trace = meshMachineTrace(this.wafer, this.last.token, this.last.pos, perLink);
     return this.last.trace;
   }
 

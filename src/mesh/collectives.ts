@@ -1,4 +1,4 @@
-import { allreduceIds, CATALOG } from '../catalog.ts';
+import { CATALOG } from '../catalog.ts';
 import type { Address, FabricCount, FabricRound, FabricStream, LocalCopy, StreamItem } from './fabric.ts';
 
 /**
@@ -7,9 +7,10 @@ import type { Address, FabricCount, FabricRound, FabricStream, LocalCopy, Stream
  * place. The wafer program names them, the trace charges them, the cost model reads the trace.
  */
 
-/** Allreduce algorithms (the catalog lists them with their descriptions). */
+/** Allreduce algorithms this code implements (the catalog lists them with their descriptions; a test holds the two equal). */
 export type Allreduce = 'ring' | 'tree';
-export const ALLREDUCE_ALGORITHMS = allreduceIds() as readonly Allreduce[];
+export const ALLREDUCE_ALGORITHMS: readonly Allreduce[] = ['ring', 'tree'];
+export const DEFAULT_ALLREDUCE = CATALOG.defaults.allreduce as Allreduce;
 
 /** A core's four outgoing links, in the catalog's link order: link id = core * 4 + DIR[...]. */
 export const DIR = Object.fromEntries(CATALOG.linkOrder.map((d, i) => [d, i])) as { readonly [K in (typeof CATALOG.linkOrder)[number]]: number };

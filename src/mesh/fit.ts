@@ -3,7 +3,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { MeshConfig } from './config.ts';
 import { place, refuseIfNotFits, smallestFittingMesh, type Placement } from './placement.ts';
 
-/** Whether and how a model fits a mesh: the one summary `fit`, the demo's fit report and the bench read. */
+/** Whether and how a model fits a mesh: the one summary `fit` and the demo's fit report read. */
 export interface FitSummary {
   readonly placement: Placement;
   readonly fits: boolean;

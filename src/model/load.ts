@@ -14,7 +14,7 @@ export type ModelSpec =
   | { readonly kind: 'builtin'; readonly entry: BuiltinModel }
   | { readonly kind: 'random'; readonly spec: string }
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'bytes'; readonly name: string; readonly checkpoint: Uint8Array; readonly tokenizer?: Uint8Array };
+  | { readonly kind: 'bytes'; readonly name: string; readonly checkpoint: Uint8Array; readonly tokenizer?: Uint8Array; readonly tokenizerName?: string };
 
 export interface LoadedModel {
   model: Model;
@@ -45,8 +45,6 @@ export function parseModelSpec(name: string, isFile?: (s: string) => boolean): M
 export async function loadModel(spec: ModelSpec, read: ReadFile, tokenizerPath?: string): Promise<LoadedModel> {
   let model: Model;
   let name: string;
-  let tokPath = tokenizerPath;
-  let tokBytes: Uint8Array | undefined;
   switch (spec.kind) {
     case 'builtin':
       name = spec.entry.name;
@@ -65,14 +63,12 @@ export async function loadModel(spec: ModelSpec, read: ReadFile, tokenizerPath?:
     case 'bytes':
       name = spec.name;
       model = readCheckpoint(spec.checkpoint, name);
-      tokBytes = spec.tokenizer;
       break;
   }
-  if (tokPath) tokBytes = await read(tokPath, 'tokenizer', false);
-  else if (spec.kind === 'builtin' && spec.entry.tokenizer) {
-    tokPath = spec.entry.tokenizer;
-    tokBytes = await read(tokPath, `model ${name}: tokenizer`, true);
-  }
-  const tokenizer = tokBytes ? readTokenizer(tokBytes, tokPath ?? `${name} tokenizer`, model.config.vocabSize) : undefined;
+  let tok: { bytes: Uint8Array; source: string } | undefined;
+  if (spec.kind === 'bytes') tok = spec.tokenizer && { bytes: spec.tokenizer, source: spec.tokenizerName ?? `${name} tokenizer` };
+  else if (tokenizerPath) tok = { bytes: await read(tokenizerPath, 'tokenizer', false), source: tokenizerPath };
+  else if (spec.kind === 'builtin' && spec.entry.tokenizer) tok = { bytes: await read(spec.entry.tokenizer, `model ${name}: tokenizer`, true), source: spec.entry.tokenizer };
+  const tokenizer = tok ? readTokenizer(tok.bytes, tok.source, model.config.vocabSize) : undefined;
   return { model, tokenizer, name };
 }

@@ -10,7 +10,7 @@ import type { WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
 import { tracePhase } from '../mesh/trace.ts';
 import { BOS, describeConfig } from '../model/config.ts';
-import { loadModel, parseModelSpec, type LoadedModel } from '../model/load.ts';
+import { isRandomSpec, loadModel, parseModelSpec, type LoadedModel } from '../model/load.ts';
 import { TextStream, type Tokenizer } from '../model/tokenizer.ts';
 import type { Model } from '../model/weights.ts';
 import type { FitReport, PhaseEvent, PhaseInfo, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
@@ -28,15 +28,15 @@ async function loadRequestedModel(req: SessionRequest, host: SessionHost): Promi
   if (req.model === 'file') {
     if (!req.checkpoint) throw new WafermeshError('no-file', 'no checkpoint file was given; drop a llama2.c .bin file');
     const tokenizer = req.tokenizer ? new Uint8Array(req.tokenizer) : undefined;
-    return loadModel({ kind: 'bytes', name: 'dropped checkpoint', checkpoint: new Uint8Array(req.checkpoint), tokenizer }, () => {
+    return loadModel({ kind: 'bytes', name: 'dropped checkpoint', checkpoint: new Uint8Array(req.checkpoint), tokenizer, tokenizerName: 'dropped tokenizer' }, () => {
       throw new WafermeshError('internal', 'a dropped checkpoint reads no files');
     });
   }
-  const spec = parseModelSpec(req.model);
-  if (spec.kind === 'builtin' && !spec.entry.demo) {
-    const served = CATALOG.models.filter((m) => m.demo).map((m) => m.id);
+  const served = CATALOG.models.filter((m) => m.demo).map((m) => m.id);
+  if (!isRandomSpec(req.model) && !served.some((id) => id.toLowerCase() === req.model.toLowerCase())) {
     throw new WafermeshError('unknown-model', `model "${req.model}" is not one the demo serves; use ${served.join(', ')}, a random:<spec>, or drop a checkpoint`);
   }
+  const spec = parseModelSpec(req.model);
   // Built-in files are served from the page's models/ folder (public/models/ in the project).
   const url = (p: string) => new URL(p.replace(/^public\/models\//, ''), req.modelBaseUrl).href;
   return loadModel(spec, async (path) => new Uint8Array(await host.fetchBytes(url(path))));

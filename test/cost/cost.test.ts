@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ENERGY, gpuPreset } from '../../src/cost/hardware.ts';
 import { gpuTokenCost, meshTokenCost } from '../../src/cost/model.ts';
-import { predict, REAL_MODELS } from '../../src/cost/predict.ts';
+import { modelEntry } from '../../src/catalog.ts';
+import { predict } from '../../src/cost/predict.ts';
+
+/** A real model's published shape, from the catalog. */
+const shape = (id: string) => modelEntry(id)!.config!;
 import { baselineBytes } from '../../src/baseline/program.ts';
 import { meshFromPreset } from '../../src/mesh/config.ts';
 import { compileProgram } from '../../src/mesh/programs/decode.ts';
@@ -26,7 +30,7 @@ describe('cost model', () => {
 
   it('a memory-bound GPU token costs bytes ÷ bandwidth plus one launch per kernel', () => {
     const h = gpuPreset('h100');
-    const c = REAL_MODELS['llama-3.1-8b'];
+    const c = shape('llama-3.1-8b');
     const cost = gpuTokenCost(c, 0, h, 'fp16');
     const b = baselineBytes(c, 0, 2);
     expect(cost.time['compute']).toBe(0);
@@ -48,12 +52,12 @@ describe('cost model', () => {
 
 describe('predict', () => {
   it('prints its assumptions and a bound for llama-3.1-8b on both machines', () => {
-    const g = predict('llama-3.1-8b', REAL_MODELS['llama-3.1-8b'], 'h100', { precision: 'fp16' });
+    const g = predict('llama-3.1-8b', shape('llama-3.1-8b'), 'h100', { precision: 'fp16' });
     expect(g.bound).toBe('HBM: weights');
     expect(g.assumptions.join('\n')).toMatch(/3\.35 TB\/s/);
     expect(g.tokens_per_s).toBeGreaterThan(50);
     expect(g.tokens_per_s).toBeLessThan(1000 / (16e9 / 3.35e12 * 1000)); // never faster than streaming the weights once
-    const w = predict('llama-3.1-8b', REAL_MODELS['llama-3.1-8b'], 'wse-3', { precision: 'fp16' });
+    const w = predict('llama-3.1-8b', shape('llama-3.1-8b'), 'wse-3', { precision: 'fp16' });
     expect(w.assumptions.join('\n')).toMatch(/762 x 1172 cores/);
     expect(w.bound).toMatch(/^fabric/);
     expect(w.tokens_per_s).toBeGreaterThan(g.tokens_per_s);
@@ -61,8 +65,8 @@ describe('predict', () => {
   });
 
   it('refuses what does not fit and says how many chips would do', () => {
-    expect(() => predict('llama-3.1-70b', REAL_MODELS['llama-3.1-70b'], 'h100', { precision: 'fp16' })).toThrow(/does-not-fit: .* use --chips 2 or more/);
-    expect(() => predict('llama-3.1-70b', REAL_MODELS['llama-3.1-70b'], 'wse-3', { precision: 'fp16' })).toThrow(/does-not-fit: .*use --chips \d+/);
-    expect(() => predict('llama-3.1-8b', REAL_MODELS['llama-3.1-8b'], 'wse-3', { chips: 200 })).toThrow(/--chips 200 is more wafers than llama-3\.1-8b has layers \(32\)/);
+    expect(() => predict('llama-3.1-70b', shape('llama-3.1-70b'), 'h100', { precision: 'fp16' })).toThrow(/does-not-fit: .* use --chips 2 or more/);
+    expect(() => predict('llama-3.1-70b', shape('llama-3.1-70b'), 'wse-3', { precision: 'fp16' })).toThrow(/does-not-fit: .*use --chips \d+/);
+    expect(() => predict('llama-3.1-8b', shape('llama-3.1-8b'), 'wse-3', { chips: 200 })).toThrow(/--chips 200 is more wafers than llama-3\.1-8b has layers \(32\)/);
   });
 });

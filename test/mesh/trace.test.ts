@@ -80,3 +80,11 @@ describe('a token\'s trace', () => {
     expect(traceToken(tree, 1, 300).flops).toBeGreaterThan(t0.flops);
   });
 });
+
+describe('the catalog and the code agree', () => {
+  it('every allreduce the catalog offers is one the program, the trace and the shader implement, and no other', async () => {
+    const { allreduceIds } = await import('../../src/catalog.ts');
+    const { ALLREDUCE_ALGORITHMS } = await import('../../src/mesh/collectives.ts');
+    expect([...allreduceIds()].sort()).toEqual([...ALLREDUCE_ALGORITHMS].sort());
+  });
+});

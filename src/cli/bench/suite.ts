@@ -1,11 +1,12 @@
+import { ENGINES, type EngineName } from '../../engines/index.ts';
 import { WafermeshError } from '../../errors.ts';
 import { meshFromPreset, parseMeshSize, type MeshConfig } from '../../mesh/config.ts';
 import { smallestFittingMesh } from '../../mesh/placement.ts';
 import type { Model } from '../../model/weights.ts';
 
 /** What the bench runs: the three machines (through createMachine) and the plain C decode. */
-export type BenchEngine = 'cpu' | 'gpu' | 'mesh' | 'c';
-export const BENCH_ENGINES: readonly BenchEngine[] = ['cpu', 'gpu', 'mesh', 'c'];
+export type BenchEngine = EngineName | 'c';
+export const BENCH_ENGINES: readonly BenchEngine[] = [...ENGINES, 'c'];
 
 /** `engines`: one case per engine; `default`: that, then the sweeps over mesh size, context and model size. */
 export const SUITES = ['default', 'engines'] as const;
