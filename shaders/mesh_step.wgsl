@@ -90,8 +90,13 @@ fn rowOf(i: u32, table: u32) -> u32 {
 
 // One core's contribution to a line sum: its word at (field f + j), or for the attention's
 // softmax-combine that word scaled by exp(its max for head h − the column's max `big`).
+// For the scores, j is the slot and the word is the source's own index of (slot j, head h).
 fn term(src: u32, f: u32, j: u32, combine: bool, h: u32, big: f32) -> f32 {
-  let v = remote(src, t(src, f) + j);
+  var jj = j;
+  if (f == F_SCORES) {
+    jj = j * t(src, F_N_HEADS) + h - t(src, F_HEAD_LO);
+  }
+  let v = remote(src, t(src, f) + jj);
   if (combine) {
     return v * exp(remote(src, t(src, F_STATS) + S_MAX + h) - big);
   }
@@ -296,12 +301,13 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
   let used = usedSlots();
   for (var s = 0u; s < used; s++) {
     let kb = mt(F_KV) + (s * NL + stepInfo.layer) * kvStride;
-    for (var h = 0u; h < NH; h++) {
-      st(mt(F_SCORES) + s * NH + h, 0.0);
+    let nhl = mt(F_N_HEADS);
+    for (var h = 0u; h < nhl; h++) {
+      st(mt(F_SCORES) + s * nhl + h, 0.0);
     }
     for (var j = 0u; j < nd; j++) {
       let h = idx[mt(F_IDX_DIM) + j] / HS;
-      let a = mt(F_SCORES) + s * NH + h;
+      let a = mt(F_SCORES) + s * nhl + h - mt(F_HEAD_LO);
       st(a, ld(a) + ld(mt(F_Q) + j) * ld(kb + idx[mt(F_IDX_KV_POS) + j]));
     }
   }
@@ -328,6 +334,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     hLo = idx[mt(F_IDX_DIM)] / HS;
     hHi = idx[mt(F_IDX_DIM) + nd - 1u] / HS;
   }
+  let nhl = mt(F_N_HEADS); // = hHi − hLo + 1: scores are kept for these heads only
   for (var h = 0u; h < NH; h++) {
     st(mt(F_STATS) + S_MAX + h, -3.0e38);
     st(mt(F_STATS) + S_MAX + NH + h, 0.0);
@@ -336,17 +343,17 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c0 = colOfDim(h * HS);
     let c1 = colOfDim(h * HS + HS - 1u) + 1u;
     for (var s = 0u; s < used; s++) {
-      st(mt(F_SCORES_ALL) + s * NH + h, lineSum(r * W + c0, 1u, c1 - c0, F_SCORES, s * NH + h, false, 0u, 0.0) * inv);
+      st(mt(F_SCORES_ALL) + s * nhl + h - hLo, lineSum(r * W + c0, 1u, c1 - c0, F_SCORES, s, false, h, 0.0) * inv);
     }
   }
   for (var h = hLo; h <= hHi; h++) {
     var m = -3.0e38;
     for (var s = 0u; s < used; s++) {
-      m = max(m, ld(mt(F_SCORES_ALL) + s * NH + h));
+      m = max(m, ld(mt(F_SCORES_ALL) + s * nhl + h - hLo));
     }
     var l = 0.0;
     for (var s = 0u; s < used; s++) {
-      let a = mt(F_SCORES_ALL) + s * NH + h;
+      let a = mt(F_SCORES_ALL) + s * nhl + h - hLo;
       let p = exp(ld(a) - m);
       st(a, p);
       l += p;
@@ -361,7 +368,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     let vo = mt(F_N_KV) + idx[mt(F_IDX_KV_POS) + j];
     var o = 0.0;
     for (var s = 0u; s < used; s++) {
-      o += ld(mt(F_SCORES_ALL) + s * NH + h) * ld(mt(F_KV) + (s * NL + stepInfo.layer) * kvStride + vo);
+      o += ld(mt(F_SCORES_ALL) + s * nhl + h - hLo) * ld(mt(F_KV) + (s * NL + stepInfo.layer) * kvStride + vo);
     }
     st(mt(F_ATT_O) + j, o);
   }

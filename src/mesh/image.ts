@@ -1,7 +1,7 @@
 import { WafermeshError } from '../errors.ts';
 import { headSize, kvDim } from '../model/config.ts';
 import type { Model } from '../model/weights.ts';
-import { columnRuns, owners, split, STATS_LAYOUT, vectorLength, type CorePlacement, type VectorKind } from './placement.ts';
+import { columnHeads, columnRuns, owners, split, STATS_LAYOUT, vectorLength, type CorePlacement, type VectorKind } from './placement.ts';
 import type { WaferProgram } from './program.ts';
 
 /**
@@ -16,6 +16,7 @@ const FIELDS = [
   'nDim', 'nKv', 'nHid', 'slots',
   'loDim', 'rowsDim', 'loKv', 'rowsKv', 'loHid', 'rowsHid', 'loVocab', 'rowsVocab',
   'idxDim', 'idxKv', 'idxKvPos', 'idxHid',
+  'headLo', 'nHeads',
 ] as const;
 export const CT = FIELDS.length;
 const LAYER_REGIONS = ['rmsAtt', 'wq', 'wk', 'wv', 'wo', 'rmsFfn', 'w1', 'w3', 'w2'] as const;
@@ -166,6 +167,8 @@ export function buildImage(program: WaferProgram, model: Model): { sram: Float32
       idxKv: idxList.push(...kvIdx) - kvIdx.length,
       idxKvPos: idxList.push(...kvPos) - kvPos.length,
       idxHid: idxList.push(...hidIdx) - hidIdx.length,
+      headLo: columnHeads(m, mesh, c).first,
+      nHeads: columnHeads(m, mesh, c).count,
     };
     FIELDS.forEach((name, i) => (table[core * CT + i] = f[name]));
   }

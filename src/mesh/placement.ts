@@ -9,10 +9,10 @@ import { makeMesh, MESH_LIMITS, type MeshConfig } from './config.ts';
  * the input. Activation vectors are kept in the same column slices (replicated down each column),
  * so a matrix-vector product is a local tile product plus a reduction along each row.
  *
- * Column slices are pair-aligned, so each core owns whole RoPE pairs, and a core keeps the KV
- * coordinates its query coordinates attend with: attention dot products need no data from other
- * columns, only a reduction along the row. KV-cache positions are dealt to rows round-robin
- * (position t lives in row t mod height).
+ * Column slices are made of whole RoPE pairs, and a column keeps exactly the KV coordinates its
+ * query coordinates attend with, each stored once (see columnRuns): attention dot products need no
+ * data from other columns, only a reduction along the row. KV-cache positions are dealt to rows
+ * round-robin (position t lives in row t mod height).
  */
 
 export type VectorKind = 'dim' | 'kv' | 'hidden' | 'vocab';
@@ -38,6 +38,8 @@ export interface CorePlacement {
   readonly kvWordsPerSlot: number;
   /** Position slots allocated (positions t < context with t mod height == row). */
   readonly kvSlots: number;
+  /** Words one more position slot costs: its KV words and its scores (two per head the core covers). */
+  readonly slotWords: number;
   readonly totalWords: number;
 }
 
@@ -56,28 +58,50 @@ export interface Placement {
 }
 
 /**
+ * How many times the KV cache holds each KV coordinate: 1 whenever that spreads the attention's
+ * columns as evenly as any split does (always on meshes no wider than KV heads × RoPE pairs per
+ * head). Otherwise a group's query heads are split into f sets (f the smallest divisor of the group
+ * size that balances the columns best), each set keeping its own copy of the group's K and V: f
+ * copies instead of one per query head.
+ */
+export function kvCopies(m: ModelConfig, mesh: MeshConfig): number {
+  const kvMul = m.nHeads / m.nKvHeads;
+  const units = m.nKvHeads * (headSize(m) / 2);
+  // The fullest column's units over the average: 1 is perfect balance.
+  const imbalance = (f: number) => (Math.ceil((units * f) / mesh.width) * mesh.width) / (units * f);
+  let best = 1;
+  for (let f = 2; f <= kvMul; f++) if (kvMul % f === 0 && imbalance(f) < imbalance(best) - 1e-9) best = f;
+  return best;
+}
+
+/**
  * Column slice of a vector of `kind` owned by mesh column c, as sorted disjoint [lo, hi) runs.
- * `dim` vectors are split into balanced contiguous runs of whole RoPE pairs. A `kv` slice holds
- * the coordinates of the KV heads that column's query coordinates attend with (query head h uses
- * KV head h / (nHeads / nKvHeads)), so a column computes its share of every attention dot product
- * locally; under grouped-query attention two columns may keep the same KV coordinates.
+ *
+ * Attention is laid out so that the query heads sharing a KV head sit in the same columns as it:
+ * the unit of the column split is (KV head g, head set s, RoPE pair p), and a column that owns it
+ * holds pair p of K and V head g and pair p of the query heads of set s of group g (query head h
+ * uses KV head h / (nHeads / nKvHeads)). A column thus computes its share of every attention dot
+ * product locally, and the KV cache holds each KV coordinate `kvCopies` times (once on meshes no
+ * wider than KV heads × pairs) — not once per query head. `hidden` and `vocab` are split into
+ * balanced contiguous runs.
  */
 export function columnRuns(m: ModelConfig, mesh: MeshConfig, kind: VectorKind, c: number): [number, number][] {
-  if (kind === 'hidden') return [split(m.hiddenDim, mesh.width, c)];
+  if (kind === 'hidden') return [hiddenSplit(m, mesh)[c]];
   if (kind === 'vocab') return [split(m.vocabSize, mesh.width, c)];
-  const [p0, p1] = split(m.dim / 2, mesh.width, c);
-  const lo = 2 * p0;
-  const hi = 2 * p1;
-  if (kind === 'dim') return hi > lo ? [[lo, hi]] : [];
   const hs = headSize(m);
-  const kvMul = m.nHeads / m.nKvHeads;
+  const pairs = hs / 2; // RoPE pairs per head
+  const f = kvCopies(m, mesh);
+  const perSet = m.nHeads / m.nKvHeads / f; // query heads per set
+  const [u0, u1] = split(m.nKvHeads * f * pairs, mesh.width, c); // unit (g, s, p) = (g * f + s) * pairs + p
   const runs: [number, number][] = [];
-  for (let h = Math.floor(lo / hs); h * hs < hi; h++) {
-    const a = Math.max(lo, h * hs) - h * hs;
-    const b = Math.min(hi, (h + 1) * hs) - h * hs;
-    const g = Math.floor(h / kvMul);
-    runs.push([g * hs + a, g * hs + b]);
+  for (let gs = Math.floor(u0 / pairs); gs * pairs < u1; gs++) {
+    const p0 = Math.max(u0, gs * pairs) - gs * pairs;
+    const p1 = Math.min(u1, (gs + 1) * pairs) - gs * pairs;
+    const g = Math.floor(gs / f);
+    if (kind === 'kv') runs.push([g * hs + 2 * p0, g * hs + 2 * p1]);
+    else for (let h = gs * perSet; h < (gs + 1) * perSet; h++) runs.push([h * hs + 2 * p0, h * hs + 2 * p1]);
   }
+  // Sorted, with overlapping (two sets of one group in a column) and touching runs merged.
   runs.sort((x, y) => x[0] - y[0]);
   const merged: [number, number][] = [];
   for (const r of runs) {
@@ -86,6 +110,57 @@ export function columnRuns(m: ModelConfig, mesh: MeshConfig, kind: VectorKind, c
     else merged.push([r[0], r[1]]);
   }
   return merged;
+}
+
+const hiddenSplits = new Map<string, [number, number][]>();
+
+/**
+ * The hidden (FFN) coordinates of each column: contiguous runs sized so that every column holds
+ * about the same weights. A column's share of one layer's matrices is A·(its dim coordinates) +
+ * B·(its hidden coordinates) words summed over the rows (A = 2·dim + 2·kv dim + 2·hidden for wq, wo,
+ * wk, wv, w1, w3; B = dim for w2): attention is split in whole (KV head, RoPE pair) units, so where
+ * columns hold unequal dim shares the hidden share evens them out (water-filling, whole coordinates).
+ */
+function hiddenSplit(m: ModelConfig, mesh: MeshConfig): [number, number][] {
+  const key = `${m.dim},${m.hiddenDim},${m.nHeads},${m.nKvHeads},${mesh.width}`;
+  const cached = hiddenSplits.get(key);
+  if (cached) return cached;
+  const W = mesh.width;
+  const d = Array.from({ length: W }, (_, c) => columnWidth(m, mesh, 'dim', c));
+  const A = 2 * m.dim + 2 * kvDim(m) + 2 * m.hiddenDim;
+  const B = m.dim;
+  const share = (level: number) => d.map((dc) => Math.max(0, (level - A * dc) / B));
+  const total = (level: number) => share(level).reduce((a, b) => a + b, 0);
+  let lo = 0;
+  let hi = A * Math.max(...d) + B * m.hiddenDim;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (total(mid) < m.hiddenDim) lo = mid;
+    else hi = mid;
+  }
+  // Whole coordinates: floors, then the remainder to the largest fractions (ties to the left).
+  const exact = share(hi);
+  const counts = exact.map(Math.floor);
+  let left = m.hiddenDim - counts.reduce((a, b) => a + b, 0);
+  const order = exact.map((x, c) => [x - Math.floor(x), c]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (let i = 0; left > 0; i = (i + 1) % W, left--) counts[order[i][1]]++;
+  const runs: [number, number][] = [];
+  let at = 0;
+  for (const n of counts) {
+    runs.push([at, at + n]);
+    at += n;
+  }
+  hiddenSplits.set(key, runs);
+  return runs;
+}
+
+/** The query heads whose coordinates column c holds: [first, first + count) (count 0 for none). */
+export function columnHeads(m: ModelConfig, mesh: MeshConfig, c: number): { first: number; count: number } {
+  const runs = columnRuns(m, mesh, 'dim', c);
+  if (runs.length === 0) return { first: 0, count: 0 };
+  const hs = headSize(m);
+  const first = Math.floor(runs[0][0] / hs);
+  return { first, count: Math.floor((runs[runs.length - 1][1] - 1) / hs) - first + 1 };
 }
 
 export function columnWidth(m: ModelConfig, mesh: MeshConfig, kind: VectorKind, c: number): number {
@@ -179,11 +254,13 @@ function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, 
   add('stats', STATS_WORDS(m));
   const scratchStart = weightWords;
   const kvWordsPerSlot = packed(2 * m.nLayers * cols('kv'));
-  add('scores', m.nHeads * slotCap);
-  add('scoresAll', m.nHeads * slotCap);
+  // Attention scores of its own positions, for the heads its columns cover only.
+  const heads = columnHeads(m, mesh, col).count;
+  add('scores', heads * slotCap);
+  add('scoresAll', heads * slotCap);
   const scratchWords = off - scratchStart;
   add('kv', kvWordsPerSlot * slotCap);
-  return { row, col, regions, weightWords, scratchWords, kvWordsPerSlot, kvSlots: slotCap, totalWords: off };
+  return { row, col, regions, weightWords, scratchWords, kvWordsPerSlot, kvSlots: slotCap, slotWords: kvWordsPerSlot + 2 * heads, totalWords: off };
 }
 
 /** A core's `stats` region: Σx² (its own, row-reduced), then per head max (nHeads words) and Σ exp (nHeads). */
@@ -223,7 +300,7 @@ export function place(model: ModelConfig, meshConfig: MeshConfig, valueBytes = 4
   for (let r = 0; r < mesh.height; r++) {
     for (let c = 0; c < mesh.width; c++) {
       const base = corePlacement(model, mesh, r, c, 0);
-      const perSlot = base.kvWordsPerSlot + 2 * model.nHeads;
+      const perSlot = base.slotWords;
       const free = sramWords - base.totalWords;
       const slots = free < 0 ? -1 : Math.floor(free / perSlot);
       // Row r holds positions r, r + H, …: `slots` of them reach up to context H·slots + r.
@@ -269,13 +346,14 @@ export function refuseIfNotFits(p: Placement): void {
   if (p.fits) return;
   const m = p.mesh;
   const f = p.fullest;
-  const slotBytes = (f.kvWordsPerSlot + 2 * p.model.nHeads) * 4;
-  const need = f.weightWords * 4 + (f.scratchWords - 2 * p.model.nHeads * f.kvSlots) * 4 + slotBytes;
+  const slotBytes = f.slotWords * 4;
+  const fixedScratch = (f.scratchWords - (f.slotWords - f.kvWordsPerSlot) * f.kvSlots) * 4;
+  const need = f.weightWords * 4 + fixedScratch + slotBytes;
   const bigger = smallestFittingMesh(p.model, m, p.valueBytes);
   throw new WafermeshError(
     'does-not-fit',
     `the model does not fit a ${m.width}x${m.height} mesh of ${m.sramBytes}-byte cores: core (${f.row},${f.col}) needs ` +
-      `${need} bytes (weights ${f.weightWords * 4}, scratch ${(f.scratchWords - 2 * p.model.nHeads * f.kvSlots) * 4}, one KV position ${slotBytes}) ` +
+      `${need} bytes (weights ${f.weightWords * 4}, scratch ${fixedScratch}, one KV position ${slotBytes}) ` +
       `but has ${m.sramBytes}; ${bigger ? `the smallest ${m.width / gcd(m.width, m.height)}:${m.height / gcd(m.width, m.height)} mesh that fits with the full context is ${bigger.width}x${bigger.height}` : `no mesh of this aspect up to ${MESH_LIMITS.maxSide} cores a side fits; use larger SRAM`}`,
   );
 }

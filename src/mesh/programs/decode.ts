@@ -1,8 +1,8 @@
 import { WafermeshError } from '../../errors.ts';
 import { headSize, type ModelConfig } from '../../model/config.ts';
-import { ALLREDUCE_ALGORITHMS, type Allreduce } from '../collectives.ts';
+import { ALLREDUCE_ALGORITHMS, DEFAULT_ALLREDUCE, type Allreduce } from '../collectives.ts';
 import type { MeshConfig } from '../config.ts';
-import { columnRuns, columnWidth, owners, place, refuseIfNotFits, slotsForRow, split, vectorLength, type VectorKind } from '../placement.ts';
+import { columnHeads, columnRuns, columnWidth, owners, place, refuseIfNotFits, slotsForRow, split, vectorLength, type VectorKind } from '../placement.ts';
 import { ProgramBuilder, type WaferProgram, type WordsFn } from '../program.ts';
 
 /**
@@ -10,7 +10,7 @@ import { ProgramBuilder, type WaferProgram, type WordsFn } from '../program.ts';
  * Links: each core has four outgoing links, id = core * 4 + dir (east, west, south, north); a
  * link carries `wordsPerLinkCycle` 32-bit words per cycle and costs `cyclesPerHop` per hop.
  */
-export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: Allreduce = 'tree', valueBytes = 4): WaferProgram {
+export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: Allreduce = DEFAULT_ALLREDUCE, valueBytes = 4): WaferProgram {
   if (!ALLREDUCE_ALGORITHMS.includes(allreduce)) {
     throw new WafermeshError('bad-option', `allreduce "${allreduce}" is not one of ${ALLREDUCE_ALGORITHMS.join(', ')}`);
   }
@@ -50,7 +50,7 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
   const own = owners(m, mesh);
   const colOfDim = (i: number) => own.colOfDim[i];
   const headSegments: [number, number][] = Array.from({ length: m.nHeads }, (_, h) => [colOfDim(h * hs), colOfDim(h * hs + hs - 1) + 1]);
-  const headsOfCol = Array.from({ length: W }, (_, c) => headSegments.filter(([a, b]) => c >= a && c < b).length);
+  const headsOfCol = Array.from({ length: W }, (_, c) => columnHeads(m, mesh, c).count);
   const heads = (core: number) => headsOfCol[colOf(core)];
 
   const b = new ProgramBuilder();
