@@ -69,4 +69,11 @@ describe('predict', () => {
     expect(() => predict('llama-3.1-70b', shape('llama-3.1-70b'), 'wse-3', { precision: 'fp16' })).toThrow(/does-not-fit: .*use --chips \d+/);
     expect(() => predict('llama-3.1-8b', shape('llama-3.1-8b'), 'wse-3', { chips: 200 })).toThrow(/--chips 200 is more wafers than llama-3\.1-8b has layers \(32\)/);
   });
+
+  it('fits Llama-3.1-70B at fp16 on 4 WSE-3 wafers with 8,192 positions, its KV cache stored 4 times instead of 8', () => {
+    const p = predict('llama-3.1-70b', shape('llama-3.1-70b'), 'wse-3', { precision: 'fp16', chips: 4, context: 8192 });
+    expect(p.tokens_per_s).toBeGreaterThan(0);
+    expect(p.assumptions.join('\n')).toMatch(/each KV coordinate stored 4 time\(s\).*would take 8 copies/);
+    expect(() => predict('llama-3.1-70b', shape('llama-3.1-70b'), 'wse-3', { precision: 'fp16', chips: 3, context: 8192 })).toThrow(/does-not-fit/);
+  });
 });

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kvDim, type ModelConfig } from '../../src/model/config.ts';
 import { makeMesh, meshFromPreset, parseMeshSize } from '../../src/mesh/config.ts';
-import { columnRuns, place, refuseIfNotFits, slotsForRow, smallestFittingMesh, split } from '../../src/mesh/placement.ts';
+import { columnRuns, kvCopies, place, refuseIfNotFits, slotsForRow, smallestFittingMesh, split } from '../../src/mesh/placement.ts';
+import { modelEntry } from '../../src/catalog.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
 const stories = loadStories260K().config;
@@ -113,5 +114,53 @@ describe('placement', () => {
     const p = place(stories, meshFromPreset('wse-3-big-sram', 1, 1));
     expect(p.fits).toBe(true);
     expect(p.context).toBe(512);
+  });
+});
+
+describe('the KV cache is stored once per KV head', () => {
+  it('on stories260K (8 query heads, 4 KV heads) over 8x8: each row holds every KV coordinate of its positions exactly once', () => {
+    const mesh = meshFromPreset('wse-3', 8, 8);
+    expect(kvCopies(stories, mesh)).toBe(1);
+    const p = place(stories, mesh);
+    for (let r = 0; r < 8; r++) {
+      const row = p.cores.slice(r * 8, r * 8 + 8);
+      // K and V of every layer, each KV coordinate once: 2 · layers · kv dim words per position.
+      expect(row.reduce((n, c) => n + c.kvWordsPerSlot, 0)).toBe(2 * stories.nLayers * kvDim(stories));
+    }
+    // Every KV coordinate in exactly one column, and every query coordinate in the column of its KV head's pair.
+    const seen = new Array(kvDim(stories)).fill(0);
+    const hs = stories.dim / stories.nHeads;
+    for (let c = 0; c < 8; c++) {
+      const kv = columnRuns(stories, mesh, 'kv', c).flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
+      for (const i of kv) seen[i]++;
+      for (const [a, b] of columnRuns(stories, mesh, 'dim', c)) {
+        for (let i = a; i < b; i++) expect(kv, `query coordinate ${i} in column ${c}`).toContain(Math.floor(Math.floor(i / hs) / 2) * hs + (i % hs));
+      }
+    }
+    expect(seen.every((n) => n === 1)).toBe(true);
+  });
+
+  it('on a full WSE-3, 70B keeps 4 copies (not 8) and 8B all 4 (its 512 units cannot spread evenly over 762 columns); narrower meshes keep one', () => {
+    const wafer = meshFromPreset('wse-3', 762, 1172);
+    const llama8b = modelEntry('llama-3.1-8b')!.config!;
+    const llama70b = modelEntry('llama-3.1-70b')!.config!;
+    expect(kvCopies(llama8b, wafer)).toBe(4);
+    expect(kvCopies(llama70b, wafer)).toBe(4);
+    // A mesh no wider than KV heads × pairs (8 × 64 = 512) keeps one copy.
+    expect(kvCopies(llama8b, meshFromPreset('wse-3', 512, 1172))).toBe(1);
+    expect(kvCopies(llama70b, meshFromPreset('wse-3', 512, 8))).toBe(1);
+  });
+
+  it('hidden columns even out the weights where attention units split unevenly (6 columns, 16 units)', () => {
+    const mesh = meshFromPreset('wse-3', 6, 10);
+    const hidden = Array.from({ length: 6 }, (_, c) => columnRuns(stories, mesh, 'hidden', c));
+    // Contiguous, in order, covering every hidden coordinate once.
+    expect(hidden[0][0][0]).toBe(0);
+    for (let c = 1; c < 6; c++) expect(hidden[c][0][0]).toBe(hidden[c - 1][0][1]);
+    expect(hidden[5][0][1]).toBe(stories.hiddenDim);
+    const p = place(stories, mesh);
+    const weights = p.cores.slice(0, 6).map((c) => c.weightWords);
+    // Columns with 2 or 3 attention units: the spread of weights stays within 10%.
+    expect(Math.max(...weights) / Math.min(...weights)).toBeLessThan(1.1);
   });
 });
