@@ -18,11 +18,6 @@ override H: u32; // mesh height
 override SRAM: u32; // words of SRAM per core
 override NREG: u32; // regions per core in the region table
 override LINE: u32; // cores per line = this pipeline's workgroup size (W for rows, H for columns)
-override O_STREAMS: u32; // offsets of the sub-tables in `tables`
-override O_ITEMS: u32;
-override O_MEMBERS: u32;
-override O_LOCALS: u32;
-override NROUNDS: u32; // rounds in the counters' layout
 override INSTRUMENT: bool = false; // check every access on the GPU and record the first violation
 // Test-only faults, to prove the checks can fail: 1 reads a register two hops away, 2 drops one
 // word, 3 sends one word one hop past its end.
@@ -38,15 +33,22 @@ const V_SRAM = 1u; // an SRAM access outside the core's slice
 const V_LINK = 2u; // a register read that is not a neighbour's pointing at this core
 const V_WORD = 3u; // a register that does not hold the word the schedule says (lost or misrouted)
 
+// One round's dispatch: which round and phase, how many steps, rows or columns, a fresh serial
+// (so a stale register is never taken for this round's word), and the tables' layout (the offsets
+// of the sub-tables, the rounds in the counters) — uniform data, so pipelines differ only by mesh.
 struct Round {
   round: u32,
   phase: u32,
   steps: u32,
   axis_row: u32,
   serial: u32,
+  o_streams: u32,
+  o_items: u32,
+  o_members: u32,
+  o_locals: u32,
+  nrounds: u32,
   pad0: u32,
   pad1: u32,
-  pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> sram: array<f32>;
@@ -106,7 +108,7 @@ fn link_wr(d: u32, step: u32, v: f32, item: u32) {
   regs[at + 1u] = item + 1u;
   regs[at + 2u] = info.serial;
   atomicAdd(&counters[C_ROUNDS + 4u * info.round + 3u], 1u);
-  atomicAdd(&counters[C_ROUNDS + 4u * NROUNDS + (info.phase * W * H + me) * 4u + d], 1u);
+  atomicAdd(&counters[C_ROUNDS + 4u * info.nrounds + (info.phase * W * H + me) * 4u + d], 1u);
 }
 
 // The word flowing in direction d that the upstream neighbour wrote at step `step − 1`; it must
@@ -142,7 +144,7 @@ fn count(slot: u32, n: u32) {
 fn route(d: u32, member: u32, pos: u32, step: u32) {
   let stream = (member & 0x7fffffffu) - 1u;
   let ramp = (member >> 31u) == 1u;
-  let sb = O_STREAMS + stream * 4u;
+  let sb = info.o_streams + stream * 4u;
   let base = tables[sb];
   let n = tables[sb + 1u];
   let first = i32(tables[sb + 2u]);
@@ -153,7 +155,7 @@ fn route(d: u32, member: u32, pos: u32, step: u32) {
   if (k < 0 || k >= i32(n)) {
     return;
   }
-  let ib = O_ITEMS + (base + u32(k)) * ITEM_WORDS;
+  let ib = info.o_items + (base + u32(k)) * ITEM_WORDS;
   let kind = tables[ib];
   let start = (i32(tables[ib + 1u]) - first) * sign;
   let to = (i32(tables[ib + 2u]) - first) * sign;
@@ -194,16 +196,17 @@ fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   } else {
     me = pos * W + wid.x;
   }
-  let mb = O_MEMBERS + (info.round * W * H + me) * 6u;
+  let mb = info.o_members + (info.round * W * H + me) * 6u;
   // A round's local copies first (a reduction's home seeds its result; a gather's origin keeps its own).
   let l0 = tables[mb + 4u];
   let nl = tables[mb + 5u];
   for (var i = 0u; i < nl; i++) {
-    let lb = O_LOCALS + (l0 + i) * 5u;
+    let lb = info.o_locals + (l0 + i) * 5u;
     sram_st(addr(tables[lb + 3u], tables[lb + 4u]), sram_ld(addr(tables[lb + 1u], tables[lb + 2u])));
   }
   for (var step = 0u; step < info.steps; step++) {
-    for (var d = 0u; d < 4u; d++) {
+    // A row's routers carry east and west flows, a column's south and north.
+    for (var d = select(S, E, info.axis_row == 1u); d < select(4u, 2u, info.axis_row == 1u); d++) {
       let m = tables[mb + d];
       if (m != 0u) {
         route(d, m, pos, step);

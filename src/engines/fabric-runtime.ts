@@ -139,9 +139,10 @@ export class FabricRuntime {
     const layout = dev.createPipelineLayout({ label: 'fabric', bindGroupLayouts: [g0, g1] });
     this.group0 = dev.createBindGroup({ label: 'fabric:group0', layout: g0, entries: [this.sram, regs, tables, this.counters].map((buffer, binding) => ({ binding, resource: { buffer } })) });
     t.rounds.forEach((r, i) => {
-      const u = this.res.uniform(`fabric:round ${i}`, 32);
+      const u = this.res.uniform(`fabric:round ${i}`, 48);
       this.roundUniforms.push(u);
-      dev.queue.writeBuffer(u, 0, Uint32Array.of(i, r.phase, r.steps, r.axisRow ? 1 : 0, 0, 0, 0, 0));
+      const o = t.offsets;
+      dev.queue.writeBuffer(u, 0, Uint32Array.of(i, r.phase, r.steps, r.axisRow ? 1 : 0, 0, o.streams, o.items, o.members, o.locals, t.rounds.length, 0, 0));
       this.roundGroups.push(dev.createBindGroup({ label: `fabric:round ${i}`, layout: g1, entries: [{ binding: 0, resource: { buffer: u } }] }));
     });
     const constants = {
@@ -149,11 +150,6 @@ export class FabricRuntime {
       H,
       SRAM: this.layout.sramWords,
       NREG: this.layout.regionCount,
-      O_STREAMS: t.offsets.streams,
-      O_ITEMS: t.offsets.items,
-      O_MEMBERS: t.offsets.members,
-      O_LOCALS: t.offsets.locals,
-      NROUNDS: t.rounds.length,
       INSTRUMENT: options.instrument ? 1 : 0,
       FAULT: options.fault ?? 0,
     };

@@ -251,3 +251,108 @@ export function addCounts(a: FabricCount, b: FabricCount): FabricCount {
   const linkWords = Float64Array.from(a.linkWords, (w, i) => w + b.linkWords[i]);
   return { steps: a.steps + b.steps, linkWords, rampWords: a.rampWords + b.rampWords, flops: a.flops + b.flops };
 }
+
+// ----- Allreduce on a line: a streamed chain to the centre, or WaferLLM's two-level K-tree -----
+
+/** A segment of a line whose words reduce toward (or are broadcast from) its centre; `ramps` absent: every core. */
+export interface Segment {
+  readonly lo: number;
+  readonly hi: number;
+  readonly centre: number;
+  readonly ramps?: readonly number[];
+}
+
+/** Groups of a line for a K = 2 tree: ⌈√N⌉ members each (the last may be shorter), each rooted at its middle. */
+export function treeGroups(N: number): Segment[] {
+  const g = Math.max(1, Math.ceil(Math.sqrt(N)));
+  const out: Segment[] = [];
+  for (let lo = 0; lo < N; lo += g) {
+    const hi = Math.min(N, lo + g) - 1;
+    out.push({ lo, hi, centre: Math.floor((lo + hi) / 2) });
+  }
+  return out;
+}
+
+/** The level-2 segment of a K = 2 tree: from the first group root to the last, centred on the middle root, ramps at roots only. */
+export function rootSegment(N: number): Segment {
+  const roots = treeGroups(N).map((g) => g.centre);
+  return { lo: roots[0], hi: roots[roots.length - 1], centre: roots[Math.floor((roots.length - 1) / 2)], ramps: roots };
+}
+
+/**
+ * One round on disjoint segments of every line: each element reduced toward the segment's centre
+ * (partial sums flowing in from both ends) or broadcast from it out to both ends.
+ */
+export function segmentRound(l: Lines, kind: 'reduce' | 'bcast', segments: readonly Segment[], elements: readonly { src: Address; dst: Address }[], seed = false): FabricRound {
+  const streams: FabricStream[] = [];
+  const locals: LocalCopy[] = [];
+  for (const line of l.lines) {
+    for (const s of segments) {
+      for (const forward of [true, false]) {
+        const far = forward ? (kind === 'reduce' ? s.lo : s.hi) : kind === 'reduce' ? s.hi : s.lo;
+        if (far === s.centre) continue;
+        const flow = l.axis === 'row' ? (forward ? 'east' : 'west') : forward ? 'south' : 'north';
+        const [origin, end] = kind === 'reduce' ? [far, s.centre] : [s.centre, far];
+        const items = elements.map((e) => ({ kind, origin, end, src: e.src, dst: e.dst }));
+        streams.push({ axis: l.axis, line, flow, first: origin, ...(s.ramps ? { ramps: s.ramps } : {}), items });
+      }
+      if (seed) for (const e of elements) locals.push({ core: lineCore(l.axis, line, s.centre, l.width), src: e.src, dst: e.dst });
+    }
+  }
+  return { axis: l.axis, locals, streams };
+}
+
+/** Allreduce of each element over every line: the chain (reduce to the centre, broadcast back) or the K = 2 tree. */
+export function lineAllreduce(l: Lines, algorithm: 'chain' | 'ktree', elements: readonly { src: Address; dst: Address }[]): FabricRound[] {
+  const N = l.length;
+  const inPlace = elements.map((e) => ({ src: e.dst, dst: e.dst }));
+  if (algorithm === 'chain') {
+    const whole = [{ lo: 0, hi: N - 1, centre: Math.floor((N - 1) / 2) }];
+    return [segmentRound(l, 'reduce', whole, elements, true), segmentRound(l, 'bcast', whole, inPlace)];
+  }
+  const groups = treeGroups(N);
+  const rounds = [segmentRound(l, 'reduce', groups, elements, true)];
+  if (groups.length > 1) rounds.push(segmentRound(l, 'reduce', [rootSegment(N)], inPlace), segmentRound(l, 'bcast', [rootSegment(N)], inPlace));
+  rounds.push(segmentRound(l, 'bcast', groups, inPlace));
+  return rounds.filter((r) => r.streams.length > 0 || r.locals.length > 0);
+}
+
+/** Closed-form cost of one segment round of n elements on one line of N (per-link words east and west, steps, ramp words). */
+export function segmentCost(N: number, kind: 'reduce' | 'bcast', segments: readonly Segment[], n: number): { east: number[]; west: number[]; steps: number; rampWords: number } {
+  const east = new Array<number>(N).fill(0);
+  const west = new Array<number>(N).fill(0);
+  let steps = 0;
+  let rampWords = 0;
+  for (const s of segments) {
+    // Reduce: n words on every link from the ends in to the centre; broadcast: from the centre out.
+    // (east[p] is the link leaving p eastward, west[p] the one leaving p westward.)
+    for (let p = s.lo; p < s.hi; p++) {
+      if (kind === 'reduce') {
+        if (p < s.centre) east[p] += n;
+        else west[p + 1] += n;
+      } else if (p >= s.centre) east[p] += n;
+      else west[p + 1] += n;
+    }
+    const span = Math.max(s.centre - s.lo, s.hi - s.centre);
+    // The last of n items leaves its origin at step n − 1 and is span hops from the far end.
+    if (span > 0 && n > 0) steps = Math.max(steps, n - 1 + span + 1);
+    // Each word is taken down the ramp at every ramping core after its origin, up to its end.
+    const ramping = (a: number, b: number) => (s.ramps ? s.ramps.filter((p) => p >= a && p <= b).length : Math.max(0, b - a + 1));
+    rampWords += n * (kind === 'reduce' ? ramping(s.lo + 1, s.centre) + ramping(s.centre, s.hi - 1) : ramping(s.centre + 1, s.hi) + ramping(s.lo, s.centre - 1));
+  }
+  return { east, west, steps, rampWords };
+}
+
+/** Closed-form cost of lineAllreduce of n elements over every line of `l`. */
+export function lineAllreduceModel(width: number, height: number, l: Lines, algorithm: 'chain' | 'ktree', n: number): FabricCount {
+  const N = l.length;
+  const rounds: [('reduce' | 'bcast'), Segment[]][] =
+    algorithm === 'chain'
+      ? [['reduce', [{ lo: 0, hi: N - 1, centre: Math.floor((N - 1) / 2) }]], ['bcast', [{ lo: 0, hi: N - 1, centre: Math.floor((N - 1) / 2) }]]]
+      : treeGroups(N).length > 1
+        ? [['reduce', treeGroups(N)], ['reduce', [rootSegment(N)]], ['bcast', [rootSegment(N)]], ['bcast', treeGroups(N)]]
+        : [['reduce', treeGroups(N)], ['bcast', treeGroups(N)]];
+  return rounds
+    .map(([kind, segs]) => linesModel(width, height, l, () => segmentCost(N, kind, segs, n), kind === 'reduce'))
+    .reduce((a, b) => addCounts(a, b));
+}

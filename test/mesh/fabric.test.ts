@@ -11,6 +11,10 @@ import {
   lineAllgather,
   lineAllgatherCost,
   lineAllgatherModel,
+  lineAllreduce,
+  lineAllreduceModel,
+  rootSegment,
+  treeGroups,
   type LineElement,
   type Lines,
 } from '../../src/mesh/collectives.ts';
@@ -37,6 +41,30 @@ describe('line collectives on the fabric, hand-computed', () => {
     expect(c.west).toEqual([0, 0, 0, 1, 1]);
     expect(c.steps).toBe(3);
     expect(c.rampWords).toBe(4);
+  });
+
+  it('K = 2 tree allreduce of one word over a line of 9: groups of 3 to their middles, roots to the middle root, and back', () => {
+    expect(treeGroups(9).map((g) => g.centre)).toEqual([1, 4, 7]);
+    expect(rootSegment(9)).toEqual({ lo: 1, hi: 7, centre: 4, ramps: [1, 4, 7] });
+    const one: Lines = { axis: 'row', lines: [0], length: 9, width: 9 };
+    const t = lineAllreduceModel(9, 1, one, 'ktree', 1);
+    const east = (p: number) => t.linkWords[p * 4 + 0];
+    const west = (p: number) => t.linkWords[p * 4 + 1];
+    // Groups in (links 0, 3, 6 east; 2, 5, 8 west), roots in (1–3 east, 5–7 west), roots out
+    // (4–6 east, 2–4 west), groups out (1, 4, 7 both ways).
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map(east)).toEqual([1, 2, 1, 2, 2, 1, 2, 1, 0]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map(west)).toEqual([0, 1, 2, 1, 2, 2, 1, 2, 1]);
+    // Steps: 2 (groups, one hop and the arrival), 4 (roots, three hops), 4, 2.
+    expect(t.steps).toBe(12);
+    // Ramps: 6 in the groups, 2 at the roots (only the middle root adds), 2 out to the roots, 6.
+    expect(t.rampWords).toBe(16);
+    expect(t.flops).toBe(8);
+    // The chain to the centre takes fewer steps (every hop is a step here) but ramps at every core
+    // on the way: 4 adds on the longest path against the tree's 2 — the tree's gain is in cycles.
+    const c = lineAllreduceModel(9, 1, one, 'chain', 1);
+    expect(c.steps).toBe(10);
+    expect(c.rampWords).toBe(16);
+    expect(c.linkWords.reduce((a, b) => a + b, 0)).toBe(16);
   });
 
   it('allgather of 2 words from position 1 and 1 word from position 3 on a line of 4', () => {
@@ -72,13 +100,13 @@ const models = [
   lineAllgatherModel(W, H, cols, (c) => agElements(c).map((e) => e.at)),
 ];
 
-async function runFabric(options: FabricOptions) {
+async function runFabric(options: FabricOptions, run: FabricPhase[] = phases) {
   const res = new GpuResources(await testGpu());
   const rng = new Rng(7);
   const image = Float32Array.from({ length: W * H * SRAM }, () => rng.nextNormal());
   const sram = res.storage('test:sram', image);
   try {
-    const f = await FabricRuntime.create(res, sram, { width: W, height: H, sramWords: SRAM, regions, regionCount: 2 }, phases, options);
+    const f = await FabricRuntime.create(res, sram, { width: W, height: H, sramWords: SRAM, regions, regionCount: 2 }, run, options);
     f.clearCounters();
     await f.run();
     const counts = await f.readCounters();
@@ -110,6 +138,32 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
     measured.forEach((m, i) => expect(firstDifference(models[i], m), phases[i].name).toBeNull());
     expect(measured[0].steps).toBeGreaterThan(0);
     expect(measured[0].flops).toBe(3 * 7 * (W - 1));
+  });
+
+  it('allreduces along rows and columns by the chain and the K = 2 tree: every core gets the sum, measured = modelled', async () => {
+    const els = [0, 1, 2].map((j) => ({ src: a(16 + j), dst: b(16 + j) }));
+    for (const algorithm of ['chain', 'ktree'] as const) {
+      const ph: FabricPhase[] = [
+        { name: `row ${algorithm}`, rounds: lineAllreduce(rows, algorithm, els) },
+        { name: `column ${algorithm}`, rounds: lineAllreduce(cols, algorithm, [{ src: a(20), dst: b(20) }]) },
+      ];
+      const want = [lineAllreduceModel(W, H, rows, algorithm, 3), lineAllreduceModel(W, H, cols, algorithm, 1)];
+      const { image, out, phases: measured, violation } = await runFabric({ instrument: true }, ph);
+      expect(violation).toBeNull();
+      measured.forEach((m, i) => expect(firstDifference(want[i], m), ph[i].name).toBeNull());
+      for (let r = 0; r < H; r++) {
+        for (let c = 0; c < W; c++) {
+          for (const j of [0, 1, 2]) {
+            let sum = 0;
+            for (let cc = 0; cc < W; cc++) sum += image[(r * W + cc) * SRAM + 16 + j];
+            expect(out[(r * W + c) * SRAM + 32 + 16 + j], `${algorithm} row ${r} core ${c} word ${j}`).toBeCloseTo(sum, 5);
+          }
+          let col = 0;
+          for (let rr = 0; rr < H; rr++) col += image[(rr * W + c) * SRAM + 20];
+          expect(out[(r * W + c) * SRAM + 32 + 20], `${algorithm} column ${c} row ${r}`).toBeCloseTo(col, 5);
+        }
+      }
+    }
   });
 
   it('catches a read two hops away, a dropped word and a word sent one hop too far', async () => {
