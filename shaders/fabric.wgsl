@@ -58,6 +58,13 @@ struct Round {
 @group(1) @binding(0) var<uniform> info: Round;
 
 var<private> me: u32;
+// What this core moved in this round, kept in its own registers and added to `counters` once at
+// the round's end (atomics per word would serialise the cores): words written per outgoing link,
+// words taken down the ramp, adds, and the last step in which it sent or took a word.
+var<private> sent: array<u32, 4>;
+var<private> ramped: u32;
+var<private> adds: u32;
+var<private> last_step: u32;
 
 fn violation(code: u32, addr: u32) {
   if (atomicAdd(&counters[0], 1u) == 0u) {
@@ -107,8 +114,7 @@ fn link_wr(d: u32, step: u32, v: f32, item: u32) {
   regs[at] = bitcast<u32>(v);
   regs[at + 1u] = item + 1u;
   regs[at + 2u] = info.serial;
-  atomicAdd(&counters[C_ROUNDS + 4u * info.round + 3u], 1u);
-  atomicAdd(&counters[C_ROUNDS + 4u * info.nrounds + (info.phase * W * H + me) * 4u + d], 1u);
+  sent[d] += 1u;
 }
 
 // The word flowing in direction d that the upstream neighbour wrote at step `step − 1`; it must
@@ -136,9 +142,6 @@ fn addr(region: u32, offset: u32) -> u32 {
   return tables[me * NREG + region] + offset;
 }
 
-fn count(slot: u32, n: u32) {
-  atomicAdd(&counters[C_ROUNDS + 4u * info.round + slot], n);
-}
 
 // One step of this core's router (and its core, for what comes down the ramp) on flow d.
 fn route(d: u32, member: u32, pos: u32, step: u32) {
@@ -175,17 +178,17 @@ fn route(d: u32, member: u32, pos: u32, step: u32) {
         } else {
           v = v + sram_ld(addr(tables[ib + 3u], tables[ib + 4u]));
         }
-        count(2u, 1u);
+        adds += 1u;
       } else {
         sram_st(dst, v);
       }
-      count(1u, 1u);
+      ramped += 1u;
     }
   }
   if (here < to || (FAULT == 3u && me == 1u && k == 0 && neighbour(me, d) < W * H)) {
     link_wr(d, step, v, u32(k));
   }
-  atomicMax(&counters[C_ROUNDS + 4u * info.round], step + 1u);
+  last_step = step + 1u;
 }
 
 @compute @workgroup_size(LINE)
@@ -214,5 +217,21 @@ fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     }
     storageBarrier();
     workgroupBarrier();
+  }
+  let rb = C_ROUNDS + 4u * info.round;
+  if (last_step > 0u) {
+    atomicMax(&counters[rb], last_step);
+  }
+  if (ramped > 0u) {
+    atomicAdd(&counters[rb + 1u], ramped);
+  }
+  if (adds > 0u) {
+    atomicAdd(&counters[rb + 2u], adds);
+  }
+  for (var d = 0u; d < 4u; d++) {
+    if (sent[d] > 0u) {
+      atomicAdd(&counters[rb + 3u], sent[d]);
+      atomicAdd(&counters[C_ROUNDS + 4u * info.nrounds + (info.phase * W * H + me) * 4u + d], sent[d]);
+    }
   }
 }
