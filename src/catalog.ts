@@ -27,6 +27,7 @@ export interface WaferFigures {
   readonly fullWidth: Figure; // the whole wafer's fabric, for predict
   readonly fullHeight: Figure;
   readonly waferToWaferSeconds: Figure; // one activation hand-off between chained wafers
+  readonly colours: Figure; // routable colours (virtual channels) per router
 }
 
 export interface GpuFigures {
@@ -78,6 +79,7 @@ const WSE3_CORE = {
   fullWidth: fig(762, "the SDK's WSE-3 fabric is 762 × 1172 (WaferLLM's compile.py)"),
   fullHeight: fig(1172, "the SDK's WSE-3 fabric is 762 × 1172 (WaferLLM's compile.py)"),
   waferToWaferSeconds: fig(5e-6, 'one activation hand-off between wafers (network hop + I/O)', true),
+  colours: fig(24, 'Cerebras SDK documentation: 24 routable colours, some reserved by the runtime'),
 } satisfies WaferFigures;
 
 const H100 = {
@@ -124,6 +126,7 @@ export const CATALOG = {
         fullWidth: fig(757, "the SDK's WSE-2 fabric is 757 × 996, ≤ 750 × 994 usable (WaferLLM's compile.py)"),
         fullHeight: fig(996, "the SDK's WSE-2 fabric is 757 × 996, ≤ 750 × 994 usable (WaferLLM's compile.py)"),
         waferToWaferSeconds: WSE3_CORE.waferToWaferSeconds,
+        colours: fig(24, 'Cerebras SDK documentation (the SDK targets the WSE-2 and WSE-3 alike): 24 routable colours'),
       },
     },
     { id: 'h100', kind: 'gpu', description: 'NVIDIA H100 SXM: 80 GB HBM3 at 3.35 TB/s, 50 MB L2', figures: H100 },

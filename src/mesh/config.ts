@@ -26,6 +26,8 @@ export interface MeshPreset {
   readonly fullHeight: number;
   /** One activation hand-off between chained wafers (predict). */
   readonly waferToWaferSeconds: number;
+  /** Routable colours per router (the fabric's virtual channels). */
+  readonly colours: number;
 }
 
 export const DEFAULT_PRESET = CATALOG.defaults.wafer;
@@ -48,6 +50,7 @@ export function meshPreset(name: string, catalog: Catalog = CATALOG): MeshPreset
     fullWidth: f.fullWidth.value,
     fullHeight: f.fullHeight.value,
     waferToWaferSeconds: f.waferToWaferSeconds.value,
+    colours: f.colours.value,
   };
 }
 

@@ -139,3 +139,43 @@ export function firstDifference(modelled: FabricCount, measured: FabricCount): s
   if (modelled.flops !== measured.flops) return `adds: modelled ${modelled.flops}, measured ${measured.flops}`;
   return null;
 }
+
+/** What a phase asks of each core's router: colours configured at once, and routes over the phase. */
+export interface RouteUse {
+  /** Per core: the most colours its router carries in one round. */
+  readonly coloursAtOnce: Uint16Array;
+  /** Per core: routes (a colour's rx → tx and ramp set-up) it is configured with over the phase. */
+  readonly routes: Uint16Array;
+  readonly maxColoursAtOnce: number;
+  readonly maxRoutes: number;
+}
+
+/** Colours and routes a phase configures per core (a stream is one colour on the cores it spans). */
+export function routeUse(width: number, height: number, phase: FabricPhase): RouteUse {
+  const n = width * height;
+  const coloursAtOnce = new Uint16Array(n);
+  const routes = new Uint16Array(n);
+  for (const r of phase.rounds) {
+    const here = new Uint16Array(n);
+    for (const s of r.streams) {
+      const lo = Math.min(...s.items.map((i) => Math.min(i.origin, i.end)));
+      const hi = Math.max(...s.items.map((i) => Math.max(i.origin, i.end)));
+      for (let p = lo; p <= hi; p++) here[s.axis === 'row' ? s.line * width + p : p * width + s.line]++;
+    }
+    for (let c = 0; c < n; c++) {
+      coloursAtOnce[c] = Math.max(coloursAtOnce[c], here[c]);
+      routes[c] += here[c];
+    }
+  }
+  return { coloursAtOnce, routes, maxColoursAtOnce: Math.max(0, ...coloursAtOnce), maxRoutes: Math.max(0, ...routes) };
+}
+
+/** Refuses a phase whose routers would need more colours at once than the preset's fabric has. */
+export function checkColours(width: number, height: number, phase: FabricPhase, colours: number): RouteUse {
+  const use = routeUse(width, height, phase);
+  if (use.maxColoursAtOnce > colours) {
+    const core = use.coloursAtOnce.indexOf(use.maxColoursAtOnce);
+    throw new WafermeshError('too-many-colours', `phase "${phase.name}" needs ${use.maxColoursAtOnce} colours at once at core ${core} but the fabric routes ${colours}; split it into more rounds`);
+  }
+  return use;
+}

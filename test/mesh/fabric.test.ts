@@ -18,7 +18,8 @@ import {
   type LineElement,
   type Lines,
 } from '../../src/mesh/collectives.ts';
-import { firstDifference, type FabricPhase } from '../../src/mesh/fabric.ts';
+import { checkColours, firstDifference, routeUse, type FabricPhase } from '../../src/mesh/fabric.ts';
+import { meshPreset } from '../../src/mesh/config.ts';
 import { Rng } from '../../src/model/rng.ts';
 import { testGpu } from '../helpers/gpu.ts';
 
@@ -65,6 +66,23 @@ describe('line collectives on the fabric, hand-computed', () => {
     expect(c.steps).toBe(10);
     expect(c.rampWords).toBe(16);
     expect(c.linkWords.reduce((a, b) => a + b, 0)).toBe(16);
+  });
+
+  it('counts the colours and routes each router needs, within the preset', () => {
+    const row: Lines = { axis: 'row', lines: [0], length: 9, width: 9 };
+    const el = [{ src: a(0), dst: b(0) }];
+    // Chain: in each round the centre carries both flows (2 colours at once); over the phase 4 routes.
+    const chain = routeUse(9, 1, { name: 'chain', rounds: lineAllreduce(row, 'chain', el) });
+    expect(Array.from(chain.coloursAtOnce)).toEqual([1, 1, 1, 1, 2, 1, 1, 1, 1]);
+    expect(Array.from(chain.routes)).toEqual([2, 2, 2, 2, 4, 2, 2, 2, 2]);
+    // K-tree: group roots carry both flows of their group, then the roots' segment passes through 2–6.
+    const tree = routeUse(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) });
+    expect(Array.from(tree.routes)).toEqual([2, 6, 4, 4, 8, 4, 4, 6, 2]);
+    expect(tree.maxColoursAtOnce).toBe(2);
+    const colours = meshPreset('wse-3').colours;
+    expect(colours).toBe(24);
+    expect(checkColours(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) }, colours).maxRoutes).toBe(8);
+    expect(() => checkColours(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) }, 1)).toThrow(/too-many-colours: phase "ktree" needs 2 colours at once at core 1 but the fabric routes 1/);
   });
 
   it('allgather of 2 words from position 1 and 1 word from position 3 on a line of 4', () => {
