@@ -132,6 +132,10 @@ describe('wafermesh info', () => {
     expect(out.driver.name).toMatch(/lavapipe|swiftshader|hardware|user|system/);
     expect(out.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
     expect(Array.isArray(out.features)).toBe(true);
+    // The largest mesh: every core's 48 KB in one binding.
+    const bytes = Math.min(out.limits.maxStorageBufferBindingSize, out.limits.maxBufferSize);
+    expect(out.largest_mesh.cores).toBe(Math.floor(bytes / 49152));
+    expect(out.largest_mesh.square).toMatch(/^\d+x\d+$/);
   });
 });
 
