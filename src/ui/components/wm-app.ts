@@ -44,7 +44,7 @@ export class WmApp extends LitElement {
     const label = r.phase && !r.phase.token
       ? `pass ${r.phase.pass + 1}/${r.phase.passes} at position ${r.phase.pos}: ${r.phase.phases.map((p) => `${p.kind === 'transfer' ? '→ ' : ''}${p.name}${p.layer !== null ? ` (layer ${p.layer})` : ''}`).join('; ')} — ${r.phase.cycles} modelled cycles`
       : lastMesh
-        ? `token ${lastMesh.index + 1} at position ${lastMesh.pos}: all ${info?.passes ?? 0} passes — ${Math.round(lastMesh.meshCost.seconds * (info?.presetClockHz ?? 0))} modelled cycles, ${lastMesh.perLink.reduce((a, b) => a + b, 0).toLocaleString('en')} link-words`
+        ? `token ${lastMesh.index + 1} at position ${lastMesh.pos}: all ${info?.passes ?? 0} passes — ${Math.round(lastMesh.meshCost.seconds * (info?.presetClockHz ?? 0))} modelled cycles, ${lastMesh.perLink.reduce((a, b) => a + b, 0).toLocaleString('en')} modelled link-words (read off the program)`
         : 'the wafer, before the first token';
     return html`
       <h1>wafermesh — a wafer-scale processor against a GPU, token by token</h1>
