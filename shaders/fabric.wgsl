@@ -10,7 +10,7 @@
 // router carries and whether it takes the colour's words down the ramp to the core.
 //
 // Shapes: sram (W*H, SRAM) f32; regs (2, W*H, 4, 3) u32 = (value bits, item + 1, round serial);
-// tables: regions (W*H, NREG) | streams (S, 4) | items (I, 7) | members (R, W*H, 6) | locals (L, 5)
+// tables: regions (W*H, NREG) | streams (S, 5) | items (I, 7) | members (R, W*H, 6) | locals (L, 5)
 // u32; counters u32 (see C_* below).
 
 override W: u32; // mesh width
@@ -25,7 +25,8 @@ override FAULT: u32 = 0u;
 
 const E = 0u; const WST = 1u; const S = 2u; const N = 3u;
 const ITEM_WORDS = 7u;
-const K_REDUCE = 0u;
+const K_REDUCE = 0u; // a sum flowing to its home
+const K_MAX = 2u; // a maximum flowing to its home (1 is a broadcast)
 // counters: [0] violations, [1] first violation's code, [2] core, [3] round, [4] address;
 // then per round [steps, ramp words, adds, words written], then per phase words per link (W*H*4).
 const C_ROUNDS = 8u;
@@ -56,6 +57,21 @@ struct Round {
 @group(0) @binding(2) var<storage, read> tables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
 @group(1) @binding(0) var<uniform> info: Round;
+// The token decoded: what a broadcast of its embedding and the KV-cache positions depend on.
+struct Token {
+  token: u32,
+  pos: u32,
+  pad0: u32,
+  pad1: u32,
+}
+@group(1) @binding(1) var<uniform> token: Token;
+
+fn combine(kind: u32, a: f32, b: f32) -> f32 {
+  if (kind == K_MAX) {
+    return max(a, b);
+  }
+  return a + b;
+}
 
 var<private> me: u32;
 // What this core moved in this round, kept in its own registers and added to `counters` once at
@@ -147,9 +163,19 @@ fn addr(region: u32, offset: u32) -> u32 {
 fn route(d: u32, member: u32, pos: u32, step: u32) {
   let stream = (member & 0x7fffffffu) - 1u;
   let ramp = (member >> 31u) == 1u;
-  let sb = info.o_streams + stream * 4u;
+  let sb = info.o_streams + stream * 5u;
   let base = tables[sb];
-  let n = tables[sb + 1u];
+  var n = tables[sb + 1u];
+  let per_slot = tables[sb + 4u];
+  if (per_slot > 0u) {
+    // Items per KV-cache position this row holds up to the one decoded: rows hold t mod H.
+    let row = me / W;
+    var used = 0u;
+    if (token.pos >= row) {
+      used = (token.pos - row) / H + 1u;
+    }
+    n = min(n, used * per_slot);
+  }
   let first = i32(tables[sb + 2u]);
   let fwd = d == E || d == S;
   let sign = select(-1, 1, fwd);
@@ -172,11 +198,11 @@ fn route(d: u32, member: u32, pos: u32, step: u32) {
     v = link_rd(d, step, u32(k));
     if (ramp) {
       let dst = addr(tables[ib + 5u], tables[ib + 6u]);
-      if (kind == K_REDUCE) {
+      if (kind == K_REDUCE || kind == K_MAX) {
         if (here == to) {
-          sram_st(dst, sram_ld(dst) + v);
+          sram_st(dst, combine(kind, sram_ld(dst), v));
         } else {
-          v = v + sram_ld(addr(tables[ib + 3u], tables[ib + 4u]));
+          v = combine(kind, v, sram_ld(addr(tables[ib + 3u], tables[ib + 4u])));
         }
         adds += 1u;
       } else {

@@ -3,7 +3,7 @@ import type { GpuResources } from '../gpu/resources.ts';
 import { checkRound, FLOW_DIR, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
 
 /** Words per entry of the fabric tables (shaders/fabric.wgsl reads the same layout). */
-const STREAM_WORDS = 4;
+const STREAM_WORDS = 5;
 const ITEM_WORDS = 7;
 const MEMBER_WORDS = 6;
 const LOCAL_WORDS = 5;
@@ -45,7 +45,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
   const items: number[] = [];
   const members = new Uint32Array(rounds.length * nCores * MEMBER_WORDS);
   const locals: number[] = [];
-  const roundInfo: { phase: number; steps: number; axisRow: boolean; line: number }[] = [];
+  const roundInfo: { phase: number; steps: number; axisRow: boolean; line: number; tokenRow?: number }[] = [];
   rounds.forEach(({ r, phase }, ri) => {
     checkRound(W, H, r);
     const N = r.axis === 'row' ? W : H;
@@ -53,8 +53,8 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
     let steps = 0;
     for (const s of r.streams) {
       const index = streams.length / STREAM_WORDS;
-      streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow]);
-      for (const it of s.items) items.push(it.kind === 'reduce' ? 0 : 1, it.origin, it.end, it.src.region, it.src.offset, it.dst.region, it.dst.offset);
+      streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow], s.perSlot ?? 0);
+      for (const it of s.items) items.push(it.kind === 'bcast' ? 1 : it.op === 'max' ? 2 : 0, it.origin, it.end, it.src.region, it.src.offset, it.dst.region, it.dst.offset);
       const ramps = s.ramps ? new Set(s.ramps) : undefined;
       const lo = Math.min(...s.items.map((i) => Math.min(i.origin, i.end)));
       const hi = Math.max(...s.items.map((i) => Math.max(i.origin, i.end)));
@@ -76,7 +76,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       members[(ri * nCores + core) * MEMBER_WORDS + 5] = list.length / LOCAL_WORDS;
       locals.push(...list);
     }
-    roundInfo.push({ phase, steps, axisRow: r.axis === 'row', line: N });
+    roundInfo.push({ phase, steps, axisRow: r.axis === 'row', line: N, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
   });
   const parts = [layout.regions, Uint32Array.from(streams), Uint32Array.from(items), members, Uint32Array.from(locals)];
   const offsets: number[] = [];
@@ -104,7 +104,9 @@ export class FabricRuntime {
   private group0!: GPUBindGroup;
   private readonly roundGroups: GPUBindGroup[] = [];
   private readonly roundUniforms: GPUBuffer[] = [];
-  private readonly roundInfo: { phase: number; steps: number; axisRow: boolean; line: number }[] = [];
+  private readonly roundInfo: { phase: number; steps: number; axisRow: boolean; line: number; tokenRow?: number }[] = [];
+  private tokenUniform!: GPUBuffer;
+  private tokenRow = -1;
   private readonly pipelines = new Map<number, GPUComputePipeline>();
   private countersLength = 0;
   private serial = 0;
@@ -135,7 +137,8 @@ export class FabricRuntime {
     this.counters = this.res.storage('fabric:counters', this.countersLength * 4);
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
     const g0 = dev.createBindGroupLayout({ label: 'fabric:group0', entries: [entry(0, 'storage'), entry(1, 'storage'), entry(2, 'read-only-storage'), entry(3, 'storage')] });
-    const g1 = dev.createBindGroupLayout({ label: 'fabric:group1', entries: [entry(0, 'uniform')] });
+    const g1 = dev.createBindGroupLayout({ label: 'fabric:group1', entries: [entry(0, 'uniform'), entry(1, 'uniform')] });
+    this.tokenUniform = this.res.uniform('fabric:token', 16);
     const layout = dev.createPipelineLayout({ label: 'fabric', bindGroupLayouts: [g0, g1] });
     this.group0 = dev.createBindGroup({ label: 'fabric:group0', layout: g0, entries: [this.sram, regs, tables, this.counters].map((buffer, binding) => ({ binding, resource: { buffer } })) });
     t.rounds.forEach((r, i) => {
@@ -143,7 +146,7 @@ export class FabricRuntime {
       this.roundUniforms.push(u);
       const o = t.offsets;
       dev.queue.writeBuffer(u, 0, Uint32Array.of(i, r.phase, r.steps, r.axisRow ? 1 : 0, 0, o.streams, o.items, o.members, o.locals, t.rounds.length, 0, 0));
-      this.roundGroups.push(dev.createBindGroup({ label: `fabric:round ${i}`, layout: g1, entries: [{ binding: 0, resource: { buffer: u } }] }));
+      this.roundGroups.push(dev.createBindGroup({ label: `fabric:round ${i}`, layout: g1, entries: [{ binding: 0, resource: { buffer: u } }, { binding: 1, resource: { buffer: this.tokenUniform } }] }));
     });
     const constants = {
       W,
@@ -159,18 +162,32 @@ export class FabricRuntime {
     this.res.ctx.check();
   }
 
+  /**
+   * The token the next phases run for: its position bounds the KV-cache streams, and `tokenRow`
+   * (the mesh row holding its embedding) picks the rounds that broadcast from that row.
+   */
+  setToken(token: number, pos: number, tokenRow = -1): void {
+    this.tokenRow = tokenRow;
+    this.res.device.queue.writeBuffer(this.tokenUniform, 0, Uint32Array.of(token, pos, 0, 0));
+  }
+
+  /** The rounds of phase `phase` that run for the current token. */
+  private runs(phase: number): number[] {
+    return this.roundInfo.flatMap((r, i) => (r.phase === phase && r.steps > 0 && (r.tokenRow === undefined || r.tokenRow === this.tokenRow) ? [i] : []));
+  }
+
   /** Encodes the rounds of phase `phase` into a compute pass (each round's serial is fresh). */
   encodePhase(pass: GPUComputePassEncoder, phase: number): void {
     const { width: W, height: H } = this.layout;
     pass.setBindGroup(0, this.group0);
-    this.roundInfo.forEach((r, i) => {
-      if (r.phase !== phase || r.steps === 0) return;
+    for (const i of this.runs(phase)) {
+      const r = this.roundInfo[i];
       this.serial++;
       this.res.device.queue.writeBuffer(this.roundUniforms[i], 16, Uint32Array.of(this.serial));
       pass.setPipeline(this.pipelines.get(r.line)!);
       pass.setBindGroup(1, this.roundGroups[i]);
       pass.dispatchWorkgroups(r.axisRow ? H : W);
-    });
+    }
   }
 
   /** Runs every phase once, in order, and waits for the GPU. */

@@ -221,7 +221,7 @@ export function lineAllgatherCost(N: number, origins: readonly number[]): { east
 }
 
 /** A round's closed-form cost over all its lines, as a FabricCount (lines run at once: the slowest sets the steps). */
-function linesModel(width: number, height: number, l: Lines, cost: (line: number) => { east: number[]; west: number[]; steps: number; rampWords: number }, adds: boolean): FabricCount {
+export function linesModel(width: number, height: number, l: Lines, cost: (line: number) => { east: number[]; west: number[]; steps: number; rampWords: number }, adds: boolean): FabricCount {
   const linkWords = new Float64Array(width * height * 4);
   let steps = 0;
   let rampWords = 0;
@@ -283,7 +283,14 @@ export function rootSegment(N: number): Segment {
  * One round on disjoint segments of every line: each element reduced toward the segment's centre
  * (partial sums flowing in from both ends) or broadcast from it out to both ends.
  */
-export function segmentRound(l: Lines, kind: 'reduce' | 'bcast', segments: readonly Segment[], elements: readonly { src: Address; dst: Address }[], seed = false): FabricRound {
+export function segmentRound(
+  l: Lines,
+  kind: 'reduce' | 'bcast',
+  segments: readonly Segment[],
+  elements: readonly { src: Address; dst: Address }[],
+  seed = false,
+  op: 'sum' | 'max' = 'sum',
+): FabricRound {
   const streams: FabricStream[] = [];
   const locals: LocalCopy[] = [];
   for (const line of l.lines) {
@@ -293,7 +300,7 @@ export function segmentRound(l: Lines, kind: 'reduce' | 'bcast', segments: reado
         if (far === s.centre) continue;
         const flow = l.axis === 'row' ? (forward ? 'east' : 'west') : forward ? 'south' : 'north';
         const [origin, end] = kind === 'reduce' ? [far, s.centre] : [s.centre, far];
-        const items = elements.map((e) => ({ kind, origin, end, src: e.src, dst: e.dst }));
+        const items = elements.map((e) => ({ kind, ...(kind === 'reduce' && op === 'max' ? { op } : {}), origin, end, src: e.src, dst: e.dst }));
         streams.push({ axis: l.axis, line, flow, first: origin, ...(s.ramps ? { ramps: s.ramps } : {}), items });
       }
       if (seed) for (const e of elements) locals.push({ core: lineCore(l.axis, line, s.centre, l.width), src: e.src, dst: e.dst });
@@ -302,17 +309,17 @@ export function segmentRound(l: Lines, kind: 'reduce' | 'bcast', segments: reado
   return { axis: l.axis, locals, streams };
 }
 
-/** Allreduce of each element over every line: the chain (reduce to the centre, broadcast back) or the K = 2 tree. */
-export function lineAllreduce(l: Lines, algorithm: 'chain' | 'ktree', elements: readonly { src: Address; dst: Address }[]): FabricRound[] {
+/** Allreduce (a sum, or a maximum) of each element over every line: the chain (reduce to the centre, broadcast back) or the K = 2 tree. */
+export function lineAllreduce(l: Lines, algorithm: 'chain' | 'ktree', elements: readonly { src: Address; dst: Address }[], op: 'sum' | 'max' = 'sum'): FabricRound[] {
   const N = l.length;
   const inPlace = elements.map((e) => ({ src: e.dst, dst: e.dst }));
   if (algorithm === 'chain') {
     const whole = [{ lo: 0, hi: N - 1, centre: Math.floor((N - 1) / 2) }];
-    return [segmentRound(l, 'reduce', whole, elements, true), segmentRound(l, 'bcast', whole, inPlace)];
+    return [segmentRound(l, 'reduce', whole, elements, true, op), segmentRound(l, 'bcast', whole, inPlace)];
   }
   const groups = treeGroups(N);
-  const rounds = [segmentRound(l, 'reduce', groups, elements, true)];
-  if (groups.length > 1) rounds.push(segmentRound(l, 'reduce', [rootSegment(N)], inPlace), segmentRound(l, 'bcast', [rootSegment(N)], inPlace));
+  const rounds = [segmentRound(l, 'reduce', groups, elements, true, op)];
+  if (groups.length > 1) rounds.push(segmentRound(l, 'reduce', [rootSegment(N)], inPlace, false, op), segmentRound(l, 'bcast', [rootSegment(N)], inPlace));
   rounds.push(segmentRound(l, 'bcast', groups, inPlace));
   return rounds.filter((r) => r.streams.length > 0 || r.locals.length > 0);
 }

@@ -35,6 +35,8 @@ export interface Address {
 
 export interface StreamItem {
   readonly kind: 'reduce' | 'bcast';
+  /** How a reduction combines (default sum); the core does it after the ramp. */
+  readonly op?: 'sum' | 'max';
   /** Position along the line (column index on a row, row index on a column) where it enters. */
   readonly origin: number;
   /** The last position it reaches (its home, for a reduction); it must be a ramp position. */
@@ -57,6 +59,12 @@ export interface FabricStream {
    * "to the ramp" entry); the others only pass them on. Absent: every core.
    */
   readonly ramps?: readonly number[];
+  /**
+   * For a row's KV-cache positions: the stream carries `perSlot` items per position this row holds
+   * up to the one decoded (position t lives in row t mod height), of its items listed for every
+   * slot; absent: all its items, whatever the position.
+   */
+  readonly perSlot?: number;
   readonly items: readonly StreamItem[];
 }
 
@@ -69,6 +77,8 @@ export interface LocalCopy {
 
 export interface FabricRound {
   readonly axis: 'row' | 'col';
+  /** Runs only for a token whose embedding row lives in this mesh row (a broadcast from that row). */
+  readonly tokenRow?: number;
   readonly locals: readonly LocalCopy[];
   readonly streams: readonly FabricStream[];
 }

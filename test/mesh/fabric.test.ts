@@ -13,6 +13,9 @@ import {
   lineAllgatherModel,
   lineAllreduce,
   lineAllreduceModel,
+  linesModel as addRows,
+  segmentCost,
+  segmentRound,
   rootSegment,
   treeGroups,
   type LineElement,
@@ -181,6 +184,55 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
           expect(out[(r * W + c) * SRAM + 32 + 20], `${algorithm} column ${c} row ${r}`).toBeCloseTo(col, 5);
         }
       }
+    }
+  });
+
+  it('takes the maximum along rows (the K-tree), the KV-cache positions each row holds, and the token row\'s broadcast only', async () => {
+    // Row maximum of word 24, in place of the sum.
+    const max: FabricPhase = { name: 'row max', rounds: lineAllreduce(rows, 'ktree', [{ src: a(24), dst: b(24) }], 'max') };
+    // Per-slot streams: row r holds positions r, r + 3, …; at position 4 rows 0 and 1 hold 2 of
+    // them and row 2 holds 1; 2 items per slot, listed for 3 slots.
+    const slots = [0, 1, 2, 3, 4, 5].map((j) => ({ src: a(25 + j), dst: b(25 + j) }));
+    const kv = segmentRound(rows, 'reduce', [{ lo: 0, hi: W - 1, centre: 2 }], slots, true);
+    const perSlot: FabricPhase = { name: 'per slot', rounds: [{ ...kv, streams: kv.streams.map((s) => ({ ...s, perSlot: 2 })) }] };
+    // One broadcast round per possible token row; the runtime runs the token's.
+    const bcast: FabricPhase = { name: 'token row', rounds: [0, 1, 2].map((r) => ({ ...segmentRound(cols, 'bcast', [{ lo: 0, hi: H - 1, centre: r }], [{ src: a(31), dst: b(31) }], true), tokenRow: r })) };
+    const res = new GpuResources(await testGpu());
+    const rng = new Rng(3);
+    const image = Float32Array.from({ length: W * H * SRAM }, () => rng.nextNormal());
+    const sram = res.storage('test:sram', image);
+    try {
+      const f = await FabricRuntime.create(res, sram, { width: W, height: H, sramWords: SRAM, regions, regionCount: 2 }, [max, perSlot, bcast], { instrument: true });
+      f.clearCounters();
+      f.setToken(7, 4, 1);
+      await f.run();
+      const { phases: measured, violation } = await f.readCounters();
+      expect(violation).toBeNull();
+      const out = await res.readF32(sram);
+      const at = (img: Float32Array, core: number, word: number) => img[core * SRAM + word];
+      for (let r = 0; r < H; r++) {
+        let m = -Infinity;
+        for (let c = 0; c < W; c++) m = Math.max(m, at(image, r * W + c, 24));
+        for (let c = 0; c < W; c++) expect(at(out, r * W + c, 32 + 24)).toBe(m);
+        // The centre (column 2) summed only the items of the slots this row holds.
+        const used = r <= 4 ? Math.floor((4 - r) / 3) + 1 : 0;
+        for (let j = 0; j < 6; j++) {
+          let sum = 0;
+          for (let c = 0; c < W; c++) sum += at(image, r * W + c, 25 + j);
+          const got = at(out, r * W + 2, 32 + 25 + j);
+          if (j < 2 * used) expect(got, `row ${r} item ${j}`).toBeCloseTo(sum, 5);
+          else expect(got, `row ${r} item ${j} (a slot it does not hold yet): only the seed`).toBe(at(image, r * W + 2, 25 + j));
+        }
+        for (let c = 0; c < W; c++) expect(at(out, r * W + c, 32 + 31)).toBe(at(image, 1 * W + c, 31));
+      }
+      const model = [
+        lineAllreduceModel(W, H, rows, 'ktree', 1),
+        addRows(W, H, rows, (r) => segmentCost(W, 'reduce', [{ lo: 0, hi: W - 1, centre: 2 }], 2 * (r <= 4 ? Math.floor((4 - r) / 3) + 1 : 0)), true),
+        addRows(W, H, cols, () => segmentCost(H, 'bcast', [{ lo: 0, hi: H - 1, centre: 1 }], 1), false),
+      ];
+      measured.forEach((m, i) => expect(firstDifference(model[i], m), ['max', 'per slot', 'token row'][i]).toBeNull());
+    } finally {
+      res.dispose();
     }
   });
 
