@@ -20,16 +20,15 @@ override NREG: u32; // regions per core in the region table
 override LINE: u32; // cores per line = this pipeline's workgroup size (W for rows, H for columns)
 override INSTRUMENT: bool = false; // check every access on the GPU and record the first violation
 // Test-only faults, to prove the checks can fail: 1 reads a register two hops away, 2 drops one
-// word, 3 sends one word one hop past its end.
+// word, 3 sends one word one hop past its end, 4 reads another core's SRAM.
 override FAULT: u32 = 0u;
 
-const E = 0u; const WST = 1u; const S = 2u; const N = 3u;
-const ITEM_WORDS = 7u;
-const K_REDUCE = 0u; // a sum flowing to its home
-const K_MAX = 2u; // a maximum flowing to its home (1 is a broadcast)
+// Generated before this file from src/engines/fabric-runtime.ts (fabricPrelude): the directions
+// E, WST, S, N (the catalog's link order), the table layout (STREAM_WORDS, ITEM_WORDS,
+// MEMBER_WORDS, LOCAL_WORDS), the item kinds K_REDUCE, K_BCAST, K_MAX and C_ROUNDS.
 // counters: [0] violations, [1] first violation's code, [2] core, [3] round, [4] address;
-// then per round [steps, ramp words, adds, words written], then per phase words per link (W*H*4).
-const C_ROUNDS = 8u;
+// then from C_ROUNDS per round [steps, ramp words, adds, words written], then per phase words per
+// link (W*H*4).
 const V_SRAM = 1u; // an SRAM access outside the core's slice
 const V_LINK = 2u; // a register read that is not a neighbour's pointing at this core
 const V_WORD = 3u; // a register that does not hold the word the schedule says (lost or misrouted)
@@ -92,7 +91,11 @@ fn violation(code: u32, addr: u32) {
 }
 
 // Own SRAM: word a of this core's slice.
-fn sram_ld(a: u32) -> f32 {
+fn sram_ld(a_in: u32) -> f32 {
+  var a = a_in;
+  if (FAULT == 4u && me == 1u) {
+    a = a + SRAM; // test-only: a word of the next core's slice
+  }
   if (INSTRUMENT && a >= SRAM) {
     violation(V_SRAM, a);
   }
@@ -155,7 +158,10 @@ fn link_rd(d: u32, step: u32, item: u32) -> f32 {
 
 // Word address of (region, offset) in this core's SRAM.
 fn addr(region: u32, offset: u32) -> u32 {
-  return tables[me * NREG + region] + offset;
+  if (INSTRUMENT && region >= NREG) {
+    violation(V_SRAM, region);
+  }
+  return tables[me * NREG + min(region, NREG - 1u)] + offset;
 }
 
 
@@ -163,7 +169,7 @@ fn addr(region: u32, offset: u32) -> u32 {
 fn route(d: u32, member: u32, pos: u32, step: u32) {
   let stream = (member & 0x7fffffffu) - 1u;
   let ramp = (member >> 31u) == 1u;
-  let sb = info.o_streams + stream * 5u;
+  let sb = info.o_streams + stream * STREAM_WORDS;
   let base = tables[sb];
   var n = tables[sb + 1u];
   let per_slot = tables[sb + 4u];
@@ -225,12 +231,12 @@ fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   } else {
     me = pos * W + wid.x;
   }
-  let mb = info.o_members + (info.round * W * H + me) * 6u;
+  let mb = info.o_members + (info.round * W * H + me) * MEMBER_WORDS;
   // A round's local copies first (a reduction's home seeds its result; a gather's origin keeps its own).
   let l0 = tables[mb + 4u];
   let nl = tables[mb + 5u];
   for (var i = 0u; i < nl; i++) {
-    let lb = info.o_locals + (l0 + i) * 5u;
+    let lb = info.o_locals + (l0 + i) * LOCAL_WORDS;
     sram_st(addr(tables[lb + 3u], tables[lb + 4u]), sram_ld(addr(tables[lb + 1u], tables[lb + 2u])));
   }
   for (var step = 0u; step < info.steps; step++) {

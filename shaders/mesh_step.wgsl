@@ -90,11 +90,17 @@ fn rowOf(i: u32, table: u32) -> u32 {
 
 // One core's contribution to a line sum: its word at (field f + j), or for the attention's
 // softmax-combine that word scaled by exp(its max for head h − the column's max `big`).
-// For the scores, j is the slot and the word is the source's own index of (slot j, head h).
+// For the scores, j is the slot and the word is the source's own index of (slot j, head h); a
+// core inside a head's columns that holds none of its coordinates contributes nothing.
 fn term(src: u32, f: u32, j: u32, combine: bool, h: u32, big: f32) -> f32 {
   var jj = j;
   if (f == F_SCORES) {
-    jj = j * t(src, F_N_HEADS) + h - t(src, F_HEAD_LO);
+    let lo = t(src, F_HEAD_LO);
+    let n = t(src, F_N_HEADS);
+    if (h < lo || h >= lo + n) {
+      return 0.0;
+    }
+    jj = j * n + h - lo;
   }
   let v = remote(src, t(src, f) + jj);
   if (combine) {
@@ -334,7 +340,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     hLo = idx[mt(F_IDX_DIM)] / HS;
     hHi = idx[mt(F_IDX_DIM) + nd - 1u] / HS;
   }
-  let nhl = mt(F_N_HEADS); // = hHi − hLo + 1: scores are kept for these heads only
+  let nhl = mt(F_N_HEADS); // hHi − hLo + 1 (0 without coordinates): scores are kept for these heads only
   for (var h = 0u; h < NH; h++) {
     st(mt(F_STATS) + S_MAX + h, -3.0e38);
     st(mt(F_STATS) + S_MAX + NH + h, 0.0);

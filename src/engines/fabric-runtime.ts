@@ -1,14 +1,27 @@
 import { WafermeshError } from '../errors.ts';
 import type { GpuResources } from '../gpu/resources.ts';
-import { checkRound, FLOW_DIR, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
+import { DIR } from '../mesh/collectives.ts';
+import { checkRound, FLOW_DIR, streamCore, streamSpan, streamSteps, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
 
-/** Words per entry of the fabric tables (shaders/fabric.wgsl reads the same layout). */
+/** Words per entry of the fabric tables, item kinds, counter layout: put before shaders/fabric.wgsl. */
 const STREAM_WORDS = 5;
 const ITEM_WORDS = 7;
 const MEMBER_WORDS = 6;
 const LOCAL_WORDS = 5;
 const C_ROUNDS = 8;
+const KIND = { reduce: 0, bcast: 1, max: 2 } as const;
 const RAMP_BIT = 0x80000000;
+
+/** The WGSL constants of the tables' layout, generated from the lines above and the catalog's link order. */
+export function fabricPrelude(): string {
+  const u = (name: string, v: number) => `const ${name}: u32 = ${v}u;`;
+  return [
+    '// Generated from src/engines/fabric-runtime.ts: directions, table layout, item kinds, counters.',
+    u('E', DIR.east), u('WST', DIR.west), u('S', DIR.south), u('N', DIR.north),
+    u('STREAM_WORDS', STREAM_WORDS), u('ITEM_WORDS', ITEM_WORDS), u('MEMBER_WORDS', MEMBER_WORDS), u('LOCAL_WORDS', LOCAL_WORDS),
+    u('K_REDUCE', KIND.reduce), u('K_BCAST', KIND.bcast), u('K_MAX', KIND.max), u('C_ROUNDS', C_ROUNDS),
+  ].join('\n');
+}
 
 export interface FabricLayout {
   readonly width: number;
@@ -23,8 +36,8 @@ export interface FabricLayout {
 export interface FabricOptions {
   /** Check every access on the GPU (slower; tests). */
   instrument?: boolean;
-  /** Test-only fault (see shaders/fabric.wgsl): 1 far read, 2 dropped word, 3 extra hop. */
-  fault?: 0 | 1 | 2 | 3;
+  /** Test-only fault (see shaders/fabric.wgsl): 1 far read, 2 dropped word, 3 extra hop, 4 another core's SRAM. */
+  fault?: 0 | 1 | 2 | 3 | 4;
 }
 
 /** What the instrumented GPU saw: the first access outside a core's slice or its neighbours' registers. */
@@ -36,16 +49,29 @@ export interface FabricViolation {
   readonly address: number;
 }
 
+/** One round's dispatch: its phase, the steps it loops, rows or columns, and when it runs. */
+interface RoundInfo {
+  readonly phase: number;
+  readonly steps: number;
+  readonly axisRow: boolean;
+  readonly line: number;
+  readonly locals: number;
+  readonly tokenRow?: number;
+}
+
 /** Flattens phases into the tables the fabric kernel reads. */
 export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[]) {
   const { width: W, height: H } = layout;
   const nCores = W * H;
+  if (layout.regions.length !== nCores * layout.regionCount) {
+    throw new WafermeshError('internal', `the region table has ${layout.regions.length} entries for ${nCores} cores × ${layout.regionCount} regions`);
+  }
   const rounds = phases.flatMap((p, phase) => p.rounds.map((r) => ({ r, phase })));
   const streams: number[] = [];
   const items: number[] = [];
   const members = new Uint32Array(rounds.length * nCores * MEMBER_WORDS);
   const locals: number[] = [];
-  const roundInfo: { phase: number; steps: number; axisRow: boolean; line: number; tokenRow?: number }[] = [];
+  const roundInfo: RoundInfo[] = [];
   rounds.forEach(({ r, phase }, ri) => {
     checkRound(W, H, r);
     const N = r.axis === 'row' ? W : H;
@@ -54,16 +80,15 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
     for (const s of r.streams) {
       const index = streams.length / STREAM_WORDS;
       streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow], s.perSlot ?? 0);
-      for (const it of s.items) items.push(it.kind === 'bcast' ? 1 : it.op === 'max' ? 2 : 0, it.origin, it.end, it.src.region, it.src.offset, it.dst.region, it.dst.offset);
+      for (const it of s.items) items.push(it.kind === 'bcast' ? KIND.bcast : it.op === 'max' ? KIND.max : KIND.reduce, it.origin, it.end, it.src.region, it.src.offset, it.dst.region, it.dst.offset);
       const ramps = s.ramps ? new Set(s.ramps) : undefined;
-      const lo = Math.min(...s.items.map((i) => Math.min(i.origin, i.end)));
-      const hi = Math.max(...s.items.map((i) => Math.max(i.origin, i.end)));
+      const { lo, hi } = streamSpan(s);
       for (let p = lo; p <= hi; p++) {
-        const core = r.axis === 'row' ? s.line * W + p : p * W + s.line;
+        const core = streamCore(W, s, p);
         members[(ri * nCores + core) * MEMBER_WORDS + FLOW_DIR[s.flow]] = (index + 1) | (!ramps || ramps.has(p) ? RAMP_BIT : 0);
       }
-      // The kernel loops until the last item reached the far end of its segment.
-      steps = Math.max(steps, s.items.length + (hi - lo));
+      // The kernel loops until the last item reached its end, counted from the stream's first core.
+      steps = Math.max(steps, streamSteps(s));
     }
     const byCore = new Map<number, number[]>();
     for (const l of r.locals) {
@@ -76,7 +101,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       members[(ri * nCores + core) * MEMBER_WORDS + 5] = list.length / LOCAL_WORDS;
       locals.push(...list);
     }
-    roundInfo.push({ phase, steps, axisRow: r.axis === 'row', line: N, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
+    roundInfo.push({ phase, steps, axisRow: r.axis === 'row', line: N, locals: r.locals.length, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
   });
   const parts = [layout.regions, Uint32Array.from(streams), Uint32Array.from(items), members, Uint32Array.from(locals)];
   const offsets: number[] = [];
@@ -104,7 +129,9 @@ export class FabricRuntime {
   private group0!: GPUBindGroup;
   private readonly roundGroups: GPUBindGroup[] = [];
   private readonly roundUniforms: GPUBuffer[] = [];
-  private readonly roundInfo: { phase: number; steps: number; axisRow: boolean; line: number; tokenRow?: number }[] = [];
+  private readonly roundInfo: RoundInfo[] = [];
+  /** Phases encoded since the last submit: the serial and token are uniforms, so a phase runs once per submit. */
+  private readonly encoded = new Set<number>();
   private tokenUniform!: GPUBuffer;
   private tokenRow = -1;
   private readonly pipelines = new Map<number, GPUComputePipeline>();
@@ -157,7 +184,7 @@ export class FabricRuntime {
       FAULT: options.fault ?? 0,
     };
     for (const line of new Set(t.rounds.map((r) => r.line))) {
-      this.pipelines.set(line, await this.res.pipeline('fabric', { ...constants, LINE: line }, 'round_main', layout));
+      this.pipelines.set(line, await this.res.pipeline('fabric', { ...constants, LINE: line }, 'round_main', layout, fabricPrelude()));
     }
     this.res.ctx.check();
   }
@@ -173,12 +200,16 @@ export class FabricRuntime {
 
   /** The rounds of phase `phase` that run for the current token. */
   private runs(phase: number): number[] {
-    return this.roundInfo.flatMap((r, i) => (r.phase === phase && r.steps > 0 && (r.tokenRow === undefined || r.tokenRow === this.tokenRow) ? [i] : []));
+    return this.roundInfo.flatMap((r, i) => (r.phase === phase && (r.steps > 0 || r.locals > 0) && (r.tokenRow === undefined || r.tokenRow === this.tokenRow) ? [i] : []));
   }
 
   /** Encodes the rounds of phase `phase` into a compute pass (each round's serial is fresh). */
   encodePhase(pass: GPUComputePassEncoder, phase: number): void {
     const { width: W, height: H } = this.layout;
+    // A round's serial and the token are written to uniforms when encoded: encoding a phase twice
+    // before one submit would give both dispatches the second's values.
+    if (this.encoded.has(phase)) throw new WafermeshError('internal', `fabric phase ${phase} encoded twice before one submit`);
+    this.encoded.add(phase);
     pass.setBindGroup(0, this.group0);
     for (const i of this.runs(phase)) {
       const r = this.roundInfo[i];
@@ -198,9 +229,15 @@ export class FabricRuntime {
       this.encodePhase(pass, p);
       pass.end();
     }
-    this.res.device.queue.submit([enc.finish()]);
+    this.submit(enc);
     await this.res.device.queue.onSubmittedWorkDone();
     this.res.ctx.check();
+  }
+
+  /** Submits work that encoded phases: from here each phase may be encoded again. */
+  submit(enc: GPUCommandEncoder): void {
+    this.res.device.queue.submit([enc.finish()]);
+    this.encoded.clear();
   }
 
   clearCounters(): void {

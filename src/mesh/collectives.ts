@@ -309,19 +309,24 @@ export function segmentRound(
   return { axis: l.axis, locals, streams };
 }
 
-/** Allreduce (a sum, or a maximum) of each element over every line: the chain (reduce to the centre, broadcast back) or the K = 2 tree. */
-export function lineAllreduce(l: Lines, algorithm: 'chain' | 'ktree', elements: readonly { src: Address; dst: Address }[], op: 'sum' | 'max' = 'sum'): FabricRound[] {
-  const N = l.length;
-  const inPlace = elements.map((e) => ({ src: e.dst, dst: e.dst }));
+/** The rounds of an allreduce on a line of N: (reduce or broadcast, on which segments). */
+export function allreducePlan(N: number, algorithm: 'chain' | 'ktree'): [('reduce' | 'bcast'), Segment[]][] {
   if (algorithm === 'chain') {
     const whole = [{ lo: 0, hi: N - 1, centre: Math.floor((N - 1) / 2) }];
-    return [segmentRound(l, 'reduce', whole, elements, true, op), segmentRound(l, 'bcast', whole, inPlace)];
+    return [['reduce', whole], ['bcast', whole]];
   }
   const groups = treeGroups(N);
-  const rounds = [segmentRound(l, 'reduce', groups, elements, true, op)];
-  if (groups.length > 1) rounds.push(segmentRound(l, 'reduce', [rootSegment(N)], inPlace, false, op), segmentRound(l, 'bcast', [rootSegment(N)], inPlace));
-  rounds.push(segmentRound(l, 'bcast', groups, inPlace));
-  return rounds.filter((r) => r.streams.length > 0 || r.locals.length > 0);
+  if (groups.length === 1) return [['reduce', groups], ['bcast', groups]];
+  return [['reduce', groups], ['reduce', [rootSegment(N)]], ['bcast', [rootSegment(N)]], ['bcast', groups]];
+}
+
+/** Allreduce (a sum, or a maximum) of each element over every line: the chain (reduce to the centre, broadcast back) or the K = 2 tree. */
+export function lineAllreduce(l: Lines, algorithm: 'chain' | 'ktree', elements: readonly { src: Address; dst: Address }[], op: 'sum' | 'max' = 'sum'): FabricRound[] {
+  const inPlace = elements.map((e) => ({ src: e.dst, dst: e.dst }));
+  // The first reduction reads each core's own value and seeds the centres' results; the rest work in place.
+  return allreducePlan(l.length, algorithm)
+    .map(([kind, segments], i) => segmentRound(l, kind, segments, i === 0 ? elements : inPlace, i === 0, op))
+    .filter((r) => r.streams.length > 0 || r.locals.length > 0);
 }
 
 /** Closed-form cost of one segment round of n elements on one line of N (per-link words east and west, steps, ramp words). */
@@ -352,14 +357,7 @@ export function segmentCost(N: number, kind: 'reduce' | 'bcast', segments: reado
 
 /** Closed-form cost of lineAllreduce of n elements over every line of `l`. */
 export function lineAllreduceModel(width: number, height: number, l: Lines, algorithm: 'chain' | 'ktree', n: number): FabricCount {
-  const N = l.length;
-  const rounds: [('reduce' | 'bcast'), Segment[]][] =
-    algorithm === 'chain'
-      ? [['reduce', [{ lo: 0, hi: N - 1, centre: Math.floor((N - 1) / 2) }]], ['bcast', [{ lo: 0, hi: N - 1, centre: Math.floor((N - 1) / 2) }]]]
-      : treeGroups(N).length > 1
-        ? [['reduce', treeGroups(N)], ['reduce', [rootSegment(N)]], ['bcast', [rootSegment(N)]], ['bcast', treeGroups(N)]]
-        : [['reduce', treeGroups(N)], ['bcast', treeGroups(N)]];
-  return rounds
-    .map(([kind, segs]) => linesModel(width, height, l, () => segmentCost(N, kind, segs, n), kind === 'reduce'))
-    .reduce((a, b) => addCounts(a, b));
+  return allreducePlan(l.length, algorithm)
+    .map(([kind, segs]) => linesModel(width, height, l, () => segmentCost(l.length, kind, segs, n), kind === 'reduce'))
+    .reduce((x, y) => addCounts(x, y));
 }

@@ -94,11 +94,16 @@ const FORWARD: Readonly<Record<Flow, boolean>> = { east: true, south: true, west
 /** Hops from the stream's first core to position p (downstream is positive). */
 export const downstream = (s: Pick<FabricStream, 'flow' | 'first'>, p: number) => (FORWARD[s.flow] ? p - s.first : s.first - p);
 
-/** Link id (core * 4 + dir) of the link leaving position p of a stream's line in its flow. */
-export function streamLink(width: number, s: Pick<FabricStream, 'axis' | 'line' | 'flow'>, p: number): number {
-  const core = s.axis === 'row' ? s.line * width + p : p * width + s.line;
-  return core * 4 + FLOW_DIR[s.flow];
+/** The core at position p of a stream's line. */
+export const streamCore = (width: number, s: Pick<FabricStream, 'axis' | 'line'>, p: number) => (s.axis === 'row' ? s.line * width + p : p * width + s.line);
+
+/** The positions a stream's words cross: [lo, hi] along its line. */
+export function streamSpan(s: FabricStream): { lo: number; hi: number } {
+  return { lo: Math.min(...s.items.map((i) => Math.min(i.origin, i.end))), hi: Math.max(...s.items.map((i) => Math.max(i.origin, i.end))) };
 }
+
+/** Steps a stream needs: its last item crosses its far end `items − 1 + hops` steps after the clock starts. */
+export const streamSteps = (s: FabricStream) => (s.items.length ? s.items.length + Math.max(...s.items.map((i) => downstream(s, i.end))) : 0);
 
 /** Checks a round's shape: one axis, items inside their segment and downstream of their origin, at most one stream per core and flow. */
 export function checkRound(width: number, height: number, r: FabricRound): void {
@@ -109,13 +114,13 @@ export function checkRound(width: number, height: number, r: FabricRound): void 
     const lines = r.axis === 'row' ? height : width;
     if (s.line < 0 || s.line >= lines) throw new WafermeshError('internal', `stream line ${s.line} is outside the mesh`);
     if ((r.axis === 'row') !== (s.flow === 'east' || s.flow === 'west')) throw new WafermeshError('internal', `a ${s.flow} stream cannot run along a ${r.axis}`);
+    if (s.perSlot && s.axis !== 'row') throw new WafermeshError('internal', 'only a row holds KV-cache positions: a column stream cannot be bounded by them');
     for (const it of s.items) {
       if (it.origin < 0 || it.origin >= N || it.end < 0 || it.end >= N) throw new WafermeshError('internal', `item ${it.origin}→${it.end} leaves the line of ${N}`);
       if (downstream(s, it.origin) < 0 || downstream(s, it.end) < downstream(s, it.origin)) throw new WafermeshError('internal', `item ${it.origin}→${it.end} flows against its stream (${s.flow} from ${s.first})`);
       if (s.ramps && (!s.ramps.includes(it.end) || !s.ramps.includes(it.origin))) throw new WafermeshError('internal', `item ${it.origin}→${it.end} starts or ends off a ramp position`);
     }
-    const lo = Math.min(...s.items.map((i) => Math.min(i.origin, i.end)));
-    const hi = Math.max(...s.items.map((i) => Math.max(i.origin, i.end)));
+    const { lo, hi } = streamSpan(s);
     for (let p = lo; p <= hi; p++) {
       const key = `${s.line}:${p}:${s.flow}`;
       if (used.has(key)) throw new WafermeshError('internal', `two ${s.flow} streams meet at position ${p} of ${r.axis} ${s.line}`);
@@ -168,9 +173,8 @@ export function routeUse(width: number, height: number, phase: FabricPhase): Rou
   for (const r of phase.rounds) {
     const here = new Uint16Array(n);
     for (const s of r.streams) {
-      const lo = Math.min(...s.items.map((i) => Math.min(i.origin, i.end)));
-      const hi = Math.max(...s.items.map((i) => Math.max(i.origin, i.end)));
-      for (let p = lo; p <= hi; p++) here[s.axis === 'row' ? s.line * width + p : p * width + s.line]++;
+      const { lo, hi } = streamSpan(s);
+      for (let p = lo; p <= hi; p++) here[streamCore(width, s, p)]++;
     }
     for (let c = 0; c < n; c++) {
       coloursAtOnce[c] = Math.max(coloursAtOnce[c], here[c]);

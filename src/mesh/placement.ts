@@ -59,10 +59,11 @@ export interface Placement {
 
 /**
  * How many times the KV cache holds each KV coordinate: 1 whenever that spreads the attention's
- * columns as evenly as any split does (always on meshes no wider than KV heads × RoPE pairs per
- * head). Otherwise a group's query heads are split into f sets (f the smallest divisor of the group
- * size that balances the columns best), each set keeping its own copy of the group's K and V: f
- * copies instead of one per query head.
+ * (KV head, RoPE pair) units over the columns as evenly as any split does (e.g. when the units
+ * divide evenly among the columns). Otherwise a group's query heads are split into f sets (f the
+ * smallest divisor of the group size that balances the units best), each set keeping its own copy
+ * of the group's K and V: f copies instead of one per query head. The rule weighs only the balance
+ * of attention units, not the KV memory f multiplies (the hidden split evens out the weights).
  */
 export function kvCopies(m: ModelConfig, mesh: MeshConfig): number {
   const kvMul = m.nHeads / m.nKvHeads;
@@ -93,6 +94,7 @@ export function columnRuns(m: ModelConfig, mesh: MeshConfig, kind: VectorKind, c
   const f = kvCopies(m, mesh);
   const perSet = m.nHeads / m.nKvHeads / f; // query heads per set
   const [u0, u1] = split(m.nKvHeads * f * pairs, mesh.width, c); // unit (g, s, p) = (g * f + s) * pairs + p
+  if (u1 <= u0) return []; // a column with no attention units
   const runs: [number, number][] = [];
   for (let gs = Math.floor(u0 / pairs); gs * pairs < u1; gs++) {
     const p0 = Math.max(u0, gs * pairs) - gs * pairs;

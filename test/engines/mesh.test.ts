@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CpuEngine } from '../../src/engines/cpu.ts';
 import { MeshEngine } from '../../src/engines/mesh.ts';
 import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
-import { place } from '../../src/mesh/placement.ts';
+import { columnRuns, place } from '../../src/mesh/placement.ts';
 import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
@@ -74,6 +74,17 @@ describe('mesh engine, token for token against the CPU reference', () => {
     expect(place(model.config, { ...barely, sramBytes: barely.sramBytes - 4 }).context).toBeLessThan(64);
     const b = await race(model, barely, 64);
     expect(b.meshIds).toEqual(b.cpuIds);
+  });
+
+  it('a mesh wider than the attention units (some columns hold no attention coordinates, some no hidden ones): ids equal the reference', async () => {
+    const model = randomModel({ dim: 32, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 61, seqLen: 24, sharedClassifier: false }, 5);
+    const mesh = meshFromPreset('wse-3-big-sram', 12, 2);
+    // 2 KV heads × 4 pairs = 8 units over 12 columns: 4 columns hold no attention coordinates.
+    expect(Array.from({ length: 12 }, (_, c) => columnRuns(model.config, mesh, 'dim', c).length).filter((n) => n === 0)).toHaveLength(4);
+    for (const a of ['ring', 'tree'] as const) {
+      const r = await race(model, mesh, 24, a);
+      expect(r.meshIds, a).toEqual(r.cpuIds);
+    }
   });
 
   it('refuses a model that does not fit before anything runs', async () => {

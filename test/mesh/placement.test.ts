@@ -140,7 +140,7 @@ describe('the KV cache is stored once per KV head', () => {
     expect(seen.every((n) => n === 1)).toBe(true);
   });
 
-  it('on a full WSE-3, 70B keeps 4 copies (not 8) and 8B all 4 (its 512 units cannot spread evenly over 762 columns); narrower meshes keep one', () => {
+  it('on a full WSE-3, 70B keeps 4 copies (not 8) and 8B all 4 (its 512 units cannot spread evenly over 762 columns); 512 columns keep one', () => {
     const wafer = meshFromPreset('wse-3', 762, 1172);
     const llama8b = modelEntry('llama-3.1-8b')!.config!;
     const llama70b = modelEntry('llama-3.1-70b')!.config!;
