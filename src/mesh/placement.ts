@@ -58,11 +58,12 @@ export interface Placement {
 }
 
 /**
- * How many times the KV cache holds each KV coordinate: 1 whenever that spreads the attention's
+ * How many times (at most) the KV cache holds each KV coordinate: 1 whenever that spreads the attention's
  * (KV head, RoPE pair) units over the columns as evenly as any split does (e.g. when the units
  * divide evenly among the columns). Otherwise a group's query heads are split into f sets (f the
  * smallest divisor of the group size that balances the units best), each set keeping its own copy
- * of the group's K and V: f copies instead of one per query head. The rule weighs only the balance
+ * of the group's K and V (sets that share a column share it): at most f copies, not one per query
+ * head. The rule weighs only the balance
  * of attention units, not the KV memory f multiplies (the hidden split evens out the weights).
  */
 export function kvCopies(m: ModelConfig, mesh: MeshConfig): number {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kvDim, type ModelConfig } from '../../src/model/config.ts';
 import { makeMesh, meshFromPreset, parseMeshSize } from '../../src/mesh/config.ts';
-import { columnRuns, kvCopies, place, refuseIfNotFits, slotsForRow, smallestFittingMesh, split } from '../../src/mesh/placement.ts';
+import { columnHeads, columnRuns, kvCopies, place, refuseIfNotFits, slotsForRow, smallestFittingMesh, split } from '../../src/mesh/placement.ts';
 import { modelEntry } from '../../src/catalog.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
@@ -162,5 +162,58 @@ describe('the KV cache is stored once per KV head', () => {
     const weights = p.cores.slice(0, 6).map((c) => c.weightWords);
     // Columns with 2 or 3 attention units: the spread of weights stays within 10%.
     expect(Math.max(...weights) / Math.min(...weights)).toBeLessThan(1.1);
+  });
+});
+
+describe('column slices, for any model shape and mesh width (property)', () => {
+  it('every dim, KV and hidden coordinate has one owning column; query heads sit with their KV head; heads and pairs stay whole', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }), // KV heads
+        fc.integer({ min: 1, max: 4 }), // query heads per KV head
+        fc.integer({ min: 1, max: 4 }), // pairs per head
+        fc.integer({ min: 1, max: 40 }), // hidden
+        fc.integer({ min: 1, max: 48 }), // mesh width
+        (kv, mul, pairs, hidden, width) => {
+          const hs = 2 * pairs;
+          const m: ModelConfig = { dim: kv * mul * hs, hiddenDim: hidden, nLayers: 1, nHeads: kv * mul, nKvHeads: kv, vocabSize: 7, seqLen: 8, sharedClassifier: true };
+          const mesh = meshFromPreset('wse-3', width, 2);
+          const copies = kvCopies(m, mesh);
+          expect(mul % copies).toBe(0);
+          const seenDim = new Array(m.dim).fill(0);
+          const seenKv = new Array(kv * hs).fill(0);
+          let hiddenNext = 0;
+          for (let c = 0; c < width; c++) {
+            const coords = (kind: 'dim' | 'kv') => columnRuns(m, mesh, kind, c).flatMap(([a, b]) => {
+              expect(b, `${kind} run of column ${c}`).toBeGreaterThan(a);
+              return Array.from({ length: b - a }, (_, i) => a + i);
+            });
+            const dim = coords('dim');
+            const kvs = coords('kv');
+            for (const i of dim) seenDim[i]++;
+            for (const i of kvs) seenKv[i]++;
+            // Whole RoPE pairs; every query coordinate's KV coordinate in the same column.
+            for (const i of dim) {
+              expect(dim).toContain(i ^ 1);
+              expect(kvs).toContain(Math.floor(Math.floor(i / hs) / mul) * hs + (i % hs));
+            }
+            // The heads a column covers form one range, and columnHeads says which.
+            const heads = [...new Set(dim.map((i) => Math.floor(i / hs)))];
+            const h = columnHeads(m, mesh, c);
+            expect(h.count).toBe(heads.length);
+            if (heads.length) expect(heads).toEqual(Array.from({ length: h.count }, (_, i) => h.first + i));
+            const [[lo, hi]] = columnRuns(m, mesh, 'hidden', c);
+            expect(lo).toBe(hiddenNext);
+            expect(hi).toBeGreaterThanOrEqual(lo);
+            hiddenNext = hi;
+          }
+          expect(seenDim.every((n) => n === 1)).toBe(true);
+          // Once per head set at most; sets of one group that share a column share its copy.
+          expect(seenKv.every((n) => n >= 1 && n <= copies)).toBe(true);
+          expect(hiddenNext).toBe(hidden);
+        },
+      ),
+      { numRuns: 300, seed: 20261127 },
+    );
   });
 });
