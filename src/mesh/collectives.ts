@@ -361,3 +361,32 @@ export function lineAllreduceModel(width: number, height: number, l: Lines, algo
     .map(([kind, segs]) => linesModel(width, height, l, () => segmentCost(l.length, kind, segs, n), kind === 'reduce'))
     .reduce((x, y) => addCounts(x, y));
 }
+
+/**
+ * Modelled cycles of one segment round of n words (the PLMR view: a hop costs α = `hop` cycles in
+ * the router, a word taken down the ramp and added or delivered costs β = `ramp` cycles in the core,
+ * a link carries `bw` words a cycle). The last word leaves its origin (n − 1)/bw cycles after the
+ * first and then pays α for every hop and β for every ramp on its way; the slowest side sets the
+ * round. A chain ramps at every core (β per hop); the K-tree's roots' segment only at the roots.
+ */
+export function segmentCycles(kind: 'reduce' | 'bcast', segments: readonly Segment[], n: number, hop: number, ramp: number, bw: number): number {
+  if (n === 0) return 0;
+  let worst = 0;
+  for (const s of segments) {
+    const ramping = (a: number, b: number) => (s.ramps ? s.ramps.filter((p) => p >= a && p <= b).length : Math.max(0, b - a + 1));
+    // Each side: its hops, and the ramps a word passes through on it (a reduction adds at every
+    // ramp up to and including the home; a broadcast multicasts on, so only its far end's delivery
+    // is on the critical path).
+    const sides =
+      kind === 'reduce'
+        ? [[s.centre - s.lo, ramping(s.lo + 1, s.centre)], [s.hi - s.centre, ramping(s.centre, s.hi - 1)]]
+        : [[s.hi - s.centre, s.hi > s.centre ? 1 : 0], [s.centre - s.lo, s.lo < s.centre ? 1 : 0]];
+    for (const [hops, ramps] of sides) if (hops > 0) worst = Math.max(worst, Math.ceil((n - 1) / bw) + hops * hop + ramps * ramp);
+  }
+  return worst;
+}
+
+/** Modelled cycles of an allreduce of n words on a line of N: its rounds one after another. */
+export function lineAllreduceCycles(N: number, algorithm: 'chain' | 'ktree', n: number, hop: number, ramp: number, bw: number): number {
+  return allreducePlan(N, algorithm).reduce((a, [kind, segs]) => a + segmentCycles(kind, segs, n, hop, ramp, bw), 0);
+}

@@ -11,6 +11,7 @@ import {
   lineAllgatherCost,
   lineAllgatherModel,
   lineAllreduce,
+  lineAllreduceCycles,
   lineAllreduceModel,
   linesModel as addRows,
   segmentCost,
@@ -85,6 +86,22 @@ describe('line collectives on the fabric, hand-computed', () => {
     expect(colours).toBe(24);
     expect(checkColours(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) }, colours).maxRoutes).toBe(8);
     expect(() => checkColours(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) }, 1)).toThrow(/too-many-colours: phase "ktree" needs 2 colours at once at core 1 but the fabric routes 1/);
+  });
+
+  it('in cycles the K-tree beats the chain on a long line: it trades adds in the cores (β) for hops (α)', () => {
+    // A line of 9, one word, α = 1, β = 8: chain in: 4 hops and 4 adds each side (36); out: 4
+    // hops and the far end's delivery (12). Tree: groups 1 hop + 1 add (9), roots 3 hops + 1 add
+    // (11), roots out 3 + 8 (11), groups out 1 + 8 (9).
+    expect(lineAllreduceCycles(9, 'chain', 1, 1, 8, 1)).toBe(36 + 12);
+    expect(lineAllreduceCycles(9, 'ktree', 1, 1, 8, 1)).toBe(9 + 11 + 11 + 9);
+    // A WSE-3 row of 762 cores: the tree adds 2·√N times on its longest path, the chain N/2 times
+    // (1,030 against 3,818 cycles at α = 1, β = 8).
+    const chain = lineAllreduceCycles(762, 'chain', 1, 1, 8, 1);
+    const tree = lineAllreduceCycles(762, 'ktree', 1, 1, 8, 1);
+    expect(chain).toBe(381 * 9 + 381 + 8);
+    expect(tree).toBeLessThan(chain / 3);
+    // With free adds (β = 0) the chain's straight path wins: the tree's gain is only in β.
+    expect(lineAllreduceCycles(762, 'chain', 1, 1, 0, 1)).toBeLessThan(lineAllreduceCycles(762, 'ktree', 1, 1, 0, 1));
   });
 
   it('allgather of 2 words from position 1 and 1 word from position 3 on a line of 4', () => {
