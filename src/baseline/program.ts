@@ -90,3 +90,8 @@ export function baselineBytes(c: ModelConfig, pos: number, bytesPerValue = 4): {
 export function launchedKernels(program: readonly BaselineKernel[]): BaselineKernel[] {
   return program.filter((k) => k.launch);
 }
+
+/** The launched kernels as a machine lists its passes (name and layer). */
+export function baselinePasses(c: ModelConfig): { name: string; layer: number | null }[] {
+  return launchedKernels(baselineProgram(c)).map((k) => ({ name: k.name, layer: k.layer }));
+}

@@ -4,7 +4,7 @@ import { GpuResources, mapOrExplain } from '../gpu/resources.ts';
 import { kvDim, tensorSizes, type ModelConfig } from '../model/config.ts';
 import { checkStep } from '../model/reference.ts';
 import { WEIGHT_ORDER, type Model } from '../model/weights.ts';
-import { baselineProgram, launchedKernels, type BaselineKernel } from '../baseline/program.ts';
+import { baselinePasses, baselineProgram, launchedKernels, type BaselineKernel } from '../baseline/program.ts';
 import { gpuMachineTrace, type MachineTrace } from '../cost/model.ts';
 import type { GpuHardware } from '../cost/hardware.ts';
 import type { Machine, PassInfo } from './machine.ts';
@@ -43,7 +43,7 @@ export class GpuEngine implements Machine {
     this.instrumented = instrument;
     this.program = baselineProgram(c);
     this.launched = launchedKernels(this.program);
-    this.passes = this.launched.map((k) => ({ name: k.name, layer: k.layer }));
+    this.passes = baselinePasses(c);
     this.description = `conventional GPU: weights in one off-chip buffer, ${this.launched.length} kernels/token on ${res.ctx.adapterName}`;
     // The checkpoint's floats, in llama2.c's order, with the classifier appended when separate.
     const sizes = tensorSizes(c);

@@ -3,10 +3,10 @@ import { gpuPreset } from '../cost/hardware.ts';
 import { gpuMachineTrace, meshMachineTrace } from '../cost/model.ts';
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { launchedKernels, baselineProgram } from '../baseline/program.ts';
+import { baselinePasses } from '../baseline/program.ts';
 import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import type { WaferProgram } from '../mesh/program.ts';
+import { passList, type WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
 import type { Model } from '../model/weights.ts';
 import { CpuEngine, type StandIn } from './cpu.ts';
@@ -51,10 +51,10 @@ export async function createMachine(name: string, model: Model, options: Machine
       let standIn: StandIn;
       if (options.standIn === 'mesh') {
         const program = waferProgram(model, options);
-        standIn = { plan: 'mesh', wafer: program, passes: program.passes.map((p) => ({ name: p.entry, layer: p.layer })), trace: (t, pos, perLink) => meshMachineTrace(program, t, pos, perLink) };
+        standIn = { plan: 'mesh', wafer: program, passes: passList(program), trace: (t, pos, perLink) => meshMachineTrace(program, t, pos, perLink) };
       } else {
         const gpu = hw();
-        standIn = { plan: 'gpu', passes: launchedKernels(baselineProgram(model.config)).map((k) => ({ name: k.name, layer: k.layer })), trace: (t, pos) => gpuMachineTrace(model.config, t, pos, gpu) };
+        standIn = { plan: 'gpu', passes: baselinePasses(model.config), trace: (t, pos) => gpuMachineTrace(model.config, t, pos, gpu) };
       }
       return new CpuEngine(model, standIn);
     }

@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources } from '../gpu/resources.ts';
 import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import type { WaferProgram } from '../mesh/program.ts';
+import { passList, type WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
 import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
@@ -30,7 +30,7 @@ export class MeshEngine implements Machine {
     this.res = res;
     this.wafer = program;
     this.runtime = runtime;
-    this.passes = program.passes.map((p) => ({ name: p.entry, layer: p.layer }));
+    this.passes = passList(program);
     const m = program.mesh;
     this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores, ${program.allreduce} allreduce, ${program.passes.length} passes/token on ${res.ctx.adapterName}`;
   }

@@ -87,3 +87,8 @@ export class ProgramBuilder {
     this.current = [];
   }
 }
+
+/** A program's passes as a machine lists them (name and layer). */
+export function passList(program: Pick<WaferProgram, 'passes'>): { name: string; layer: number | null }[] {
+  return program.passes.map((p) => ({ name: p.entry, layer: p.layer }));
+}
