@@ -283,25 +283,31 @@ export function rootSegment(N: number): Segment {
  * One round on disjoint segments of every line: each element reduced toward the segment's centre
  * (partial sums flowing in from both ends) or broadcast from it out to both ends.
  */
+/** What a collective moves: the same elements on every line and segment, or per (line, segment). */
+export type Elements = readonly { src: Address; dst: Address }[] | ((line: number, segment: Segment) => readonly { src: Address; dst: Address }[]);
+
 export function segmentRound(
   l: Lines,
   kind: 'reduce' | 'bcast',
   segments: readonly Segment[],
-  elements: readonly { src: Address; dst: Address }[],
+  all: Elements,
   seed = false,
   op: 'sum' | 'max' = 'sum',
+  perSlot?: (s: Segment) => number,
 ): FabricRound {
   const streams: FabricStream[] = [];
   const locals: LocalCopy[] = [];
   for (const line of l.lines) {
     for (const s of segments) {
+      const elements = typeof all === 'function' ? all(line, s) : all;
+      if (elements.length === 0) continue;
       for (const forward of [true, false]) {
         const far = forward ? (kind === 'reduce' ? s.lo : s.hi) : kind === 'reduce' ? s.hi : s.lo;
         if (far === s.centre) continue;
         const flow = l.axis === 'row' ? (forward ? 'east' : 'west') : forward ? 'south' : 'north';
         const [origin, end] = kind === 'reduce' ? [far, s.centre] : [s.centre, far];
         const items = elements.map((e) => ({ kind, ...(kind === 'reduce' && op === 'max' ? { op } : {}), origin, end, src: e.src, dst: e.dst }));
-        streams.push({ axis: l.axis, line, flow, first: origin, ...(s.ramps ? { ramps: s.ramps } : {}), items });
+        streams.push({ axis: l.axis, line, flow, first: origin, ...(s.ramps ? { ramps: s.ramps } : {}), ...(perSlot ? { perSlot: perSlot(s) } : {}), items });
       }
       if (seed) for (const e of elements) locals.push({ core: lineCore(l.axis, line, s.centre, l.width), src: e.src, dst: e.dst });
     }
@@ -321,21 +327,23 @@ export function allreducePlan(N: number, algorithm: 'chain' | 'ktree'): [('reduc
 }
 
 /** Allreduce (a sum, or a maximum) of each element over every line: the chain (reduce to the centre, broadcast back) or the K = 2 tree. */
-export function lineAllreduce(l: Lines, algorithm: 'chain' | 'ktree', elements: readonly { src: Address; dst: Address }[], op: 'sum' | 'max' = 'sum'): FabricRound[] {
-  const inPlace = elements.map((e) => ({ src: e.dst, dst: e.dst }));
+export function lineAllreduce(l: Lines, algorithm: 'chain' | 'ktree', elements: Elements, op: 'sum' | 'max' = 'sum'): FabricRound[] {
+  const of = (line: number, s: Segment) => (typeof elements === 'function' ? elements(line, s) : elements);
+  const inPlace = (line: number, s: Segment) => of(line, s).map((e) => ({ src: e.dst, dst: e.dst }));
   // The first reduction reads each core's own value and seeds the centres' results; the rest work in place.
   return allreducePlan(l.length, algorithm)
-    .map(([kind, segments], i) => segmentRound(l, kind, segments, i === 0 ? elements : inPlace, i === 0, op))
+    .map(([kind, segments], i) => segmentRound(l, kind, segments, i === 0 ? of : inPlace, i === 0, op))
     .filter((r) => r.streams.length > 0 || r.locals.length > 0);
 }
 
 /** Closed-form cost of one segment round of n elements on one line of N (per-link words east and west, steps, ramp words). */
-export function segmentCost(N: number, kind: 'reduce' | 'bcast', segments: readonly Segment[], n: number): { east: number[]; west: number[]; steps: number; rampWords: number } {
+export function segmentCost(N: number, kind: 'reduce' | 'bcast', segments: readonly Segment[], words: number | ((s: Segment) => number)): { east: number[]; west: number[]; steps: number; rampWords: number } {
   const east = new Array<number>(N).fill(0);
   const west = new Array<number>(N).fill(0);
   let steps = 0;
   let rampWords = 0;
   for (const s of segments) {
+    const n = typeof words === 'function' ? words(s) : words;
     // Reduce: n words on every link from the ends in to the centre; broadcast: from the centre out.
     // (east[p] is the link leaving p eastward, west[p] the one leaving p westward.)
     for (let p = s.lo; p < s.hi; p++) {
@@ -356,9 +364,9 @@ export function segmentCost(N: number, kind: 'reduce' | 'bcast', segments: reado
 }
 
 /** Closed-form cost of lineAllreduce of n elements over every line of `l`. */
-export function lineAllreduceModel(width: number, height: number, l: Lines, algorithm: 'chain' | 'ktree', n: number): FabricCount {
+export function lineAllreduceModel(width: number, height: number, l: Lines, algorithm: 'chain' | 'ktree', n: number | ((line: number) => number)): FabricCount {
   return allreducePlan(l.length, algorithm)
-    .map(([kind, segs]) => linesModel(width, height, l, () => segmentCost(l.length, kind, segs, n), kind === 'reduce'))
+    .map(([kind, segs]) => linesModel(width, height, l, (line) => segmentCost(l.length, kind, segs, typeof n === 'function' ? n(line) : n), kind === 'reduce'))
     .reduce((x, y) => addCounts(x, y));
 }
 
