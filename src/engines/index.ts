@@ -8,6 +8,7 @@ import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
 import { passList, type WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
+import { compileFabricDecode } from '../mesh/programs/decode-fabric.ts';
 import type { Model } from '../model/weights.ts';
 import { CpuEngine, type StandIn } from './cpu.ts';
 import { GpuEngine } from './gpu.ts';
@@ -17,7 +18,7 @@ import { MeshEngine } from './mesh.ts';
 export type { EngineName, Machine, PassInfo } from './machine.ts';
 
 /** Engines this build can create; the CLI, the bench and the worker all go through createMachine. */
-export const ENGINES: readonly EngineName[] = ['cpu', 'gpu', 'mesh'];
+export const ENGINES: readonly EngineName[] = ['cpu', 'gpu', 'mesh', 'fabric'];
 
 export interface MachineOptions {
   /** Gets the GPU device (Node or browser); only called for GPU engines. */
@@ -63,10 +64,13 @@ export async function createMachine(name: string, model: Model, options: Machine
       if (!options.gpu) throw new WafermeshError('no-webgpu', 'the gpu engine needs WebGPU');
       return GpuEngine.create(await options.gpu(), model, gpu, { instrument: options.instrument });
     }
-    case 'mesh': {
+    case 'mesh':
+    case 'fabric': {
       const program = waferProgram(model, options);
-      if (!options.gpu) throw new WafermeshError('no-webgpu', 'the mesh engine needs WebGPU');
-      return MeshEngine.fromProgram(await options.gpu(), model, program, { instrument: options.instrument });
+      // The fabric runs the chain or the K-tree: `ring` maps to the chain, `tree` to the K-tree.
+      const fabric = name === 'fabric' ? compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree') : undefined;
+      if (!options.gpu) throw new WafermeshError('no-webgpu', `the ${name} engine needs WebGPU`);
+      return MeshEngine.fromProgram(await options.gpu(), model, program, { instrument: options.instrument, fabric });
     }
     default:
       throw new WafermeshError('unknown-engine', `engine "${name}" is not one of ${ENGINES.join(', ')}`);

@@ -2,8 +2,11 @@ import type { MachineTrace, PlanKind } from '../cost/model.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { ModelConfig } from '../model/config.ts';
 
-/** What executes: the CPU reference, the off-chip GPU baseline, or the emulated wafer. */
-export type EngineName = 'cpu' | 'gpu' | 'mesh';
+/**
+ * What executes: the CPU reference, the off-chip GPU baseline, the emulated wafer with functional
+ * transfers (`mesh`), or the emulated wafer whose transfers run on the fabric (`fabric`).
+ */
+export type EngineName = 'cpu' | 'gpu' | 'mesh' | 'fabric';
 
 /** One GPU dispatch of a machine's plan (a pass of the wafer program, a kernel of the GPU's). */
 export interface PassInfo {

@@ -1,6 +1,9 @@
 import { WafermeshError } from '../errors.ts';
 import { mapOrExplain, type GpuResources } from '../gpu/resources.ts';
 import { buildImage, meshPrelude } from '../mesh/image.ts';
+import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
+import { FabricRuntime } from './fabric-runtime.ts';
+import { owners } from '../mesh/placement.ts';
 import { MESH_LIMITS } from '../mesh/config.ts';
 import { split } from '../mesh/placement.ts';
 import type { WaferProgram } from '../mesh/program.ts';
@@ -10,6 +13,12 @@ import type { Model } from '../model/weights.ts';
 export interface MeshRuntimeOptions {
   /** Count every SRAM access, remote read and FLOP on the GPU (slower; for tests). */
   instrument?: boolean;
+  /**
+   * Run the decode on the fabric: every transfer moves neighbour to neighbour (FabricRuntime),
+   * between compute passes that touch only a core's own SRAM (shaders/mesh_core.wgsl). Without it
+   * the transfers are the functional model of shaders/mesh_step.wgsl.
+   */
+  fabric?: FabricDecode;
 }
 
 /** The wafer on the GPU: SRAM, configuration and one pipeline per kind of pass. */
@@ -34,20 +43,32 @@ export class MeshRuntime {
     return n >= 1024 ? 64 : n >= 256 ? 32 : n >= 64 ? 16 : 4;
   }
   private readonly logitsReads: { core: number; offset: number; lo: number; n: number }[] = [];
+  /** The mesh row holding each token's embedding row. */
+  private tokenRows: Uint32Array = new Uint32Array(0);
 
-  private constructor(res: GpuResources, program: WaferProgram, instrument: boolean) {
+  readonly decode: FabricDecode | undefined;
+  /** The fabric under the cores, when the decode runs on it. */
+  fabric: FabricRuntime | undefined;
+
+  private constructor(res: GpuResources, program: WaferProgram, instrument: boolean, decode: FabricDecode | undefined) {
     this.res = res;
     this.program = program;
     this.instrumented = instrument;
+    this.decode = decode;
     const nCores = program.mesh.width * program.mesh.height;
-    this.ncc = instrument ? Math.min(nCores, 256) : 1;
-    this.countersLength = 1 + this.ncc + this.ncc * this.ncc;
+    this.ncc = instrument && !decode ? Math.min(nCores, 256) : 1;
+    this.countersLength = decode ? 1 + nCores : 1 + this.ncc + this.ncc * this.ncc;
   }
 
   static async create(res: GpuResources, program: WaferProgram, model: Model, options: MeshRuntimeOptions = {}): Promise<MeshRuntime> {
-    const rt = new MeshRuntime(res, program, options.instrument ?? false);
+    const rt = new MeshRuntime(res, program, options.instrument ?? false, options.fabric);
     await rt.init(model);
     return rt;
+  }
+
+  /** The steps of one token: the program's passes, or the fabric decode's compute passes and fabric phases. */
+  get steps(): readonly ({ kind: 'compute'; entry: string; layer: number | null } | { kind: 'fabric'; phase: number })[] {
+    return this.decode ? this.decode.steps : this.program.passes.map((p) => ({ kind: 'compute' as const, entry: p.entry, layer: p.layer }));
   }
 
   private async init(model: Model): Promise<void> {
@@ -92,27 +113,20 @@ export class MeshRuntime {
       this.stepBuffers.push(b);
       this.stepGroups.push(dev.createBindGroup({ label: `mesh_step:L${l}`, layout: g1, entries: [{ binding: 0, resource: { buffer: b } }] }));
     }
-    const constants = {
-      W: mesh.width,
-      H: mesh.height,
-      SRAM: mesh.sramBytes / 4,
-      DIM: m.dim,
-      KVD: kvDim(m),
-      HID: m.hiddenDim,
-      VOCAB: m.vocabSize,
-      NH: m.nHeads,
-      KVMUL: m.nHeads / m.nKvHeads,
-      HS: m.dim / m.nHeads,
-      NL: m.nLayers,
-      TREE: this.program.allreduce === 'tree' ? 1 : 0,
-      INSTRUMENT: this.instrumented ? 1 : 0,
-      NCC: this.ncc,
-      WG: this.workgroup,
-    };
-    const entries = [...new Set(this.program.passes.map((p) => p.entry))];
+    const common = { W: mesh.width, H: mesh.height, SRAM: mesh.sramBytes / 4, DIM: m.dim, NH: m.nHeads, HS: m.dim / m.nHeads, NL: m.nLayers, INSTRUMENT: this.instrumented ? 1 : 0, WG: this.workgroup };
+    const constants = this.decode
+      ? common
+      : { ...common, KVD: kvDim(m), HID: m.hiddenDim, VOCAB: m.vocabSize, KVMUL: m.nHeads / m.nKvHeads, TREE: this.program.allreduce === 'tree' ? 1 : 0, NCC: this.ncc };
+    const shader = this.decode ? 'mesh_core' : 'mesh_step';
+    const entries = [...new Set(this.steps.flatMap((s) => (s.kind === 'compute' ? [s.entry] : [])))];
     const prelude = meshPrelude(image.ownerOffsets, MESH_LIMITS.maxSide);
-    const made = await Promise.all(entries.map((e) => this.res.pipeline('mesh_step', constants, e, layout, prelude)));
+    const made = await Promise.all(entries.map((e) => this.res.pipeline(shader, constants, e, layout, prelude)));
     entries.forEach((e, i) => this.pipelines.set(e, made[i]));
+    if (this.decode) {
+      const d = this.decode;
+      this.tokenRows = owners(m, mesh).row.vocab;
+      this.fabric = await FabricRuntime.create(this.res, this.sram, { width: mesh.width, height: mesh.height, sramWords: mesh.sramBytes / 4, regions: d.regionTable, regionCount: d.regions.length }, d.phases, { instrument: this.instrumented });
+    }
     // Logits: row r's slice is read from core (r, 0).
     for (let r = 0; r < mesh.height; r++) {
       const core = r * mesh.width;
@@ -126,7 +140,7 @@ export class MeshRuntime {
 
   /** Runs every pass of the program for `token` at `pos`; returns the logits (vocab,). */
   async step(token: number, pos: number): Promise<Float32Array> {
-    const enc = this.encodePasses(token, pos, 0, this.program.passes.length);
+    const enc = this.encodePasses(token, pos, 0, this.steps.length);
     return this.finishWithLogits(enc);
   }
 
@@ -136,8 +150,8 @@ export class MeshRuntime {
    */
   async stepPasses(token: number, pos: number, from: number, to: number): Promise<Float32Array | undefined> {
     const enc = this.encodePasses(token, pos, from, to);
-    if (to === this.program.passes.length) return this.finishWithLogits(enc);
-    this.res.device.queue.submit([enc.finish()]);
+    if (to === this.steps.length) return this.finishWithLogits(enc);
+    this.submit(enc);
     await this.res.device.queue.onSubmittedWorkDone();
     this.res.ctx.check();
     return undefined;
@@ -151,15 +165,25 @@ export class MeshRuntime {
     const groups = Math.ceil((this.program.mesh.width * this.program.mesh.height) / this.workgroup);
     // All passes in one compute pass: each dispatch is a barrier for the next (WebGPU orders
     // storage writes between dispatches), which is exactly the wafer's phase boundary.
-    const cp = enc.beginComputePass({ label: 'mesh_step' });
-    cp.setBindGroup(0, this.group0);
-    for (const p of this.program.passes.slice(from, to)) {
-      cp.setPipeline(this.pipelines.get(p.entry)!);
-      cp.setBindGroup(1, this.stepGroups[p.layer ?? m.nLayers]);
+    this.fabric?.setToken(token, pos, this.tokenRows[token]);
+    const cp = enc.beginComputePass({ label: this.decode ? 'mesh_core + fabric' : 'mesh_step' });
+    for (const s of this.steps.slice(from, to)) {
+      if (s.kind === 'fabric') {
+        this.fabric!.encodePhase(cp, s.phase);
+        continue;
+      }
+      cp.setBindGroup(0, this.group0);
+      cp.setPipeline(this.pipelines.get(s.entry)!);
+      cp.setBindGroup(1, this.stepGroups[s.layer ?? m.nLayers]);
       cp.dispatchWorkgroups(groups);
     }
     cp.end();
     return enc;
+  }
+
+  private submit(enc: GPUCommandEncoder): void {
+    if (this.fabric) this.fabric.submit(enc);
+    else this.res.device.queue.submit([enc.finish()]);
   }
 
   private async finishWithLogits(enc: GPUCommandEncoder): Promise<Float32Array> {
@@ -169,7 +193,7 @@ export class MeshRuntime {
     const bytes = m.vocabSize * 4;
     const staging = this.res.buffer('mesh:logits readback', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     for (const r of this.logitsReads) if (r.n > 0) enc.copyBufferToBuffer(this.sram, r.offset, staging, r.lo * 4, r.n * 4);
-    dev.queue.submit([enc.finish()]);
+    this.submit(enc);
     try {
       await mapOrExplain(this.res.ctx, staging, 'mesh logits');
       const out = new Float32Array(staging.getMappedRange().slice(0));

@@ -17,7 +17,7 @@ import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
  * (modelled cycles, link traffic, FLOPs) is read off the same program.
  */
 export class MeshEngine implements Machine {
-  readonly engine = 'mesh' as const;
+  readonly engine: 'mesh' | 'fabric';
   readonly plan = 'mesh' as const;
   readonly wafer: WaferProgram;
   readonly description: string;
@@ -30,9 +30,13 @@ export class MeshEngine implements Machine {
     this.res = res;
     this.wafer = program;
     this.runtime = runtime;
-    this.passes = passList(program);
+    const d = runtime.decode;
+    this.engine = d ? 'fabric' : 'mesh';
+    this.passes = d ? d.steps.map((s) => (s.kind === 'compute' ? { name: s.entry, layer: s.layer } : { name: d.phases[s.phase].name, layer: null })) : passList(program);
     const m = program.mesh;
-    this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores, ${program.allreduce} allreduce, ${program.passes.length} passes/token on ${res.ctx.adapterName}`;
+    this.description = d
+      ? `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores on the fabric: ${d.phases.length} fabric phases and ${d.steps.length - d.phases.length} compute passes per token on ${res.ctx.adapterName}`
+      : `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores, ${program.allreduce} allreduce, ${program.passes.length} passes/token on ${res.ctx.adapterName}`;
   }
 
   static async create(ctx: GpuContext, model: Model, mesh: MeshConfig, allreduce: Allreduce = DEFAULT_ALLREDUCE, options: MeshRuntimeOptions = {}): Promise<MeshEngine> {

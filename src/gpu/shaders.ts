@@ -2,6 +2,7 @@ import { WafermeshError } from '../errors.ts';
 import baseline from '../../shaders/baseline.wgsl?raw';
 import fabric from '../../shaders/fabric.wgsl?raw';
 import matvec from '../../shaders/matvec.wgsl?raw';
+import mesh_core from '../../shaders/mesh_core.wgsl?raw';
 import mesh_step from '../../shaders/mesh_step.wgsl?raw';
 
 /**
@@ -12,6 +13,7 @@ export const SHADERS = {
   baseline,
   fabric,
   matvec,
+  mesh_core,
   mesh_step,
 } as const;
 

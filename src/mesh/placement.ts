@@ -183,6 +183,9 @@ export function vectorLength(m: ModelConfig, kind: VectorKind): number {
 export interface Owners {
   readonly row: Readonly<Record<VectorKind, Uint32Array>>;
   readonly colOfDim: Uint32Array;
+  /** For dim, kv and hidden coordinates: the column holding each (the first, if KV is stored more than once) and its index in that column's list. */
+  readonly col: Readonly<Record<'dim' | 'kv' | 'hidden', Uint32Array>>;
+  readonly pos: Readonly<Record<'dim' | 'kv' | 'hidden', Uint32Array>>;
 }
 
 export function owners(m: ModelConfig, mesh: MeshConfig): Owners {
@@ -194,10 +197,26 @@ export function owners(m: ModelConfig, mesh: MeshConfig): Owners {
     }
     return t;
   };
-  const colOfDim = new Uint32Array(m.dim);
-  for (let c = 0; c < mesh.width; c++) for (const [lo, hi] of columnRuns(m, mesh, 'dim', c)) colOfDim.fill(c, lo, hi);
+  const columns = (kind: 'dim' | 'kv' | 'hidden', n: number) => {
+    const col = new Uint32Array(n).fill(0xffffffff);
+    const pos = new Uint32Array(n);
+    for (let c = 0; c < mesh.width; c++) {
+      let at = 0;
+      for (const [lo, hi] of columnRuns(m, mesh, kind, c)) {
+        for (let i = lo; i < hi; i++, at++) {
+          if (col[i] !== 0xffffffff) continue;
+          col[i] = c;
+          pos[i] = at;
+        }
+      }
+    }
+    return { col, pos };
+  };
+  const dim = columns('dim', m.dim);
+  const kv = columns('kv', kvDim(m));
+  const hidden = columns('hidden', m.hiddenDim);
   const row = { dim: rowTable(m.dim), kv: rowTable(kvDim(m)), hidden: rowTable(m.hiddenDim), vocab: rowTable(m.vocabSize) };
-  return { row, colOfDim };
+  return { row, colOfDim: dim.col, col: { dim: dim.col, kv: kv.col, hidden: hidden.col }, pos: { dim: dim.pos, kv: kv.pos, hidden: hidden.pos } };
 }
 
 /** The matrices of one layer: name, output kind, input kind. */

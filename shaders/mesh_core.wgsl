@@ -1,0 +1,364 @@
+// mesh_core: the wafer's cores computing, one invocation per core, between fabric phases
+// (shaders/fabric.wgsl moves every word between neighbours). A core here reads and writes only its
+// own SRAM slice sram[core * SRAM, (core + 1) * SRAM): what other cores computed reaches it only
+// through the fabric, into its own regions (q, k, v, att, hb, hb2, the scores, the statistics).
+// Shapes: core table `table` (W*H, CT) u32; index lists `idx` u32; `sram` (W*H, SRAM) f32.
+
+override W: u32; // mesh width (cores per row)
+override H: u32; // mesh height
+override SRAM: u32; // words of SRAM per core
+override DIM: u32;
+override NH: u32; // query heads (≤ MAX_HEADS)
+override HS: u32; // head size
+override NL: u32; // layers
+override INSTRUMENT: bool = false; // count out-of-slice accesses and FLOPs into `counters`
+override WG: u32 = 64; // cores per workgroup
+
+// The core table's field indices (F_*, CT words per core), the stats layout (S_*), the owner
+// tables' offsets in `idx` (O_*) and MAX_HEADS are generated from src/mesh/image.ts and put
+// before this file at pipeline creation. Counters: [0] out-of-slice accesses, [1 + core] FLOPs.
+const C_FLOPS = 1u;
+
+struct Step {
+  pos: u32,
+  token: u32,
+  layer: u32,
+  pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> sram: array<f32>; // (W*H, SRAM)
+@group(0) @binding(1) var<storage, read> table: array<u32>; // (W*H, CT)
+@group(0) @binding(2) var<storage, read> idx: array<u32>; // per-core index lists, owner tables
+@group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
+@group(1) @binding(0) var<uniform> stepInfo: Step;
+
+var<private> me: u32;
+var<private> flops: u32;
+
+fn mt(f: u32) -> u32 {
+  return table[me * CT + f];
+}
+
+// Own SRAM: word a of this core's slice.
+fn ld(a: u32) -> f32 {
+  if (INSTRUMENT && a >= SRAM) {
+    atomicAdd(&counters[0], 1u);
+  }
+  return sram[me * SRAM + min(a, SRAM - 1u)];
+}
+fn st(a: u32, v: f32) {
+  if (INSTRUMENT && a >= SRAM) {
+    atomicAdd(&counters[0], 1u);
+    return;
+  }
+  sram[me * SRAM + a] = v;
+}
+
+fn finish() {
+  if (INSTRUMENT) {
+    atomicAdd(&counters[C_FLOPS + me], flops);
+  }
+}
+
+// Tile (rows, n) at `w` @ own vector at `x` (n,) -> own `out` (rows,).
+fn tile(w: u32, rows: u32, n: u32, x: u32, out: u32) {
+  for (var i = 0u; i < rows; i++) {
+    var s = 0.0;
+    for (var j = 0u; j < n; j++) {
+      s += ld(w + i * n + j) * ld(x + j);
+    }
+    st(out + i, s);
+  }
+  flops += 2u * rows * n;
+}
+
+// xb = weight * (x / sqrt(mean(x²) + 1e-5)) over this core's dim slice; Σx² came over the fabric.
+fn rmsnorm(weight: u32) {
+  let ss = ld(mt(F_STATS) + S_SUMSQ_ALL);
+  let scale = 1.0 / sqrt(ss / f32(DIM) + 1e-5);
+  let nd = mt(F_N_DIM);
+  for (var j = 0u; j < nd; j++) {
+    st(mt(F_XB) + j, ld(weight + j) * (scale * ld(mt(F_X) + j)));
+  }
+  flops += 3u * nd;
+}
+
+fn layerBase() -> u32 {
+  return mt(F_LAYER0) + stepInfo.layer * mt(F_LAYER_STRIDE);
+}
+
+// Positions ≤ pos this core's row holds (position t lives in row t mod H).
+fn usedSlots() -> u32 {
+  let r = me / W;
+  if (stepInfo.pos < r) {
+    return 0u;
+  }
+  return (stepInfo.pos - r) / H + 1u;
+}
+
+// Scores are kept [local head][slot]: word of head h at slot s.
+fn scoreAt(base: u32, h: u32, s: u32) -> u32 {
+  return base + (h - mt(F_HEAD_LO)) * mt(F_SLOTS) + s;
+}
+
+fn sumsq() {
+  let nd = mt(F_N_DIM);
+  var ss = 0.0;
+  for (var j = 0u; j < nd; j++) {
+    let x = ld(mt(F_X) + j);
+    ss += x * x;
+  }
+  st(mt(F_STATS) + S_SUMSQ, ss);
+  flops += 2u * nd;
+}
+
+// The token's row copies its embedding row into x (the fabric then broadcasts it down the columns).
+@compute @workgroup_size(WG)
+fn embed_load(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let tok = stepInfo.token;
+  if (idx[O_ROW_VOCAB + tok] == me / W) {
+    let nd = mt(F_N_DIM);
+    let row = (tok - mt(F_LO_VOCAB)) * nd;
+    for (var j = 0u; j < nd; j++) {
+      st(mt(F_X) + j, ld(mt(F_EMBEDDING) + row + j));
+    }
+  }
+  finish();
+}
+
+@compute @workgroup_size(WG)
+fn embed_sumsq(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  sumsq();
+  finish();
+}
+
+// rmsnorm; q, k, v tile products into `partial` (the fabric reduces them along the row).
+@compute @workgroup_size(WG)
+fn qkv(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let lb = layerBase();
+  rmsnorm(lb + mt(F_RMS_ATT));
+  let nd = mt(F_N_DIM);
+  let rd = mt(F_ROWS_DIM);
+  let rk = mt(F_ROWS_KV);
+  tile(lb + mt(F_WQ), rd, nd, mt(F_XB), mt(F_PARTIAL));
+  tile(lb + mt(F_WK), rk, nd, mt(F_XB), mt(F_PARTIAL) + rd);
+  tile(lb + mt(F_WV), rk, nd, mt(F_XB), mt(F_PARTIAL) + rd + rk);
+  finish();
+}
+
+fn ropePair(a: u32, i: u32) {
+  let freq = 1.0 / pow(10000.0, f32(i % HS) / f32(HS));
+  let angle = f32(stepInfo.pos) * freq;
+  let c = cos(angle);
+  let s = sin(angle);
+  let v0 = ld(a);
+  let v1 = ld(a + 1u);
+  st(a, v0 * c - v1 * s);
+  st(a + 1u, v0 * s + v1 * c);
+}
+
+// RoPE on the gathered q and k; the owner row stores k, v in its KV cache; partial attention
+// scores of this core's positions over its coordinates.
+@compute @workgroup_size(WG)
+fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let nd = mt(F_N_DIM);
+  let nk = mt(F_N_KV);
+  for (var j = 0u; j < nd; j += 2u) {
+    ropePair(mt(F_Q) + j, idx[mt(F_IDX_DIM) + j]);
+  }
+  for (var j = 0u; j < nk; j += 2u) {
+    ropePair(mt(F_K) + j, idx[mt(F_IDX_KV) + j]);
+  }
+  flops += 3u * nd + 3u * nk;
+  let r = me / W;
+  let kvStride = 2u * nk; // K then V of one layer at one position
+  if (stepInfo.pos % H == r) {
+    let kb = mt(F_KV) + ((stepInfo.pos / H) * NL + stepInfo.layer) * kvStride;
+    for (var j = 0u; j < nk; j++) {
+      st(kb + j, ld(mt(F_K) + j));
+      st(kb + nk + j, ld(mt(F_V) + j));
+    }
+  }
+  let used = usedSlots();
+  let nhl = mt(F_N_HEADS);
+  for (var s = 0u; s < used; s++) {
+    let kb = mt(F_KV) + (s * NL + stepInfo.layer) * kvStride;
+    for (var hl = 0u; hl < nhl; hl++) {
+      st(scoreAt(mt(F_SCORES), mt(F_HEAD_LO) + hl, s), 0.0);
+    }
+    for (var j = 0u; j < nd; j++) {
+      let a = scoreAt(mt(F_SCORES), idx[mt(F_IDX_DIM) + j] / HS, s);
+      st(a, ld(a) + ld(mt(F_Q) + j) * ld(kb + idx[mt(F_IDX_KV_POS) + j]));
+    }
+  }
+  flops += 2u * nd * used;
+  finish();
+}
+
+// With the row-reduced scores: per head, this row's maximum, Σ exp, and the exp-weighted sum of
+// its values over this core's coordinates.
+@compute @workgroup_size(WG)
+fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let used = usedSlots();
+  let inv = 1.0 / sqrt(f32(HS));
+  let nd = mt(F_N_DIM);
+  let hLo = mt(F_HEAD_LO);
+  let nhl = mt(F_N_HEADS);
+  for (var h = 0u; h < NH; h++) {
+    st(mt(F_STATS) + S_MAX + h, -3.0e38);
+    st(mt(F_STATS) + S_MAX + NH + h, 0.0);
+  }
+  for (var h = hLo; h < hLo + nhl; h++) {
+    var m = -3.0e38;
+    for (var s = 0u; s < used; s++) {
+      m = max(m, ld(scoreAt(mt(F_SCORES_ALL), h, s)) * inv);
+    }
+    var l = 0.0;
+    for (var s = 0u; s < used; s++) {
+      let a = scoreAt(mt(F_SCORES_ALL), h, s);
+      let p = exp(ld(a) * inv - m);
+      st(a, p);
+      l += p;
+    }
+    st(mt(F_STATS) + S_MAX + h, m);
+    st(mt(F_STATS) + S_MAX + NH + h, l);
+    flops += 4u * used;
+  }
+  let kvStride = 2u * mt(F_N_KV);
+  for (var j = 0u; j < nd; j++) {
+    let h = idx[mt(F_IDX_DIM) + j] / HS;
+    let vo = mt(F_N_KV) + idx[mt(F_IDX_KV_POS) + j];
+    var o = 0.0;
+    for (var s = 0u; s < used; s++) {
+      o += ld(scoreAt(mt(F_SCORES_ALL), h, s)) * ld(mt(F_KV) + (s * NL + stepInfo.layer) * kvStride + vo);
+    }
+    st(mt(F_ATT_O) + j, o);
+  }
+  flops += 2u * nd * used;
+  finish();
+}
+
+// The column's maximum per head came over the fabric (into the head's scoresAll slot 0): rescale
+// this row's Σ exp and weighted values to it.
+@compute @workgroup_size(WG)
+fn rescale(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let hLo = mt(F_HEAD_LO);
+  let nhl = mt(F_N_HEADS);
+  var f: array<f32, MAX_HEADS>;
+  for (var h = hLo; h < hLo + nhl; h++) {
+    f[h] = exp(ld(mt(F_STATS) + S_MAX + h) - ld(scoreAt(mt(F_SCORES_ALL), h, 0u)));
+    st(mt(F_STATS) + S_MAX + NH + h, ld(mt(F_STATS) + S_MAX + NH + h) * f[h]);
+  }
+  let nd = mt(F_N_DIM);
+  for (var j = 0u; j < nd; j++) {
+    let h = idx[mt(F_IDX_DIM) + j] / HS;
+    st(mt(F_ATT_O) + j, ld(mt(F_ATT_O) + j) * f[h]);
+  }
+  flops += 3u * nhl + nd;
+  finish();
+}
+
+// The column's sums came over the fabric (Σ exp into the head's scores slot 0, values into att):
+// normalise; wo tile product.
+@compute @workgroup_size(WG)
+fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let nd = mt(F_N_DIM);
+  for (var j = 0u; j < nd; j++) {
+    let h = idx[mt(F_IDX_DIM) + j] / HS;
+    st(mt(F_ATT) + j, ld(mt(F_ATT) + j) / ld(scoreAt(mt(F_SCORES), h, 0u)));
+  }
+  flops += nd;
+  let lb = layerBase();
+  tile(lb + mt(F_WO), mt(F_ROWS_DIM), nd, mt(F_ATT), mt(F_PARTIAL));
+  finish();
+}
+
+// Residual add of the gathered dim vector (in att), then Σx².
+@compute @workgroup_size(WG)
+fn residual(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let nd = mt(F_N_DIM);
+  for (var j = 0u; j < nd; j++) {
+    st(mt(F_X) + j, ld(mt(F_X) + j) + ld(mt(F_ATT) + j));
+  }
+  flops += nd;
+  sumsq();
+  finish();
+}
+
+// rmsnorm; w1 and w3 tile products.
+@compute @workgroup_size(WG)
+fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let lb = layerBase();
+  rmsnorm(lb + mt(F_RMS_FFN));
+  let nd = mt(F_N_DIM);
+  let rh = mt(F_ROWS_HID);
+  tile(lb + mt(F_W1), rh, nd, mt(F_XB), mt(F_PARTIAL));
+  tile(lb + mt(F_W3), rh, nd, mt(F_XB), mt(F_PARTIAL) + rh);
+  finish();
+}
+
+// SwiGLU of the gathered w1 (hb) and w3 (hb2) outputs; w2 tile product.
+@compute @workgroup_size(WG)
+fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  let nh = mt(F_N_HID);
+  for (var j = 0u; j < nh; j++) {
+    let a = ld(mt(F_HB) + j);
+    st(mt(F_HB) + j, (a / (1.0 + exp(-a))) * ld(mt(F_HB2) + j));
+  }
+  flops += 5u * nh;
+  let lb = layerBase();
+  tile(lb + mt(F_W2), mt(F_ROWS_DIM), nh, mt(F_HB), mt(F_PARTIAL_B));
+  finish();
+}
+
+// Final rmsnorm; classifier tile product (the fabric reduces it to column 0).
+@compute @workgroup_size(WG)
+fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H) {
+    return;
+  }
+  rmsnorm(mt(F_RMS_FINAL));
+  tile(mt(F_WCLS), mt(F_ROWS_VOCAB), mt(F_N_DIM), mt(F_XB), mt(F_PARTIAL));
+  finish();
+}

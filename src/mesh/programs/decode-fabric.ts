@@ -1,0 +1,206 @@
+import { WafermeshError } from '../../errors.ts';
+import { headSize, kvDim } from '../../model/config.ts';
+import {
+  addCounts,
+  chainReduceScatter,
+  chainReduceScatterModel,
+  lineAllgather,
+  lineAllgatherModel,
+  lineAllreduce,
+  lineAllreduceModel,
+  linesModel,
+  segmentCost,
+  segmentRound,
+  type LineElement,
+  type Lines,
+  type Segment,
+} from '../collectives.ts';
+import type { Address, FabricCount, FabricPhase, FabricRound } from '../fabric.ts';
+import { columnHeads, columnRuns, kvCopies, owners, split, STATS_LAYOUT } from '../placement.ts';
+import type { WaferProgram } from '../program.ts';
+
+/**
+ * The decode on the fabric: every transfer of the wafer program as fabric phases (words moving
+ * neighbour to neighbour, src/mesh/fabric.ts), between local compute passes that touch only a
+ * core's own SRAM (shaders/mesh_core.wgsl). Each phase comes with its closed-form cost, so what the
+ * GPU counts can be held against it.
+ */
+export type FabricDecodeStep = { readonly kind: 'compute'; readonly entry: string; readonly layer: number | null } | { readonly kind: 'fabric'; readonly phase: number };
+
+export interface FabricDecode {
+  readonly program: WaferProgram;
+  /** Region names the fabric addresses; per-head score regions last. */
+  readonly regions: readonly string[];
+  /** (cores, regions): each core's base word of each region. */
+  readonly regionTable: Uint32Array;
+  readonly phases: readonly FabricPhase[];
+  /** Each phase's closed-form cost for the token decoded at a position. */
+  readonly models: readonly ((token: number, pos: number) => FabricCount)[];
+  readonly steps: readonly FabricDecodeStep[];
+}
+
+const BASE_REGIONS = ['x', 'q', 'k', 'v', 'attO', 'att', 'hb', 'hb2', 'partial', 'partialB', 'logits', 'stats'] as const;
+type BaseRegion = (typeof BASE_REGIONS)[number];
+
+export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 'ktree'): FabricDecode {
+  const { model: m, mesh, placement } = program;
+  const W = mesh.width;
+  const H = mesh.height;
+  const n = W * H;
+  if (kvCopies(m, mesh) !== 1) {
+    throw new WafermeshError(
+      'unsupported-mesh',
+      `on a ${W}-wide mesh this model's KV cache is kept ${kvCopies(m, mesh)} times, which the fabric decode does not run yet; use a mesh at most ${m.nKvHeads * (headSize(m) / 2)} cores wide`,
+    );
+  }
+  const own = owners(m, mesh);
+  const heads = Array.from({ length: W }, (_, c) => columnHeads(m, mesh, c));
+  const coords = (kind: 'dim' | 'kv' | 'hidden', c: number) => columnRuns(m, mesh, kind, c).flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
+  const dimOf = Array.from({ length: W }, (_, c) => coords('dim', c));
+  const kvOf = Array.from({ length: W }, (_, c) => coords('kv', c));
+  const hidOf = Array.from({ length: W }, (_, c) => coords('hidden', c));
+  const rows = (kind: 'dim' | 'kv' | 'hidden' | 'vocab', r: number) => split(kind === 'dim' ? m.dim : kind === 'kv' ? kvDim(m) : kind === 'hidden' ? m.hiddenDim : m.vocabSize, H, r);
+
+  // Regions: each core's base of every region the fabric reads or writes.
+  const regions: string[] = [...BASE_REGIONS];
+  for (let h = 0; h < m.nHeads; h++) regions.push(`scores:${h}`);
+  for (let h = 0; h < m.nHeads; h++) regions.push(`scoresAll:${h}`);
+  const R = (name: string) => regions.indexOf(name);
+  const regionTable = new Uint32Array(n * regions.length);
+  placement.cores.forEach((cp, core) => {
+    const base = new Map(cp.regions.map((g) => [g.name, g.offset]));
+    BASE_REGIONS.forEach((name, i) => (regionTable[core * regions.length + i] = base.get(name)!));
+    const hd = heads[cp.col];
+    for (let h = hd.first; h < hd.first + hd.count; h++) {
+      // Scores are kept [local head][slot]: a head's scores are one region of the core's slots.
+      regionTable[core * regions.length + R(`scores:${h}`)] = base.get('scores')! + (h - hd.first) * cp.kvSlots;
+      regionTable[core * regions.length + R(`scoresAll:${h}`)] = base.get('scoresAll')! + (h - hd.first) * cp.kvSlots;
+    }
+  });
+  const at = (region: BaseRegion | string, offset: number): Address => ({ region: R(region), offset });
+
+  const rowLines: Lines = { axis: 'row', lines: Array.from({ length: H }, (_, r) => r), length: W, width: W };
+  const colLines: Lines = { axis: 'col', lines: Array.from({ length: W }, (_, c) => c), length: H, width: W };
+  const phases: FabricPhase[] = [];
+  const models: ((token: number, pos: number) => FabricCount)[] = [];
+  const steps: FabricDecodeStep[] = [];
+  const phase = (name: string, rounds: FabricRound[], model: (token: number, pos: number) => FabricCount) => {
+    steps.push({ kind: 'fabric', phase: phases.length });
+    phases.push({ name, rounds });
+    models.push(model);
+  };
+  const compute = (entry: string, layer: number | null) => steps.push({ kind: 'compute', entry, layer });
+  const both = (a: FabricCount, b: FabricCount) => addCounts(a, b);
+
+  // A row reduce-scatter of `partial`-like regions to each coordinate's column, then the column allgather.
+  type Part = { kind: 'dim' | 'kv' | 'hidden'; src: BaseRegion; skip: (r: number) => number; dst: BaseRegion };
+  const scatterGather = (name: string, parts: Part[]) => {
+    const rs = (r: number): LineElement[] =>
+      parts.flatMap((p) => {
+        const [lo, hi] = rows(p.kind, r);
+        return Array.from({ length: hi - lo }, (_, e) => ({ at: own.col[p.kind][lo + e], src: at(p.src, p.skip(r) + e), dst: at(p.dst, own.pos[p.kind][lo + e]) }));
+      });
+    const ag = (c: number): LineElement[] =>
+      parts.flatMap((p) => (p.kind === 'dim' ? dimOf : p.kind === 'kv' ? kvOf : hidOf)[c].map((i) => ({ at: own.row[p.kind][i], src: at(p.dst, own.pos[p.kind][i]), dst: at(p.dst, own.pos[p.kind][i]) })));
+    const rsModel = chainReduceScatterModel(W, H, rowLines, (r) => rs(r).map((e) => e.at));
+    const agModel = lineAllgatherModel(W, H, colLines, (c) => ag(c).map((e) => e.at));
+    phase(name, [chainReduceScatter(rowLines, rs), lineAllgather(colLines, ag)], () => both(rsModel, agModel));
+  };
+  const sumsq = (name: string) => {
+    const model = lineAllreduceModel(W, H, rowLines, algorithm, 1);
+    phase(name, lineAllreduce(rowLines, algorithm, [{ src: at('stats', STATS_LAYOUT.sumsq), dst: at('stats', STATS_LAYOUT.sumsqAll) }]), () => model);
+  };
+
+  // Embedding: the token's row copies its embedding row into x, then broadcasts it down every column.
+  compute('embed_load', null);
+  const embRounds = Array.from({ length: H }, (_, r) => ({
+    ...segmentRound(colLines, 'bcast', [{ lo: 0, hi: H - 1, centre: r }], (c) => dimOf[c].map((_, j) => ({ src: at('x', j), dst: at('x', j) }))),
+    tokenRow: r,
+  }));
+  phase('embedding broadcast', embRounds, (token) => linesModel(W, H, colLines, (c) => segmentCost(H, 'bcast', [{ lo: 0, hi: H - 1, centre: own.row.vocab[token] }], dimOf[c].length), false));
+  compute('embed_sumsq', null);
+
+  // The score segments: the columns each head's coordinates span; segments that share a column
+  // run in different rounds.
+  const segOf = new Map<string, { seg: Segment; heads: number[] }>();
+  for (let h = 0; h < m.nHeads; h++) {
+    const hs = headSize(m);
+    const lo = own.colOfDim[h * hs];
+    const hi = own.colOfDim[h * hs + hs - 1];
+    const key = `${lo}:${hi}`;
+    const s = segOf.get(key) ?? { seg: { lo, hi, centre: Math.floor((lo + hi) / 2) }, heads: [] };
+    s.heads.push(h);
+    segOf.set(key, s);
+  }
+  const classes: { seg: Segment; heads: number[] }[][] = [[], []];
+  for (const s of [...segOf.values()].sort((a, b) => a.seg.lo - b.seg.lo)) {
+    const last = classes[0][classes[0].length - 1];
+    (last && last.seg.hi >= s.seg.lo ? classes[1] : classes[0]).push(s);
+  }
+  const headsOf = (s: Segment) => [...segOf.values()].find((x) => x.seg.lo === s.lo && x.seg.hi === s.hi)!.heads;
+  const slotsOf = (r: number) => placement.cores[r * W].kvSlots;
+  const used = (r: number, pos: number) => (pos < r ? 0 : Math.floor((pos - r) / H) + 1);
+
+  for (let l = 0; l < m.nLayers; l++) {
+    sumsq(`L${l} attention norm: allreduce Σx²`);
+    compute('qkv', l);
+    const rd = (r: number) => rows('dim', r)[1] - rows('dim', r)[0];
+    const rk = (r: number) => rows('kv', r)[1] - rows('kv', r)[0];
+    scatterGather(`L${l} q, k, v: reduce-scatter and gather`, [
+      { kind: 'dim', src: 'partial', skip: () => 0, dst: 'q' },
+      { kind: 'kv', src: 'partial', skip: rd, dst: 'k' },
+      { kind: 'kv', src: 'partial', skip: (r) => rd(r) + rk(r), dst: 'v' },
+    ]);
+    compute('scores', l);
+    const scoreRounds: FabricRound[] = [];
+    for (const cls of classes.filter((c) => c.length)) {
+      const segs = cls.map((x) => x.seg);
+      const el = (dst: 'scores' | 'scoresAll') => (r: number, s: Segment) =>
+        Array.from({ length: slotsOf(r) }, (_, t) => headsOf(s).map((h) => ({ src: at(`${dst === 'scores' ? 'scores' : 'scoresAll'}:${h}`, t), dst: at(`scoresAll:${h}`, t) }))).flat();
+      const perSlot = (s: Segment) => headsOf(s).length;
+      scoreRounds.push(segmentRound(rowLines, 'reduce', segs, el('scores'), true, 'sum', perSlot), segmentRound(rowLines, 'bcast', segs, el('scoresAll'), false, 'sum', perSlot));
+    }
+    phase(`L${l} attention scores: per-head segments`, scoreRounds, (_, pos) =>
+      classes
+        .filter((c) => c.length)
+        .flatMap((cls) => (['reduce', 'bcast'] as const).map((kind) => linesModel(W, H, rowLines, (r) => segmentCost(W, kind, cls.map((x) => x.seg), (s) => used(r, pos) * headsOf(s).length), kind === 'reduce')))
+        .reduce(both),
+    );
+    compute('softmax', l);
+    const colHeads = (c: number) => Array.from({ length: heads[c].count }, (_, i) => heads[c].first + i);
+    const maxModel = lineAllreduceModel(W, H, colLines, algorithm, (c) => heads[c].count);
+    phase(`L${l} attention: column maxima`, lineAllreduce(colLines, algorithm, (c) => colHeads(c).map((h) => ({ src: at('stats', STATS_LAYOUT.max + h), dst: at(`scoresAll:${h}`, 0) })), 'max'), () => maxModel);
+    compute('rescale', l);
+    const sumModel = lineAllreduceModel(W, H, colLines, algorithm, (c) => heads[c].count + dimOf[c].length);
+    phase(
+      `L${l} attention: column sums`,
+      lineAllreduce(colLines, algorithm, (c) => [
+        ...colHeads(c).map((h) => ({ src: at('stats', STATS_LAYOUT.max + m.nHeads + h), dst: at(`scores:${h}`, 0) })),
+        ...dimOf[c].map((_, j) => ({ src: at('attO', j), dst: at('att', j) })),
+      ]),
+      () => sumModel,
+    );
+    compute('wo', l);
+    scatterGather(`L${l} wo: reduce-scatter and gather`, [{ kind: 'dim', src: 'partial', skip: () => 0, dst: 'att' }]);
+    compute('residual', l);
+    sumsq(`L${l} ffn norm: allreduce Σx²`);
+    compute('w13', l);
+    const rh = (r: number) => rows('hidden', r)[1] - rows('hidden', r)[0];
+    scatterGather(`L${l} w1, w3: reduce-scatter and gather`, [
+      { kind: 'hidden', src: 'partial', skip: () => 0, dst: 'hb' },
+      { kind: 'hidden', src: 'partial', skip: rh, dst: 'hb2' },
+    ]);
+    compute('w2', l);
+    scatterGather(`L${l} w2: reduce-scatter and gather`, [{ kind: 'dim', src: 'partialB', skip: () => 0, dst: 'att' }]);
+    compute('residual', l);
+  }
+  sumsq('final norm: allreduce Σx²');
+  compute('classifier', null);
+  const logits = (r: number): LineElement[] => {
+    const [lo, hi] = rows('vocab', r);
+    return Array.from({ length: hi - lo }, (_, e) => ({ at: 0, src: at('partial', e), dst: at('logits', e) }));
+  };
+  const logitsModel = chainReduceScatterModel(W, H, rowLines, (r) => logits(r).map((e) => e.at));
+  phase('logits: reduce to column 0', [chainReduceScatter(rowLines, logits)], () => logitsModel);
+  return { program, regions, regionTable, phases, models, steps };
+}
