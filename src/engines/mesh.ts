@@ -9,6 +9,16 @@ import { compileProgram } from '../mesh/programs/decode.ts';
 import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
 import type { Machine, PassInfo } from './machine.ts';
+import type { FabricViolation } from './fabric-runtime.ts';
+import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
+
+/** One fabric phase of a token: what the closed form says and what the GPU counted. */
+export interface MeasuredPhase {
+  readonly name: string;
+  readonly modelled: FabricCount;
+  readonly measured: FabricCount;
+  readonly firstDifference: string | null;
+}
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 
 /**
@@ -87,6 +97,27 @@ export class MeshEngine implements Machine {
     const logits = await this.runtime.step(token, pos);
     this.last = { token, pos };
     return logits;
+  }
+
+  /**
+   * Decodes a token on the fabric and reads back what moved, phase by phase, beside each phase's
+   * closed-form cost: words per link, steps, ramp words and adds, and the first difference.
+   */
+  async measure(token: number, pos: number): Promise<{ logits: Float32Array; phases: MeasuredPhase[]; violation: FabricViolation | null }> {
+    const fabric = this.runtime.fabric;
+    const decode = this.runtime.decode;
+    if (!fabric || !decode) throw new WafermeshError('not-on-fabric', 'only the fabric engine measures its transfers; use --engine fabric');
+    fabric.clearCounters();
+    const logits = await this.forward(token, pos);
+    const { phases, violation } = await fabric.readCounters();
+    return {
+      logits,
+      violation,
+      phases: phases.map((measured, i) => {
+        const modelled = decode.models[i](token, pos);
+        return { name: decode.phases[i].name, modelled, measured, firstDifference: firstDifference(modelled, measured) };
+      }),
+    };
   }
 
   async stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined> {

@@ -58,9 +58,9 @@ export interface Placement {
 }
 
 /**
- * How many times (at most) the KV cache holds each KV coordinate: 1 whenever that spreads the attention's
- * (KV head, RoPE pair) units over the columns as evenly as any split does (e.g. when the units
- * divide evenly among the columns). Otherwise a group's query heads are split into f sets (f the
+ * How many times (at most) the KV cache holds each KV coordinate: 1 whenever every column gets an
+ * attention unit (KV head, RoPE pair) — the mesh is no wider than the units — or that spreads the
+ * units over the columns as evenly as any split does. Otherwise a group's query heads are split into f sets (f the
  * smallest divisor of the group size that balances the units best), each set keeping its own copy
  * of the group's K and V (sets that share a column share it): at most f copies, not one per query
  * head. The rule weighs only the balance
@@ -69,6 +69,7 @@ export interface Placement {
 export function kvCopies(m: ModelConfig, mesh: MeshConfig): number {
   const kvMul = m.nHeads / m.nKvHeads;
   const units = m.nKvHeads * (headSize(m) / 2);
+  if (units >= mesh.width) return 1;
   // The fullest column's units over the average: 1 is perfect balance.
   const imbalance = (f: number) => (Math.ceil((units * f) / mesh.width) * mesh.width) / (units * f);
   let best = 1;

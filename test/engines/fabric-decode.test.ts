@@ -1,22 +1,82 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/engines/index.ts';
-import { meshFromPreset } from '../../src/mesh/config.ts';
+import type { MeshEngine } from '../../src/engines/mesh.ts';
+import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
+import { place } from '../../src/mesh/placement.ts';
+import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
-import type { ModelConfig } from '../../src/model/config.ts';
+import type { Model } from '../../src/model/weights.ts';
 import { raceReference } from '../helpers/race.ts';
 import { testGpu } from '../helpers/gpu.ts';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readCheckpoint } from '../../src/model/checkpoint.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
 const stories = loadStories260K();
+const gqaSeparate: ModelConfig = { dim: 48, hiddenDim: 96, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 40, sharedClassifier: false };
+
+async function race(model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree') {
+  const m = await createMachine('fabric', model, { gpu: testGpu, mesh, allreduce });
+  try {
+    return await raceReference(m, model, tokens);
+  } finally {
+    m.dispose();
+  }
+}
 
 describe('the decode on the fabric, token for token against the CPU reference', () => {
   afterAll(async () => (await testGpu()).destroy());
 
-  it('stories260K on 8x8 cores of 48 KB: 32 greedy ids', async () => {
-    const m = await createMachine('fabric', stories, { gpu: testGpu, mesh: meshFromPreset('wse-3', 8, 8), allreduce: 'tree' });
-    const r = await raceReference(m, stories, 32);
-    m.dispose();
+  it('stories260K for 256 tokens on 8x8 cores of 48 KB (K-tree) and on 6x10 (chain)', async () => {
+    for (const [w, h, a] of [[8, 8, 'tree'], [6, 10, 'ring']] as const) {
+      const r = await race(stories, meshFromPreset('wse-3', w, h), 256, a);
+      expect(r.ids, `${w}x${h}`).toHaveLength(256);
+      expect(r.ids, `${w}x${h}`).toEqual(r.cpuIds);
+      expect(r.maxDiff).toBeLessThan(1e-3);
+    }
+  });
+
+  it('wm-stories on 8x8, and a separate-classifier GQA model on odd shapes (6x7, 4x3, 1x1, and a mesh it barely fits)', async () => {
+    const wm = readCheckpoint(new Uint8Array(readFileSync(resolve(__dirname, '../../public/models/wm-stories.bin'))), 'wm-stories');
+    const r = await race(wm, meshFromPreset('wse-3', 8, 8), 64, 'tree');
     expect(r.ids).toEqual(r.cpuIds);
-    expect(r.maxDiff).toBeLessThan(1e-3);
+    const model = randomModel(gqaSeparate, 9);
+    for (const [w, h] of [[6, 7], [4, 3], [1, 1]] as const) {
+      for (const a of ['ring', 'tree'] as const) {
+        const g = await race(model, meshFromPreset(w * h === 1 ? 'wse-3-big-sram' : 'wse-3', w, h), 39, a);
+        expect(g.ids, `${w}x${h} ${a}`).toEqual(g.cpuIds);
+      }
+    }
+    // Barely: SRAM cut to exactly what the fullest core needs for the whole context.
+    const probe = place(model.config, meshFromPreset('wse-3', 3, 2, 1 << 20));
+    const barely = meshFromPreset('wse-3', 3, 2, probe.fullest.totalWords * 4);
+    expect(place(model.config, { ...barely, sramBytes: barely.sramBytes - 4 }).context).toBeLessThan(gqaSeparate.seqLen);
+    const b = await race(model, barely, 39, 'tree');
+    expect(b.ids).toEqual(b.cpuIds);
+  });
+
+  it('measured = modelled per link and per phase, with no access outside a core or its neighbours, at positions 0, 1 and the last', async () => {
+    const model = randomModel(gqaSeparate, 4);
+    for (const [w, h, a] of [[6, 7, 'tree'], [4, 3, 'ring']] as const) {
+      const m = (await createMachine('fabric', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', w, h), allreduce: a, instrument: true })) as MeshEngine;
+      try {
+        const last = m.context - 1;
+        let token = BOS;
+        for (let pos = 0; pos <= last; pos++) {
+          if (pos === 0 || pos === 1 || pos === last) {
+            const { phases, violation } = await m.measure(token, pos);
+            expect(violation, `${w}x${h} pos ${pos}`).toBeNull();
+            for (const p of phases) expect(p.firstDifference, `${w}x${h} ${a} pos ${pos}: ${p.name}`).toBeNull();
+            expect(phases.reduce((s, p) => s + p.measured.linkWords.reduce((x, y) => x + y, 0), 0)).toBeGreaterThan(0);
+          } else {
+            await m.forward(token, pos);
+          }
+          token = (token * 7 + pos + 3) % model.config.vocabSize;
+        }
+      } finally {
+        m.dispose();
+      }
+    }
   });
 });

@@ -50,7 +50,7 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
   if (kvCopies(m, mesh) !== 1) {
     throw new WafermeshError(
       'unsupported-mesh',
-      `on a ${W}-wide mesh this model's KV cache is kept ${kvCopies(m, mesh)} times, which the fabric decode does not run yet; use a mesh at most ${m.nKvHeads * (headSize(m) / 2)} cores wide`,
+      `on a ${W}-wide mesh this model's KV cache is kept ${kvCopies(m, mesh)} times (the mesh is wider than its ${m.nKvHeads * (headSize(m) / 2)} KV-head pairs), which the fabric decode does not run yet; use a mesh at most ${m.nKvHeads * (headSize(m) / 2)} cores wide`,
     );
   }
   const own = owners(m, mesh);
