@@ -15,7 +15,7 @@ import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from '.
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|gpu|mesh|fabric] [--mesh WxH] [--preset NAME] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
     model: { type: 'string', default: DEFAULT_MODEL },
@@ -56,7 +56,8 @@ export const generateCommand: Command = {
     let engine: Machine | undefined;
     const traces: MachineTrace[] = [];
     try {
-      engine = await createMachine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce });
+      // --json on the fabric reads back what moved after every token (measured words and steps).
+      engine = await createMachine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce, measure: !!v.json });
       checkPromptFits(promptIds.length, engine);
       const eng = engine;
       const stream = tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined;
@@ -123,6 +124,25 @@ function round(x: number): number {
 function meshSummary(engine: Machine, traces: MachineTrace[]) {
   const first = traces[0]?.fabric;
   const n = Math.max(1, traces.length);
+  const measured = traces.every((t) => t.fabricMeasured) && traces.length > 0;
+  const per = (f: (t: MachineTrace) => number) => round(traces.reduce((a, t) => a + f(t), 0) / n);
+  if (measured) {
+    // On the fabric: words and steps counted where they moved, beside the closed form.
+    const p = engine.wafer!;
+    return {
+      mesh: `${p.mesh.width}x${p.mesh.height}`,
+      sram_bytes_per_core: p.mesh.sramBytes,
+      collectives: p.allreduce === 'ring' ? 'chain' : 'ktree',
+      passes_per_token: engine.passes.length,
+      measured_fabric_words_per_token: per((t) => t.fabricMeasured!.words),
+      measured_fabric_steps_per_token: per((t) => t.fabricMeasured!.steps),
+      modelled_fabric_words_per_token: per((t) => t.fabricMeasured!.modelledWords),
+      modelled_fabric_steps_per_token: per((t) => t.fabricMeasured!.modelledSteps),
+      fabric_phases_equal_to_model: traces.every((t) => t.fabricMeasured!.phasesEqual === t.fabricMeasured!.phases),
+      sram_peak_bytes_per_core: p.placement.fullest.totalWords * 4,
+      context: p.placement.context,
+    };
+  }
   const cycles = traces.reduce((a, t) => a + t.fabric!.cycles, 0) / n;
   const words = traces.reduce((a, t) => a + t.fabric!.linkWords, 0) / n;
   const p = engine.wafer!;

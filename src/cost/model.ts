@@ -112,6 +112,21 @@ export interface MachineTrace {
   readonly cost: MachineCost;
   /** True when the off-chip bytes were counted on the GPU by the kernels; false when read off the plan. */
   readonly counted: boolean;
+  /** On the fabric engine when measuring: what moved, counted where it moved, and the closed form. */
+  readonly fabricMeasured?: FabricTokenCount;
+}
+
+/** A token's fabric traffic over all its phases: measured on the GPU beside the closed-form model. */
+export interface FabricTokenCount {
+  readonly words: number;
+  readonly steps: number;
+  readonly rampWords: number;
+  readonly adds: number;
+  readonly modelledWords: number;
+  readonly modelledSteps: number;
+  /** Phases whose words per link, steps, ramp words and adds all equal the model. */
+  readonly phasesEqual: number;
+  readonly phases: number;
 }
 
 /** A wafer token's trace, read off its program (`perLink`: words per link too, for drawing). */

@@ -34,6 +34,8 @@ export interface MachineOptions {
   standIn?: 'mesh' | 'gpu';
   /** Count on the GPU what the kernels move (slower; tests). */
   instrument?: boolean;
+  /** The fabric engine: read back what moved after every token (lastTrace().fabricMeasured). */
+  measure?: boolean;
 }
 
 function waferProgram(model: Model, options: MachineOptions): WaferProgram {
@@ -70,7 +72,9 @@ export async function createMachine(name: string, model: Model, options: Machine
       // The fabric runs the chain or the K-tree: `ring` maps to the chain, `tree` to the K-tree.
       const fabric = name === 'fabric' ? compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree') : undefined;
       if (!options.gpu) throw new WafermeshError('no-webgpu', `the ${name} engine needs WebGPU`);
-      return MeshEngine.fromProgram(await options.gpu(), model, program, { instrument: options.instrument, fabric });
+      const machine = await MeshEngine.fromProgram(await options.gpu(), model, program, { instrument: options.instrument, fabric });
+      machine.measureEach = !!options.measure && !!fabric;
+      return machine;
     }
     default:
       throw new WafermeshError('unknown-engine', `engine "${name}" is not one of ${ENGINES.join(', ')}`);

@@ -1,4 +1,4 @@
-import { meshMachineTrace, type MachineTrace } from '../cost/model.ts';
+import { meshMachineTrace, type FabricTokenCount, type MachineTrace } from '../cost/model.ts';
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources } from '../gpu/resources.ts';
@@ -92,10 +92,16 @@ export class MeshEngine implements Machine {
     }
   }
 
+  /** On the fabric: measure every token (a counters read-back each), for lastTrace().fabricMeasured. */
+  measureEach = false;
+  private lastMeasured: readonly MeasuredPhase[] | undefined;
+
   async forward(token: number, pos: number): Promise<Float32Array> {
+    if (this.measureEach && this.runtime.fabric) return (await this.measure(token, pos)).logits;
     this.check(token, pos);
     const logits = await this.runtime.step(token, pos);
     this.last = { token, pos };
+    this.lastMeasured = undefined;
     return logits;
   }
 
@@ -107,17 +113,17 @@ export class MeshEngine implements Machine {
     const fabric = this.runtime.fabric;
     const decode = this.runtime.decode;
     if (!fabric || !decode) throw new WafermeshError('not-on-fabric', 'only the fabric engine measures its transfers; use --engine fabric');
+    this.check(token, pos);
     fabric.clearCounters();
-    const logits = await this.forward(token, pos);
+    const logits = await this.runtime.step(token, pos);
     const { phases, violation } = await fabric.readCounters();
-    return {
-      logits,
-      violation,
-      phases: phases.map((measured, i) => {
-        const modelled = decode.models[i](token, pos);
-        return { name: decode.phases[i].name, modelled, measured, firstDifference: firstDifference(modelled, measured) };
-      }),
-    };
+    const measured = phases.map((m, i) => {
+      const modelled = decode.models[i](token, pos);
+      return { name: decode.phases[i].name, modelled, measured: m, firstDifference: firstDifference(modelled, m) };
+    });
+    this.last = { token, pos };
+    this.lastMeasured = measured;
+    return { logits, violation, phases: measured };
   }
 
   async stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined> {
@@ -127,10 +133,13 @@ export class MeshEngine implements Machine {
     return logits;
   }
 
-  /** The trace of the last token decoded, read off the program when first asked for. */
+  /** The trace of the last token decoded, read off the program when first asked for (with what the fabric measured, when it did). */
   lastTrace(perLink = false): MachineTrace | undefined {
     if (!this.last) return undefined;
-    if (!this.last.trace || (perLink && !this.last.trace.fabric?.perLink)) this.last.trace = meshMachineTrace(this.wafer, this.last.token, this.last.pos, perLink);
+    if (!this.last.trace || (perLink && !this.last.trace.fabric?.perLink)) {
+      const t = meshMachineTrace(this.wafer, this.last.token, this.last.pos, perLink);
+      this.last.trace = this.lastMeasured ? { ...t, fabricMeasured: fabricTotals(this.lastMeasured) } : t;
+    }
     return this.last.trace;
   }
 
@@ -142,4 +151,20 @@ export class MeshEngine implements Machine {
   dispose(): void {
     this.res.dispose();
   }
+}
+
+/** A token's fabric traffic summed over its phases. */
+function fabricTotals(phases: readonly MeasuredPhase[]): FabricTokenCount {
+  const sum = (f: (p: MeasuredPhase) => number) => phases.reduce((a, p) => a + f(p), 0);
+  const words = (c: FabricCount) => c.linkWords.reduce((a, b) => a + b, 0);
+  return {
+    words: sum((p) => words(p.measured)),
+    steps: sum((p) => p.measured.steps),
+    rampWords: sum((p) => p.measured.rampWords),
+    adds: sum((p) => p.measured.flops),
+    modelledWords: sum((p) => words(p.modelled)),
+    modelledSteps: sum((p) => p.modelled.steps),
+    phasesEqual: phases.filter((p) => p.firstDifference === null).length,
+    phases: phases.length,
+  };
 }

@@ -183,6 +183,21 @@ describe('wafermesh generate --engine mesh', () => {
   });
 });
 
+describe('wafermesh generate --engine fabric', () => {
+  it('gives the CPU reference\'s ids, with the fabric words and steps measured per token equal to the closed form', () => {
+    const f = cli('generate', '--model', 'stories260K', '--engine', 'fabric', '--mesh', '8x8', '--tokens', '12', '--json');
+    expect(f.code, f.stderr).toBe(0);
+    const out = JSON.parse(f.stdout);
+    const c = JSON.parse(cli('generate', '--model', 'stories260K', '--engine', 'cpu', '--tokens', '12', '--json').stdout);
+    expect(out.engine).toBe('fabric');
+    expect(out.ids).toEqual(c.ids);
+    expect(out.mesh.measured_fabric_words_per_token).toBeGreaterThan(0);
+    expect(out.mesh.measured_fabric_words_per_token).toBe(out.mesh.modelled_fabric_words_per_token);
+    expect(out.mesh.measured_fabric_steps_per_token).toBe(out.mesh.modelled_fabric_steps_per_token);
+    expect(out.mesh.fabric_phases_equal_to_model).toBe(true);
+  });
+});
+
 describe('a mesh whose KV cache holds less than seq_len', () => {
   it('stops at the context it holds, with stop "context", not an error', () => {
     const fit = JSON.parse(cli('fit', '--model', 'stories260K', '--mesh', '5x5', '--json').stdout);
