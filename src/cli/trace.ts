@@ -5,19 +5,26 @@ import { compileProgram } from '../mesh/programs/decode.ts';
 import { traceToken } from '../mesh/trace.ts';
 import { BOS } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
-import { loadConfig } from './load.ts';
+import { loadConfig, loadModel } from './load.ts';
+import { createMachine } from '../engines/index.ts';
+import type { MeshEngine } from '../engines/mesh.ts';
+import type { FabricCount } from '../mesh/fabric.ts';
+import type { WaferProgram } from '../mesh/program.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { nodeGpu } from '../gpu/node.ts';
 import type { Command } from './command.ts';
 import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from './options.ts';
 
 export const traceCommand: Command = {
   summary: "one token's wafer program: every phase with its modelled cycles, link traffic and FLOPs",
-  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--pos N] [--token ID] [--json]',
+  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--pos N] [--token ID] [--measure] [--json]',
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
     ...MESH_OPTIONS,
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     pos: { type: 'string', default: '0' },
     token: { type: 'string', default: String(BOS) },
+    measure: { type: 'boolean' },
     json: { type: 'boolean' },
   },
   choices: { model: CHOICES.anyModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
@@ -31,6 +38,7 @@ export const traceCommand: Command = {
       throw new WafermeshError('bad-option', `--pos ${pos} is outside the context 0…${program.placement.context - 1} this mesh holds`);
     }
     if (token < 0 || token >= model.config.vocabSize) throw new WafermeshError('bad-option', `--token ${token} is outside the vocabulary 0…${model.config.vocabSize - 1}`);
+    if (v.measure) return measure(String(v.model), program, token, pos, !!v.json);
     const t = traceToken(program, token, pos);
     const passOf = new Map<number, number>();
     program.passes.forEach((p, i) => p.phases.forEach((ph) => passOf.set(ph, i)));
@@ -71,3 +79,49 @@ export const traceCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * `trace --measure`: decodes positions 0…pos on the fabric engine (instrumented: every access
+ * checked) and prints, phase by phase, the closed-form cost beside what the GPU counted.
+ */
+async function measure(name: string, program: WaferProgram, token: number, pos: number, json: boolean): Promise<number> {
+  const { model } = await loadModel(name);
+  let gpu: GpuContext | undefined;
+  const m = (await createMachine('fabric', model, { gpu: async () => (gpu = await nodeGpu()), program, instrument: true })) as MeshEngine;
+  try {
+    // The positions before: BOS then the reference's greedy ids are not needed for the counts,
+    // which depend only on the position and the token decoded there; feed BOS.
+    for (let p = 0; p < pos; p++) await m.forward(BOS, p);
+    const r = await m.measure(token, pos);
+    const words = (c: FabricCount) => c.linkWords.reduce((a, b) => a + b, 0);
+    const hop = program.mesh.cyclesPerHop;
+    const phases = r.phases.map((p) => ({
+      name: p.name,
+      modelled: { steps: p.modelled.steps, cycles: p.modelled.steps * hop, link_words: words(p.modelled), ramp_words: p.modelled.rampWords, adds: p.modelled.flops },
+      measured: { steps: p.measured.steps, link_words: words(p.measured), ramp_words: p.measured.rampWords, adds: p.measured.flops, nonneighbour_accesses: r.violation ? r.violation.count : 0 },
+      links_equal: p.firstDifference === null,
+      first_difference: p.firstDifference,
+    }));
+    const total = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
+    const totals = {
+      modelled: { steps: total((p) => p.modelled.steps), cycles: total((p) => p.modelled.cycles), link_words: total((p) => p.modelled.link_words) },
+      measured: { steps: total((p) => p.measured.steps), link_words: total((p) => p.measured.link_words), nonneighbour_accesses: r.violation ? r.violation.count : 0 },
+      links_equal: phases.every((p) => p.links_equal),
+      violation: r.violation,
+    };
+    if (json) {
+      console.log(JSON.stringify({ mesh: `${program.mesh.width}x${program.mesh.height}`, engine: 'fabric', pos, token, phases, totals }));
+      return totals.links_equal && !r.violation ? 0 : 1;
+    }
+    console.log(`${name} on the fabric of a ${program.mesh.width}x${program.mesh.height} mesh, token ${token} at position ${pos}: modelled (closed form) beside measured (counted on the GPU)`);
+    console.log(`${'phase'.padEnd(48)} ${'steps'.padStart(7)} ${'measured'.padStart(9)} ${'link-words'.padStart(11)} ${'measured'.padStart(9)}  equal`);
+    for (const p of phases) {
+      console.log(`${p.name.padEnd(48)} ${String(p.modelled.steps).padStart(7)} ${String(p.measured.steps).padStart(9)} ${String(p.modelled.link_words).padStart(11)} ${String(p.measured.link_words).padStart(9)}  ${p.links_equal ? 'yes' : `no: ${p.first_difference}`}`);
+    }
+    console.log(`total: ${totals.modelled.steps} fabric steps and ${totals.modelled.link_words} link-words modelled; ${totals.measured.steps} and ${totals.measured.link_words} measured; ${r.violation ? `violation: ${r.violation.code} at core ${r.violation.core}` : 'no access outside a core or its neighbours\' registers'}`);
+    return totals.links_equal && !r.violation ? 0 : 1;
+  } finally {
+    m.dispose();
+    gpu?.destroy();
+  }
+}

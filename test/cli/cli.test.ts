@@ -196,6 +196,22 @@ describe('wafermesh generate --engine fabric', () => {
     expect(out.mesh.measured_fabric_steps_per_token).toBe(out.mesh.modelled_fabric_steps_per_token);
     expect(out.mesh.fabric_phases_equal_to_model).toBe(true);
   });
+
+  it('trace --measure --json: every phase modelled beside measured, equal link by link, no non-neighbour access', () => {
+    const r = cli('trace', '--model', 'stories260K', '--mesh', '8x8', '--pos', '9', '--measure', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const t = JSON.parse(r.stdout);
+    // The embedding; per layer Σx², q/k/v, scores, column maxima and sums, wo, Σx², w1/w3, w2; Σx² and logits.
+    expect(t.phases.length).toBe(1 + 9 * 5 + 2);
+    for (const p of t.phases) {
+      expect(p.links_equal, p.name).toBe(true);
+      expect(p.first_difference).toBeNull();
+      expect(p.measured.steps).toBe(p.modelled.steps);
+      expect(p.measured.link_words).toBe(p.modelled.link_words);
+      expect(p.measured.nonneighbour_accesses).toBe(0);
+    }
+    expect(t.totals.measured.link_words).toBeGreaterThan(0);
+  });
 });
 
 describe('a mesh whose KV cache holds less than seq_len', () => {
