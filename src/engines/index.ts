@@ -73,7 +73,7 @@ export async function createMachine(name: string, model: Model, options: Machine
       const fabric = name === 'fabric' ? compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree') : undefined;
       if (!options.gpu) throw new WafermeshError('no-webgpu', `the ${name} engine needs WebGPU`);
       const machine = await MeshEngine.fromProgram(await options.gpu(), model, program, { instrument: options.instrument, fabric });
-      machine.measureEach = !!options.measure && !!fabric;
+      machine.measuring = !!options.measure && !!fabric;
       return machine;
     }
     default:

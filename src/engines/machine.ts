@@ -41,6 +41,11 @@ export interface Machine {
    * the logits, the others undefined. forward() is all passes at once.
    */
   stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined>;
+  /**
+   * Where the machine can read back what moved after each token (the fabric engine): whether it
+   * does, for lastTrace().fabricMeasured. A read-back per token: leave it off while timing.
+   */
+  measuring?: boolean;
   /** The last token's trace and modelled cost (`perLink`: the wafer's words per link too). */
   lastTrace(perLink?: boolean): MachineTrace | undefined;
   /** Starts a new sequence (forgets the KV cache). */

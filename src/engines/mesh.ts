@@ -93,11 +93,11 @@ export class MeshEngine implements Machine {
   }
 
   /** On the fabric: measure every token (a counters read-back each), for lastTrace().fabricMeasured. */
-  measureEach = false;
+  measuring = false;
   private lastMeasured: readonly MeasuredPhase[] | undefined;
 
   async forward(token: number, pos: number): Promise<Float32Array> {
-    if (this.measureEach && this.runtime.fabric) return (await this.measure(token, pos)).logits;
+    if (this.measuring && this.runtime.fabric) return (await this.measure(token, pos)).logits;
     this.check(token, pos);
     const logits = await this.runtime.step(token, pos);
     this.last = { token, pos };

@@ -75,7 +75,7 @@ export const benchCommand: Command = {
     const commit = gitCommit();
     let head: string[];
     try {
-      if (cases.some((c) => c.engine === 'gpu' || c.engine === 'mesh')) gpu = await nodeGpu();
+      if (cases.some((c) => c.engine !== 'cpu' && c.engine !== 'c')) gpu = await nodeGpu();
       head = header({ commit, gpu, model: mainModel, config: (await getModel(mainModel)).config, preset, allreduce, tokens, repeats, gpuHw });
       for (const h of head) console.log(h);
       console.log(COLUMNS);
