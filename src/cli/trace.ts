@@ -7,7 +7,6 @@ import { BOS } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig, loadModel } from './load.ts';
 import { createMachine } from '../engines/index.ts';
-import type { MeshEngine } from '../engines/mesh.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -87,12 +86,12 @@ export const traceCommand: Command = {
 async function measure(name: string, program: WaferProgram, token: number, pos: number, json: boolean): Promise<number> {
   const { model } = await loadModel(name);
   let gpu: GpuContext | undefined;
-  const m = (await createMachine('fabric', model, { gpu: async () => (gpu = await nodeGpu()), program, instrument: true })) as MeshEngine;
+  const m = await createMachine('fabric', model, { gpu: async () => (gpu = await nodeGpu()), program, instrument: true });
   try {
     // The positions before: BOS then the reference's greedy ids are not needed for the counts,
     // which depend only on the position and the token decoded there; feed BOS.
     for (let p = 0; p < pos; p++) await m.forward(BOS, p);
-    const r = await m.measure(token, pos);
+    const r = await m.measure!(token, pos);
     const words = (c: FabricCount) => c.linkWords.reduce((a, b) => a + b, 0);
     const hop = program.mesh.cyclesPerHop;
     const phases = r.phases.map((p) => ({

@@ -1,5 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import type { GpuResources } from '../gpu/resources.ts';
+import type { FabricViolation } from './machine.ts';
 import { DIR } from '../mesh/collectives.ts';
 import { checkRound, FLOW_DIR, streamCore, streamSpan, streamSteps, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
 
@@ -38,15 +39,6 @@ export interface FabricOptions {
   instrument?: boolean;
   /** Test-only fault (see shaders/fabric.wgsl): 1 far read, 2 dropped word, 3 extra hop, 4 another core's SRAM. */
   fault?: 0 | 1 | 2 | 3 | 4;
-}
-
-/** What the instrumented GPU saw: the first access outside a core's slice or its neighbours' registers. */
-export interface FabricViolation {
-  readonly count: number;
-  readonly code: 'sram' | 'link' | 'word';
-  readonly core: number;
-  readonly round: number;
-  readonly address: number;
 }
 
 /** One round's dispatch: its phase, the steps it loops, rows or columns, and when it runs. */

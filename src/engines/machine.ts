@@ -1,4 +1,5 @@
 import type { MachineTrace, PlanKind } from '../cost/model.ts';
+import type { FabricCount } from '../mesh/fabric.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { ModelConfig } from '../model/config.ts';
 
@@ -12,6 +13,30 @@ export type EngineName = 'cpu' | 'gpu' | 'mesh' | 'fabric';
 export interface PassInfo {
   readonly name: string;
   readonly layer: number | null;
+}
+
+/** One fabric phase of a token: what the closed form says and what the GPU counted. */
+export interface MeasuredPhase {
+  readonly name: string;
+  readonly modelled: FabricCount;
+  readonly measured: FabricCount;
+  readonly firstDifference: string | null;
+}
+
+/** The first access an instrumented fabric run saw outside a core's slice or its neighbours' registers. */
+export interface FabricViolation {
+  readonly count: number;
+  readonly code: 'sram' | 'link' | 'word';
+  readonly core: number;
+  readonly round: number;
+  readonly address: number;
+}
+
+/** A token decoded on the fabric with what moved, phase by phase. */
+export interface TokenMeasurement {
+  readonly logits: Float32Array;
+  readonly phases: readonly MeasuredPhase[];
+  readonly violation: FabricViolation | null;
 }
 
 /**
@@ -46,6 +71,8 @@ export interface Machine {
    * does, for lastTrace().fabricMeasured. A read-back per token: leave it off while timing.
    */
   measuring?: boolean;
+  /** The fabric engine: decode a token and read back what moved beside the closed form (absent elsewhere). */
+  measure?(token: number, pos: number): Promise<TokenMeasurement>;
   /** The last token's trace and modelled cost (`perLink`: the wafer's words per link too). */
   lastTrace(perLink?: boolean): MachineTrace | undefined;
   /** Starts a new sequence (forgets the KV cache). */

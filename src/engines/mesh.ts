@@ -8,17 +8,8 @@ import { passList, type WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
 import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
-import type { Machine, PassInfo } from './machine.ts';
-import type { FabricViolation } from './fabric-runtime.ts';
+import type { Machine, MeasuredPhase, PassInfo, TokenMeasurement } from './machine.ts';
 import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
-
-/** One fabric phase of a token: what the closed form says and what the GPU counted. */
-export interface MeasuredPhase {
-  readonly name: string;
-  readonly modelled: FabricCount;
-  readonly measured: FabricCount;
-  readonly firstDifference: string | null;
-}
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 
 /**
@@ -109,7 +100,7 @@ export class MeshEngine implements Machine {
    * Decodes a token on the fabric and reads back what moved, phase by phase, beside each phase's
    * closed-form cost: words per link, steps, ramp words and adds, and the first difference.
    */
-  async measure(token: number, pos: number): Promise<{ logits: Float32Array; phases: MeasuredPhase[]; violation: FabricViolation | null }> {
+  async measure(token: number, pos: number): Promise<TokenMeasurement> {
     const fabric = this.runtime.fabric;
     const decode = this.runtime.decode;
     if (!fabric || !decode) throw new WafermeshError('not-on-fabric', 'only the fabric engine measures its transfers; use --engine fabric');
