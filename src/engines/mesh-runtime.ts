@@ -188,7 +188,6 @@ export class MeshRuntime {
 
   private async finishWithLogits(enc: GPUCommandEncoder): Promise<Float32Array> {
     const m = this.program.model;
-    const dev = this.res.device;
     // Copy each row's logits out of the SRAM of core (r, 0).
     const bytes = m.vocabSize * 4;
     const staging = this.res.buffer('mesh:logits readback', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);

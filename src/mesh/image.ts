@@ -79,7 +79,7 @@ export function buildImage(program: WaferProgram, model: Model): { sram: Float32
     for (const v of t) idxList.push(v);
   };
   for (const k of OWNER_TABLES) append(`row_${k}`, own.row[k]);
-  append('col_dim', own.colOfDim);
+  append('col_dim', own.col.dim);
   const kvd = kvDim(m);
   for (let core = 0; core < nCores; core++) {
     const cp: CorePlacement = placement.cores[core];

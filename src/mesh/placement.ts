@@ -183,10 +183,11 @@ export function vectorLength(m: ModelConfig, kind: VectorKind): number {
  */
 export interface Owners {
   readonly row: Readonly<Record<VectorKind, Uint32Array>>;
-  readonly colOfDim: Uint32Array;
   /** For dim, kv and hidden coordinates: the column holding each (the first, if KV is stored more than once) and its index in that column's list. */
   readonly col: Readonly<Record<'dim' | 'kv' | 'hidden', Uint32Array>>;
   readonly pos: Readonly<Record<'dim' | 'kv' | 'hidden', Uint32Array>>;
+  /** For each query head, the first and last column its coordinates span (the columns between all hold some). */
+  readonly headColumns: readonly (readonly [number, number])[];
 }
 
 export function owners(m: ModelConfig, mesh: MeshConfig): Owners {
@@ -217,7 +218,9 @@ export function owners(m: ModelConfig, mesh: MeshConfig): Owners {
   const kv = columns('kv', kvDim(m));
   const hidden = columns('hidden', m.hiddenDim);
   const row = { dim: rowTable(m.dim), kv: rowTable(kvDim(m)), hidden: rowTable(m.hiddenDim), vocab: rowTable(m.vocabSize) };
-  return { row, colOfDim: dim.col, col: { dim: dim.col, kv: kv.col, hidden: hidden.col }, pos: { dim: dim.pos, kv: kv.pos, hidden: hidden.pos } };
+  const hs = headSize(m);
+  const headColumns = Array.from({ length: m.nHeads }, (_, h) => [dim.col[h * hs], dim.col[h * hs + hs - 1]] as const);
+  return { row, col: { dim: dim.col, kv: kv.col, hidden: hidden.col }, pos: { dim: dim.pos, kv: kv.pos, hidden: hidden.pos }, headColumns };
 }
 
 /** The matrices of one layer: name, output kind, input kind. */

@@ -124,9 +124,7 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
   // run in different rounds.
   const segOf = new Map<string, { seg: Segment; heads: number[] }>();
   for (let h = 0; h < m.nHeads; h++) {
-    const hs = headSize(m);
-    const lo = own.colOfDim[h * hs];
-    const hi = own.colOfDim[h * hs + hs - 1];
+    const [lo, hi] = own.headColumns[h];
     const key = `${lo}:${hi}`;
     const s = segOf.get(key) ?? { seg: { lo, hi, centre: Math.floor((lo + hi) / 2) }, heads: [] };
     s.heads.push(h);

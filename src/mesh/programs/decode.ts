@@ -1,5 +1,5 @@
 import { WafermeshError } from '../../errors.ts';
-import { headSize, type ModelConfig } from '../../model/config.ts';
+import type { ModelConfig } from '../../model/config.ts';
 import { ALLREDUCE_ALGORITHMS, DEFAULT_ALLREDUCE, type Allreduce } from '../collectives.ts';
 import type { MeshConfig } from '../config.ts';
 import { columnHeads, columnRuns, columnWidth, owners, place, refuseIfNotFits, slotsForRow, split, vectorLength, type VectorKind } from '../placement.ts';
@@ -46,10 +46,8 @@ export function compileProgram(model: ModelConfig, mesh: MeshConfig, allreduce: 
   };
 
   // The columns each head's coordinates span, and the heads each column covers.
-  const hs = headSize(m);
   const own = owners(m, mesh);
-  const colOfDim = (i: number) => own.colOfDim[i];
-  const headSegments: [number, number][] = Array.from({ length: m.nHeads }, (_, h) => [colOfDim(h * hs), colOfDim(h * hs + hs - 1) + 1]);
+  const headSegments: [number, number][] = own.headColumns.map(([lo, hi]) => [lo, hi + 1]);
   const headsOfCol = Array.from({ length: W }, (_, c) => columnHeads(m, mesh, c).count);
   const heads = (core: number) => headsOfCol[colOf(core)];
 
