@@ -13,6 +13,11 @@ export type EngineName = 'cpu' | 'gpu' | 'mesh' | 'fabric';
 export interface PassInfo {
   readonly name: string;
   readonly layer: number | null;
+  /**
+   * On the fabric engine: a compute pass (each core touches only its own SRAM) or a fabric phase
+   * (words move neighbour to neighbour); absent on the other machines.
+   */
+  readonly kind?: 'compute' | 'fabric';
 }
 
 /** One fabric phase of a token: what the closed form says and what the GPU counted. */
@@ -73,6 +78,11 @@ export interface Machine {
   measuring?: boolean;
   /** The fabric engine: decode a token and read back what moved beside the closed form (absent elsewhere). */
   measure?(token: number, pos: number): Promise<TokenMeasurement>;
+  /**
+   * The fabric engine while `measuring`: what the last stepPass moved when that pass was a fabric
+   * phase (counted by the shader, beside the phase's closed form); undefined after a compute pass.
+   */
+  steppedPhase?(): MeasuredPhase | undefined;
   /** The last token's trace and modelled cost (`perLink`: the wafer's words per link too). */
   lastTrace(perLink?: boolean): MachineTrace | undefined;
   /** Starts a new sequence (forgets the KV cache). */

@@ -33,7 +33,9 @@ export class MeshEngine implements Machine {
     this.runtime = runtime;
     const d = runtime.decode;
     this.engine = d ? 'fabric' : 'mesh';
-    this.passes = d ? d.steps.map((s) => (s.kind === 'compute' ? { name: s.entry, layer: s.layer } : { name: d.phases[s.phase].name, layer: null })) : passList(program);
+    this.passes = d
+      ? d.steps.map((s) => (s.kind === 'compute' ? { name: s.entry, layer: s.layer, kind: 'compute' as const } : { name: d.phases[s.phase].name, layer: null, kind: 'fabric' as const }))
+      : passList(program);
     const m = program.mesh;
     this.description = d
       ? `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores on the fabric: ${d.phases.length} fabric phases and ${d.steps.length - d.phases.length} compute passes per token on ${res.ctx.adapterName}`
@@ -88,6 +90,8 @@ export class MeshEngine implements Machine {
   private lastMeasured: readonly MeasuredPhase[] | undefined;
 
   async forward(token: number, pos: number): Promise<Float32Array> {
+    this.stepped = undefined;
+    this.steppedPhases = [];
     if (this.measuring && this.runtime.fabric) return (await this.measure(token, pos)).logits;
     this.check(token, pos);
     const logits = await this.runtime.step(token, pos);
@@ -117,11 +121,40 @@ export class MeshEngine implements Machine {
     return { logits, violation, phases: measured };
   }
 
+  /** While measuring: the last stepPass's fabric phase, and the phases of the token stepped so far (by phase index). */
+  private stepped: MeasuredPhase | undefined;
+  private steppedPhases: (MeasuredPhase | undefined)[] = [];
+
   async stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined> {
     this.check(token, pos);
+    const fabric = this.runtime.fabric;
+    const decode = this.runtime.decode;
+    const step = decode?.steps[pass];
+    // A fabric phase stepped while measuring: its counters alone, cleared before and read after.
+    const phase = this.measuring && fabric && step?.kind === 'fabric' ? step.phase : undefined;
+    if (pass === 0) this.steppedPhases = [];
+    this.stepped = undefined;
+    if (phase !== undefined) fabric!.clearCounters();
     const logits = await this.runtime.stepPasses(token, pos, pass, pass + 1);
-    if (logits) this.last = { token, pos };
+    if (phase !== undefined) {
+      const { phases } = await fabric!.readCounters();
+      const modelled = decode!.models[phase](token, pos);
+      this.stepped = { name: decode!.phases[phase].name, modelled, measured: phases[phase], firstDifference: firstDifference(modelled, phases[phase]) };
+      this.steppedPhases[phase] = this.stepped;
+    }
+    if (logits) {
+      this.last = { token, pos };
+      // The token's trace carries what the fabric measured when every phase of it was stepped measuring.
+      const all = decode && this.measuring && decode.phases.every((_, i) => this.steppedPhases[i]);
+      this.lastMeasured = all ? (this.steppedPhases as MeasuredPhase[]) : undefined;
+      this.steppedPhases = [];
+    }
     return logits;
+  }
+
+  /** What the last stepPass moved, when it was a fabric phase stepped while measuring. */
+  steppedPhase(): MeasuredPhase | undefined {
+    return this.stepped;
   }
 
   /** The trace of the last token decoded, read off the program when first asked for (with what the fabric measured, when it did). */

@@ -13,7 +13,10 @@ import { BOS, describeConfig } from '../model/config.ts';
 import { isRandomSpec, loadModel, parseModelSpec, type LoadedModel } from '../model/load.ts';
 import { TextStream, type Tokenizer } from '../model/tokenizer.ts';
 import type { Model } from '../model/weights.ts';
-import type { FitReport, PhaseEvent, PhaseInfo, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+import type { FabricCount } from '../mesh/fabric.ts';
+import type { MeasuredPhase } from '../engines/machine.ts';
+import { stepCaption } from './captions.ts';
+import type { FitReport, PhaseEvent, PhaseInfo, PhaseMeasurement, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
 
 const GPU_PRESET = CATALOG.defaults.gpu;
 
@@ -71,15 +74,14 @@ function fitReport(model: Model, req: SessionRequest): FitReport {
   };
 }
 
-/**
- * One race: the same model, prompt and sampler on the wafer (mesh engine) and on the
- * conventional GPU (baseline), stepped token by token or pass by pass. Without WebGPU both panes
- * are decoded by the CPU reference standing in for each machine, and the modelled numbers still
- * come from the two plans.
- */
+/** The wafer's machine and the GPU's, with their decoders and text. */
 interface Racers {
   program: WaferProgram;
   mesh: Machine;
+  /** `mesh` is the fabric engine, measuring what moves; otherwise the functional model (mesh engine or CPU stand-in). */
+  fabric: boolean;
+  /** Why the fabric refused the mesh, when the functional model stands in for it. */
+  waferNote: string | null;
   gpu: Machine;
   meshDecoder: Decoder;
   gpuDecoder: Decoder;
@@ -87,17 +89,65 @@ interface Racers {
   gpuText?: TextStream;
 }
 
+/** The fabric's count of one phase as the page shows it. */
+function phaseMeasurement(p: MeasuredPhase): PhaseMeasurement {
+  const words = (c: FabricCount) => c.linkWords.reduce((a, b) => a + b, 0);
+  return {
+    words: words(p.measured),
+    steps: p.measured.steps,
+    rampWords: p.measured.rampWords,
+    adds: p.measured.flops,
+    modelledWords: words(p.modelled),
+    modelledSteps: p.modelled.steps,
+    firstDifference: p.firstDifference,
+  };
+}
+
+/** The steps "step one phase" walks: the fabric's passes one by one, or the functional program's passes with their phases. */
+function phaseList(racers: Racers | undefined, program: WaferProgram | undefined): PhaseInfo[] {
+  if (racers?.fabric) {
+    return racers.mesh.passes.map((p, i) => ({
+      index: i,
+      pass: i,
+      name: p.name,
+      kind: p.kind === 'fabric' ? ('transfer' as const) : ('compute' as const),
+      layer: p.layer,
+      collective: null,
+      caption: stepCaption(p.kind ?? 'compute', p.name),
+    }));
+  }
+  const phases: PhaseInfo[] = [];
+  program?.passes.forEach((p, pass) =>
+    p.phases.forEach((i) => {
+      const ph = program.phases[i];
+      phases.push({ index: i, pass, name: ph.name, kind: ph.kind, layer: ph.layer, collective: ph.kind === 'transfer' ? ph.collective : null, caption: '' });
+    }),
+  );
+  return phases;
+}
+
+/**
+ * One race: the same model, prompt and sampler on the wafer and on the conventional GPU
+ * (baseline), stepped token by token or phase by phase. The wafer is the fabric engine, which
+ * counts the words it moves on every link; where the fabric refuses the mesh, the functional
+ * model (mesh engine) stands in and its link counts are modelled. Without WebGPU both panes are
+ * decoded by the CPU reference standing in for each machine, and the modelled numbers still come
+ * from the two plans.
+ */
 export class RaceSession {
   readonly info: SessionInfo;
   private readonly racers: Racers | undefined;
   private readonly gpuCtx: GpuContext | undefined;
   private generated = 0;
   private nextPass = 0; // passes of the current token already run by stepPhase
+  /** On the fabric: words per link (core * 4 + dir) measured so far in the current token. */
+  private tokenLinks: Float64Array;
 
   private constructor(info: SessionInfo, racers: Racers | undefined, gpuCtx: GpuContext | undefined) {
     this.info = info;
     this.racers = racers;
     this.gpuCtx = gpuCtx;
+    this.tokenLinks = new Float64Array(info.fit.width * info.fit.height * 4);
   }
 
   static async open(req: SessionRequest, host: SessionHost, progress?: (p: Progress) => void): Promise<RaceSession> {
@@ -111,19 +161,24 @@ export class RaceSession {
     const promptIds = tokenizer ? tokenizer.encode(req.prompt, true) : [BOS];
     progress?.({ stage: 'compiling the wafer program', fraction: 0.3 });
     const program = fit.fits ? compileProgram(c, meshFromPreset(req.preset, req.mesh.width, req.mesh.height), req.allreduce) : undefined;
-    const phases: PhaseInfo[] = [];
-    program?.passes.forEach((p, pass) =>
-      p.phases.forEach((i) => {
-        const ph = program.phases[i];
-        phases.push({ index: i, pass, name: ph.name, kind: ph.kind, layer: ph.layer, collective: ph.kind === 'transfer' ? ph.collective : null });
-      }),
-    );
     let gpuCtx: GpuContext | undefined;
     let noWebgpuReason: string | null = null;
     try {
       gpuCtx = await host.gpu();
     } catch (e) {
       noWebgpuReason = oneLine(e);
+    }
+    let racers: Racers | undefined;
+    if (program) {
+      progress?.({ stage: "placing the weights in the cores' SRAM", fraction: 0.6 });
+      const made: Machine[] = [];
+      try {
+        racers = await RaceSession.racers(program, model, tokenizer, promptIds, req, gpuCtx, made, progress);
+      } catch (e) {
+        for (const m of made) m.dispose();
+        gpuCtx?.destroy();
+        throw e;
+      }
     }
     const info: SessionInfo = {
       modelName: name,
@@ -135,24 +190,16 @@ export class RaceSession {
       adapter: gpuCtx?.adapterName ?? null,
       noWebgpuReason,
       fit,
-      phases,
-      passes: program?.passes.length ?? 0,
+      wafer: racers ? (racers.fabric ? 'fabric' : 'functional') : gpuCtx ? 'fabric' : 'functional',
+      waferNote: racers?.waferNote ?? null,
+      phases: phaseList(racers, program),
+      passes: racers?.mesh.passes.length ?? program?.passes.length ?? 0,
       gpuKernels: baselineProgram(c).map((k) => ({ name: k.name, layer: k.layer, weightBytes: k.weightBytes, launch: k.launch })),
       presetClockHz: program?.mesh.clockHz ?? 0,
       gpuPresetName: GPU_PRESET,
     };
-    if (!program) return new RaceSession(info, undefined, gpuCtx);
-    progress?.({ stage: "placing the weights in the cores' SRAM", fraction: 0.6 });
-    const made: Machine[] = [];
-    try {
-      const racers = await RaceSession.racers(program, model, tokenizer, promptIds, req, gpuCtx, made, progress);
-      progress?.({ stage: 'ready', fraction: 1 });
-      return new RaceSession(info, racers, gpuCtx);
-    } catch (e) {
-      for (const m of made) m.dispose();
-      gpuCtx?.destroy();
-      throw e;
-    }
+    if (racers) progress?.({ stage: 'ready', fraction: 1 });
+    return new RaceSession(info, racers, gpuCtx);
   }
 
   /** Both machines (WebGPU's, or the CPU standing in for each) with their decoders; `made` collects them for clean-up. */
@@ -167,8 +214,22 @@ export class RaceSession {
     progress?: (p: Progress) => void,
   ): Promise<Racers> {
     const gpu = gpuCtx ? async () => gpuCtx : undefined;
-    const engine = (name: 'mesh' | 'gpu') => (gpuCtx ? name : 'cpu');
-    const mesh = await createMachine(engine('mesh'), model, { gpu, program, standIn: 'mesh' });
+    const engine = (name: 'gpu') => (gpuCtx ? name : 'cpu');
+    let mesh: Machine;
+    let waferNote: string | null = null;
+    if (!gpuCtx) {
+      mesh = await createMachine('cpu', model, { program, standIn: 'mesh' });
+    } else {
+      try {
+        // Measuring: every token reads back what each link carried (and a stepped fabric phase, its own).
+        mesh = await createMachine('fabric', model, { gpu, program, measure: true });
+      } catch (e) {
+        // The fabric decode does not run every mesh yet: the functional model stands in, and says so.
+        if (!(e instanceof WafermeshError && e.code === 'unsupported-mesh')) throw e;
+        waferNote = oneLine(e);
+        mesh = await createMachine('mesh', model, { gpu, program });
+      }
+    }
     made.push(mesh);
     progress?.({ stage: 'loading the GPU baseline', fraction: 0.85 });
     const gpuMachine = await createMachine(engine('gpu'), model, { gpu, gpuPreset: GPU_PRESET, standIn: 'gpu' });
@@ -181,6 +242,8 @@ export class RaceSession {
     return {
       program,
       mesh,
+      fabric: mesh.engine === 'fabric',
+      waferNote,
       gpu: gpuMachine,
       meshDecoder: new Decoder(limited(mesh), opts),
       gpuDecoder: new Decoder(limited(gpuMachine), opts),
@@ -207,8 +270,23 @@ export class RaceSession {
       const { token, pos } = r.meshDecoder.input();
       // Finish a token that stepPhase started, pass by pass; otherwise the whole token at once.
       let logits: Float32Array | undefined;
-      if (this.nextPass > 0) for (let p = this.nextPass; p < r.mesh.passes.length; p++) logits = await r.mesh.stepPass(token, pos, p);
-      else logits = await r.mesh.forward(token, pos);
+      if (this.nextPass > 0) {
+        for (let p = this.nextPass; p < r.mesh.passes.length; p++) {
+          logits = await r.mesh.stepPass(token, pos, p);
+          this.addStepped(r);
+          this.nextPass = p + 1;
+        }
+      } else if (r.fabric) {
+        const m = await r.mesh.measure!(token, pos);
+        if (m.violation) {
+          throw new WafermeshError('fabric-violation', `a core reached outside its SRAM and its neighbours' links (${m.violation.code} at core ${m.violation.core}); this is a bug in the fabric decode`);
+        }
+        this.tokenLinks.fill(0);
+        for (const p of m.phases) p.measured.linkWords.forEach((w, i) => (this.tokenLinks[i] += w));
+        logits = m.logits;
+      } else {
+        logits = await r.mesh.forward(token, pos);
+      }
       this.nextPass = 0;
       const ev = await this.finishToken(r, logits!, pos);
       if (ev) out.push(ev);
@@ -216,17 +294,34 @@ export class RaceSession {
     return out;
   }
 
-  /** Runs the mesh program's next pass alone; a token's last pass also produces the token. */
+  /** On the fabric: adds what the last stepped fabric phase measured to the token's links; returns it. */
+  private addStepped(r: Racers): MeasuredPhase | undefined {
+    const m = r.fabric ? r.mesh.steppedPhase?.() : undefined;
+    if (m) m.measured.linkWords.forEach((w, i) => (this.tokenLinks[i] += w));
+    return m;
+  }
+
+  /**
+   * Runs the wafer's next step alone — on the fabric a compute pass or a fabric phase, with what
+   * the phase moved as the fabric counted it; on the functional model a pass of the program, with
+   * its modelled traffic. A token's last step also produces the token.
+   */
   async stepPhase(): Promise<PhaseEvent> {
     const r = this.runnable();
     if (this.done) throw new WafermeshError('done', `generation has stopped (${r.meshDecoder.stop ?? r.gpuDecoder.stop}); press load to start again`);
     const { token, pos } = r.meshDecoder.input();
     const pass = this.nextPass;
-    const links = new Float64Array(r.program.mesh.width * r.program.mesh.height * 4);
-    let cycles = 0;
-    for (const i of r.program.passes[pass].phases) cycles += tracePhase(r.program, i, token, pos, links).cycles;
+    if (pass === 0) this.tokenLinks.fill(0);
+    let links: Float64Array<ArrayBufferLike> = new Float64Array(r.program.mesh.width * r.program.mesh.height * 4);
+    let cycles: number | null = null;
+    if (!r.fabric) {
+      cycles = 0;
+      for (const i of r.program.passes[pass].phases) cycles += tracePhase(r.program, i, token, pos, links).cycles;
+    }
     const info = this.info.phases.filter((p) => p.pass === pass);
     const logits = await r.mesh.stepPass(token, pos, pass);
+    const stepped = this.addStepped(r);
+    if (stepped) links = stepped.measured.linkWords;
     let tokenEvent: TokenEvent | null = null;
     if (logits) {
       this.nextPass = 0; // the next token starts at its first pass
@@ -234,15 +329,20 @@ export class RaceSession {
     } else {
       this.nextPass = pass + 1;
     }
-    return { pass, passes: r.program.passes.length, pos, phases: info, cycles, perLink: Float32Array.from(links), token: tokenEvent };
+    return { pass, passes: r.mesh.passes.length, pos, phases: info, cycles, perLink: Float32Array.from(links), measured: stepped ? phaseMeasurement(stepped) : null, token: tokenEvent };
   }
 
   private async finishToken(r: Racers, meshLogits: Float32Array, pos: number): Promise<TokenEvent | undefined> {
     // The GPU first: if it fails, neither decoder has moved and the step can be retried.
     const gpuId = await r.gpuDecoder.step();
     const meshId = r.meshDecoder.accept(meshLogits);
+    const links = Float32Array.from(this.tokenLinks);
+    this.tokenLinks.fill(0);
     if (meshId === undefined) return undefined; // still feeding the prompt, or stopped (BOS or context)
-    const meshTrace = r.mesh.lastTrace(true)!;
+    // The functional model's words per link are read off the program; the fabric's were counted.
+    const meshTrace = r.mesh.lastTrace(!r.fabric)!;
+    const measured = r.fabric ? meshTrace.fabricMeasured : null;
+    if (measured === undefined) throw new WafermeshError('internal', `the fabric engine did not report what it moved for the token at position ${pos}`);
     const gpuTrace = r.gpu.lastTrace()!;
     const piece = (ts: TextStream | undefined, id: number | undefined) => (id === undefined ? '' : ts ? ts.push(id) : ` ${id}`);
     this.generated++;
@@ -254,7 +354,8 @@ export class RaceSession {
       meshCost: meshTrace.cost,
       gpuCost: gpuTrace.cost,
       phaseCycles: Float64Array.from(meshTrace.fabric!.phases.map((p) => p.cycles)),
-      perLink: Float32Array.from(meshTrace.fabric!.perLink!),
+      perLink: r.fabric ? links : Float32Array.from(meshTrace.fabric!.perLink!),
+      measured,
       stop: r.meshDecoder.stop ?? null,
     };
   }

@@ -41,9 +41,11 @@ async function referenceText(tokens: number): Promise<string> {
 }
 
 describe('the demo worker\'s race session', () => {
-  it('decodes the same text on the wafer and the GPU as the reference, token by token', async () => {
+  it('decodes on the fabric engine the same text as the reference on both panes, with each token\'s link words measured and equal to the model', async () => {
     const s = await RaceSession.open(base, host());
     expect(s.info.mode).toBe('webgpu');
+    expect(s.info.wafer).toBe('fabric');
+    expect(s.info.waferNote).toBeNull();
     expect(s.info.fit.fits).toBe(true);
     const events = await s.stepTokens(12);
     expect(events).toHaveLength(12);
@@ -51,29 +53,61 @@ describe('the demo worker\'s race session', () => {
     expect(events.map((e) => e.mesh.piece).join('')).toBe(want);
     expect(events.map((e) => e.gpu.piece).join('')).toBe(want);
     expect(events[0].meshCost.tokensPerS).toBeGreaterThan(events[0].gpuCost.tokensPerS);
-    expect(events[0].perLink.length).toBe(8 * 8 * 4);
+    for (const e of events) {
+      expect(e.perLink.length).toBe(8 * 8 * 4);
+      const m = e.measured!;
+      expect(m, `token ${e.index}`).not.toBeNull();
+      // The drawn links are the measured ones: their sum is the words the fabric counted.
+      expect(e.perLink.reduce((a, b) => a + b, 0)).toBe(m.words);
+      expect(m.words).toBeGreaterThan(0);
+      expect([m.words, m.steps, m.phasesEqual]).toEqual([m.modelledWords, m.modelledSteps, m.phases]);
+    }
     expect(s.done).toBe(true);
     s.dispose();
   });
 
-  it('steps single passes; a token\'s last pass yields the token, and stepping tokens afterwards continues it', async () => {
+  it('steps the fabric\'s compute passes and phases one by one (each phase measured = modelled, link by link); a token\'s last step yields the token, and stepping tokens afterwards continues it', async () => {
     const s = await RaceSession.open(base, host());
     const passes = s.info.passes;
+    // One step per phase, captioned; fabric phases and compute passes interleave.
+    expect(s.info.phases.map((p) => p.pass)).toEqual(Array.from({ length: passes }, (_, i) => i));
+    expect(s.info.phases.every((p) => p.caption.length > 0)).toBe(true);
+    expect(s.info.phases.slice(0, 2).map((p) => [p.kind, p.name])).toEqual([['compute', 'embed_load'], ['transfer', 'embedding broadcast']]);
     const seen: string[] = [];
-    // The prompt has several tokens: the first generated token needs (prompt length) × passes.
+    // The prompt has several tokens: the first generated token needs (prompt length) × passes steps.
     let tokenEvent = null;
+    let links = new Float64Array(8 * 8 * 4);
     let guard = 0;
     while (!tokenEvent && guard++ < 20 * passes) {
       const ev = await s.stepPhase();
       expect(ev.passes).toBe(passes);
-      seen.push(ev.phases.map((p) => p.name).join(' + '));
+      expect(ev.phases).toEqual([s.info.phases[ev.pass]]);
+      expect(ev.cycles).toBeNull();
+      if (ev.pass === 0) links = new Float64Array(8 * 8 * 4);
+      const words = ev.perLink.reduce((a, b) => a + b, 0);
+      if (ev.phases[0].kind === 'transfer') {
+        const m = ev.measured!;
+        expect(m, ev.phases[0].name).not.toBeNull();
+        expect(m.firstDifference, `${ev.phases[0].name} at position ${ev.pos}`).toBeNull();
+        expect([words, m.steps]).toEqual([m.modelledWords, m.modelledSteps]);
+      } else {
+        expect(ev.measured).toBeNull();
+        expect(words).toBe(0);
+      }
+      ev.perLink.forEach((w, i) => (links[i] += w));
+      seen.push(ev.phases[0].name);
       tokenEvent = ev.token;
     }
-    expect(seen[0]).toMatch(/embedding broadcast/);
+    expect(seen.slice(0, 3)).toEqual(['embed_load', 'embedding broadcast', 'embed_sumsq']);
     expect(tokenEvent).not.toBeNull();
-    // Half a token by passes, then the rest by tokens.
+    // The token's links are its phases' measured links added up.
+    expect(Array.from(tokenEvent!.perLink)).toEqual(Array.from(links));
+    expect(tokenEvent!.measured!.phasesEqual).toBe(tokenEvent!.measured!.phases);
+    expect(tokenEvent!.measured!.words).toBe(links.reduce((a, b) => a + b, 0));
+    // Part of a token by phases, then the rest by tokens.
     for (let i = 0; i < 5; i++) await s.stepPhase();
     const rest = await s.stepTokens(11);
+    expect(rest[0].measured!.phasesEqual).toBe(rest[0].measured!.phases);
     const text = [tokenEvent!.mesh.piece, ...rest.map((e) => e.mesh.piece)].join('');
     expect(text).toBe(await referenceText(12));
     s.dispose();
@@ -82,10 +116,14 @@ describe('the demo worker\'s race session', () => {
   it('without WebGPU, the CPU reference decodes both panes and the modelled numbers still come', async () => {
     const s = await RaceSession.open(base, host(false));
     expect(s.info.mode).toBe('cpu');
+    expect(s.info.wafer).toBe('functional');
     expect(s.info.noWebgpuReason).toMatch(/navigator\.gpu is missing/);
     const events = await s.stepTokens(12);
     expect(events.map((e) => e.mesh.piece).join('')).toBe(await referenceText(12));
     expect(events[3].meshCost.seconds).toBeGreaterThan(0);
+    // Modelled link words, never reported as measured.
+    expect(events[3].measured).toBeNull();
+    expect(events[3].perLink.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     s.dispose();
   });
 
