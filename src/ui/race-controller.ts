@@ -27,8 +27,9 @@ export class RaceController implements ReactiveController {
   error: string | null = null;
   events: TokenEvent[] = [];
   revealed = { mesh: 0, gpu: 0 };
+  /** The wafer's step run alone last (step phase), while it is what the wafer shows; null once tokens are shown again. */
   phase: PhaseEvent | null = null;
-  /** Words per link to draw on the wafer: the last pass stepped, or the last token revealed. */
+  /** Words per link to draw on the wafer: the last step run alone, or the last token revealed. */
   perLink: Float32Array | null = null;
   workerDone = false;
   /** Modelled seconds per second on screen. */
@@ -173,6 +174,7 @@ export class RaceController implements ReactiveController {
 
   play(): void {
     if (!this.runnable || this.playing || this.done) return;
+    this.phase = null;
     this.playback.play();
   }
 
@@ -186,12 +188,13 @@ export class RaceController implements ReactiveController {
     await this.guard(async (gen) => {
       const { events, done } = await this.api.stepTokens(1);
       if (gen !== this.generation) return;
+      this.phase = null;
       this.accept(events, done);
       this.revealAll();
     });
   }
 
-  /** The mesh program's next pass alone: its transfers drawn on the wafer. */
+  /** The wafer's next step alone (a compute pass or a fabric phase): what it moved drawn on the wafer. */
   async stepPhase(): Promise<void> {
     if (!this.runnable || this.playing || this.workerDone || this.stepping || this.fetching) return;
     await this.guard(async (gen) => {

@@ -1,5 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import { RaceController } from '../race-controller.ts';
+import { waferCaption } from '../wafer-caption.ts';
 import './wm-controls.ts';
 import './wm-fit-report.ts';
 import './wm-gpu-view.ts';
@@ -41,11 +42,7 @@ export class WmApp extends LitElement {
     const info = r.info;
     const lastMesh = r.revealed.mesh > 0 ? r.events[r.revealed.mesh - 1] : null;
     const lastGpu = r.revealed.gpu > 0 ? r.events[r.revealed.gpu - 1] : null;
-    const label = r.phase && !r.phase.token
-      ? `pass ${r.phase.pass + 1}/${r.phase.passes} at position ${r.phase.pos}: ${r.phase.phases.map((p) => `${p.kind === 'transfer' ? '→ ' : ''}${p.name}${p.layer !== null ? ` (layer ${p.layer})` : ''}`).join('; ')} — ${r.phase.cycles} modelled cycles`
-      : lastMesh
-        ? `token ${lastMesh.index + 1} at position ${lastMesh.pos}: all ${info?.passes ?? 0} passes — ${Math.round(lastMesh.meshCost.seconds * (info?.presetClockHz ?? 0))} modelled cycles, ${lastMesh.perLink.reduce((a, b) => a + b, 0).toLocaleString('en')} modelled link-words (read off the program)`
-        : 'the wafer, before the first token';
+    const wafer = waferCaption(info, r.phase, lastMesh);
     return html`
       <h1>wafermesh — a wafer-scale processor against a GPU, token by token</h1>
       <p class="lead">
@@ -65,8 +62,8 @@ export class WmApp extends LitElement {
       <wm-fit-report .fit=${info?.fit ?? null}></wm-fit-report>
       <div class="grid">
         <section>
-          <h2>The wafer (mesh engine)</h2>
-          <wm-wafer-view .fit=${info?.fit ?? null} .perLink=${r.perLink} .label=${label}></wm-wafer-view>
+          <h2>${wafer.heading}</h2>
+          <wm-wafer-view .fit=${info?.fit ?? null} .perLink=${r.perLink} .label=${wafer.label} .engine=${wafer.engine} .figures=${wafer.figures}></wm-wafer-view>
         </section>
         <section class="panes">
           <h2>The race</h2>

@@ -18,20 +18,33 @@ const DOT_COLOR = (0xff << 24) | (0x0c << 16) | (0x0c << 8) | 0x7a;
  * along them. Hover a core to see what it holds. Canvas 2D, cores drawn once per fit.
  */
 export class WmWaferView extends LitElement {
-  static override properties = { fit: { attribute: false }, perLink: { attribute: false }, label: { type: String }, hover: { state: true } };
+  static override properties = {
+    fit: { attribute: false },
+    perLink: { attribute: false },
+    label: { type: String },
+    engine: { type: String },
+    figures: { attribute: false },
+    hover: { state: true },
+  };
   constructor() {
     super();
     this.fit = null;
     this.perLink = null;
     this.label = '';
+    this.engine = '';
+    this.figures = [];
     this.hover = -1;
   }
 
   declare fit: FitReport | null;
   /** Words per link (core * 4 + dir) of what is shown, or null. */
   declare perLink: Float32Array | null;
-  /** The phase or token shown, with its cycles. */
+  /** The phase or token shown. */
   declare label: string;
+  /** Which engine drew the links and whether their counts are measured or modelled. */
+  declare engine: string;
+  /** The figures of what is shown, each named measured or modelled. */
+  declare figures: readonly { name: string; value: string }[];
   private declare hover: number;
   private base: HTMLCanvasElement | null = null;
   private layout: WaferLayout | null = null;
@@ -49,6 +62,9 @@ export class WmWaferView extends LitElement {
     .label { font-size: 13px; min-height: 1.4em; }
     .tip { position: absolute; pointer-events: none; background: #222; color: #fff; font-size: 12px; padding: 6px 8px; border-radius: 4px; white-space: pre; }
     .legend { font-size: 12px; color: #444; }
+    .engine { font-size: 12px; color: #444; margin-top: 4px; }
+    .figures { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; margin: 2px 0 6px; min-height: 2.6em; }
+    .figures b { display: block; font-size: 15px; font-variant-numeric: tabular-nums; }
     .sw { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 10px; vertical-align: middle; }
   `;
 
@@ -61,12 +77,14 @@ export class WmWaferView extends LitElement {
       const free = f.sramBytes - 4 * (f.weightWords[i] + f.kvWords[i] + f.scratchWords[i]);
       let out = 0;
       if (this.perLink) for (let d = 0; d < 4; d++) out += this.perLink[i * 4 + d];
-      tip = `core (${Math.floor(i / f.width)},${i % f.width})\nweights ${words(f.weightWords[i])}\nKV cache ${words(f.kvWords[i])}\nscratch ${words(f.scratchWords[i])}\nfree ${free.toLocaleString('en')} B\nwords sent now ${out}`;
+      tip = `core (${Math.floor(i / f.width)},${i % f.width})\nweights ${words(f.weightWords[i])}\nKV cache ${words(f.kvWords[i])}\nscratch ${words(f.scratchWords[i])}\nfree ${free.toLocaleString('en')} B\nwords it sent on its links ${out.toLocaleString('en')}`;
     }
     return html`
       <div class="label" data-testid="phase-label">${this.label}</div>
+      <div class="figures" data-testid="wafer-figures">${this.figures.map((f) => html`<span>${f.name}<b>${f.value}</b></span>`)}</div>
       <canvas width=${SIZE} height=${SIZE} @mousemove=${this.onMove} @mouseleave=${() => (this.hover = -1)}></canvas>
       <div class="legend"><span class="sw" style="background:#3b6fb6"></span>weights<span class="sw" style="background:#f0a030"></span>KV cache<span class="sw" style="background:#fff;border:1px solid #999"></span>free<span class="sw" style="background:#d62728"></span>words on a link</div>
+      <div class="engine" data-testid="wafer-engine">${this.engine}</div>
       ${tip ? html`<div class="tip" style="left:12px;top:40px">${tip}</div>` : ''}
     `;
   }

@@ -1,0 +1,101 @@
+import type { PhaseEvent, PhaseInfo, SessionInfo, TokenEvent } from '../worker/types.ts';
+
+/**
+ * What the wafer pane says about what it shows: which engine decodes it, the step or token drawn,
+ * and its figures — each labelled measured (counted by the fabric shader where the words moved) or
+ * modelled (read off the wafer program, or the preset hardware's cycles and time). Pure: the
+ * components render what this returns.
+ */
+export interface WaferCaption {
+  /** The pane's heading. */
+  heading: string;
+  /** Which engine decodes the pane and where its link counts come from. */
+  engine: string;
+  /** The step or token drawn. */
+  label: string;
+  /** Its figures, each named measured or modelled. */
+  figures: { name: string; value: string }[];
+}
+
+const n = (x: number) => Math.round(x).toLocaleString('en');
+
+/** What the functional model's link counts are, said the same way everywhere. */
+export const FUNCTIONAL = 'functional model (modelled)';
+
+function engineLine(info: SessionInfo | null): { heading: string; engine: string } {
+  if (!info) return { heading: 'The wafer', engine: '' };
+  if (info.wafer === 'fabric') {
+    return {
+      heading: 'The wafer (fabric engine: link counts measured)',
+      engine: 'Fabric engine: words move only between neighbouring cores, and the shader counts the words written into every link as they move — the link colours and words below are measured.',
+    };
+  }
+  const why = info.mode === 'cpu'
+    ? 'without WebGPU the CPU reference decodes this pane'
+    : `the fabric does not run this mesh yet (${info.waferNote ?? 'no reason given'}), so the mesh engine decodes it, its cores reading other cores' SRAM directly`;
+  return {
+    heading: `The wafer (${FUNCTIONAL})`,
+    engine: `Link counts: ${FUNCTIONAL} — ${why}; the words per link are read off the wafer program, not counted on a fabric.`,
+  };
+}
+
+const stepName = (p: PhaseInfo) => `${p.kind === 'transfer' ? '→ ' : ''}${p.name}${p.layer !== null ? ` (layer ${p.layer})` : ''}`;
+
+function phaseCaption(info: SessionInfo, ev: PhaseEvent): Omit<WaferCaption, 'heading' | 'engine'> {
+  const m = ev.measured;
+  if (info.wafer === 'fabric') {
+    const step = ev.phases[0];
+    const head = `phase ${ev.pass + 1} of ${ev.passes} at position ${ev.pos}: ${ev.phases.map(stepName).join('; ')}`;
+    const caption = step?.caption ? ` — ${step.caption}` : '';
+    if (!m) return { label: `${head}${caption}; nothing moves on the fabric`, figures: [{ name: 'words on links (measured)', value: '0' }] };
+    const equal = m.firstDifference === null;
+    return {
+      label: `${head}${caption}`,
+      figures: [
+        { name: 'words on links (measured)', value: n(m.words) },
+        { name: 'fabric steps (measured)', value: n(m.steps) },
+        { name: 'modelled (closed form)', value: `${n(m.modelledWords)} words, ${n(m.modelledSteps)} steps` },
+        { name: 'measured = modelled', value: equal ? 'yes' : `no: ${m.firstDifference}` },
+      ],
+    };
+  }
+  return {
+    label: `pass ${ev.pass + 1} of ${ev.passes} at position ${ev.pos}: ${ev.phases.map(stepName).join('; ')}`,
+    figures: [
+      { name: 'cycles (modelled)', value: n(ev.cycles ?? 0) },
+      { name: `link-words (${FUNCTIONAL})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) },
+    ],
+  };
+}
+
+function tokenCaption(info: SessionInfo, ev: TokenEvent): Omit<WaferCaption, 'heading' | 'engine'> {
+  const cycles = { name: 'cycles on the preset (modelled)', value: n(ev.meshCost.seconds * info.presetClockHz) };
+  const m = ev.measured;
+  if (info.wafer === 'fabric' && m) {
+    return {
+      label: `token ${ev.index + 1} at position ${ev.pos}: all ${info.passes} phases — words measured on the fabric`,
+      figures: [
+        { name: 'words moved (measured)', value: n(m.words) },
+        { name: 'fabric steps (measured)', value: n(m.steps) },
+        { name: 'phases measured = modelled', value: `${m.phasesEqual} of ${m.phases}` },
+        cycles,
+      ],
+    };
+  }
+  return {
+    label: `token ${ev.index + 1} at position ${ev.pos}: all ${info.passes} passes — link-words read off the program`,
+    figures: [{ name: `link-words (${FUNCTIONAL})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) }, cycles],
+  };
+}
+
+/** The wafer pane's words for what is drawn: the phase just stepped alone, else the last token revealed, else nothing yet. */
+export function waferCaption(info: SessionInfo | null, phase: PhaseEvent | null, lastToken: TokenEvent | null): WaferCaption {
+  const e = engineLine(info);
+  if (!info) return { ...e, label: 'the wafer, before the first token', figures: [] };
+  if (phase) {
+    const c = phaseCaption(info, phase);
+    return { ...e, ...c, label: phase.token ? `${c.label} (it completes token ${phase.token.index + 1})` : c.label };
+  }
+  if (lastToken) return { ...e, ...tokenCaption(info, lastToken) };
+  return { ...e, label: 'the wafer, before the first token', figures: [] };
+}
