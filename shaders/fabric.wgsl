@@ -1,5 +1,7 @@
-// fabric: the wafer's routers and links, one invocation per core, one workgroup per line (a row
-// or a column), looping the fabric steps of one round with a barrier between steps.
+// fabric: the wafer's routers and links, one invocation per core, looping the fabric steps of a
+// round with a barrier between steps. A mesh of at most 256 cores runs as one workgroup and a whole
+// phase (all its rounds) in one dispatch; a larger one runs a round per dispatch, a workgroup per
+// line (a row or a column).
 //
 // Every core has its SRAM slice and four outgoing link registers (east, west, south, north), each
 // holding one word per step (double-buffered by step parity: written at step s, read by the
@@ -11,13 +13,15 @@
 //
 // Shapes: sram (W*H, SRAM) f32; regs (2, W*H, 4, 3) u32 = (value bits, item + 1, round serial);
 // tables: regions (W*H, NREG) | streams (S, 5) | items (I, 7) | members (R, W*H, 6) | locals (L, 5)
-// u32; counters u32 (see C_* below).
+// u32; live (R, 4) u32 = per round, for the token decoded: steps to loop, 1 for a row round, its
+// serial, 1 if it runs; counters u32 (see C_* below).
 
 override W: u32; // mesh width
 override H: u32; // mesh height
 override SRAM: u32; // words of SRAM per core
 override NREG: u32; // regions per core in the region table
-override LINE: u32; // cores per line = this pipeline's workgroup size (W for rows, H for columns)
+override LINE: u32; // this pipeline's workgroup size: W*H (WHOLE), else the cores per line (W for rows, H for columns)
+override WHOLE: bool = false; // one workgroup is the whole mesh and a dispatch runs a whole phase
 override INSTRUMENT: bool = false; // check every access on the GPU and record the first violation
 // Test-only faults, to prove the checks can fail: 1 reads a register two hops away, 2 drops one
 // word, 3 sends one word one hop past its end, 4 reads another core's SRAM.
@@ -33,29 +37,26 @@ const V_SRAM = 1u; // an SRAM access outside the core's slice
 const V_LINK = 2u; // a register read that is not a neighbour's pointing at this core
 const V_WORD = 3u; // a register that does not hold the word the schedule says (lost or misrouted)
 
-// One round's dispatch: which round and phase, how many steps, rows or columns, a fresh serial
-// (so a stale register is never taken for this round's word), and the tables' layout (the offsets
-// of the sub-tables, the rounds in the counters) — uniform data, so pipelines differ only by mesh.
-struct Round {
-  round: u32,
+// One dispatch: rounds [first, first + count) of phase `phase` (one round per dispatch unless
+// WHOLE), and the tables' layout (the offsets of the sub-tables, the rounds in the counters) —
+// uniform data, so pipelines differ only by mesh. What changes per token is in `live`.
+struct Dispatch {
+  first: u32,
+  count: u32,
   phase: u32,
-  steps: u32,
-  axis_row: u32,
-  serial: u32,
+  nrounds: u32,
   o_streams: u32,
   o_items: u32,
   o_members: u32,
   o_locals: u32,
-  nrounds: u32,
-  pad0: u32,
-  pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> sram: array<f32>;
 @group(0) @binding(1) var<storage, read_write> regs: array<u32>;
 @group(0) @binding(2) var<storage, read> tables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
-@group(1) @binding(0) var<uniform> info: Round;
+@group(0) @binding(4) var<storage, read> live: array<u32>;
+@group(1) @binding(0) var<uniform> info: Dispatch;
 // The token decoded: what a broadcast of its embedding and the KV-cache positions depend on.
 struct Token {
   token: u32,
@@ -73,6 +74,10 @@ fn combine(kind: u32, a: f32, b: f32) -> f32 {
 }
 
 var<private> me: u32;
+// The round running and its serial (a fresh one each time it runs, so a stale register is never
+// taken for this round's word).
+var<private> round: u32;
+var<private> serial: u32;
 // What this core moved in this round, kept in its own registers and added to `counters` once at
 // the round's end (atomics per word would serialise the cores): words written per outgoing link,
 // words taken down the ramp, adds, and the last step in which it sent or took a word.
@@ -85,7 +90,7 @@ fn violation(code: u32, addr: u32) {
   if (atomicAdd(&counters[0], 1u) == 0u) {
     atomicStore(&counters[1], code);
     atomicStore(&counters[2], me);
-    atomicStore(&counters[3], info.round);
+    atomicStore(&counters[3], round);
     atomicStore(&counters[4], addr);
   }
 }
@@ -132,7 +137,7 @@ fn link_wr(d: u32, step: u32, v: f32, item: u32) {
   let at = (((step & 1u) * W * H + me) * 4u + d) * 3u;
   regs[at] = bitcast<u32>(v);
   regs[at + 1u] = item + 1u;
-  regs[at + 2u] = info.serial;
+  regs[at + 2u] = serial;
   sent[d] += 1u;
 }
 
@@ -150,7 +155,7 @@ fn link_rd(d: u32, step: u32, item: u32) -> f32 {
     violation(V_LINK, src);
   }
   let at = ((((step + 1u) & 1u) * W * H + src) * 4u + d) * 3u;
-  if (INSTRUMENT && (regs[at + 1u] != item + 1u || regs[at + 2u] != info.serial)) {
+  if (INSTRUMENT && (regs[at + 1u] != item + 1u || regs[at + 2u] != serial)) {
     violation(V_WORD, at);
   }
   return bitcast<f32>(regs[at]);
@@ -223,15 +228,16 @@ fn route(d: u32, member: u32, pos: u32, step: u32) {
   last_step = step + 1u;
 }
 
-@compute @workgroup_size(LINE)
-fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let pos = lid.x;
-  if (info.axis_row == 1u) {
-    me = wid.x * W + pos;
-  } else {
-    me = pos * W + wid.x;
-  }
-  let mb = info.o_members + (info.round * W * H + me) * MEMBER_WORDS;
+// One round on this core: its local copies, then its router for the round's steps; what it moved
+// is added to the counters at the end.
+fn run_round(r: u32, pos: u32, steps: u32, axis_row: bool) {
+  round = r;
+  serial = live[r * 4u + 2u];
+  sent = array<u32, 4>(0u, 0u, 0u, 0u);
+  ramped = 0u;
+  adds = 0u;
+  last_step = 0u;
+  let mb = info.o_members + (r * W * H + me) * MEMBER_WORDS;
   // A round's local copies first (a reduction's home seeds its result; a gather's origin keeps its own).
   let l0 = tables[mb + 4u];
   let nl = tables[mb + 5u];
@@ -239,18 +245,21 @@ fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let lb = info.o_locals + (l0 + i) * LOCAL_WORDS;
     sram_st(addr(tables[lb + 3u], tables[lb + 4u]), sram_ld(addr(tables[lb + 1u], tables[lb + 2u])));
   }
-  for (var step = 0u; step < info.steps; step++) {
-    // A row's routers carry east and west flows, a column's south and north.
-    for (var d = select(S, E, info.axis_row == 1u); d < select(4u, 2u, info.axis_row == 1u); d++) {
-      let m = tables[mb + d];
-      if (m != 0u) {
-        route(d, m, pos, step);
-      }
+  // A row's routers carry east and west flows, a column's south and north.
+  let d0 = select(S, E, axis_row);
+  let m0 = tables[mb + d0];
+  let m1 = tables[mb + d0 + 1u];
+  for (var step = 0u; step < steps; step++) {
+    if (m0 != 0u) {
+      route(d0, m0, pos, step);
+    }
+    if (m1 != 0u) {
+      route(d0 + 1u, m1, pos, step);
     }
     storageBarrier();
     workgroupBarrier();
   }
-  let rb = C_ROUNDS + 4u * info.round;
+  let rb = C_ROUNDS + 4u * r;
   if (last_step > 0u) {
     atomicMax(&counters[rb], last_step);
   }
@@ -265,5 +274,28 @@ fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
       atomicAdd(&counters[rb + 3u], sent[d]);
       atomicAdd(&counters[C_ROUNDS + 4u * info.nrounds + (info.phase * W * H + me) * 4u + d], sent[d]);
     }
+  }
+}
+
+@compute @workgroup_size(LINE)
+fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  for (var r = info.first; r < info.first + info.count; r++) {
+    let lb = r * 4u;
+    if (live[lb + 3u] == 0u) {
+      continue;
+    }
+    let axis_row = live[lb + 1u] == 1u;
+    var pos: u32;
+    if (WHOLE) {
+      me = lid.x;
+      pos = select(me / W, me % W, axis_row);
+    } else {
+      pos = lid.x;
+      me = select(pos * W + wid.x, wid.x * W + pos, axis_row);
+    }
+    run_round(r, pos, live[lb], axis_row);
+    // The next round reads what this one wrote in other cores' SRAM.
+    storageBarrier();
+    workgroupBarrier();
   }
 }

@@ -44,7 +44,10 @@ export interface FabricOptions {
 /** One round's dispatch: its phase, the steps it loops, rows or columns, and when it runs. */
 interface RoundInfo {
   readonly phase: number;
+  /** The most steps the round takes (every KV-cache slot in use). */
   readonly steps: number;
+  /** Its streams' sizes, to bound the steps at a position: items, hops to the farthest end, KV rows. */
+  readonly bounds: readonly { readonly items: number; readonly hops: number; readonly perSlot: number; readonly row: number }[];
   readonly axisRow: boolean;
   readonly line: number;
   readonly locals: number;
@@ -69,6 +72,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
     const N = r.axis === 'row' ? W : H;
     if (N > 256) throw new WafermeshError('mesh-too-large', `a fabric line of ${N} cores is over the 256 one workgroup emulates; use a mesh of at most 256 cores a side`);
     let steps = 0;
+    const bounds: RoundInfo['bounds'][number][] = [];
     for (const s of r.streams) {
       const index = streams.length / STREAM_WORDS;
       streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow], s.perSlot ?? 0);
@@ -81,6 +85,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       }
       // The kernel loops until the last item reached its end, counted from the stream's first core.
       steps = Math.max(steps, streamSteps(s));
+      if (s.items.length) bounds.push({ items: s.items.length, hops: streamSteps(s) - s.items.length, perSlot: s.perSlot ?? 0, row: s.line });
     }
     const byCore = new Map<number, number[]>();
     for (const l of r.locals) {
@@ -93,7 +98,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       members[(ri * nCores + core) * MEMBER_WORDS + 5] = list.length / LOCAL_WORDS;
       locals.push(...list);
     }
-    roundInfo.push({ phase, steps, axisRow: r.axis === 'row', line: N, locals: r.locals.length, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
+    roundInfo.push({ phase, steps, bounds, axisRow: r.axis === 'row', line: N, locals: r.locals.length, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
   });
   const parts = [layout.regions, Uint32Array.from(streams), Uint32Array.from(items), members, Uint32Array.from(locals)];
   const offsets: number[] = [];
@@ -107,10 +112,14 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
   return { tables, offsets: { streams: offsets[1], items: offsets[2], members: offsets[3], locals: offsets[4] }, rounds: roundInfo };
 }
 
+/** A mesh of at most this many cores runs as one workgroup, a whole phase per dispatch. */
+const WHOLE_MESH = 256;
+
 /**
  * The fabric on the GPU: link registers, route tables and counters over a mesh's SRAM. It runs
- * the rounds of its phases (one dispatch per round: a workgroup per line, the steps looped with a
- * barrier between them) and reads back what moved, measured where it moved.
+ * the rounds of its phases — a mesh of at most 256 cores as one workgroup, a whole phase (all its
+ * rounds) per dispatch; a larger one a round per dispatch, a workgroup per line; the steps looped
+ * with a barrier between them — and reads back what moved, measured where it moved.
  */
 export class FabricRuntime {
   readonly layout: FabricLayout;
@@ -119,14 +128,17 @@ export class FabricRuntime {
   private readonly sram: GPUBuffer;
   private counters!: GPUBuffer;
   private group0!: GPUBindGroup;
-  private readonly roundGroups: GPUBindGroup[] = [];
-  private readonly roundUniforms: GPUBuffer[] = [];
+  /** Per dispatch: the rounds it runs (a phase's when the mesh is one workgroup, else one round). */
+  private readonly dispatches: { phase: number; rounds: number[]; group: GPUBindGroup; pipeline: GPUComputePipeline; workgroups: number }[] = [];
   private readonly roundInfo: RoundInfo[] = [];
-  /** Phases encoded since the last submit: the serial and token are uniforms, so a phase runs once per submit. */
+  /** Per round, for the token decoded: steps, 1 for a row round, serial, 1 if it runs (the GPU's copy is `liveBuffer`). */
+  private live!: Uint32Array;
+  private liveBuffer!: GPUBuffer;
+  /** Phases encoded since the last submit: their `live` entries hold this submit's serials, so a phase runs once per submit. */
   private readonly encoded = new Set<number>();
   private tokenUniform!: GPUBuffer;
   private tokenRow = -1;
-  private readonly pipelines = new Map<number, GPUComputePipeline>();
+  private pos = 0;
   private countersLength = 0;
   private serial = 0;
 
@@ -152,20 +164,19 @@ export class FabricRuntime {
     this.roundInfo.push(...t.rounds);
     const regs = this.res.storage('fabric:link registers', 2 * nCores * 4 * 3 * 4);
     const tables = this.res.storage('fabric:routes', t.tables);
+    this.live = new Uint32Array(Math.max(1, t.rounds.length) * 4);
+    this.liveBuffer = this.res.storage('fabric:live rounds', this.live);
     this.countersLength = C_ROUNDS + 4 * t.rounds.length + this.phases.length * nCores * 4;
     this.counters = this.res.storage('fabric:counters', this.countersLength * 4);
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
-    const g0 = dev.createBindGroupLayout({ label: 'fabric:group0', entries: [entry(0, 'storage'), entry(1, 'storage'), entry(2, 'read-only-storage'), entry(3, 'storage')] });
+    const g0 = dev.createBindGroupLayout({ label: 'fabric:group0', entries: [entry(0, 'storage'), entry(1, 'storage'), entry(2, 'read-only-storage'), entry(3, 'storage'), entry(4, 'read-only-storage')] });
     const g1 = dev.createBindGroupLayout({ label: 'fabric:group1', entries: [entry(0, 'uniform'), entry(1, 'uniform')] });
     this.tokenUniform = this.res.uniform('fabric:token', 16);
     const layout = dev.createPipelineLayout({ label: 'fabric', bindGroupLayouts: [g0, g1] });
-    this.group0 = dev.createBindGroup({ label: 'fabric:group0', layout: g0, entries: [this.sram, regs, tables, this.counters].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-    t.rounds.forEach((r, i) => {
-      const u = this.res.uniform(`fabric:round ${i}`, 48);
-      this.roundUniforms.push(u);
-      const o = t.offsets;
-      dev.queue.writeBuffer(u, 0, Uint32Array.of(i, r.phase, r.steps, r.axisRow ? 1 : 0, 0, o.streams, o.items, o.members, o.locals, t.rounds.length, 0, 0));
-      this.roundGroups.push(dev.createBindGroup({ label: `fabric:round ${i}`, layout: g1, entries: [{ binding: 0, resource: { buffer: u } }, { binding: 1, resource: { buffer: this.tokenUniform } }] }));
+    this.group0 = dev.createBindGroup({
+      label: 'fabric:group0',
+      layout: g0,
+      entries: [this.sram, regs, tables, this.counters, this.liveBuffer].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
     const constants = {
       W,
@@ -175,8 +186,26 @@ export class FabricRuntime {
       INSTRUMENT: options.instrument ? 1 : 0,
       FAULT: options.fault ?? 0,
     };
-    for (const line of new Set(t.rounds.map((r) => r.line))) {
-      this.pipelines.set(line, await this.res.pipeline('fabric', { ...constants, LINE: line }, 'round_main', layout, fabricPrelude()));
+    const whole = nCores <= Math.min(WHOLE_MESH, dev.limits.maxComputeInvocationsPerWorkgroup);
+    const pipelines = new Map<number, GPUComputePipeline>();
+    const pipeline = async (line: number) => {
+      if (!pipelines.has(line)) pipelines.set(line, await this.res.pipeline('fabric', { ...constants, LINE: line, WHOLE: whole ? 1 : 0 }, 'round_main', layout, fabricPrelude()));
+      return pipelines.get(line)!;
+    };
+    const o = t.offsets;
+    const dispatch = async (phase: number, rounds: number[], line: number, workgroups: number) => {
+      const u = this.res.uniform(`fabric:dispatch ${this.dispatches.length}`, 32);
+      dev.queue.writeBuffer(u, 0, Uint32Array.of(rounds[0], rounds.length, phase, t.rounds.length, o.streams, o.items, o.members, o.locals));
+      const group = dev.createBindGroup({ label: `fabric:dispatch ${this.dispatches.length}`, layout: g1, entries: [{ binding: 0, resource: { buffer: u } }, { binding: 1, resource: { buffer: this.tokenUniform } }] });
+      this.dispatches.push({ phase, rounds, group, pipeline: await pipeline(line), workgroups });
+    };
+    if (whole) {
+      for (let p = 0; p < this.phases.length; p++) {
+        const rounds = t.rounds.flatMap((r, i) => (r.phase === p ? [i] : []));
+        if (rounds.length) await dispatch(p, rounds, nCores, 1);
+      }
+    } else {
+      for (let i = 0; i < t.rounds.length; i++) await dispatch(t.rounds[i].phase, [i], t.rounds[i].line, t.rounds[i].axisRow ? H : W);
     }
     this.res.ctx.check();
   }
@@ -187,29 +216,46 @@ export class FabricRuntime {
    */
   setToken(token: number, pos: number, tokenRow = -1): void {
     this.tokenRow = tokenRow;
+    this.pos = pos;
     this.res.device.queue.writeBuffer(this.tokenUniform, 0, Uint32Array.of(token, pos, 0, 0));
   }
 
-  /** The rounds of phase `phase` that run for the current token. */
-  private runs(phase: number): number[] {
-    return this.roundInfo.flatMap((r, i) => (r.phase === phase && (r.steps > 0 || r.locals > 0) && (r.tokenRow === undefined || r.tokenRow === this.tokenRow) ? [i] : []));
+  /**
+   * Steps round r loops at the current position: a stream bounded by the KV-cache positions its
+   * row holds carries only the items of the slots in use (position t lives in row t mod height).
+   */
+  private stepsAt(r: RoundInfo): number {
+    const H = this.layout.height;
+    let steps = 0;
+    for (const b of r.bounds) {
+      const used = this.pos < b.row ? 0 : Math.floor((this.pos - b.row) / H) + 1;
+      const items = b.perSlot ? Math.min(b.items, used * b.perSlot) : b.items;
+      if (items > 0) steps = Math.max(steps, items + b.hops);
+    }
+    return steps;
   }
 
-  /** Encodes the rounds of phase `phase` into a compute pass (each round's serial is fresh). */
+  /** Encodes phase `phase` into a compute pass for the current token (each round it runs gets a fresh serial). */
   encodePhase(pass: GPUComputePassEncoder, phase: number): void {
-    const { width: W, height: H } = this.layout;
-    // A round's serial and the token are written to uniforms when encoded: encoding a phase twice
-    // before one submit would give both dispatches the second's values.
+    // The rounds' steps and serials are written to `live` when the work is submitted: encoding a
+    // phase twice before one submit would give both dispatches the second's values.
     if (this.encoded.has(phase)) throw new WafermeshError('internal', `fabric phase ${phase} encoded twice before one submit`);
     this.encoded.add(phase);
     pass.setBindGroup(0, this.group0);
-    for (const i of this.runs(phase)) {
-      const r = this.roundInfo[i];
-      this.serial++;
-      this.res.device.queue.writeBuffer(this.roundUniforms[i], 16, Uint32Array.of(this.serial));
-      pass.setPipeline(this.pipelines.get(r.line)!);
-      pass.setBindGroup(1, this.roundGroups[i]);
-      pass.dispatchWorkgroups(r.axisRow ? H : W);
+    for (const d of this.dispatches) {
+      if (d.phase !== phase) continue;
+      let runs = false;
+      for (const i of d.rounds) {
+        const r = this.roundInfo[i];
+        const steps = this.stepsAt(r);
+        const run = (r.tokenRow === undefined || r.tokenRow === this.tokenRow) && (steps > 0 || r.locals > 0);
+        this.live.set([steps, r.axisRow ? 1 : 0, run ? ++this.serial : 0, run ? 1 : 0], i * 4);
+        runs ||= run;
+      }
+      if (!runs) continue;
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(1, d.group);
+      pass.dispatchWorkgroups(d.workgroups);
     }
   }
 
@@ -228,6 +274,7 @@ export class FabricRuntime {
 
   /** Submits work that encoded phases: from here each phase may be encoded again. */
   submit(enc: GPUCommandEncoder): void {
+    if (this.encoded.size) this.res.device.queue.writeBuffer(this.liveBuffer, 0, this.live);
     this.res.device.queue.submit([enc.finish()]);
     this.encoded.clear();
   }
