@@ -68,16 +68,21 @@ describe('the demo in headless Chromium', () => {
     await server?.close();
   });
 
-  it('autoplays from the URL and the wafer pane writes what `generate --engine mesh` writes', async () => {
+  it('autoplays from the URL and the wafer pane, on the fabric engine, writes what `generate --engine fabric` writes, its link words measured', async () => {
     const q = '?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=24&temperature=0&mesh=8x8&preset=wse-3&allreduce=tree&autoplay=1&speed=8';
     const { page, errors } = await open(q);
     await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 120_000 });
     const mesh = await textOf(page, 'mesh');
     const gpu = await textOf(page, 'gpu');
-    const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--engine', 'mesh', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '24', '--temperature', '0', '--json'], { encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--engine', 'fabric', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '24', '--temperature', '0', '--json'], { encoding: 'utf8' });
     const want = JSON.parse(cli.stdout).text;
     expect(mesh).toBe(want);
     expect(gpu).toBe(want);
+    expect(await page.locator('[data-testid=wafer-engine]').textContent()).toMatch(/^Fabric engine: .*measured/);
+    // The last token's figures: counted on the fabric, every phase as the closed form says.
+    const figures = await page.locator('[data-testid=wafer-figures]').innerText();
+    expect(figures).toMatch(/words moved \(measured\)\s*[\d,]+/);
+    expect(figures).toMatch(/phases measured = modelled\s*(\d+) of \1\b/);
     await page.screenshot({ path: resolve(SHOTS, 'race.png'), fullPage: true });
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer.png') });
     await page.locator('wm-gpu-view').screenshot({ path: resolve(SHOTS, 'gpu.png') });
@@ -90,10 +95,13 @@ describe('the demo in headless Chromium', () => {
     const stepPhase = page.locator('[data-testid=step-phase]');
     await expect.poll(() => stepPhase.isEnabled(), { timeout: 60_000 }).toBe(true);
     const label = page.locator('[data-testid=phase-label]');
+    const figures = page.locator('[data-testid=wafer-figures]');
+    // The fabric's steps: a compute pass, then a fabric phase with what it moved, measured.
     await stepPhase.click();
-    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/pass 1\/\d+ .*embedding broadcast/);
+    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/^phase 1 of \d+ at position 0: embed_load — compute: .*nothing moves on the fabric$/);
     await stepPhase.click();
-    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/pass 2\/\d+ .*attention norm/);
+    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/^phase 2 of \d+ at position 0: → embedding broadcast — fabric: /);
+    expect(await figures.innerText()).toMatch(/words on links \(measured\)\s*[1-9][\d,]*[\s\S]*measured = modelled\s*yes/);
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-phase.png') });
     await page.locator('[data-testid=step-token]').click();
     await expect.poll(async () => (await page.locator('[data-testid=generated-text][data-engine=mesh]').getAttribute('data-count')) ?? '0', { timeout: 60_000 }).toBe('1');
@@ -106,6 +114,7 @@ describe('the demo in headless Chromium', () => {
     const { page, errors } = await open('?model=wm-stories&prompt=Once&tokens=6&autoplay=1&speed=8', false);
     await page.locator('[data-testid=no-webgpu]').waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid=no-webgpu]').textContent()).toMatch(/WebGPU is not available here \(no-webgpu: /);
+    expect(await page.locator('[data-testid=wafer-engine]').textContent()).toMatch(/functional model \(modelled\) — without WebGPU/);
     await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 60_000 });
     expect((await textOf(page, 'mesh'))!.length).toBeGreaterThan(5);
     expect(errors).toEqual([]);
@@ -146,7 +155,8 @@ describe('the demo in headless Chromium', () => {
           requestAnimationFrame(f);
         }),
     );
-    console.log(`wafer view, 64x64 cores with a token's traffic animated: ${fps.toFixed(1)} frames/s in headless Chromium on SwiftShader`);
+    const engine = (await page.locator('[data-testid=wafer-engine]').textContent()) ?? '';
+    console.log(`wafer view, 64x64 cores with a token's traffic animated: ${fps.toFixed(1)} frames/s in headless Chromium on SwiftShader (${engine.startsWith('Fabric') ? 'fabric engine, measured' : 'functional model, modelled'})`);
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-64x64.png') });
     expect(fps).toBeGreaterThan(0);
   });
