@@ -306,10 +306,11 @@ export function place(model: ModelConfig, meshConfig: MeshConfig, valueBytes = 4
   const mesh = makeMesh(meshConfig);
   const sramWords = mesh.sramBytes / 4;
   // Cores differ only through their slice sizes, which take few distinct values: lay out one core
-  // per distinct (row sizes, column widths, slots) and copy it, so huge meshes place quickly.
+  // per distinct (row sizes, column widths and heads, slots) and copy it, so huge meshes place quickly.
   const kinds: VectorKind[] = ['dim', 'kv', 'hidden', 'vocab'];
   const rowKey = (r: number) => kinds.map((k) => { const [lo, hi] = split(vectorLength(model, k), mesh.height, r); return hi - lo; }).join(',');
-  const colKey = Array.from({ length: mesh.width }, (_, c) => kinds.map((k) => columnWidth(model, mesh, k, c)).join(','));
+  // Two columns of equal widths can cover different numbers of heads, whose scores they keep.
+  const colKey = Array.from({ length: mesh.width }, (_, c) => `${kinds.map((k) => columnWidth(model, mesh, k, c)).join(',')}/${columnHeads(model, mesh, c).count}`);
   const templates = new Map<string, CorePlacement>();
   const corePlacement = (m: ModelConfig, msh: MeshConfig, row: number, col: number, slots: number | undefined): CorePlacement => {
     const key = `${rowKey(row)}|${colKey[col]}|${slots}`;
