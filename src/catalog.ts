@@ -22,7 +22,8 @@ export interface WaferFigures {
   readonly sramBytes: Figure; // private SRAM per core
   readonly clockHz: Figure;
   readonly wordsPerLinkCycle: Figure; // 32-bit words a link carries per cycle, each direction
-  readonly cyclesPerHop: Figure; // router + wire latency of one hop
+  readonly cyclesPerHop: Figure; // router + wire latency of one hop (α)
+  readonly cyclesPerRamp: Figure; // a word down the ramp into the core, added or stored, and on (β)
   readonly flopsPerCoreCycle: Figure; // f32 FLOPs one core retires per cycle
   readonly fullWidth: Figure; // the whole wafer's fabric, for predict
   readonly fullHeight: Figure;
@@ -70,11 +71,15 @@ export interface ModelEntry {
 const SEED = "the seed article's WSE-3 vs H100 spec table (../shared/seed/)";
 const SDK = 'Cerebras SDK documentation (fabric, routers, wavelets) and WaferLLM (OSDI 2025) PLMR model';
 
+const RAMP =
+  'a word taken off the fabric into the core, added (or stored) and sent on: the SDK and WaferLLM say only that this relay costs far more than a hop (α ≪ β); 8 cycles is our assumption';
+
 const WSE3_CORE = {
   sramBytes: fig(48 * 1024, `48 KB per core: 44 GB over ~900,000 cores (${SEED}); Cerebras' WSE documentation`),
   clockHz: fig(1.1e9, `~1.1 GHz: ${SDK}; not published for the WSE-3 that we found`, true),
   wordsPerLinkCycle: fig(1, `one 32-bit wavelet per link per cycle each way: ${SDK}`),
   cyclesPerHop: fig(1, `about one cycle per hop: ${SDK}`),
+  cyclesPerRamp: fig(8, `${RAMP}`, true),
   flopsPerCoreCycle: fig(32, `125 PFLOPS (16-bit, ${SEED}) / 900,000 cores / 1.1 GHz ≈ 126 16-bit FLOP per core-cycle; we assume a quarter, 32, for f32`, true),
   fullWidth: fig(762, "the SDK's WSE-3 fabric is 762 × 1172 (WaferLLM's compile.py)"),
   fullHeight: fig(1172, "the SDK's WSE-3 fabric is 762 × 1172 (WaferLLM's compile.py)"),
@@ -122,6 +127,7 @@ export const CATALOG = {
         clockHz: fig(1.1e9, "up to ~1.1 GHz: WaferLLM (OSDI 2025); Argonne's ALCF CS-2 user guide"),
         wordsPerLinkCycle: fig(1, `one 32-bit wavelet per link per cycle each way: ${SDK}`),
         cyclesPerHop: fig(1, `about one cycle per hop: ${SDK}`),
+        cyclesPerRamp: fig(8, RAMP, true),
         flopsPerCoreCycle: fig(32, 'no per-core rate published that we found: assumed the same as the wse-3 preset', true),
         fullWidth: fig(757, "the SDK's WSE-2 fabric is 757 × 996, ≤ 750 × 994 usable (WaferLLM's compile.py)"),
         fullHeight: fig(996, "the SDK's WSE-2 fabric is 757 × 996, ≤ 750 × 994 usable (WaferLLM's compile.py)"),

@@ -2,7 +2,8 @@ import { CATALOG } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import type { Allreduce } from '../mesh/collectives.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
-import { traceToken } from '../mesh/trace.ts';
+import { traceFabricToken } from '../mesh/fabric-trace.ts';
+import { compileFabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { BOS } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig, loadModel } from './load.ts';
@@ -15,7 +16,7 @@ import type { Command } from './command.ts';
 import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from './options.ts';
 
 export const traceCommand: Command = {
-  summary: "one token's wafer program: every phase with its modelled cycles, link traffic and FLOPs",
+  summary: "one token's decode on the fabric: every compute pass and fabric phase with its modelled cycles, steps, link traffic and FLOPs (--measure: beside what the GPU counted)",
   usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--pos N] [--token ID] [--measure] [--json]',
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
@@ -38,9 +39,8 @@ export const traceCommand: Command = {
     }
     if (token < 0 || token >= model.config.vocabSize) throw new WafermeshError('bad-option', `--token ${token} is outside the vocabulary 0…${model.config.vocabSize - 1}`);
     if (v.measure) return measure(String(v.model), program, token, pos, !!v.json);
-    const t = traceToken(program, token, pos);
-    const passOf = new Map<number, number>();
-    program.passes.forEach((p, i) => p.phases.forEach((ph) => passOf.set(ph, i)));
+    const decode = compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree');
+    const t = traceFabricToken(decode, token, pos);
     if (v.json) {
       console.log(
         JSON.stringify({
@@ -51,29 +51,33 @@ export const traceCommand: Command = {
           cycles: t.cycles,
           transfer_cycles: t.transferCycles,
           compute_cycles: t.computeCycles,
+          breakdown_cycles: t.breakdown,
           fabric_words: t.linkWords,
           flops: t.flops,
           modelled_s_per_token: t.seconds,
           modelled_tokens_per_s: 1 / t.seconds,
           passes: t.passes,
-          phases: t.phases.map((p) => ({ ...p, pass: passOf.get(p.index) })),
+          phases: t.phases,
         }),
       );
       return 0;
     }
-    console.log(`${model.source} on a ${mesh.width}x${mesh.height} mesh (${v.preset}, ${mesh.sramBytes}-byte cores, ${program.allreduce} allreduce), token ${token} at position ${pos}`);
-    console.log(`${'pass'.padStart(4)}  ${'phase'.padEnd(44)} ${'layer'.padStart(5)} ${'cycles'.padStart(8)} ${'link-words'.padStart(10)} ${'busiest'.padStart(8)} ${'hops'.padStart(5)} ${'FLOPs'.padStart(9)}`);
+    console.log(`${model.source} on the fabric of a ${mesh.width}x${mesh.height} mesh (${v.preset}, ${mesh.sramBytes}-byte cores, ${program.allreduce} allreduce), token ${token} at position ${pos} — modelled from the fabric program's closed form`);
+    console.log(`${'step'.padStart(4)}  ${'compute pass or → fabric phase'.padEnd(48)} ${'layer'.padStart(5)} ${'cycles'.padStart(8)} ${'steps'.padStart(6)} ${'link-words'.padStart(10)} ${'busiest'.padStart(8)} ${'FLOPs'.padStart(9)}`);
     for (const p of t.phases) {
       const name = `${p.kind === 'transfer' ? '→ ' : '  '}${p.name}`;
       console.log(
-        `${String(passOf.get(p.index)).padStart(4)}  ${name.padEnd(44)} ${(p.layer ?? '-').toString().padStart(5)} ${String(p.cycles).padStart(8)} ${String(p.linkWords).padStart(10)} ${String(p.maxLinkWords).padStart(8)} ${String(p.maxHops).padStart(5)} ${String(p.flops).padStart(9)}`,
+        `${String(p.index).padStart(4)}  ${name.padEnd(48)} ${(p.layer ?? '-').toString().padStart(5)} ${String(Math.round(p.cycles)).padStart(8)} ${String(p.steps).padStart(6)} ${String(p.linkWords).padStart(10)} ${String(p.maxLinkWords).padStart(8)} ${String(p.flops).padStart(9)}`,
       );
     }
     const pct = (x: number) => `${((100 * x) / t.cycles).toFixed(1)}%`;
+    const b = t.breakdown;
     console.log(
-      `total: ${t.cycles} cycles (transfers ${t.transferCycles} = ${pct(t.transferCycles)}, compute ${t.computeCycles} = ${pct(t.computeCycles)}), ` +
-        `${t.linkWords} link-words, ${t.flops} FLOPs, ${t.passes} GPU passes`,
+      `total: ${Math.round(t.cycles)} cycles (compute ${Math.round(t.computeCycles)} = ${pct(t.computeCycles)}; fabric ${Math.round(t.transferCycles)} = ${pct(t.transferCycles)}: ` +
+        `hops ${Math.round(b.hops)}, serialisation ${Math.round(b.serialisation)}, ramp relays ${Math.round(b.ramps)}), ` +
+        `${t.linkWords} link-words, ${t.flops} FLOPs, ${t.passes} steps (compute passes and fabric phases)`,
     );
+    console.log(`cycles: α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (assumed), ${mesh.wordsPerLinkCycle} word per link per cycle, ${mesh.flopsPerCoreCycle} FLOPs per core per cycle; phases run one after another (no overlap modelled)`);
     console.log(`modelled at ${mesh.clockHz / 1e9} GHz: ${(t.seconds * 1e6).toFixed(2)} µs per token = ${Math.round(1 / t.seconds)} tokens/s`);
     return 0;
   },
@@ -93,10 +97,12 @@ async function measure(name: string, program: WaferProgram, token: number, pos: 
     for (let p = 0; p < pos; p++) await m.forward(BOS, p);
     const r = await m.measure!(token, pos);
     const words = (c: FabricCount) => c.linkWords.reduce((a, b) => a + b, 0);
-    const hop = program.mesh.cyclesPerHop;
-    const phases = r.phases.map((p) => ({
+    // Each fabric phase's modelled cycles, in phase order (the trace lists them among the compute passes).
+    const decode = compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree');
+    const cycles = traceFabricToken(decode, token, pos).phases.filter((p) => p.kind === 'transfer').map((p) => p.cycles);
+    const phases = r.phases.map((p, i) => ({
       name: p.name,
-      modelled: { steps: p.modelled.steps, cycles: p.modelled.steps * hop, link_words: words(p.modelled), ramp_words: p.modelled.rampWords, adds: p.modelled.flops },
+      modelled: { steps: p.modelled.steps, cycles: cycles[i], link_words: words(p.modelled), ramp_words: p.modelled.rampWords, adds: p.modelled.flops },
       measured: { steps: p.measured.steps, link_words: words(p.measured), ramp_words: p.measured.rampWords, adds: p.measured.flops, nonneighbour_accesses: r.violation ? r.violation.count : 0 },
       links_equal: p.firstDifference === null,
       first_difference: p.firstDifference,

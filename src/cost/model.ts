@@ -1,6 +1,8 @@
 import { baselineBytes, baselineProgram, launchedKernels } from '../baseline/program.ts';
 import type { MeshConfig } from '../mesh/config.ts';
 import type { WaferProgram } from '../mesh/program.ts';
+import { traceFabricToken } from '../mesh/fabric-trace.ts';
+import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { traceToken, type TokenTrace } from '../mesh/trace.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ENERGY, type EnergyCosts, type GpuHardware } from './hardware.ts';
@@ -32,8 +34,8 @@ function finish(machine: string, time: Record<string, number>, energy: Record<st
 }
 
 /**
- * The wafer: time from the wafer program's trace (compute, hop latency, link serialisation,
- * collective steps) at the preset clock; energy from FLOPs, SRAM reads (every weight and the KV
+ * The wafer: time from the wafer program's trace (compute, hop latency, link serialisation, and
+ * ramp relays on the fabric or collective steps in the functional model) at the preset clock; energy from FLOPs, SRAM reads (every weight and the KV
  * cache once per token) and words × hops on the fabric.
  */
 export function meshTokenCost(trace: TokenTrace, mesh: MeshConfig, model: ModelConfig, valueBytes = 4, e: EnergyCosts = ENERGY): MachineCost {
@@ -46,7 +48,8 @@ export function meshTokenCost(trace: TokenTrace, mesh: MeshConfig, model: ModelC
       'compute': b.compute * f,
       'fabric: hop latency': b.hops * f,
       'fabric: link serialisation': b.serialisation * f,
-      'fabric: collective steps': b.steps * f,
+      ...(b.steps > 0 ? { 'fabric: collective steps': b.steps * f } : {}),
+      ...(b.ramps > 0 ? { 'fabric: ramp relays': b.ramps * f } : {}),
     },
     {
       'FLOPs': trace.flops * e.pjPerFlop * 1e-12,
@@ -129,14 +132,17 @@ export interface FabricTokenCount {
   readonly phases: number;
 }
 
-/** A wafer token's trace, read off its program (`perLink`: words per link too, for drawing). */
-export function meshMachineTrace(program: WaferProgram, token: number, pos: number, perLink = false): MachineTrace {
-  const fabric = traceToken(program, token, pos, perLink);
+/**
+ * A wafer token's trace, read off its program (`perLink`: words per link too, for drawing): the
+ * fabric decode's closed-form model when the decode runs on the fabric, else the functional model.
+ */
+export function meshMachineTrace(program: WaferProgram, token: number, pos: number, perLink = false, decode?: FabricDecode): MachineTrace {
+  const fabric = decode ? traceFabricToken(decode, token, pos, perLink) : traceToken(program, token, pos, perLink);
   return {
     plan: 'mesh',
     token,
     pos,
-    passes: program.passes.length,
+    passes: fabric.passes,
     flops: fabric.flops,
     offchip: { weights: 0, kv: 0 },
     fabric,

@@ -115,6 +115,7 @@ export function predict(
         hops: scale(t.breakdown.hops, sum((p) => p.breakdown.hops)),
         serialisation: scale(t.breakdown.serialisation, sum((p) => p.breakdown.serialisation)),
         steps: scale(t.breakdown.steps, sum((p) => p.breakdown.steps)),
+        ramps: scale(t.breakdown.ramps, sum((p) => p.breakdown.ramps)),
       },
     };
     const cost = meshTokenCost(full, mesh, model, vb);

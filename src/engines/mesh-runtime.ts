@@ -210,9 +210,13 @@ export class MeshRuntime {
    */
   reset(): void {}
 
-  /** Instrumented counters: out-of-slice accesses, FLOPs per core, remote reads [dst][src]. */
+  /**
+   * Instrumented counters: out-of-slice accesses, FLOPs per core (every core on the fabric; the
+   * first `ncc` in the functional model), remote reads [dst][src] (the functional model only).
+   */
   async readCounters(): Promise<{ violations: number; flops: Uint32Array; reads: Uint32Array; ncc: number }> {
     const all = new Uint32Array(await this.res.read(this.counters));
+    if (this.decode) return { violations: all[0], flops: all.slice(1), reads: new Uint32Array(0), ncc: 0 };
     return { violations: all[0], flops: all.slice(1, 1 + this.ncc), reads: all.slice(1 + this.ncc), ncc: this.ncc };
   }
 

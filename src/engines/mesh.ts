@@ -161,7 +161,7 @@ export class MeshEngine implements Machine {
   lastTrace(perLink = false): MachineTrace | undefined {
     if (!this.last) return undefined;
     if (!this.last.trace || (perLink && !this.last.trace.fabric?.perLink)) {
-      const t = meshMachineTrace(this.wafer, this.last.token, this.last.pos, perLink);
+      const t = meshMachineTrace(this.wafer, this.last.token, this.last.pos, perLink, this.runtime.decode);
       this.last.trace = this.lastMeasured ? { ...t, fabricMeasured: fabricTotals(this.lastMeasured) } : t;
     }
     return this.last.trace;

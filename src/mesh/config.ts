@@ -11,7 +11,8 @@ export interface MeshConfig {
   readonly sramBytes: number; // private SRAM per core
   readonly clockHz: number;
   readonly wordsPerLinkCycle: number; // 32-bit words a link carries per cycle, each direction
-  readonly cyclesPerHop: number; // router + wire latency of one hop
+  readonly cyclesPerHop: number; // router + wire latency of one hop (α)
+  readonly cyclesPerRamp: number; // a word down the ramp into the core, added or stored, and on (β)
   readonly flopsPerCoreCycle: number; // f32 FLOPs one core retires per cycle
 }
 
@@ -45,6 +46,7 @@ export function meshPreset(name: string, catalog: Catalog = CATALOG): MeshPreset
       clockHz: f.clockHz.value,
       wordsPerLinkCycle: f.wordsPerLinkCycle.value,
       cyclesPerHop: f.cyclesPerHop.value,
+      cyclesPerRamp: f.cyclesPerRamp.value,
       flopsPerCoreCycle: f.flopsPerCoreCycle.value,
     },
     fullWidth: f.fullWidth.value,
@@ -79,6 +81,7 @@ export function makeMesh(c: MeshConfig): MeshConfig {
   check('clockHz', c.clockHz, c.clockHz > 0 && c.clockHz <= 1e11, 'a positive clock up to 100 GHz');
   check('wordsPerLinkCycle', c.wordsPerLinkCycle, c.wordsPerLinkCycle > 0 && c.wordsPerLinkCycle <= 64, '0 < words ≤ 64');
   check('cyclesPerHop', c.cyclesPerHop, c.cyclesPerHop >= 0 && c.cyclesPerHop <= 1000, '0…1000 cycles');
+  check('cyclesPerRamp', c.cyclesPerRamp, c.cyclesPerRamp >= 0 && c.cyclesPerRamp <= 1000, '0…1000 cycles');
   check('flopsPerCoreCycle', c.flopsPerCoreCycle, c.flopsPerCoreCycle > 0 && c.flopsPerCoreCycle <= 1e6, 'a positive number');
   return Object.freeze({ ...c });
 }

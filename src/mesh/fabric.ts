@@ -193,3 +193,76 @@ export function checkColours(width: number, height: number, phase: FabricPhase, 
   }
   return use;
 }
+
+/** What a fabric step costs on the preset hardware (the PLMR view). */
+export interface FabricTiming {
+  /** α: cycles a word takes through a router and over one link. */
+  readonly hop: number;
+  /** β: cycles a word taken down the ramp costs in the core (added and sent on, or delivered). */
+  readonly ramp: number;
+  /** Words a link carries per cycle. */
+  readonly bw: number;
+}
+
+/** Modelled cycles of a round or phase, split into where they go. */
+export interface FabricCycles {
+  readonly cycles: number;
+  /** The critical word's wait behind the words before it on its stream: its index ÷ bandwidth. */
+  readonly serialisation: number;
+  /** The critical word's hops × α. */
+  readonly hops: number;
+  /** The critical word's ramps × β (adds in the cores on a reduction's path; the delivery of a broadcast). */
+  readonly ramps: number;
+}
+
+const ZERO_CYCLES: FabricCycles = { cycles: 0, serialisation: 0, hops: 0, ramps: 0 };
+
+/** Items a stream carries for the token decoded at `pos` (a KV-cache stream only those of the slots in use). */
+export function liveItems(height: number, s: FabricStream, pos: number): number {
+  if (!s.perSlot) return s.items.length;
+  const used = pos < s.line ? 0 : Math.floor((pos - s.line) / height) + 1;
+  return Math.min(s.items.length, used * s.perSlot);
+}
+
+/**
+ * Modelled cycles of one round at the preset: the streams run at once; on each, item k enters the
+ * fabric k ÷ bw cycles after the stream's first word (a link carries bw words a cycle), then pays
+ * α per hop from its origin to its end and β per ramp on its way (a reduction adds at every ramping core after its origin, its end included; a
+ * broadcast multicasts in the routers and pays one delivery). The slowest item sets the round.
+ */
+export function roundCycles(height: number, r: FabricRound, pos: number, t: FabricTiming): FabricCycles {
+  let worst = ZERO_CYCLES;
+  for (const s of r.streams) {
+    const n = liveItems(height, s, pos);
+    const ramps = s.ramps ? new Set(s.ramps) : undefined;
+    for (let k = 0; k < n; k++) {
+      const it = s.items[k];
+      const d0 = downstream(s, it.origin);
+      const d1 = downstream(s, it.end);
+      if (d1 === d0) continue;
+      let relays = 1;
+      if (it.kind === 'reduce') {
+        if (!ramps) relays = d1 - d0;
+        else {
+          relays = 0;
+          for (const p of ramps) if (downstream(s, p) > d0 && downstream(s, p) <= d1) relays++;
+        }
+      }
+      const c = { serialisation: k / t.bw, hops: (d1 - d0) * t.hop, ramps: relays * t.ramp };
+      const cycles = c.serialisation + c.hops + c.ramps;
+      if (cycles > worst.cycles) worst = { cycles, ...c };
+    }
+  }
+  return worst;
+}
+
+/** Modelled cycles of a phase: its rounds one after another (a round for a token's row runs only for that row). */
+export function phaseCycles(height: number, phase: FabricPhase, pos: number, tokenRow: number, t: FabricTiming): FabricCycles {
+  let sum = ZERO_CYCLES;
+  for (const r of phase.rounds) {
+    if (r.tokenRow !== undefined && r.tokenRow !== tokenRow) continue;
+    const c = roundCycles(height, r, pos, t);
+    sum = { cycles: sum.cycles + c.cycles, serialisation: sum.serialisation + c.serialisation, hops: sum.hops + c.hops, ramps: sum.ramps + c.ramps };
+  }
+  return sum;
+}

@@ -6,7 +6,8 @@ export interface CycleBreakdown {
   compute: number; // the busiest core's FLOPs ÷ FLOPs per cycle
   hops: number; // latency: hops along the longest route × cycles per hop
   serialisation: number; // words through the busiest link ÷ words per link-cycle
-  steps: number; // per-step synchronisation of collectives
+  steps: number; // per-step synchronisation of collectives (the functional model)
+  ramps: number; // words taken down the ramp and added or delivered in a core (β; the fabric model)
 }
 
 /** What one phase of one token cost, read off the wafer program. */
@@ -65,7 +66,7 @@ export function tracePhase(program: WaferProgram, index: number, token: number, 
     return {
       ...base,
       cycles,
-      breakdown: { compute: cycles, hops: 0, serialisation: 0, steps: 0 },
+      breakdown: { compute: cycles, hops: 0, serialisation: 0, steps: 0, ramps: 0 },
       linkWords: 0,
       maxLinkWords: 0,
       maxHops: 0,
@@ -121,7 +122,7 @@ function transferTrace(base: Pick<PhaseTrace, 'index' | 'name' | 'kind' | 'layer
   return {
     ...base,
     cycles: lineTotal(slowest),
-    breakdown: { compute: 0, hops: slowest.hops, serialisation: slowest.serialisation, steps: slowest.steps },
+    breakdown: { compute: 0, hops: slowest.hops, serialisation: slowest.serialisation, steps: slowest.steps, ramps: 0 },
     linkWords,
     maxLinkWords,
     maxHops: slowest.maxHops,
@@ -171,7 +172,7 @@ function traceSegments(program: WaferProgram, phase: TransferPhase, base: Pick<P
 export function traceToken(program: WaferProgram, token: number, pos: number, perLink = false): TokenTrace {
   const links = perLink ? new Float64Array(program.mesh.width * program.mesh.height * 4) : undefined;
   const phases = program.phases.map((_, i) => tracePhase(program, i, token, pos, links));
-  const breakdown: CycleBreakdown = { compute: 0, hops: 0, serialisation: 0, steps: 0 };
+  const breakdown: CycleBreakdown = { compute: 0, hops: 0, serialisation: 0, steps: 0, ramps: 0 };
   let cycles = 0;
   let transferCycles = 0;
   let computeCycles = 0;

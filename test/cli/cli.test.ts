@@ -197,6 +197,20 @@ describe('wafermesh generate --engine fabric', () => {
     expect(out.mesh.fabric_phases_equal_to_model).toBe(true);
   });
 
+  it('trace --json: the fabric decode step by step, compute passes and fabric phases, its cycles the sum of theirs', () => {
+    const r = cli('trace', '--model', 'stories260K', '--mesh', '8x8', '--pos', '3', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const t = JSON.parse(r.stdout);
+    const kinds = t.phases.map((p: { kind: string }) => p.kind);
+    expect(kinds.filter((k: string) => k === 'transfer')).toHaveLength(48);
+    expect(kinds.filter((k: string) => k === 'compute')).toHaveLength(48);
+    expect(t.phases.reduce((a: number, p: { cycles: number }) => a + p.cycles, 0)).toBeCloseTo(t.cycles, 6);
+    const b = t.breakdown_cycles;
+    expect(b.compute + b.hops + b.serialisation + b.ramps).toBeCloseTo(t.cycles, 6);
+    expect(b.ramps).toBeGreaterThan(0);
+    expect(t.phases.find((p: { name: string }) => p.name === 'L0 q, k, v: reduce-scatter and gather').steps).toBeGreaterThan(0);
+  });
+
   it('trace --measure --json: every phase modelled beside measured, equal link by link, no non-neighbour access', () => {
     const r = cli('trace', '--model', 'stories260K', '--mesh', '8x8', '--pos', '9', '--measure', '--json');
     expect(r.code, r.stderr).toBe(0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENERGY, gpuPreset } from '../../src/cost/hardware.ts';
 import { gpuTokenCost, meshTokenCost } from '../../src/cost/model.ts';
-import { modelEntry } from '../../src/catalog.ts';
+import { hardwarePreset, modelEntry } from '../../src/catalog.ts';
 import { predict } from '../../src/cost/predict.ts';
 
 /** A real model's published shape, from the catalog. */
@@ -10,6 +10,8 @@ import { baselineBytes } from '../../src/baseline/program.ts';
 import { meshFromPreset } from '../../src/mesh/config.ts';
 import { compileProgram } from '../../src/mesh/programs/decode.ts';
 import { traceToken } from '../../src/mesh/trace.ts';
+import { traceFabricToken } from '../../src/mesh/fabric-trace.ts';
+import { compileFabricDecode } from '../../src/mesh/programs/decode-fabric.ts';
 import { kvDim, parameterCount, type ModelConfig } from '../../src/model/config.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
@@ -47,6 +49,21 @@ describe('cost model', () => {
     expect(cost.seconds).toBeCloseTo(t.cycles / mesh.clockHz, 15);
     expect(cost.time['compute']).toBeCloseTo(t.breakdown.compute / mesh.clockHz, 15);
     expect(cost.energy['fabric']).toBeCloseTo(t.linkWords * ENERGY.pjPerWordHop * 1e-12, 15);
+  });
+
+  it('on the fabric, the time is the fabric trace\'s cycles: compute, hops, serialisation and ramp relays (β, assumed in the preset)', () => {
+    const mesh = meshFromPreset('wse-3', 8, 8);
+    const program = compileProgram(stories, mesh, 'tree');
+    const t = traceFabricToken(compileFabricDecode(program, 'ktree'), 1, 50);
+    const cost = meshTokenCost(t, mesh, stories);
+    expect(cost.seconds).toBeCloseTo(t.cycles / mesh.clockHz, 15);
+    expect(cost.time['fabric: ramp relays']).toBeCloseTo(t.breakdown.ramps / mesh.clockHz, 15);
+    expect(cost.time['fabric: collective steps']).toBeUndefined();
+    expect(t.breakdown.compute + t.breakdown.hops + t.breakdown.serialisation + t.breakdown.ramps).toBeCloseTo(t.cycles, 6);
+    // β is a figure of the preset, marked as our assumption.
+    expect(hardwarePreset('wse-3', 'wafer').figures.cyclesPerRamp.assumed).toBe(true);
+    const slower = traceFabricToken(compileFabricDecode(compileProgram(stories, { ...mesh, cyclesPerRamp: 16 }, 'tree'), 'ktree'), 1, 50);
+    expect(slower.cycles).toBeGreaterThan(t.cycles + t.breakdown.ramps * 0.9);
   });
 });
 
