@@ -246,6 +246,90 @@ export function lineAllgatherModel(width: number, height: number, l: Lines, orig
   return linesModel(width, height, l, (line) => lineAllgatherCost(l.length, origins(line)), false);
 }
 
+/** One element of a multicast on one line: copied from position `at` to every core in [lo, hi] (lo ≤ at ≤ hi). */
+export interface MulticastElement {
+  readonly at: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly src: Address;
+  readonly dst: Address;
+}
+
+/**
+ * A multicast's elements on one line in groups whose spans [lo, hi] share no core: each
+ * group is streamed on its own segment of the line, all at once, so a word that travels a few hops
+ * at the far end of the line does not wait for a stream clocked from its near end.
+ */
+function multicastGroups<T extends Pick<MulticastElement, 'at' | 'lo' | 'hi'>>(elements: readonly T[]): T[][] {
+  const groups: { hi: number; els: T[] }[] = [];
+  for (const e of [...elements].sort((x, y) => x.lo - y.lo)) {
+    const last = groups[groups.length - 1];
+    if (last && e.lo <= last.hi) {
+      last.els.push(e);
+      last.hi = Math.max(last.hi, e.hi);
+    } else groups.push({ hi: e.hi, els: [e] });
+  }
+  return groups.map((g) => g.els);
+}
+
+/**
+ * Multicast along each line: each element leaves its origin `at` toward both ends of its span
+ * [lo, hi], and every core it passes takes a copy down its ramp into `dst` while the router sends
+ * it on (the stream's colour is taken down at every core: a core inside the span that does not
+ * need the word still receives it). Elements whose spans overlap share a stream per flow, clocked
+ * from its most upstream origin, the farthest-reaching item first (so its last delivery comes as
+ * early as any order allows); groups that do not overlap stream side by side. The origin keeps its
+ * own value (copied locally when src and dst differ).
+ */
+export function lineMulticast(l: Lines, elements: (line: number) => readonly MulticastElement[]): FabricRound {
+  const streams: FabricStream[] = [];
+  const locals: LocalCopy[] = [];
+  for (const line of l.lines) {
+    const els = elements(line);
+    for (const group of multicastGroups(els)) {
+      for (const forward of [true, false]) {
+        const items = group.filter((e) => (forward ? e.hi > e.at : e.lo < e.at)).map((e) => ({ kind: 'bcast' as const, origin: e.at, end: forward ? e.hi : e.lo, src: e.src, dst: e.dst }));
+        if (items.length === 0) continue;
+        const first = forward ? Math.min(...items.map((i) => i.origin)) : Math.max(...items.map((i) => i.origin));
+        items.sort((x, y) => Math.abs(y.end - first) - Math.abs(x.end - first));
+        const flow = l.axis === 'row' ? (forward ? 'east' : 'west') : forward ? 'south' : 'north';
+        streams.push({ axis: l.axis, line, flow, first, items });
+      }
+    }
+    for (const e of els) {
+      if (e.src.region !== e.dst.region || e.src.offset !== e.dst.offset) locals.push({ core: lineCore(l.axis, line, e.at, l.width), src: e.src, dst: e.dst });
+    }
+  }
+  return { axis: l.axis, locals, streams };
+}
+
+/** Closed-form cost of lineMulticast on one line with elements spanning (at, lo, hi). */
+export function lineMulticastCost(N: number, spans: readonly Pick<MulticastElement, 'at' | 'lo' | 'hi'>[]): { east: number[]; west: number[]; steps: number; rampWords: number } {
+  // Link p→p+1 carries the elements that start at or west of p and reach east of it; p→p−1 the mirror.
+  const east = Array.from({ length: N }, (_, p) => spans.filter((s) => s.at <= p && p < s.hi).length);
+  const west = Array.from({ length: N }, (_, p) => spans.filter((s) => s.lo < p && p <= s.at).length);
+  // In each group's flow, item k (farthest-reaching first) reaches its end k + (its hops from the
+  // stream's first core, the group's most upstream origin) steps after the clock starts; groups run
+  // at once, so the slowest item of any sets the steps.
+  let steps = 0;
+  const flow = (reach: number[]) => reach.sort((a, b) => b - a).forEach((d, k) => (steps = Math.max(steps, k + d + 1)));
+  for (const group of multicastGroups(spans)) {
+    const eastward = group.filter((s) => s.hi > s.at);
+    const westward = group.filter((s) => s.lo < s.at);
+    const eastFirst = Math.min(...eastward.map((s) => s.at));
+    const westFirst = Math.max(...westward.map((s) => s.at));
+    flow(eastward.map((s) => s.hi - eastFirst));
+    flow(westward.map((s) => westFirst - s.lo));
+  }
+  // Every hop ends in a delivery down the ramp.
+  const rampWords = spans.reduce((a, s) => a + (s.hi - s.lo), 0);
+  return { east, west, steps, rampWords };
+}
+
+export function lineMulticastModel(width: number, height: number, l: Lines, spans: (line: number) => readonly Pick<MulticastElement, 'at' | 'lo' | 'hi'>[]): FabricCount {
+  return linesModel(width, height, l, (line) => lineMulticastCost(l.length, spans(line)), false);
+}
+
 /** Adds phase counts (rounds run one after another: steps add up). */
 export function addCounts(a: FabricCount, b: FabricCount): FabricCount {
   const linkWords = Float64Array.from(a.linkWords, (w, i) => w + b.linkWords[i]);

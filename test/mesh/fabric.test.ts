@@ -13,6 +13,9 @@ import {
   lineAllreduce,
   lineAllreduceCycles,
   lineAllreduceModel,
+  lineMulticast,
+  lineMulticastCost,
+  lineMulticastModel,
   linesModel as addRows,
   segmentCost,
   segmentRound,
@@ -20,6 +23,7 @@ import {
   treeGroups,
   type LineElement,
   type Lines,
+  type MulticastElement,
 } from '../../src/mesh/collectives.ts';
 import { checkColours, firstDifference, routeUse, type FabricPhase } from '../../src/mesh/fabric.ts';
 import { meshPreset } from '../../src/mesh/config.ts';
@@ -112,6 +116,28 @@ describe('line collectives on the fabric, hand-computed', () => {
     // position 0 at step 2 + 3 = 5.
     expect(c.steps).toBe(6);
     expect(c.rampWords).toBe(9);
+  });
+
+  it('multicast on a line of 6: from 2 over 0…5, from 4 over 4…5, from 1 over 0…1, and from 3 to itself', () => {
+    const c = lineMulticastCost(6, [
+      { at: 2, lo: 0, hi: 5 },
+      { at: 4, lo: 4, hi: 5 },
+      { at: 1, lo: 0, hi: 1 },
+      { at: 3, lo: 3, hi: 3 },
+    ]);
+    // East link p carries what starts at or west of p and reaches past it; west link p the mirror.
+    expect(c.east).toEqual([0, 0, 1, 1, 2, 0]);
+    expect(c.west).toEqual([0, 2, 1, 0, 0, 0]);
+    // East stream from position 2: items 2→5 and 4→5 both reach 3 hops from its first core; the
+    // second reaches 5 at step 1 + 3 = 4. West stream from 2: items 2→0, 1→0 reach 2 hops; the
+    // second at step 3. Last step 4: 5 steps.
+    expect(c.steps).toBe(5);
+    // Every hop ends in a delivery: 5 + 1 + 1.
+    expect(c.rampWords).toBe(7);
+    // Spans that share no core stream side by side: 1 → 3 (2 hops from its stream's first core) and
+    // 6 → 7 (1 hop from 6) east, 1 → 0 and 6 → 4 west: 3 steps. One stream clocked from position 1
+    // would take 7 (the item for 7 is 6 hops from it).
+    expect(lineMulticastCost(8, [{ at: 1, lo: 0, hi: 3 }, { at: 6, lo: 4, hi: 7 }]).steps).toBe(3);
   });
 });
 
@@ -256,6 +282,43 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
     } finally {
       res.dispose();
     }
+  });
+
+  it('multicasts along rows over spans that differ per element and per row: every core of a span gets the word, no other; measured = modelled', async () => {
+    // Row r: word 0 from column 2 over the whole row, word 1 from 3 over 3…4, word 2 from r over
+    // 0…r (row 0: only a local copy), word 3 from 1 over 1…1 + r.
+    const els = (r: number): MulticastElement[] => [
+      { at: 2, lo: 0, hi: W - 1, src: a(0), dst: b(0) },
+      { at: 3, lo: 3, hi: 4, src: a(1), dst: b(1) },
+      { at: r, lo: 0, hi: r, src: a(2), dst: b(2) },
+      { at: 1, lo: 1, hi: 1 + r, src: a(3), dst: b(3) },
+    ];
+    // And in two groups that share no core (side by side): word 4 from 0 over 0…1, word 5 from 4 over 2…4.
+    const apart = (): MulticastElement[] => [
+      { at: 0, lo: 0, hi: 1, src: a(4), dst: b(4) },
+      { at: 4, lo: 2, hi: 4, src: a(5), dst: b(5) },
+    ];
+    const ph: FabricPhase[] = [
+      { name: 'row multicast', rounds: [lineMulticast(rows, els)] },
+      { name: 'row multicast, two groups', rounds: [lineMulticast(rows, apart)] },
+    ];
+    const { image, out, phases: measured, violation } = await runFabric({ instrument: true }, ph);
+    expect(violation).toBeNull();
+    expect(firstDifference(lineMulticastModel(W, H, rows, els), measured[0])).toBeNull();
+    expect(firstDifference(lineMulticastModel(W, H, rows, apart), measured[1])).toBeNull();
+    expect(measured[1].steps).toBe(3);
+    for (let r = 0; r < H; r++) {
+      for (const e of [...els(r), ...apart()]) {
+        const j = e.src.offset;
+        for (let c = 0; c < W; c++) {
+          const got = out[(r * W + c) * SRAM + 32 + j];
+          const want = c >= e.lo && c <= e.hi ? image[(r * W + e.at) * SRAM + j] : image[(r * W + c) * SRAM + 32 + j];
+          expect(got, `row ${r} column ${c} word ${j}`).toBe(want);
+        }
+      }
+    }
+    // Per row: W − 1 deliveries of word 0, 1 of word 1, r each of words 2 and 3.
+    expect(measured[0].rampWords).toBe(H * (W - 1) + H + 2 * (0 + 1 + 2));
   });
 
   it('catches a read two hops away, a dropped word and a word sent one hop too far', async () => {
