@@ -158,6 +158,16 @@ function hiddenSplit(m: ModelConfig, mesh: MeshConfig): [number, number][] {
   return runs;
 }
 
+/**
+ * For every KV coordinate, the columns that hold it, ascending: one column on meshes no wider than
+ * KV heads × RoPE pairs, up to `kvCopies` columns otherwise (the first is owners' col.kv).
+ */
+export function kvColumns(m: ModelConfig, mesh: MeshConfig): number[][] {
+  const out = Array.from({ length: kvDim(m) }, () => [] as number[]);
+  for (let c = 0; c < mesh.width; c++) for (const [lo, hi] of columnRuns(m, mesh, 'kv', c)) for (let i = lo; i < hi; i++) out[i].push(c);
+  return out;
+}
+
 /** The query heads whose coordinates column c holds: [first, first + count) (count 0 for none). */
 export function columnHeads(m: ModelConfig, mesh: MeshConfig, c: number): { first: number; count: number } {
   const runs = columnRuns(m, mesh, 'dim', c);

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/engines/index.ts';
 import type { MeshEngine } from '../../src/engines/mesh.ts';
 import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
-import { place } from '../../src/mesh/placement.ts';
+import { columnHeads, kvColumns, kvCopies, place } from '../../src/mesh/placement.ts';
 import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
@@ -56,9 +56,39 @@ describe('the decode on the fabric, token for token against the CPU reference', 
     expect(b.ids).toEqual(b.cpuIds);
   });
 
+  it('meshes that keep the KV cache more than once: stories260K on 32x2 and 32x32, the GQA model on 14x3 and 16x2 (ring and tree)', async () => {
+    // 32 columns over stories260K's 16 (KV head, RoPE pair) units: each KV coordinate in 2 columns.
+    for (const [w, h, tokens, a] of [[32, 2, 128, 'tree'], [32, 32, 16, 'ring']] as const) {
+      const mesh = meshFromPreset('wse-3', w, h);
+      expect(kvCopies(stories.config, mesh), `${w}x${h}`).toBe(2);
+      const r = await race(stories, mesh, tokens, a);
+      expect(r.ids, `${w}x${h}`).toHaveLength(tokens);
+      expect(r.ids, `${w}x${h}`).toEqual(r.cpuIds);
+      expect(r.maxDiff).toBeLessThan(1e-3);
+    }
+    // 6 query heads over 2 KV heads: 3 copies, whose holder columns are not neighbours (14x3: KV
+    // coordinates 0 and 1 live in columns 0, 2 and 5).
+    const model = randomModel(gqaSeparate, 11);
+    for (const [w, h] of [[14, 3], [16, 2]] as const) {
+      const mesh = meshFromPreset('wse-3', w, h);
+      expect(kvCopies(gqaSeparate, mesh), `${w}x${h}`).toBe(3);
+      expect(Math.max(...kvColumns(gqaSeparate, mesh).map((hs) => hs.length))).toBe(3);
+      // Some columns here cover two heads with the widths of a one-head column: each keeps room for its heads' scores.
+      const p = place(gqaSeparate, mesh);
+      for (const cp of p.cores) expect(cp.regions.find((g) => g.name === 'scoresAll')!.words, `${w}x${h} core (${cp.row},${cp.col})`).toBe(columnHeads(gqaSeparate, mesh, cp.col).count * cp.kvSlots);
+      for (const a of ['ring', 'tree'] as const) {
+        const g = await race(model, mesh, 39, a);
+        expect(g.ids, `${w}x${h} ${a}`).toEqual(g.cpuIds);
+        expect(g.maxDiff, `${w}x${h} ${a}`).toBeLessThan(1e-3);
+      }
+    }
+  });
+
   it('measured = modelled per link and per phase, with no access outside a core or its neighbours, at positions 0, 1 and the last', async () => {
     const model = randomModel(gqaSeparate, 4);
-    for (const [w, h, a] of [[6, 7, 'tree'], [4, 3, 'ring']] as const) {
+    // 14x3 keeps the KV cache 3 times: its q, k, v phases multicast along the rows.
+    expect(kvCopies(gqaSeparate, meshFromPreset('wse-3', 14, 3))).toBe(3);
+    for (const [w, h, a] of [[6, 7, 'tree'], [4, 3, 'ring'], [14, 3, 'ring']] as const) {
       const m = (await createMachine('fabric', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', w, h), allreduce: a, instrument: true })) as MeshEngine;
       try {
         const last = m.context - 1;
@@ -69,6 +99,8 @@ describe('the decode on the fabric, token for token against the CPU reference', 
             expect(violation, `${w}x${h} pos ${pos}`).toBeNull();
             for (const p of phases) expect(p.firstDifference, `${w}x${h} ${a} pos ${pos}: ${p.name}`).toBeNull();
             expect(phases.reduce((s, p) => s + p.measured.linkWords.reduce((x, y) => x + y, 0), 0)).toBeGreaterThan(0);
+            // Only where the KV cache is kept more than once do the q, k, v phases multicast (one per layer).
+            expect(phases.filter((p) => p.name.includes('multicast to the KV copies')), `${w}x${h}`).toHaveLength(w === 14 ? gqaSeparate.nLayers : 0);
           } else {
             await m.forward(token, pos);
           }

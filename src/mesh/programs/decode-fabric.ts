@@ -1,5 +1,4 @@
-import { WafermeshError } from '../../errors.ts';
-import { headSize, kvDim } from '../../model/config.ts';
+import { kvDim } from '../../model/config.ts';
 import {
   addCounts,
   chainReduceScatter,
@@ -8,15 +7,18 @@ import {
   lineAllgatherModel,
   lineAllreduce,
   lineAllreduceModel,
+  lineMulticast,
+  lineMulticastModel,
   linesModel,
   segmentCost,
   segmentRound,
   type LineElement,
   type Lines,
+  type MulticastElement,
   type Segment,
 } from '../collectives.ts';
 import type { Address, FabricCount, FabricPhase, FabricRound } from '../fabric.ts';
-import { columnHeads, columnRuns, kvCopies, owners, split, STATS_LAYOUT } from '../placement.ts';
+import { columnHeads, columnRuns, kvColumns, owners, split, STATS_LAYOUT } from '../placement.ts';
 import type { WaferProgram } from '../program.ts';
 
 /**
@@ -47,12 +49,6 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
   const W = mesh.width;
   const H = mesh.height;
   const n = W * H;
-  if (kvCopies(m, mesh) !== 1) {
-    throw new WafermeshError(
-      'unsupported-mesh',
-      `on a ${W}-wide mesh this model's KV cache is kept ${kvCopies(m, mesh)} times (the mesh is wider than its ${m.nKvHeads * (headSize(m) / 2)} KV-head pairs), which the fabric decode does not run yet; use a mesh at most ${m.nKvHeads * (headSize(m) / 2)} cores wide`,
-    );
-  }
   const own = owners(m, mesh);
   const heads = Array.from({ length: W }, (_, c) => columnHeads(m, mesh, c));
   const coords = (kind: 'dim' | 'kv' | 'hidden', c: number) => columnRuns(m, mesh, kind, c).flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
@@ -92,19 +88,56 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
   const compute = (entry: string, layer: number | null) => steps.push({ kind: 'compute', entry, layer });
   const both = (a: FabricCount, b: FabricCount) => addCounts(a, b);
 
-  // A row reduce-scatter of `partial`-like regions to each coordinate's column, then the column allgather.
+  // The KV coordinates: each lives in every column whose attention units use it — one column, or
+  // several where the KV cache is kept more than once (kvCopies > 1) — at that column's own index
+  // (columnRuns order, which the compute reads). Its row sums are reduced in place in `partial` at
+  // one holder (the one nearest the middle of its holders), multicast along the row from there over
+  // the span of its holders (the same offset of `partial` holds nothing still needed there), and
+  // gathered down every holder column from `partial` into the column's own index. With one holder
+  // per coordinate there is no multicast round.
+  const holders = kvColumns(m, mesh);
+  const reach = (hs: readonly number[], h: number) => Math.max(h - hs[0], hs[hs.length - 1] - h);
+  const kvHome = holders.map((hs) => hs.reduce((best, h) => (reach(hs, h) < reach(hs, best) ? h : best)));
+  const kvCopied = holders.some((hs) => hs.length > 1);
+  const kvIndex = kvOf.map((list) => new Map(list.map((i, j) => [i, j])));
+
+  // A row reduce-scatter of `partial`-like regions to each coordinate's column (each KV coordinate's
+  // home, then multicast to its other holders), then the column allgather.
   type Part = { kind: 'dim' | 'kv' | 'hidden'; src: BaseRegion; skip: (r: number) => number; dst: BaseRegion };
   const scatterGather = (name: string, parts: Part[]) => {
     const rs = (r: number): LineElement[] =>
       parts.flatMap((p) => {
         const [lo, hi] = rows(p.kind, r);
-        return Array.from({ length: hi - lo }, (_, e) => ({ at: own.col[p.kind][lo + e], src: at(p.src, p.skip(r) + e), dst: at(p.dst, own.pos[p.kind][lo + e]) }));
+        return Array.from({ length: hi - lo }, (_, e) =>
+          p.kind === 'kv'
+            ? { at: kvHome[lo + e], src: at(p.src, p.skip(r) + e), dst: at(p.src, p.skip(r) + e) }
+            : { at: own.col[p.kind][lo + e], src: at(p.src, p.skip(r) + e), dst: at(p.dst, own.pos[p.kind][lo + e]) },
+        );
+      });
+    const mc = (r: number): MulticastElement[] =>
+      parts.flatMap((p) => {
+        if (p.kind !== 'kv') return [];
+        const [lo, hi] = rows('kv', r);
+        return Array.from({ length: hi - lo }, (_, e) => {
+          const hs = holders[lo + e];
+          const a = at(p.src, p.skip(r) + e);
+          return hs.length > 1 ? [{ at: kvHome[lo + e], lo: hs[0], hi: hs[hs.length - 1], src: a, dst: a }] : [];
+        }).flat();
       });
     const ag = (c: number): LineElement[] =>
-      parts.flatMap((p) => (p.kind === 'dim' ? dimOf : p.kind === 'kv' ? kvOf : hidOf)[c].map((i) => ({ at: own.row[p.kind][i], src: at(p.dst, own.pos[p.kind][i]), dst: at(p.dst, own.pos[p.kind][i]) })));
+      parts.flatMap((p) => {
+        if (p.kind !== 'kv') return (p.kind === 'dim' ? dimOf : hidOf)[c].map((i) => ({ at: own.row[p.kind][i], src: at(p.dst, own.pos[p.kind][i]), dst: at(p.dst, own.pos[p.kind][i]) }));
+        return kvOf[c].map((i) => {
+          const r = own.row.kv[i];
+          return { at: r, src: at(p.src, p.skip(r) + i - rows('kv', r)[0]), dst: at(p.dst, kvIndex[c].get(i)!) };
+        });
+      });
     const rsModel = chainReduceScatterModel(W, H, rowLines, (r) => rs(r).map((e) => e.at));
     const agModel = lineAllgatherModel(W, H, colLines, (c) => ag(c).map((e) => e.at));
-    phase(name, [chainReduceScatter(rowLines, rs), lineAllgather(colLines, ag)], () => both(rsModel, agModel));
+    const copies = kvCopied && parts.some((p) => p.kind === 'kv');
+    const mcModel = lineMulticastModel(W, H, rowLines, mc);
+    const rounds = [chainReduceScatter(rowLines, rs), ...(copies ? [lineMulticast(rowLines, mc)] : []), lineAllgather(colLines, ag)];
+    phase(name, rounds, () => (copies ? both(both(rsModel, mcModel), agModel) : both(rsModel, agModel)));
   };
   const sumsq = (name: string) => {
     const model = lineAllreduceModel(W, H, rowLines, algorithm, 1);
@@ -144,7 +177,7 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
     compute('qkv', l);
     const rd = (r: number) => rows('dim', r)[1] - rows('dim', r)[0];
     const rk = (r: number) => rows('kv', r)[1] - rows('kv', r)[0];
-    scatterGather(`L${l} q, k, v: reduce-scatter and gather`, [
+    scatterGather(`L${l} q, k, v: reduce-scatter${kvCopied ? ', multicast to the KV copies' : ''} and gather`, [
       { kind: 'dim', src: 'partial', skip: () => 0, dst: 'q' },
       { kind: 'kv', src: 'partial', skip: rd, dst: 'k' },
       { kind: 'kv', src: 'partial', skip: (r) => rd(r) + rk(r), dst: 'v' },
