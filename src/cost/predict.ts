@@ -2,9 +2,9 @@ import { assumedFigures, CATALOG, hardwarePreset, type Catalog } from '../catalo
 import { WafermeshError } from '../errors.ts';
 import { makeMesh } from '../mesh/config.ts';
 import { kvCopies, place } from '../mesh/placement.ts';
-import { CYCLES_PER_STEP, DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
-import { compileProgram } from '../mesh/programs/decode.ts';
-import { traceToken } from '../mesh/trace.ts';
+import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
+import { fabricTokenCycles, LAYER_PHASES } from '../mesh/fabric-closed.ts';
+import type { TokenTrace } from '../mesh/trace.ts';
 import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
 import { baselineBytes } from '../baseline/program.ts';
 import { ENERGY, gpuPreset, waferPreset } from './hardware.ts';
@@ -47,9 +47,10 @@ function result(model: string, hardware: string, chips: number, precision: Preci
 
 /**
  * Single-stream decode speed from first principles: the GPU streams every weight and the KV cache
- * from HBM per token (tensor-parallel over `chips`); the wafer runs the wafer program for this
- * model on the whole wafer (its layers split over `chips` wafers), costed by the same trace the
- * emulator's counters come from. No published speed is used anywhere.
+ * from HBM per token (tensor-parallel over `chips`); the wafer runs the fabric decode for this
+ * model on the whole wafer (its layers split over `chips` wafers), costed by the fabric's cost model
+ * (α per hop, β per ramp relay, link serialisation, the busiest core's compute; phases one after
+ * another) in closed form, plus a hand-off between wafers. No published speed is used anywhere.
  */
 export function predict(
   name: string,
@@ -98,38 +99,43 @@ export function predict(
         : `core (${fit.p.fullest.row},${fit.p.fullest.col}) would need ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`;
       throw new WafermeshError('does-not-fit', `${name} at ${precision} with a ${context}-position KV cache does not fit ${chips} ${hardware} wafer(s): ${why}; use ${hint}`);
     }
-    // Time: one layer's phases on the whole wafer (every layer is the same program), times the
-    // layers, plus the embedding and classifier phases, plus hand-offs between wafers.
-    const one = compileProgram(makeConfig({ ...model, nLayers: 1, seqLen: context }), mesh, options.allreduce ?? DEFAULT_ALLREDUCE, vb);
-    const t = traceToken(one, 1, pos);
-    const perLayer = t.phases.filter((p) => p.layer === 0);
-    const scale = (x: number, layerPart: number) => x + (model.nLayers - 1) * layerPart;
-    const sum = (f: (p: (typeof perLayer)[number]) => number) => perLayer.reduce((a, p) => a + f(p), 0);
-    const full = {
-      ...t,
-      cycles: scale(t.cycles, sum((p) => p.cycles)),
-      linkWords: scale(t.linkWords, sum((p) => p.linkWords)),
-      flops: scale(t.flops, sum((p) => p.flops)),
-      breakdown: {
-        compute: scale(t.breakdown.compute, sum((p) => p.breakdown.compute)),
-        hops: scale(t.breakdown.hops, sum((p) => p.breakdown.hops)),
-        serialisation: scale(t.breakdown.serialisation, sum((p) => p.breakdown.serialisation)),
-        steps: scale(t.breakdown.steps, sum((p) => p.breakdown.steps)),
-        ramps: scale(t.breakdown.ramps, sum((p) => p.breakdown.ramps)),
-      },
+    // Time: the decode on the fabric, costed in closed form on the whole wafer (the same cost model
+    // as the fabric trace, without compiling per-core tables): every layer's phases, the embedding,
+    // the final norm and the logits, one after another; each wafer runs its layers on all its cores.
+    const allreduce = options.allreduce ?? DEFAULT_ALLREDUCE;
+    const algorithm = allreduce === 'ring' ? 'chain' : 'ktree';
+    const c = fabricTokenCycles(model, mesh, pos, algorithm, 1, context);
+    const t = c.total;
+    const full: TokenTrace = {
+      token: c.token,
+      pos,
+      phases: [],
+      cycles: t.cycles,
+      transferCycles: t.cycles - t.compute,
+      computeCycles: t.compute,
+      breakdown: { compute: t.compute, hops: t.hops, serialisation: t.serialisation, steps: 0, ramps: t.ramps },
+      linkWords: t.linkWords,
+      flops: t.flops,
+      seconds: t.cycles / mesh.clockHz,
+      passes: c.steps,
     };
+    const layerCycles = LAYER_PHASES.reduce((a, k) => a + c.layer[k].cycles, 0);
+    const layerPhases = LAYER_PHASES.map((k) => `${k} ${c.layer[k].cycles.toLocaleString('en')}`).join(', ');
     const cost = meshTokenCost(full, mesh, model, vb);
     const handoffs = (chips - 1) * w.waferToWaferSeconds;
     return result(name, hardware, chips, precision, context, cost, chips > 1 ? { 'wafer-to-wafer hand-offs': handoffs } : {}, [
       ...common,
-      `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric), ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, ${mesh.cyclesPerHop} cycle per hop (${w.sources})`,
+      `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric), ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (${w.sources})`,
       `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (${precision === 'fp32' ? 'the preset\'s f32 rate' : 'twice the preset\'s f32 rate at 16 bits'})`,
       ...assumedFigures(preset).map((a) => `assumption: ${a}`),
       `placement: every matrix of each layer tiled over the whole wafer; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
       `the fullest core holds ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`,
       `KV cache: each KV coordinate stored at most ${kvCopies(model, mesh)} time(s) (query heads sit in the columns of their KV head; storing it per query head would take ${model.nHeads / model.nKvHeads} copies)`,
-      `time per token = the wafer program's phases (one layer costed on the whole wafer, times ${model.nLayers}, plus embedding and classifier): hop latency of the longest route + serialisation on the busiest link + ${CYCLES_PER_STEP} cycles per collective step (assumption) + the busiest core's compute`,
-      `${options.allreduce ?? DEFAULT_ALLREDUCE} allreduce along rows and columns`,
+      `time per token = the fabric decode's cost model on the whole wafer, in closed form (equal, part by part, to the trace of the compiled fabric decode wherever that can be compiled): ${model.nLayers} layers of ${LAYER_PHASES.length} fabric phases and their compute passes, plus the embedding broadcast, the final norm and the logits reduction`,
+      `a fabric phase costs its slowest word, round after round: its place in its stream ÷ ${mesh.wordsPerLinkCycle} word per link-cycle (link serialisation) + α = ${mesh.cyclesPerHop} cycle for every hop from its origin to its end (hop latency) + β = ${mesh.cyclesPerRamp} cycles for every ramp relay on its way — each core that adds it on a reduction, the one delivery of a broadcast (ramp relays; β is assumed); a compute pass costs the busiest core's FLOPs ÷ ${mesh.flopsPerCoreCycle} FLOPs per cycle`,
+      `phases and compute passes run one after another: no overlap between them is modelled`,
+      `one layer's fabric phases on the wafer: ${layerCycles.toLocaleString('en')} cycles (${layerPhases})`,
+      `Σx² and the attention statistics allreduced by the ${algorithm === 'chain' ? 'chain' : 'two-level K-tree'} (--allreduce ${allreduce}); matrix-vector results reduce-scattered along the rows by streamed chains, gathered down the columns by broadcasts${kvCopies(model, mesh) > 1 ? ', K and V multicast along the rows to their copies' : ''}`,
       ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption)`] : []),
       `energy: ${ENERGY.sources}`,
     ]);

@@ -12,6 +12,7 @@ import { compileProgram } from '../../src/mesh/programs/decode.ts';
 import { traceToken } from '../../src/mesh/trace.ts';
 import { traceFabricToken } from '../../src/mesh/fabric-trace.ts';
 import { compileFabricDecode } from '../../src/mesh/programs/decode-fabric.ts';
+import { fabricTokenCycles } from '../../src/mesh/fabric-closed.ts';
 import { kvDim, parameterCount, type ModelConfig } from '../../src/model/config.ts';
 import { loadStories260K } from '../helpers/models.ts';
 
@@ -85,6 +86,30 @@ describe('predict', () => {
     expect(() => predict('llama-3.1-70b', shape('llama-3.1-70b'), 'h100', { precision: 'fp16' })).toThrow(/does-not-fit: .* use --chips 2 or more/);
     expect(() => predict('llama-3.1-70b', shape('llama-3.1-70b'), 'wse-3', { precision: 'fp16' })).toThrow(/does-not-fit: .*use --chips \d+/);
     expect(() => predict('llama-3.1-8b', shape('llama-3.1-8b'), 'wse-3', { chips: 200 })).toThrow(/--chips 200 is more wafers than llama-3\.1-8b has layers \(32\)/);
+  });
+
+  it('on the wafer, the time is the fabric cost model in closed form at the preset (compute, hops, serialisation, ramp relays), plus a hand-off per extra wafer; no collective-step constant', () => {
+    const model = shape('llama-3.1-70b');
+    const p = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'tree' });
+    const w = meshFromPreset('wse-3', 762, 1172);
+    // fp16 runs at twice the preset's f32 FLOPs per core-cycle.
+    const c = fabricTokenCycles(model, { ...w, flopsPerCoreCycle: 2 * w.flopsPerCoreCycle }, 8191, 'ktree', 1, 8192).total;
+    const ms = (cycles: number) => (cycles / w.clockHz) * 1e3;
+    expect(p.time_breakdown_ms['compute']).toBeCloseTo(ms(c.compute), 6);
+    expect(p.time_breakdown_ms['fabric: hop latency']).toBeCloseTo(ms(c.hops), 3);
+    expect(p.time_breakdown_ms['fabric: link serialisation']).toBeCloseTo(ms(c.serialisation), 5);
+    expect(p.time_breakdown_ms['fabric: ramp relays']).toBeCloseTo(ms(c.ramps), 3);
+    expect(p.time_breakdown_ms['wafer-to-wafer hand-offs']).toBeCloseTo(3 * 5e-3, 6);
+    expect(p.time_breakdown_ms['fabric: collective steps']).toBeUndefined();
+    expect(p.ms_per_token).toBeCloseTo(ms(c.cycles) + 3 * 5e-3, 2);
+    const text = p.assumptions.join('\n');
+    expect(text).toMatch(/α = 1 cycle per hop, β = 8 cycles per ramp relay/);
+    expect(text).toMatch(/assumption: cyclesPerRamp = 8/);
+    expect(text).toMatch(/one after another: no overlap/);
+    expect(text).not.toMatch(/per collective step/);
+    // The chain pays β at every core of a row allreduce, where the K-tree pays it at its roots only.
+    const chain = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'ring' });
+    expect(chain.time_breakdown_ms['fabric: ramp relays']).toBeGreaterThan(p.time_breakdown_ms['fabric: ramp relays']);
   });
 
   it('fits Llama-3.1-70B at fp16 on 4 WSE-3 wafers with 8,192 positions, its KV cache stored 4 times instead of 8', () => {
