@@ -170,12 +170,19 @@ fn addr(region: u32, offset: u32) -> u32 {
 }
 
 
-// One step of this core's router (and its core, for what comes down the ramp) on flow d.
-fn route(d: u32, member: u32, pos: u32, step: u32) {
+// A router's set-up for one colour in one round, read from the tables once per round.
+struct Flow {
+  base: u32, // its first item in the items table
+  n: i32, // items it carries at this position
+  first: i32, // the stream's first core (position along the line)
+  sign: i32, // +1 flowing east or south, −1 west or north
+  here: i32, // hops downstream of the stream's first core
+  ramp: bool, // whether this router takes its words down the ramp
+}
+
+fn flow_of(member: u32, pos: u32) -> Flow {
   let stream = (member & 0x7fffffffu) - 1u;
-  let ramp = (member >> 31u) == 1u;
   let sb = info.o_streams + stream * STREAM_WORDS;
-  let base = tables[sb];
   var n = tables[sb + 1u];
   let per_slot = tables[sb + 4u];
   if (per_slot > 0u) {
@@ -188,13 +195,22 @@ fn route(d: u32, member: u32, pos: u32, step: u32) {
     n = min(n, used * per_slot);
   }
   let first = i32(tables[sb + 2u]);
-  let fwd = d == E || d == S;
-  let sign = select(-1, 1, fwd);
-  let here = (i32(pos) - first) * sign; // hops downstream of the stream's first core
-  let k = i32(step) - here;
-  if (k < 0 || k >= i32(n)) {
+  let d = tables[sb + 3u];
+  let sign = select(-1, 1, d == E || d == S);
+  return Flow(tables[sb], i32(n), first, sign, (i32(pos) - first) * sign, (member >> 31u) == 1u);
+}
+
+// One step of this core's router (and its core, for what comes down the ramp) on flow d.
+fn route(d: u32, f: Flow, step: u32) {
+  let k = i32(step) - f.here;
+  if (k < 0 || k >= f.n) {
     return;
   }
+  let base = f.base;
+  let first = f.first;
+  let sign = f.sign;
+  let here = f.here;
+  let ramp = f.ramp;
   let ib = info.o_items + (base + u32(k)) * ITEM_WORDS;
   let kind = tables[ib];
   let start = (i32(tables[ib + 1u]) - first) * sign;
@@ -249,13 +265,17 @@ fn run_round(r: u32, pos: u32, steps: u32, axis_row: bool) {
   let d0 = select(S, E, axis_row);
   let m0 = tables[mb + d0];
   let m1 = tables[mb + d0 + 1u];
+  var f0 = Flow(0u, 0, 0, 1, 0, false);
+  var f1 = f0;
+  if (m0 != 0u) {
+    f0 = flow_of(m0, pos);
+  }
+  if (m1 != 0u) {
+    f1 = flow_of(m1, pos);
+  }
   for (var step = 0u; step < steps; step++) {
-    if (m0 != 0u) {
-      route(d0, m0, pos, step);
-    }
-    if (m1 != 0u) {
-      route(d0 + 1u, m1, pos, step);
-    }
+    route(d0, f0, step);
+    route(d0 + 1u, f1, step);
     storageBarrier();
     workgroupBarrier();
   }

@@ -21,9 +21,9 @@ const C_FLOPS = 1u;
 
 struct Step {
   pos: u32,
-  token: u32,
+  token: u32, // the host's token (a prompt id, or one it sampled)
   layer: u32,
-  pad: u32,
+  wafer_id: u32, // 1: embed the id the wafer found for the token before, not `token`
 }
 
 @group(0) @binding(0) var<storage, read_write> sram: array<f32>; // (W*H, SRAM)
@@ -112,20 +112,27 @@ fn sumsq() {
   flops += 2u * nd;
 }
 
-// The token's row copies its embedding row into x (the fabric then broadcasts it down the columns).
+// The cores of the row holding the token's embedding row copy their slice of it into x, the others
+// zeros (the fabric then sums x down every column). The token is the host's, or the id the wafer
+// found for the token before (kept in every core's stats by the last fabric phase).
 @compute @workgroup_size(WG)
 fn embed_load(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = gid.x;
   if (me >= W * H) {
     return;
   }
-  let tok = stepInfo.token;
-  if (idx[O_ROW_VOCAB + tok] == me / W) {
-    let nd = mt(F_N_DIM);
-    let row = (tok - mt(F_LO_VOCAB)) * nd;
-    for (var j = 0u; j < nd; j++) {
-      st(mt(F_X) + j, ld(mt(F_EMBEDDING) + row + j));
+  var tok = stepInfo.token;
+  if (stepInfo.wafer_id == 1u) {
+    tok = u32(-ld(mt(F_STATS) + S_PICK_ALL));
+  }
+  let nd = mt(F_N_DIM);
+  let mine = idx[O_ROW_VOCAB + tok] == me / W;
+  for (var j = 0u; j < nd; j++) {
+    var v = 0.0;
+    if (mine) {
+      v = ld(mt(F_EMBEDDING) + (tok - mt(F_LO_VOCAB)) * nd + j);
     }
+    st(mt(F_X) + j, v);
   }
   finish();
 }
@@ -360,5 +367,62 @@ fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   rmsnorm(mt(F_RMS_FINAL));
   tile(mt(F_WCLS), mt(F_ROWS_VOCAB), mt(F_N_DIM), mt(F_XB), mt(F_PARTIAL));
+  finish();
+}
+
+// Inf or NaN: every exponent bit set (a bit test, which no compiler folds away).
+fn not_finite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
+}
+
+// Greedy decoding on the wafer, step 1: column 0 holds the logits (its row's vocabulary slice);
+// each of its cores finds its slice's largest finite logit and whether any was not finite (the
+// fabric then takes the maximum of both down column 0).
+@compute @workgroup_size(WG)
+fn argmax_local(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H || me % W != 0u) {
+    return;
+  }
+  var best = -3.0e38;
+  var bad = 0.0;
+  let n = mt(F_ROWS_VOCAB);
+  for (var i = 0u; i < n; i++) {
+    let v = ld(mt(F_LOGITS) + i);
+    if (not_finite(v)) {
+      bad = 1.0;
+    } else {
+      best = max(best, v);
+    }
+  }
+  st(mt(F_STATS) + S_BEST, best);
+  st(mt(F_STATS) + S_BAD, bad);
+  flops += n;
+  finish();
+}
+
+// Step 2, with the column's maximum and flag: −(the vocabulary index of this slice's first logit
+// equal to the maximum), so that the fabric's max-reduce down column 0 finds the first maximum as
+// the CPU's argmax does; +1 where a logit was not finite; −3e38 where this slice has no maximum.
+@compute @workgroup_size(WG)
+fn argmax_pick(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = gid.x;
+  if (me >= W * H || me % W != 0u) {
+    return;
+  }
+  let best = ld(mt(F_STATS) + S_BEST_ALL);
+  var pick = -3.0e38;
+  let n = mt(F_ROWS_VOCAB);
+  for (var i = 0u; i < n; i++) {
+    if (ld(mt(F_LOGITS) + i) == best) {
+      pick = -f32(mt(F_LO_VOCAB) + i);
+      break;
+    }
+  }
+  if (ld(mt(F_STATS) + S_BAD_ALL) > 0.0) {
+    pick = 1.0;
+  }
+  st(mt(F_STATS) + S_PICK, pick);
+  flops += n;
   finish();
 }

@@ -4,7 +4,7 @@ import { Sampler, type SamplerOptions } from '../model/sampler.ts';
 import type { Machine } from './machine.ts';
 
 /** What generation needs of a machine. */
-export type Decodable = Pick<Machine, 'context' | 'config' | 'forward' | 'reset'>;
+export type Decodable = Pick<Machine, 'context' | 'config' | 'forward' | 'reset'> & Partial<Pick<Machine, 'greedy'>>;
 
 export interface GenerateOptions extends SamplerOptions {
   /** Ids to start from: BOS then the encoded prompt. */
@@ -82,7 +82,13 @@ export class Decoder {
   /** Takes the logits of input(); returns the generated id, or undefined while the prompt is fed or when it stops. */
   accept(logits: Float32Array): number | undefined {
     const prompt = this.options.promptIds;
-    const next = this.pos < prompt.length - 1 ? prompt[this.pos + 1] : this.sampler.sample(logits);
+    return this.acceptId(this.pos < prompt.length - 1 ? prompt[this.pos + 1] : this.sampler.sample(logits));
+  }
+
+  /** Takes the id that follows input() (the prompt's next id while it is fed). */
+  private acceptId(sampled: number): number | undefined {
+    const prompt = this.options.promptIds;
+    const next = this.pos < prompt.length - 1 ? prompt[this.pos + 1] : sampled;
     this.pos++;
     let produced: number | undefined;
     if (this.pos >= prompt.length) {
@@ -98,9 +104,17 @@ export class Decoder {
     return produced;
   }
 
-  /** Runs one forward pass on the engine. */
+  /**
+   * Runs one forward pass on the engine. Greedy decoding on a machine that finds the id itself
+   * (the fabric engine) keeps it there: the logits never leave, and after the prompt the machine
+   * embeds the id it found.
+   */
   async step(): Promise<number | undefined> {
     const { token, pos } = this.input();
+    if (this.sampler.options.temperature === 0 && this.engine.greedy) {
+      const fed = pos < this.options.promptIds.length;
+      return this.acceptId(await this.engine.greedy(token, pos, fed));
+    }
     return this.accept(await this.engine.forward(token, pos));
   }
 }

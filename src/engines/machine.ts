@@ -67,6 +67,14 @@ export interface Machine {
   /** token at pos -> logits (vocab,). Positions must be fed in order 0, 1, 2 … after reset(). */
   forward(token: number, pos: number): Promise<Float32Array>;
   /**
+   * Greedy decoding kept on the wafer (the fabric engine): decodes `token` at `pos` and returns the
+   * next id, found on the wafer by a max-reduce over the cores holding the logits; only that id
+   * leaves, and the wafer keeps it for the next token's embedding. `fed`: the host supplies
+   * `token` (a prompt id); otherwise the wafer uses the id it found for the token before (the
+   * host passes it too, to check). A non-finite logit anywhere is refused (non-finite-logits).
+   */
+  greedy?(token: number, pos: number, fed: boolean): Promise<number>;
+  /**
    * Runs pass `pass` of the token at `pos` alone (passes in order, 0 first); the last pass returns
    * the logits, the others undefined. forward() is all passes at once.
    */

@@ -5,7 +5,7 @@ import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { FabricRuntime } from './fabric-runtime.ts';
 import { owners } from '../mesh/placement.ts';
 import { MESH_LIMITS } from '../mesh/config.ts';
-import { split } from '../mesh/placement.ts';
+import { split, STATS_LAYOUT } from '../mesh/placement.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import { kvDim } from '../model/config.ts';
 import type { Model } from '../model/weights.ts';
@@ -157,10 +157,34 @@ export class MeshRuntime {
     return undefined;
   }
 
-  private encodePasses(token: number, pos: number, from: number, to: number): GPUCommandEncoder {
+  /**
+   * Greedy decoding on the fabric: runs every pass for the token at `pos` — the host's `token` when
+   * `fed`, else the id the wafer found for the token before — and reads back only the id the wafer
+   * found now (one word of core 0's SRAM), or -1 when a logit was not finite.
+   */
+  async stepGreedy(token: number, pos: number, fed: boolean): Promise<number> {
+    if (!this.decode) throw new WafermeshError('internal', 'only the decode on the fabric finds the next id on the wafer');
+    const enc = this.encodePasses(token, pos, 0, this.steps.length, !fed);
+    const staging = this.res.buffer('mesh:id readback', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const stats = this.program.placement.cores[0].regions.find((x) => x.name === 'stats')!;
+    enc.copyBufferToBuffer(this.sram, (stats.offset + STATS_LAYOUT.pickAll) * 4, staging, 0, 4);
+    this.submit(enc);
+    try {
+      await mapOrExplain(this.res.ctx, staging, 'mesh next id');
+      const pick = new Float32Array(staging.getMappedRange().slice(0))[0];
+      staging.unmap();
+      this.res.ctx.check();
+      // The column's max-reduce of −(index of the maximum) (+1 where a logit was not finite).
+      return pick > 0 ? -1 : -pick;
+    } finally {
+      this.res.destroyBuffer(staging);
+    }
+  }
+
+  private encodePasses(token: number, pos: number, from: number, to: number, waferId = false): GPUCommandEncoder {
     const m = this.program.model;
     const dev = this.res.device;
-    for (let l = 0; l <= m.nLayers; l++) dev.queue.writeBuffer(this.stepBuffers[l], 0, Uint32Array.of(pos, token, l, 0));
+    for (let l = 0; l <= m.nLayers; l++) dev.queue.writeBuffer(this.stepBuffers[l], 0, Uint32Array.of(pos, token, l, waferId ? 1 : 0));
     const enc = dev.createCommandEncoder({ label: `mesh token ${pos}` });
     const groups = Math.ceil((this.program.mesh.width * this.program.mesh.height) / this.workgroup);
     // All passes in one compute pass: each dispatch is a barrier for the next (WebGPU orders

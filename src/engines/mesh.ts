@@ -33,6 +33,7 @@ export class MeshEngine implements Machine {
     this.runtime = runtime;
     const d = runtime.decode;
     this.engine = d ? 'fabric' : 'mesh';
+    if (d) this.greedy = this.greedyOnWafer.bind(this);
     this.passes = d
       ? d.steps.map((s) => (s.kind === 'compute' ? { name: s.entry, layer: s.layer, kind: 'compute' as const } : { name: d.phases[s.phase].name, layer: null, kind: 'fabric' as const }))
       : passList(program);
@@ -100,6 +101,36 @@ export class MeshEngine implements Machine {
     return logits;
   }
 
+  /** The id the wafer found for the last token (greedy on the wafer), which it embeds next unless fed. */
+  private waferId: number | undefined;
+
+  /** On the fabric: greedy decoding with the id found on the wafer (absent on the functional model). */
+  readonly greedy?: (token: number, pos: number, fed: boolean) => Promise<number>;
+
+  private async greedyOnWafer(token: number, pos: number, fed: boolean): Promise<number> {
+    this.check(token, pos);
+    if (!fed && token !== this.waferId) {
+      throw new WafermeshError('internal', `the wafer holds id ${this.waferId ?? 'none'} for position ${pos} but was asked to embed ${token}`);
+    }
+    const fabric = this.runtime.fabric!;
+    if (this.measuring) fabric.clearCounters();
+    const id = await this.runtime.stepGreedy(token, pos, fed);
+    this.last = { token, pos };
+    this.lastMeasured = this.measuring ? this.compare((await fabric.readCounters()).phases, token, pos) : undefined;
+    this.waferId = id;
+    if (id < 0) throw new WafermeshError('non-finite-logits', `a logit at position ${pos} is not finite (the wafer's max-reduce flagged it); the model produced non-finite values, so no token is chosen`);
+    return id;
+  }
+
+  /** Each phase's measured count beside its closed form for the token decoded at `pos`. */
+  private compare(phases: readonly FabricCount[], token: number, pos: number): MeasuredPhase[] {
+    const decode = this.runtime.decode!;
+    return phases.map((m, i) => {
+      const modelled = decode.models[i](token, pos);
+      return { name: decode.phases[i].name, modelled, measured: m, firstDifference: firstDifference(modelled, m) };
+    });
+  }
+
   /**
    * Decodes a token on the fabric and reads back what moved, phase by phase, beside each phase's
    * closed-form cost: words per link, steps, ramp words and adds, and the first difference.
@@ -112,10 +143,7 @@ export class MeshEngine implements Machine {
     fabric.clearCounters();
     const logits = await this.runtime.step(token, pos);
     const { phases, violation } = await fabric.readCounters();
-    const measured = phases.map((m, i) => {
-      const modelled = decode.models[i](token, pos);
-      return { name: decode.phases[i].name, modelled, measured: m, firstDifference: firstDifference(modelled, m) };
-    });
+    const measured = this.compare(phases, token, pos);
     this.last = { token, pos };
     this.lastMeasured = measured;
     return { logits, violation, phases: measured };

@@ -15,7 +15,7 @@ import { columnHeads, columnRuns, owners, slotsForRow, split } from './placement
  * its origin to its end and β per ramp relay (every ramping core after the origin on a reduction,
  * one delivery on a broadcast) — the first slowest in stream and item order, so the split into
  * serialisation, hops and ramps is the trace's too. Where a stream's items all travel the same way
- * (allreduces, segments, the embedding broadcast, the logits) only its last item is costed; where
+ * (allreduces, segments, the embedding, the logits, the next token's id) only its last item is costed; where
  * they do not (reduce-scatters, allgathers, multicasts) every element is, from the placement's
  * per-coordinate owners (a few tens of thousands of coordinates, not a million cores). A compute
  * pass costs ⌈the busiest core's FLOPs ÷ FLOPs per cycle⌉, each core's FLOPs being
@@ -44,11 +44,11 @@ export interface ClosedCost {
 export const LAYER_PHASES = ['attention norm', 'q, k, v', 'attention scores', 'column maxima', 'column sums', 'wo', 'ffn norm', 'w1, w3', 'w2'] as const;
 export type LayerPhase = (typeof LAYER_PHASES)[number];
 /** Every kind of step of a token: the compute passes together, each fabric phase of a layer, and those outside the layers. */
-export type PhaseKind = 'compute' | 'embedding' | LayerPhase | 'final norm' | 'logits';
-export const PHASE_KINDS: readonly PhaseKind[] = ['compute', 'embedding', ...LAYER_PHASES, 'final norm', 'logits'];
+export type PhaseKind = 'compute' | 'embedding' | LayerPhase | 'final norm' | 'logits' | 'next token';
+export const PHASE_KINDS: readonly PhaseKind[] = ['compute', 'embedding', ...LAYER_PHASES, 'final norm', 'logits', 'next token'];
 
 /** The compute passes of shaders/mesh_core.wgsl the decode runs (the per-layer ones once per layer). */
-export type ComputeEntry = 'embed_load' | 'embed_sumsq' | 'qkv' | 'scores' | 'softmax' | 'rescale' | 'wo' | 'residual' | 'w13' | 'w2' | 'classifier';
+export type ComputeEntry = 'embed_load' | 'embed_sumsq' | 'qkv' | 'scores' | 'softmax' | 'rescale' | 'wo' | 'residual' | 'w13' | 'w2' | 'classifier' | 'argmax_local' | 'argmax_pick';
 
 export interface FabricTokenCost {
   readonly token: number;
@@ -194,7 +194,6 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
   // streams of them (its items are the slots a `context`-position cache gives the row).
   const used = (r: number) => (pos < r ? 0 : Math.floor((pos - r) / H) + 1);
   const liveSlots = (r: number) => Math.min(used(r), slotsForRow(Math.max(context, 1), H, r));
-  const tokenRow = own.row.vocab[token];
 
   // ---- compute passes: the busiest core's FLOPs (fabric-trace.ts computeFlops), over columns and rows apart ----
   const maxOf = (xs: readonly number[]) => xs.reduce((a, b) => (b > a ? b : a), 0);
@@ -227,6 +226,8 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
     w13: pass((c) => 3 * nd[c], (c) => 4 * nd[c], rh),
     w2: pass((c) => 5 * nh[c], (c) => 2 * nh[c], rd),
     classifier: pass((c) => 3 * nd[c], (c) => 2 * nd[c], rv),
+    argmax_local: pass(() => 0, (c) => (c === 0 ? 1 : 0), rv),
+    argmax_pick: pass(() => 0, (c) => (c === 0 ? 1 : 0), rv),
   };
 
   // ---- allreduces: Σx² along the rows, head statistics down the columns ----
@@ -249,9 +250,13 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
     return rounds(slowest, linkWords, flops);
   };
 
-  // ---- the embedding: broadcast down every column from the token's row ----
-  const embSeg: Segment = { lo: 0, hi: H - 1, centre: tokenRow };
-  const embedding = rounds([segmentRoundSlowest(t, W, 'bcast', [embSeg], (c) => nd[c])], segmentWords('bcast', embSeg, sumOf(nd)).links, 0);
+  // ---- the embedding: x (the token's row's slice, zeros elsewhere) allreduced down every column ----
+  const embedding = allreduce('col', (c) => nd[c]);
+
+  // ---- the next token: maximum and flag, then the first maximum's index, down column 0; the id along every row ----
+  const best = allreduce('col', (c) => (c === 0 ? 2 : 0));
+  const along: Segment = { lo: 0, hi: W - 1, centre: 0 };
+  const pick = add(allreduce('col', (c) => (c === 0 ? 1 : 0)), rounds([segmentRoundSlowest(t, H, 'bcast', [along], () => 1)], H * segmentWords('bcast', along, 1).links, 0));
 
   // ---- reduce-scatter to each coordinate's column (KV: its home, then multicast to its other holders), column allgather ----
   // The columns holding each KV coordinate (more than one where the KV cache is kept more than
@@ -424,6 +429,7 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
     );
   }
   sequence.push(['final norm', sumsq], ['compute', passes.classifier], ['logits', logits]);
+  sequence.push(['compute', passes.argmax_local], ['next token', best], ['compute', passes.argmax_pick], ['next token', pick]);
   const kinds = Object.fromEntries(PHASE_KINDS.map((k) => [k, ZERO])) as Record<PhaseKind, ClosedCost>;
   let total = ZERO;
   for (const [kind, c] of sequence) {

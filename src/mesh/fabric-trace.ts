@@ -137,6 +137,10 @@ export function computeFlops(d: FabricDecode): (entry: string, core: number, pos
         return 5 * nh[c] + 2 * rd[r] * nh[c];
       case 'classifier':
         return 3 * D + 2 * rv[r] * D;
+      case 'argmax_local':
+      case 'argmax_pick':
+        return c === 0 ? rv[r] : 0; // a compare per logit, on column 0
+
       default:
         throw new WafermeshError('internal', `no FLOP count for the compute pass "${entry}"`);
     }

@@ -300,7 +300,12 @@ function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, 
 }
 
 /** A core's `stats` region: Σx² (its own, row-reduced), then per head max (nHeads words) and Σ exp (nHeads). */
-export const STATS_LAYOUT = { sumsq: 0, sumsqAll: 1, max: 2 } as const;
+/**
+ * A core's statistics words: Σx² (its own, then the row's); for greedy decoding on the wafer, its
+ * logits' largest finite value and non-finite flag (its own, then column 0's) and −(the index of
+ * the first maximum) (its own, then the wafer's); then per head the softmax maximum and Σ exp.
+ */
+export const STATS_LAYOUT = { sumsq: 0, sumsqAll: 1, best: 2, bad: 3, bestAll: 4, badAll: 5, pick: 6, pickAll: 7, max: 8 } as const;
 export const STATS_WORDS = (m: ModelConfig): number => STATS_LAYOUT.max + 2 * m.nHeads;
 
 /** Positions t < context with t mod height == row. */

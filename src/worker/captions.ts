@@ -5,7 +5,7 @@
  * neighbouring cores).
  */
 const COMPUTE: Readonly<Record<string, string>> = {
-  embed_load: "compute: the cores of the token's row copy its embedding row from their SRAM into x",
+  embed_load: "compute: the cores of the row holding the token's embedding copy their slice of it into x, the others zeros (on greedy decoding the token is the id the wafer found)",
   embed_sumsq: 'compute: each core squares and sums its slice of x, for the norm',
   qkv: 'compute: RMSNorm, then each core multiplies its tiles of wq, wk and wv by its slice of x (partial sums)',
   scores: 'compute: RoPE on q and k, k and v stored in the KV cache, partial attention scores over the positions each core holds',
@@ -16,11 +16,16 @@ const COMPUTE: Readonly<Record<string, string>> = {
   w13: 'compute: RMSNorm, then the w1 and w3 tile products (partial sums)',
   w2: 'compute: SwiGLU of the gathered w1 and w3 outputs, then the w2 tile products (partial sums)',
   classifier: 'compute: the final RMSNorm, then the classifier tile products (partial logits)',
+  argmax_local: "compute: column 0's cores find their slice's largest logit, and whether any logit is not finite",
+  argmax_pick: "compute: column 0's cores find where the largest logit is in their slice (the next token's id)",
 };
 
 /** Fabric phases by what their names say they do. */
 const FABRIC: readonly (readonly [RegExp, string])[] = [
   [/embedding broadcast/, "fabric: the token's embedding slice goes down every column, core to core"],
+  [/embedding: column allreduce/, "fabric: x is added up down every column (only the token's row holds non-zeros), so every core receives the embedding"],
+  [/next token: column 0 maximum/, 'fabric: the largest logit and the non-finite flag travel down column 0 to all of its cores'],
+  [/next token: column 0 first maximum/, "fabric: the id of the largest logit is found down column 0 and sent along every row; only this id leaves the wafer"],
   [/allreduce Σx²/, 'fabric: each row adds up its cores\' sums of squares, and every core of the row receives the total'],
   [/reduce-scatter.*multicast/, 'fabric: partial sums are added up along each row into the column that owns each coordinate, sent along the row to the columns keeping a copy of the KV cache, then down the columns'],
   [/reduce-scatter/, 'fabric: partial sums are added up along each row into the column that owns each coordinate, then sent down the columns'],

@@ -202,8 +202,8 @@ describe('wafermesh generate --engine fabric', () => {
     expect(r.code, r.stderr).toBe(0);
     const t = JSON.parse(r.stdout);
     const kinds = t.phases.map((p: { kind: string }) => p.kind);
-    expect(kinds.filter((k: string) => k === 'transfer')).toHaveLength(48);
-    expect(kinds.filter((k: string) => k === 'compute')).toHaveLength(48);
+    expect(kinds.filter((k: string) => k === 'transfer')).toHaveLength(50);
+    expect(kinds.filter((k: string) => k === 'compute')).toHaveLength(50);
     expect(t.phases.reduce((a: number, p: { cycles: number }) => a + p.cycles, 0)).toBeCloseTo(t.cycles, 6);
     const b = t.breakdown_cycles;
     expect(b.compute + b.hops + b.serialisation + b.ramps).toBeCloseTo(t.cycles, 6);
@@ -215,8 +215,9 @@ describe('wafermesh generate --engine fabric', () => {
     const r = cli('trace', '--model', 'stories260K', '--mesh', '8x8', '--pos', '9', '--measure', '--json');
     expect(r.code, r.stderr).toBe(0);
     const t = JSON.parse(r.stdout);
-    // The embedding; per layer Σx², q/k/v, scores, column maxima and sums, wo, Σx², w1/w3, w2; Σx² and logits.
-    expect(t.phases.length).toBe(1 + 9 * 5 + 2);
+    // The embedding; per layer Σx², q/k/v, scores, column maxima and sums, wo, Σx², w1/w3, w2; Σx²,
+    // logits, and the next token's maximum and id.
+    expect(t.phases.length).toBe(1 + 9 * 5 + 2 + 2);
     for (const p of t.phases) {
       expect(p.links_equal, p.name).toBe(true);
       expect(p.first_difference).toBeNull();

@@ -100,7 +100,7 @@ describe('the demo in headless Chromium', () => {
     await stepPhase.click();
     await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/^phase 1 of \d+ at position 0: embed_load — compute: .*nothing moves on the fabric$/);
     await stepPhase.click();
-    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/^phase 2 of \d+ at position 0: → embedding broadcast — fabric: /);
+    await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/^phase 2 of \d+ at position 0: → embedding: column allreduce — fabric: /);
     expect(await figures.innerText()).toMatch(/words on links \(measured\)\s*[1-9][\d,]*[\s\S]*measured = modelled\s*yes/);
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-phase.png') });
     await page.locator('[data-testid=step-token]').click();

@@ -7,6 +7,8 @@ import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
 import { raceReference } from '../helpers/race.ts';
+import { generate } from '../../src/engines/generate.ts';
+import { CpuEngine } from '../../src/engines/cpu.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -110,5 +112,37 @@ describe('the decode on the fabric, token for token against the CPU reference', 
         m.dispose();
       }
     }
+  });
+
+  it('greedy decoding stays on the wafer: only the id leaves, equal to the CPU reference with a prompt, on 8x8, 6x7, 1x3, 5x1 and 1x1; an overflowing model is refused as on the CPU', async () => {
+    const prompt = [BOS, 40, 57, 33];
+    const opts = (tokens: number) => ({ promptIds: prompt, tokens, temperature: 0, topP: 1, seed: 0 });
+    const onWafer = async (model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree') => {
+      const m = await createMachine('fabric', model, { gpu: testGpu, mesh, allreduce });
+      try {
+        expect(m.greedy, 'the fabric engine finds the id on the wafer').toBeDefined();
+        // The logits are never read: forward (the debug read-back) must not run.
+        const forward = m.forward.bind(m);
+        m.forward = () => Promise.reject(new Error('the logits were read back'));
+        const ids = (await generate(m, opts(tokens))).ids;
+        m.forward = forward;
+        return ids;
+      } finally {
+        m.dispose();
+      }
+    };
+    const cpu = async (model: Model, tokens: number) => (await generate(new CpuEngine(model), opts(tokens))).ids;
+    expect(await onWafer(stories, meshFromPreset('wse-3', 8, 8), 48, 'tree')).toEqual(await cpu(stories, 48));
+    const model = randomModel(gqaSeparate, 12);
+    const want = await cpu(model, 30);
+    for (const [w, h, a] of [[6, 7, 'ring'], [1, 3, 'tree'], [5, 1, 'ring'], [1, 1, 'tree']] as const) {
+      expect(await onWafer(model, meshFromPreset(w * h <= 3 ? 'wse-3-big-sram' : 'wse-3', w, h), 30, a), `${w}x${h}`).toEqual(want);
+    }
+    // Finite weights whose products overflow f32 in the classifier: the CPU refuses, and so does the wafer.
+    const huge = randomModel(gqaSeparate, 3);
+    huge.weights.rmsFinal.fill(1e10);
+    huge.weights.wcls.fill(3e38);
+    await expect(cpu(huge, 2)).rejects.toThrow(/non-finite-logits/);
+    await expect(onWafer(huge, meshFromPreset('wse-3', 6, 7), 2, 'tree')).rejects.toThrow(/non-finite-logits: .*not finite/);
   });
 });

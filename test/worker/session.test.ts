@@ -72,7 +72,7 @@ describe('the demo worker\'s race session', () => {
     // One step per phase, captioned; fabric phases and compute passes interleave.
     expect(s.info.phases.map((p) => p.pass)).toEqual(Array.from({ length: passes }, (_, i) => i));
     expect(s.info.phases.every((p) => p.caption.length > 0)).toBe(true);
-    expect(s.info.phases.slice(0, 2).map((p) => [p.kind, p.name])).toEqual([['compute', 'embed_load'], ['transfer', 'embedding broadcast']]);
+    expect(s.info.phases.slice(0, 2).map((p) => [p.kind, p.name])).toEqual([['compute', 'embed_load'], ['transfer', 'embedding: column allreduce']]);
     const seen: string[] = [];
     // The prompt has several tokens: the first generated token needs (prompt length) × passes steps.
     let tokenEvent = null;
@@ -98,7 +98,7 @@ describe('the demo worker\'s race session', () => {
       seen.push(ev.phases[0].name);
       tokenEvent = ev.token;
     }
-    expect(seen.slice(0, 3)).toEqual(['embed_load', 'embedding broadcast', 'embed_sumsq']);
+    expect(seen.slice(0, 3)).toEqual(['embed_load', 'embedding: column allreduce', 'embed_sumsq']);
     expect(tokenEvent).not.toBeNull();
     // The token's links are its phases' measured links added up.
     expect(Array.from(tokenEvent!.perLink)).toEqual(Array.from(links));

@@ -144,13 +144,11 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
     phase(name, lineAllreduce(rowLines, algorithm, [{ src: at('stats', STATS_LAYOUT.sumsq), dst: at('stats', STATS_LAYOUT.sumsqAll) }]), () => model);
   };
 
-  // Embedding: the token's row copies its embedding row into x, then broadcasts it down every column.
+  // Embedding: the cores of the token's row load their slice of its embedding row into x, the
+  // others zeros, and x is summed down every column (routes that do not depend on the token).
   compute('embed_load', null);
-  const embRounds = Array.from({ length: H }, (_, r) => ({
-    ...segmentRound(colLines, 'bcast', [{ lo: 0, hi: H - 1, centre: r }], (c) => dimOf[c].map((_, j) => ({ src: at('x', j), dst: at('x', j) }))),
-    tokenRow: r,
-  }));
-  phase('embedding broadcast', embRounds, (token) => linesModel(W, H, colLines, (c) => segmentCost(H, 'bcast', [{ lo: 0, hi: H - 1, centre: own.row.vocab[token] }], dimOf[c].length), false));
+  const embModel = lineAllreduceModel(W, H, colLines, algorithm, (c) => dimOf[c].length);
+  phase('embedding: column allreduce', lineAllreduce(colLines, algorithm, (c) => dimOf[c].map((_, j) => ({ src: at('x', j), dst: at('x', j) }))), () => embModel);
   compute('embed_sumsq', null);
 
   // The score segments: the columns each head's coordinates span; segments that share a column
@@ -233,5 +231,23 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
   };
   const logitsModel = chainReduceScatterModel(W, H, rowLines, (r) => logits(r).map((e) => e.at));
   phase('logits: reduce to column 0', [chainReduceScatter(rowLines, logits)], () => logitsModel);
+  // Greedy decoding stays on the wafer: column 0's cores take the maximum (and a non-finite flag)
+  // of their logits down the column, then −(the index of the first maximum); the id goes along
+  // every row, where the next token's embedding is loaded from it. Only the id leaves the wafer.
+  const col0: Lines = { axis: 'col', lines: [0], length: H, width: W };
+  const stat = (k: keyof typeof STATS_LAYOUT) => at('stats', STATS_LAYOUT[k]);
+  compute('argmax_local', null);
+  const bestModel = lineAllreduceModel(W, H, col0, algorithm, 2);
+  phase('next token: column 0 maximum and non-finite flag', lineAllreduce(col0, algorithm, [{ src: stat('best'), dst: stat('bestAll') }, { src: stat('bad'), dst: stat('badAll') }], 'max'), () => bestModel);
+  compute('argmax_pick', null);
+  const along: Segment[] = [{ lo: 0, hi: W - 1, centre: 0 }];
+  const pickModel = both(lineAllreduceModel(W, H, col0, algorithm, 1), linesModel(W, H, rowLines, () => segmentCost(W, 'bcast', along, 1), false));
+  phase(
+    'next token: column 0 first maximum, then along every row',
+    [...lineAllreduce(col0, algorithm, [{ src: stat('pick'), dst: stat('pickAll') }], 'max'), segmentRound(rowLines, 'bcast', along, [{ src: stat('pickAll'), dst: stat('pickAll') }])].filter(
+      (r) => r.streams.length > 0 || r.locals.length > 0,
+    ),
+    () => pickModel,
+  );
   return { program, regions, regionTable, phases, models, steps };
 }
