@@ -12,8 +12,8 @@
 // router carries and whether it takes the colour's words down the ramp to the core.
 //
 // Shapes: sram (W*H, SRAM) f32; regs (2, W*H, 4, 3) u32 = (value bits, item + 1, round serial);
-// tables: regions (W*H, NREG) | streams (S, 5) | items (I, 7) | members (R, W*H, 6) | locals (L, 5)
-// u32; live (R, 4) u32 = per round, for the token decoded: steps to loop, 1 for a row round, its
+// tables: regions (W*H, NREG) | streams (S, 5) | items (I, 7) | members (R, W*H, 2 + SLOTS) | locals
+// (L, 5) u32 (a member: its local copies' first and count, then per colour slot stream + 1 | ramp bit); live (R, 4) u32 = per round, for the token decoded: steps to loop, 1 for a row round, its
 // serial, 1 if it runs; counters u32 (see C_* below).
 
 override W: u32; // mesh width
@@ -172,6 +172,7 @@ fn addr(region: u32, offset: u32) -> u32 {
 
 // A router's set-up for one colour in one round, read from the tables once per round.
 struct Flow {
+  dir: u32, // the direction it flows (east, west, south, north)
   base: u32, // its first item in the items table
   n: i32, // items it carries at this position
   first: i32, // the stream's first core (position along the line)
@@ -197,15 +198,18 @@ fn flow_of(member: u32, pos: u32) -> Flow {
   let first = i32(tables[sb + 2u]);
   let d = tables[sb + 3u];
   let sign = select(-1, 1, d == E || d == S);
-  return Flow(tables[sb], i32(n), first, sign, (i32(pos) - first) * sign, (member >> 31u) == 1u);
+  return Flow(d, tables[sb], i32(n), first, sign, (i32(pos) - first) * sign, (member >> 31u) == 1u);
 }
 
-// One step of this core's router (and its core, for what comes down the ramp) on flow d.
-fn route(d: u32, f: Flow, step: u32) {
+// One step of this core's router (and its core, for what comes down the ramp) on one colour. Two
+// colours flowing the same way may meet at a core only where one ends and the other starts, so
+// each outgoing register has one writer and each incoming one reader (checked when the tables are built).
+fn route(f: Flow, step: u32) {
   let k = i32(step) - f.here;
   if (k < 0 || k >= f.n) {
     return;
   }
+  let d = f.dir;
   let base = f.base;
   let first = f.first;
   let sign = f.sign;
@@ -255,27 +259,24 @@ fn run_round(r: u32, pos: u32, steps: u32, axis_row: bool) {
   last_step = 0u;
   let mb = info.o_members + (r * W * H + me) * MEMBER_WORDS;
   // A round's local copies first (a reduction's home seeds its result; a gather's origin keeps its own).
-  let l0 = tables[mb + 4u];
-  let nl = tables[mb + 5u];
+  let l0 = tables[mb];
+  let nl = tables[mb + 1u];
   for (var i = 0u; i < nl; i++) {
     let lb = info.o_locals + (l0 + i) * LOCAL_WORDS;
     sram_st(addr(tables[lb + 3u], tables[lb + 4u]), sram_ld(addr(tables[lb + 1u], tables[lb + 2u])));
   }
-  // A row's routers carry east and west flows, a column's south and north.
-  let d0 = select(S, E, axis_row);
-  let m0 = tables[mb + d0];
-  let m1 = tables[mb + d0 + 1u];
-  var f0 = Flow(0u, 0, 0, 1, 0, false);
-  var f1 = f0;
-  if (m0 != 0u) {
-    f0 = flow_of(m0, pos);
-  }
-  if (m1 != 0u) {
-    f1 = flow_of(m1, pos);
+  // The colours this router carries in this round (up to SLOTS at once, each one way along the line).
+  var flows: array<Flow, SLOTS>;
+  for (var i = 0u; i < SLOTS; i++) {
+    let m = tables[mb + 2u + i];
+    if (m != 0u) {
+      flows[i] = flow_of(m, pos);
+    }
   }
   for (var step = 0u; step < steps; step++) {
-    route(d0, f0, step);
-    route(d0 + 1u, f1, step);
+    for (var i = 0u; i < SLOTS; i++) {
+      route(flows[i], step);
+    }
     storageBarrier();
     workgroupBarrier();
   }

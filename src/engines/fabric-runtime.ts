@@ -7,7 +7,9 @@ import { checkRound, FLOW_DIR, streamCore, streamSpan, streamSteps, type FabricC
 /** Words per entry of the fabric tables, item kinds, counter layout: put before shaders/fabric.wgsl. */
 const STREAM_WORDS = 5;
 const ITEM_WORDS = 7;
-const MEMBER_WORDS = 6;
+/** Colours a router carries at once in one round (the kernel's slots per core). */
+export const SLOTS = 4;
+const MEMBER_WORDS = 2 + SLOTS;
 const LOCAL_WORDS = 5;
 const C_ROUNDS = 8;
 const KIND = { reduce: 0, bcast: 1, max: 2 } as const;
@@ -20,6 +22,7 @@ export function fabricPrelude(): string {
     '// Generated from src/engines/fabric-runtime.ts: directions, table layout, item kinds, counters.',
     u('E', DIR.east), u('WST', DIR.west), u('S', DIR.south), u('N', DIR.north),
     u('STREAM_WORDS', STREAM_WORDS), u('ITEM_WORDS', ITEM_WORDS), u('MEMBER_WORDS', MEMBER_WORDS), u('LOCAL_WORDS', LOCAL_WORDS),
+    u('SLOTS', SLOTS),
     u('K_REDUCE', KIND.reduce), u('K_BCAST', KIND.bcast), u('K_MAX', KIND.max), u('C_ROUNDS', C_ROUNDS),
   ].join('\n');
 }
@@ -73,6 +76,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
     if (N > 256) throw new WafermeshError('mesh-too-large', `a fabric line of ${N} cores is over the 256 one workgroup emulates; use a mesh of at most 256 cores a side`);
     let steps = 0;
     const bounds: RoundInfo['bounds'][number][] = [];
+    const used = new Uint8Array(nCores);
     for (const s of r.streams) {
       const index = streams.length / STREAM_WORDS;
       streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow], s.perSlot ?? 0);
@@ -81,7 +85,9 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       const { lo, hi } = streamSpan(s);
       for (let p = lo; p <= hi; p++) {
         const core = streamCore(W, s, p);
-        members[(ri * nCores + core) * MEMBER_WORDS + FLOW_DIR[s.flow]] = (index + 1) | (!ramps || ramps.has(p) ? RAMP_BIT : 0);
+        const slot = used[core]++;
+        if (slot >= SLOTS) throw new WafermeshError('too-many-colours', `core ${core} carries more than the ${SLOTS} colours at once a fabric round emulates; split the round`);
+        members[(ri * nCores + core) * MEMBER_WORDS + 2 + slot] = (index + 1) | (!ramps || ramps.has(p) ? RAMP_BIT : 0);
       }
       // The kernel loops until the last item reached its end, counted from the stream's first core.
       steps = Math.max(steps, streamSteps(s));
@@ -94,8 +100,8 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       byCore.set(l.core, list);
     }
     for (const [core, list] of byCore) {
-      members[(ri * nCores + core) * MEMBER_WORDS + 4] = locals.length / LOCAL_WORDS;
-      members[(ri * nCores + core) * MEMBER_WORDS + 5] = list.length / LOCAL_WORDS;
+      members[(ri * nCores + core) * MEMBER_WORDS] = locals.length / LOCAL_WORDS;
+      members[(ri * nCores + core) * MEMBER_WORDS + 1] = list.length / LOCAL_WORDS;
       locals.push(...list);
     }
     roundInfo.push({ phase, steps, bounds, axisRow: r.axis === 'row', line: N, locals: r.locals.length, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });

@@ -105,7 +105,11 @@ export function streamSpan(s: FabricStream): { lo: number; hi: number } {
 /** Steps a stream needs: its last item crosses its far end `items − 1 + hops` steps after the clock starts. */
 export const streamSteps = (s: FabricStream) => (s.items.length ? s.items.length + Math.max(...s.items.map((i) => downstream(s, i.end))) : 0);
 
-/** Checks a round's shape: one axis, items inside their segment and downstream of their origin, at most one stream per core and flow. */
+/**
+ * Checks a round's shape: one axis, items inside their segment and downstream of their origin, and
+ * streams flowing the same way meeting at a core only where one ends and the next starts (a colour
+ * each; a link still carries one word a step).
+ */
 export function checkRound(width: number, height: number, r: FabricRound): void {
   const N = r.axis === 'row' ? width : height;
   const used = new Set<string>();
@@ -120,11 +124,18 @@ export function checkRound(width: number, height: number, r: FabricRound): void 
       if (downstream(s, it.origin) < 0 || downstream(s, it.end) < downstream(s, it.origin)) throw new WafermeshError('internal', `item ${it.origin}→${it.end} flows against its stream (${s.flow} from ${s.first})`);
       if (s.ramps && (!s.ramps.includes(it.end) || !s.ramps.includes(it.origin))) throw new WafermeshError('internal', `item ${it.origin}→${it.end} starts or ends off a ramp position`);
     }
+    // Its words leave every position of its span but the downstream end (one writer per outgoing
+    // register) and arrive at every one but the upstream end (one reader per incoming register).
     const { lo, hi } = streamSpan(s);
+    const up = FORWARD[s.flow] ? lo : hi;
+    const down = FORWARD[s.flow] ? hi : lo;
     for (let p = lo; p <= hi; p++) {
-      const key = `${s.line}:${p}:${s.flow}`;
-      if (used.has(key)) throw new WafermeshError('internal', `two ${s.flow} streams meet at position ${p} of ${r.axis} ${s.line}`);
-      used.add(key);
+      for (const [use, skip] of [['out', down], ['in', up]] as const) {
+        if (p === skip) continue;
+        const key = `${s.line}:${p}:${s.flow}:${use}`;
+        if (used.has(key)) throw new WafermeshError('internal', `two ${s.flow} streams share the ${use === 'out' ? 'outgoing' : 'incoming'} ${s.flow} link at position ${p} of ${r.axis} ${s.line}`);
+        used.add(key);
+      }
     }
   }
 }
