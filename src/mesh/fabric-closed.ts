@@ -1,5 +1,6 @@
 import { kvDim, type ModelConfig } from '../model/config.ts';
 import { allreducePlan, type Segment } from './collectives.ts';
+import { ringOrder } from './ring.ts';
 import type { MeshConfig } from './config.ts';
 import { columnHeads, columnRuns, owners, slotsForRow, split } from './placement.ts';
 
@@ -53,7 +54,7 @@ export type ComputeEntry = 'embed_load' | 'embed_sumsq' | 'qkv' | 'scores' | 'so
 export interface FabricTokenCost {
   readonly token: number;
   readonly pos: number;
-  readonly algorithm: 'chain' | 'ktree';
+  readonly algorithm: 'chain' | 'ring' | 'ktree';
   /** Per kind over the whole token (the layers' phases summed over every layer). */
   readonly kinds: Readonly<Record<PhaseKind, ClosedCost>>;
   /** One layer's fabric phases (every layer costs the same). */
@@ -102,6 +103,51 @@ class Slowest {
       this.ramps = r;
     }
   }
+}
+
+/**
+ * The folded ring allreduce (ring.ts) of n(line) words on each of `lines` lines of N: per round
+ * (2(N − 1) of them) the first slowest chunk's last word, as roundCycles finds it walking the
+ * streams line by line and ring link by ring link; lines with equal n are costed once.
+ */
+function ringClosed(t: { hop: number; ramp: number; bw: number }, N: number, lines: number, n: (line: number) => number): ClosedCost {
+  const order = ringOrder(N);
+  const links = N < 2 ? [] : order.map((from, j) => ({ j, hops: Math.abs(order[(j + 1) % N] - from) }));
+  const counts: number[] = [];
+  for (let line = 0; line < lines; line++) if (n(line) > 0 && !counts.includes(n(line))) counts.push(n(line));
+  const nRounds = 2 * Math.max(0, N - 1);
+  // Per distinct n (in order of its first line): each round's slowest, and the words and adds.
+  const perCount = counts.map((words) => {
+    const chunk = (c: number) => split(words, N, c)[1] - split(words, N, c)[0];
+    const slow: Slowest[] = [];
+    let linkWords = 0;
+    let adds = 0;
+    for (let r = 0; r < nRounds; r++) {
+      const gather = r >= N - 1;
+      const s = gather ? r - (N - 1) : r;
+      const w = new Slowest(t);
+      for (const { j, hops } of links) {
+        const m = chunk((((gather ? j + 1 - s : j - s) % N) + N) % N);
+        if (m === 0) continue;
+        w.item(m - 1, hops, 1);
+        linkWords += m * hops;
+        if (!gather) adds += m;
+      }
+      slow.push(w);
+    }
+    return { words, slow, linkWords, adds };
+  });
+  let linkWords = 0;
+  let flops = 0;
+  for (let line = 0; line < lines; line++) {
+    const g = perCount.find((x) => x.words === n(line));
+    if (!g) continue;
+    linkWords += g.linkWords;
+    flops += g.adds;
+  }
+  // Each round: the first group (by first line) with the largest cycles; groups keep their lines' order.
+  const slowest = Array.from({ length: nRounds }, (_, r) => perCount.reduce<Slowest | null>((best, g) => (best === null || g.slow[r].cycles > best.cycles ? g.slow[r] : best), null) ?? new Slowest(t));
+  return rounds(slowest, linkWords, flops);
 }
 
 /** Rounds one after another: their slowest items' cycles add up. */
@@ -165,7 +211,7 @@ function segmentWords(kind: 'reduce' | 'bcast', s: Segment, n: number): { links:
  * Equal, phase kind by phase kind and part by part, to `traceFabricToken(compileFabricDecode(
  * compileProgram(model, mesh), algorithm), token, pos)` — see test/mesh/fabric-closed.test.ts.
  */
-export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: number, algorithm: 'chain' | 'ktree', token = 1, context = model.seqLen): FabricTokenCost {
+export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: number, algorithm: 'chain' | 'ring' | 'ktree', token = 1, context = model.seqLen): FabricTokenCost {
   const m = model;
   const W = mesh.width;
   const H = mesh.height;
@@ -234,6 +280,7 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
   const allreduce = (axis: 'row' | 'col', n: (line: number) => number): ClosedCost => {
     const N = axis === 'row' ? W : H;
     const lines = axis === 'row' ? H : W;
+    if (algorithm === 'ring') return ringClosed(t, N, lines, n);
     const plan = allreducePlan(N, algorithm);
     let totalN = 0;
     for (let line = 0; line < lines; line++) totalN += n(line);

@@ -12,6 +12,7 @@ import {
   linesModel,
   segmentCost,
   segmentRound,
+  type Elements,
   type LineElement,
   type Lines,
   type MulticastElement,
@@ -20,6 +21,7 @@ import {
 import type { Address, FabricCount, FabricPhase, FabricRound } from '../fabric.ts';
 import { columnHeads, columnRuns, kvColumns, owners, split, STATS_LAYOUT } from '../placement.ts';
 import type { WaferProgram } from '../program.ts';
+import { ringAllreduce, ringAllreduceModel } from '../ring.ts';
 
 /**
  * The decode on the fabric: every transfer of the wafer program as fabric phases (words moving
@@ -44,7 +46,10 @@ export interface FabricDecode {
 const BASE_REGIONS = ['x', 'q', 'k', 'v', 'attO', 'att', 'hb', 'hb2', 'partial', 'partialB', 'logits', 'stats'] as const;
 type BaseRegion = (typeof BASE_REGIONS)[number];
 
-export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 'ktree'): FabricDecode {
+/** How the decode's allreduces run: the streamed chain to the centre, the folded ring, or WaferLLM's K = 2 tree. */
+export type FabricAllreduce = 'chain' | 'ring' | 'ktree';
+
+export function compileFabricDecode(program: WaferProgram, algorithm: FabricAllreduce): FabricDecode {
   const { model: m, mesh, placement } = program;
   const W = mesh.width;
   const H = mesh.height;
@@ -77,6 +82,8 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
 
   const rowLines: Lines = { axis: 'row', lines: Array.from({ length: H }, (_, r) => r), length: W, width: W };
   const colLines: Lines = { axis: 'col', lines: Array.from({ length: W }, (_, c) => c), length: H, width: W };
+  const allreduce = (l: Lines, elements: Elements, op: 'sum' | 'max' = 'sum') => (algorithm === 'ring' ? ringAllreduce(l, elements, op) : lineAllreduce(l, algorithm, elements, op));
+  const allreduceModel = (l: Lines, n: number | ((line: number) => number)) => (algorithm === 'ring' ? ringAllreduceModel(W, H, l, n) : lineAllreduceModel(W, H, l, algorithm, n));
   const phases: FabricPhase[] = [];
   const models: ((token: number, pos: number) => FabricCount)[] = [];
   const steps: FabricDecodeStep[] = [];
@@ -140,15 +147,15 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
     phase(name, rounds, () => (copies ? both(both(rsModel, mcModel), agModel) : both(rsModel, agModel)));
   };
   const sumsq = (name: string) => {
-    const model = lineAllreduceModel(W, H, rowLines, algorithm, 1);
-    phase(name, lineAllreduce(rowLines, algorithm, [{ src: at('stats', STATS_LAYOUT.sumsq), dst: at('stats', STATS_LAYOUT.sumsqAll) }]), () => model);
+    const model = allreduceModel(rowLines, 1);
+    phase(name, allreduce(rowLines, [{ src: at('stats', STATS_LAYOUT.sumsq), dst: at('stats', STATS_LAYOUT.sumsqAll) }]), () => model);
   };
 
   // Embedding: the cores of the token's row load their slice of its embedding row into x, the
   // others zeros, and x is summed down every column (routes that do not depend on the token).
   compute('embed_load', null);
-  const embModel = lineAllreduceModel(W, H, colLines, algorithm, (c) => dimOf[c].length);
-  phase('embedding: column allreduce', lineAllreduce(colLines, algorithm, (c) => dimOf[c].map((_, j) => ({ src: at('x', j), dst: at('x', j) }))), () => embModel);
+  const embModel = allreduceModel(colLines, (c) => dimOf[c].length);
+  phase('embedding: column allreduce', allreduce(colLines, (c) => dimOf[c].map((_, j) => ({ src: at('x', j), dst: at('x', j) }))), () => embModel);
   compute('embed_sumsq', null);
 
   // The score segments: the columns each head's coordinates span; segments that share a column
@@ -197,13 +204,13 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
     );
     compute('softmax', l);
     const colHeads = (c: number) => Array.from({ length: heads[c].count }, (_, i) => heads[c].first + i);
-    const maxModel = lineAllreduceModel(W, H, colLines, algorithm, (c) => heads[c].count);
-    phase(`L${l} attention: column maxima`, lineAllreduce(colLines, algorithm, (c) => colHeads(c).map((h) => ({ src: at('stats', STATS_LAYOUT.max + h), dst: at(`scoresAll:${h}`, 0) })), 'max'), () => maxModel);
+    const maxModel = allreduceModel(colLines, (c) => heads[c].count);
+    phase(`L${l} attention: column maxima`, allreduce(colLines, (c) => colHeads(c).map((h) => ({ src: at('stats', STATS_LAYOUT.max + h), dst: at(`scoresAll:${h}`, 0) })), 'max'), () => maxModel);
     compute('rescale', l);
-    const sumModel = lineAllreduceModel(W, H, colLines, algorithm, (c) => heads[c].count + dimOf[c].length);
+    const sumModel = allreduceModel(colLines, (c) => heads[c].count + dimOf[c].length);
     phase(
       `L${l} attention: column sums`,
-      lineAllreduce(colLines, algorithm, (c) => [
+      allreduce(colLines, (c) => [
         ...colHeads(c).map((h) => ({ src: at('stats', STATS_LAYOUT.max + m.nHeads + h), dst: at(`scores:${h}`, 0) })),
         ...dimOf[c].map((_, j) => ({ src: at('attO', j), dst: at('att', j) })),
       ]),
@@ -237,14 +244,14 @@ export function compileFabricDecode(program: WaferProgram, algorithm: 'chain' | 
   const col0: Lines = { axis: 'col', lines: [0], length: H, width: W };
   const stat = (k: keyof typeof STATS_LAYOUT) => at('stats', STATS_LAYOUT[k]);
   compute('argmax_local', null);
-  const bestModel = lineAllreduceModel(W, H, col0, algorithm, 2);
-  phase('next token: column 0 maximum and non-finite flag', lineAllreduce(col0, algorithm, [{ src: stat('best'), dst: stat('bestAll') }, { src: stat('bad'), dst: stat('badAll') }], 'max'), () => bestModel);
+  const bestModel = allreduceModel(col0, 2);
+  phase('next token: column 0 maximum and non-finite flag', allreduce(col0, [{ src: stat('best'), dst: stat('bestAll') }, { src: stat('bad'), dst: stat('badAll') }], 'max'), () => bestModel);
   compute('argmax_pick', null);
   const along: Segment[] = [{ lo: 0, hi: W - 1, centre: 0 }];
-  const pickModel = both(lineAllreduceModel(W, H, col0, algorithm, 1), linesModel(W, H, rowLines, () => segmentCost(W, 'bcast', along, 1), false));
+  const pickModel = both(allreduceModel(col0, 1), linesModel(W, H, rowLines, () => segmentCost(W, 'bcast', along, 1), false));
   phase(
     'next token: column 0 first maximum, then along every row',
-    [...lineAllreduce(col0, algorithm, [{ src: stat('pick'), dst: stat('pickAll') }], 'max'), segmentRound(rowLines, 'bcast', along, [{ src: stat('pickAll'), dst: stat('pickAll') }])].filter(
+    [...allreduce(col0, [{ src: stat('pick'), dst: stat('pickAll') }], 'max'), segmentRound(rowLines, 'bcast', along, [{ src: stat('pickAll'), dst: stat('pickAll') }])].filter(
       (r) => r.streams.length > 0 || r.locals.length > 0,
     ),
     () => pickModel,
