@@ -14,6 +14,7 @@ export interface MeshConfig {
   readonly cyclesPerHop: number; // router + wire latency of one hop (α)
   readonly cyclesPerRamp: number; // a word down the ramp into the core, added or stored, and on (β)
   readonly flopsPerCoreCycle: number; // f32 FLOPs one core retires per cycle
+  readonly colours: number; // routable colours (virtual channels) per router
 }
 
 export interface MeshPreset {
@@ -27,8 +28,6 @@ export interface MeshPreset {
   readonly fullHeight: number;
   /** One activation hand-off between chained wafers (predict). */
   readonly waferToWaferSeconds: number;
-  /** Routable colours per router (the fabric's virtual channels). */
-  readonly colours: number;
 }
 
 export const DEFAULT_PRESET = CATALOG.defaults.wafer;
@@ -48,11 +47,11 @@ export function meshPreset(name: string, catalog: Catalog = CATALOG): MeshPreset
       cyclesPerHop: f.cyclesPerHop.value,
       cyclesPerRamp: f.cyclesPerRamp.value,
       flopsPerCoreCycle: f.flopsPerCoreCycle.value,
+      colours: f.colours.value,
     },
     fullWidth: f.fullWidth.value,
     fullHeight: f.fullHeight.value,
     waferToWaferSeconds: f.waferToWaferSeconds.value,
-    colours: f.colours.value,
   };
 }
 
@@ -82,6 +81,7 @@ export function makeMesh(c: MeshConfig): MeshConfig {
   check('wordsPerLinkCycle', c.wordsPerLinkCycle, c.wordsPerLinkCycle > 0 && c.wordsPerLinkCycle <= 64, '0 < words ≤ 64');
   check('cyclesPerHop', c.cyclesPerHop, c.cyclesPerHop >= 0 && c.cyclesPerHop <= 1000, '0…1000 cycles');
   check('cyclesPerRamp', c.cyclesPerRamp, c.cyclesPerRamp >= 0 && c.cyclesPerRamp <= 1000, '0…1000 cycles');
+  check('colours', c.colours, Number.isInteger(c.colours) && c.colours >= 1 && c.colours <= 1024, 'a whole number of colours in 1…1024');
   check('flopsPerCoreCycle', c.flopsPerCoreCycle, c.flopsPerCoreCycle > 0 && c.flopsPerCoreCycle <= 1e6, 'a positive number');
   return Object.freeze({ ...c });
 }

@@ -86,7 +86,7 @@ describe('line collectives on the fabric, hand-computed', () => {
     const tree = routeUse(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) });
     expect(Array.from(tree.routes)).toEqual([2, 6, 4, 4, 8, 4, 4, 6, 2]);
     expect(tree.maxColoursAtOnce).toBe(2);
-    const colours = meshPreset('wse-3').colours;
+    const colours = meshPreset('wse-3').core.colours;
     expect(colours).toBe(24);
     expect(checkColours(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) }, colours).maxRoutes).toBe(8);
     expect(() => checkColours(9, 1, { name: 'ktree', rounds: lineAllreduce(row, 'ktree', el) }, 1)).toThrow(/too-many-colours: phase "ktree" needs 2 colours at once at core 1 but the fabric routes 1/);

@@ -18,7 +18,7 @@ import {
   type MulticastElement,
   type Segment,
 } from '../collectives.ts';
-import type { Address, FabricCount, FabricPhase, FabricRound } from '../fabric.ts';
+import { checkColours, type Address, type FabricCount, type FabricPhase, type FabricRound, type RouteUse } from '../fabric.ts';
 import { columnHeads, columnRuns, kvColumns, owners, split, STATS_LAYOUT } from '../placement.ts';
 import type { WaferProgram } from '../program.ts';
 import { ringAllreduce, ringAllreduceModel } from '../ring.ts';
@@ -41,6 +41,8 @@ export interface FabricDecode {
   /** Each phase's closed-form cost for the token decoded at a position. */
   readonly models: readonly ((token: number, pos: number) => FabricCount)[];
   readonly steps: readonly FabricDecodeStep[];
+  /** Per phase: the colours each router carries at once and the routes it is configured with (within the preset's colours). */
+  readonly routes: readonly RouteUse[];
 }
 
 const BASE_REGIONS = ['x', 'q', 'k', 'v', 'attO', 'att', 'hb', 'hb2', 'partial', 'partialB', 'logits', 'stats'] as const;
@@ -256,5 +258,7 @@ export function compileFabricDecode(program: WaferProgram, algorithm: FabricAllr
     ),
     () => pickModel,
   );
-  return { program, regions, regionTable, phases, models, steps };
+  // Every phase within the preset's colours per router (refused, naming the phase and core, if not).
+  const routes = phases.map((p) => checkColours(W, H, p, mesh.colours));
+  return { program, regions, regionTable, phases, models, steps, routes };
 }
