@@ -48,6 +48,18 @@ export class CpuEngine implements Machine {
     return logits;
   }
 
+  /**
+   * The prompt as one batch (the reference's prefill): positions startPos … startPos+T−1 enter the
+   * KV cache; returns the logits of the last one, (vocab,). A plan costs one token at a time, so a
+   * prefill leaves no trace (lastTrace() is undefined until the next forward).
+   */
+  async prefill(tokens: readonly number[], startPos: number): Promise<Float32Array> {
+    const all = this.ref.prefill(tokens, startPos);
+    const V = this.ref.config.vocabSize;
+    this.last = undefined;
+    return all.slice((tokens.length - 1) * V);
+  }
+
   /** The reference has no passes of its own: the last pass computes the whole token. */
   async stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined> {
     return pass === this.passes.length - 1 ? this.forward(token, pos) : undefined;

@@ -13,6 +13,23 @@ export function matvec(out: Float32Array, x: Float32Array, w: Float32Array, n: n
   }
 }
 
+/**
+ * W (d,n) @ X (T,n)ᵀ -> out (T,d): the batched matvec of a prefill. Each weight row is read once
+ * and applied to all T rows of X; every output is summed in the order matvec sums it, so a row of
+ * the result equals matvec of that row of X bit for bit.
+ */
+export function matmul(out: Float32Array, x: Float32Array, w: Float32Array, T: number, n: number, d: number, wOff = 0): void {
+  for (let i = 0; i < d; i++) {
+    const row = wOff + i * n;
+    for (let t = 0; t < T; t++) {
+      const xo = t * n;
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += w[row + j] * x[xo + j];
+      out[t * d + i] = sum;
+    }
+  }
+}
+
 /** x (n,), weight (n,) at `wOff` -> out (n,) = weight * x / sqrt(mean(x²) + 1e-5). */
 export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, n: number, wOff = 0): void {
   let ss = 0;

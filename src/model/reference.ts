@@ -1,6 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import { headSize, kvDim, type ModelConfig } from './config.ts';
-import { matvec, rmsnorm, rope, softmax, swiglu } from './ops.ts';
+import { matmul, matvec, rmsnorm, rope, softmax, swiglu } from './ops.ts';
 import type { Model, Weights } from './weights.ts';
 
 /**
@@ -105,6 +105,108 @@ export class ReferenceTransformer {
     matvec(this.logits, x, w.wcls, dim, c.vocabSize);
     return this.logits;
   }
+
+  /**
+   * The prompt as a batch (prefill): `tokens` (T,) at positions startPos … startPos+T−1 -> the
+   * logits of every one of those positions, (T, vocab), a new array. One pass over the weights for
+   * the whole prompt: each layer's matmuls take the (T, dim) activations at once (every weight row
+   * is read once and applied to all T rows); attention is causal, over the cache before startPos
+   * and the prompt up to each position; RoPE per position. It writes the KV cache exactly as T
+   * calls of forward() would, and each position's logits equal forward()'s bit for bit (every sum
+   * is taken in forward's order). Positions before startPos must already be in the cache.
+   */
+  prefill(tokens: readonly number[], startPos = 0): Float32Array {
+    const c = this.config;
+    const w = this.w;
+    const att = this.att;
+    const dim = c.dim;
+    const hidden = c.hiddenDim;
+    const hs = headSize(c);
+    const kvd = kvDim(c);
+    const kvMul = c.nHeads / c.nKvHeads;
+    checkPrefill(c, tokens, startPos);
+    const T = tokens.length;
+    const row = (a: Float32Array, t: number, n: number) => a.subarray(t * n, (t + 1) * n);
+    const x = new Float32Array(T * dim); // (T, dim) residual streams
+    const xb = new Float32Array(T * dim); // (T, dim)
+    const xb2 = new Float32Array(T * dim); // (T, dim)
+    const q = new Float32Array(T * dim); // (T, dim)
+    const hb = new Float32Array(T * hidden); // (T, hidden)
+    const hb2 = new Float32Array(T * hidden); // (T, hidden)
+
+    for (let t = 0; t < T; t++) x.set(w.tokenEmbedding.subarray(tokens[t] * dim, (tokens[t] + 1) * dim), t * dim);
+
+    for (let l = 0; l < c.nLayers; l++) {
+      // q, k, v of every prompt position; k and v go straight into the cache at startPos … startPos+T−1.
+      for (let t = 0; t < T; t++) rmsnorm(row(xb, t, dim), row(x, t, dim), w.rmsAtt, dim, l * dim);
+      const cacheOff = l * c.seqLen * kvd; // layer l's (seqLen, kvDim) block
+      const k = this.keyCache.subarray(cacheOff + startPos * kvd, cacheOff + (startPos + T) * kvd); // (T, kvDim)
+      const v = this.valueCache.subarray(cacheOff + startPos * kvd, cacheOff + (startPos + T) * kvd); // (T, kvDim)
+      matmul(q, xb, w.wq, T, dim, dim, l * dim * dim);
+      matmul(k, xb, w.wk, T, dim, kvd, l * kvd * dim);
+      matmul(v, xb, w.wv, T, dim, kvd, l * kvd * dim);
+      for (let t = 0; t < T; t++) {
+        rope(row(q, t, dim), dim, startPos + t, hs);
+        rope(row(k, t, kvd), kvd, startPos + t, hs);
+      }
+
+      // Causal grouped-query attention: position startPos+t sees positions 0 … startPos+t.
+      for (let t = 0; t < T; t++) {
+        const pos = startPos + t;
+        for (let h = 0; h < c.nHeads; h++) {
+          const qo = t * dim + h * hs;
+          const kvo = Math.floor(h / kvMul) * hs;
+          const ao = h * c.seqLen;
+          for (let p = 0; p <= pos; p++) {
+            const ko = cacheOff + p * kvd + kvo;
+            let score = 0;
+            for (let i = 0; i < hs; i++) score += q[qo + i] * this.keyCache[ko + i];
+            att[ao + p] = score / Math.sqrt(hs);
+          }
+          softmax(att, pos + 1, ao);
+          xb.fill(0, qo, qo + hs);
+          for (let p = 0; p <= pos; p++) {
+            const vo = cacheOff + p * kvd + kvo;
+            const a = att[ao + p];
+            for (let i = 0; i < hs; i++) xb[qo + i] += a * this.valueCache[vo + i];
+          }
+        }
+      }
+      matmul(xb2, xb, w.wo, T, dim, dim, l * dim * dim);
+      for (let i = 0; i < T * dim; i++) x[i] += xb2[i];
+
+      // Feed-forward on all T rows: rmsnorm, then w2(silu(w1 x) * w3 x).
+      for (let t = 0; t < T; t++) rmsnorm(row(xb, t, dim), row(x, t, dim), w.rmsFfn, dim, l * dim);
+      matmul(hb, xb, w.w1, T, dim, hidden, l * hidden * dim);
+      matmul(hb2, xb, w.w3, T, dim, hidden, l * hidden * dim);
+      swiglu(hb, hb2, T * hidden);
+      matmul(xb, hb, w.w2, T, hidden, dim, l * dim * hidden);
+      for (let i = 0; i < T * dim; i++) x[i] += xb[i];
+    }
+
+    for (let t = 0; t < T; t++) rmsnorm(row(x, t, dim), row(x, t, dim), w.rmsFinal, dim);
+    const logits = new Float32Array(T * c.vocabSize); // (T, vocab)
+    matmul(logits, x, w.wcls, T, dim, c.vocabSize);
+    return logits;
+  }
+}
+
+/**
+ * Refuses a prompt batch the model cannot take: no tokens, an id outside the vocabulary, or
+ * positions startPos … startPos+T−1 past the context (shared by every engine's prefill).
+ */
+export function checkPrefill(c: ModelConfig, tokens: readonly number[], startPos: number): void {
+  if (tokens.length === 0) throw new WafermeshError('bad-prompt', 'prefill needs at least one token');
+  if (!Number.isInteger(startPos) || startPos < 0) {
+    throw new WafermeshError('context-full', `prefill start position ${startPos} is not a whole number ≥ 0`);
+  }
+  if (startPos + tokens.length > c.seqLen) {
+    throw new WafermeshError(
+      'context-full',
+      `prefill of ${tokens.length} tokens from position ${startPos} reaches position ${startPos + tokens.length - 1}, outside the context 0…${c.seqLen - 1} (seq_len ${c.seqLen}); shorten the prompt`,
+    );
+  }
+  for (const token of tokens) checkStep(c, token, startPos);
 }
 
 /** Refuses a token or position the model cannot take (shared by every engine). */
