@@ -15,7 +15,7 @@ import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from '.
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu|gpu|mesh|fabric] [--mesh WxH] [--preset NAME] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
     model: { type: 'string', default: DEFAULT_MODEL },
@@ -56,7 +56,7 @@ export const generateCommand: Command = {
     let engine: Machine | undefined;
     const traces: MachineTrace[] = [];
     try {
-      // --json on the fabric reads back what moved after every token (measured words and steps).
+      // --json on the mesh reads back what moved on the fabric after every token (measured words and steps).
       engine = await createMachine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce, measure: !!v.json });
       checkPromptFits(promptIds.length, engine);
       const eng = engine;
@@ -120,39 +120,30 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** Trace totals of the wafer over the generated tokens (modelled at the preset's clock). */
+/**
+ * The wafer over the generated tokens: fabric words and steps counted where they moved, beside the
+ * closed form, and the cycles the cost model gives them at the preset's clock (modelled).
+ */
 function meshSummary(engine: Machine, traces: MachineTrace[]) {
-  const first = traces[0]?.fabric;
-  const n = Math.max(1, traces.length);
-  const measured = traces.every((t) => t.fabricMeasured) && traces.length > 0;
-  const per = (f: (t: MachineTrace) => number) => round(traces.reduce((a, t) => a + f(t), 0) / n);
-  if (measured) {
-    // On the fabric: words and steps counted where they moved, beside the closed form.
-    const p = engine.wafer!;
-    return {
-      mesh: `${p.mesh.width}x${p.mesh.height}`,
-      sram_bytes_per_core: p.mesh.sramBytes,
-      collectives: p.allreduce === 'ring' ? 'chain' : 'ktree',
-      passes_per_token: engine.passes.length,
-      measured_fabric_words_per_token: per((t) => t.fabricMeasured!.words),
-      measured_fabric_steps_per_token: per((t) => t.fabricMeasured!.steps),
-      modelled_fabric_words_per_token: per((t) => t.fabricMeasured!.modelledWords),
-      modelled_fabric_steps_per_token: per((t) => t.fabricMeasured!.modelledSteps),
-      fabric_phases_equal_to_model: traces.every((t) => t.fabricMeasured!.phasesEqual === t.fabricMeasured!.phases),
-      sram_peak_bytes_per_core: p.placement.fullest.totalWords * 4,
-      context: p.placement.context,
-    };
-  }
-  const cycles = traces.reduce((a, t) => a + t.fabric!.cycles, 0) / n;
-  const words = traces.reduce((a, t) => a + t.fabric!.linkWords, 0) / n;
   const p = engine.wafer!;
+  const n = Math.max(1, traces.length);
+  const measured = (t: MachineTrace) => {
+    if (!t.fabricMeasured) throw new WafermeshError('internal', `the mesh engine did not report what it moved at position ${t.pos}`);
+    return t.fabricMeasured;
+  };
+  const per = (f: (t: MachineTrace) => number) => round(traces.reduce((a, t) => a + f(t), 0) / n);
+  const cycles = traces.reduce((a, t) => a + t.fabric!.cycles, 0) / n;
   return {
     mesh: `${p.mesh.width}x${p.mesh.height}`,
     sram_bytes_per_core: p.mesh.sramBytes,
-    allreduce: p.allreduce,
-    passes_per_token: first?.passes ?? engine.passes.length,
+    collectives: p.allreduce === 'ring' ? 'chain' : 'ktree',
+    passes_per_token: engine.passes.length,
+    measured_fabric_words_per_token: per((t) => measured(t).words),
+    measured_fabric_steps_per_token: per((t) => measured(t).steps),
+    modelled_fabric_words_per_token: per((t) => measured(t).modelledWords),
+    modelled_fabric_steps_per_token: per((t) => measured(t).modelledSteps),
+    fabric_phases_equal_to_model: traces.every((t) => measured(t).phasesEqual === measured(t).phases),
     modelled_cycles_per_token: round(cycles),
-    fabric_words_per_token: round(words),
     modelled_tokens_per_s: cycles > 0 ? round(p.mesh.clockHz / cycles) : 0,
     sram_peak_bytes_per_core: p.placement.fullest.totalWords * 4,
     context: p.placement.context,

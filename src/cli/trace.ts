@@ -84,13 +84,13 @@ export const traceCommand: Command = {
 };
 
 /**
- * `trace --measure`: decodes positions 0…pos on the fabric engine (instrumented: every access
+ * `trace --measure`: decodes positions 0…pos on the mesh engine (instrumented: every access
  * checked) and prints, phase by phase, the closed-form cost beside what the GPU counted.
  */
 async function measure(name: string, program: WaferProgram, token: number, pos: number, json: boolean): Promise<number> {
   const { model } = await loadModel(name);
   let gpu: GpuContext | undefined;
-  const m = await createMachine('fabric', model, { gpu: async () => (gpu = await nodeGpu()), program, instrument: true });
+  const m = await createMachine('mesh', model, { gpu: async () => (gpu = await nodeGpu()), program, instrument: true });
   try {
     // The positions before: BOS then the reference's greedy ids are not needed for the counts,
     // which depend only on the position and the token decoded there; feed BOS.
@@ -115,7 +115,7 @@ async function measure(name: string, program: WaferProgram, token: number, pos: 
       violation: r.violation,
     };
     if (json) {
-      console.log(JSON.stringify({ mesh: `${program.mesh.width}x${program.mesh.height}`, engine: 'fabric', pos, token, phases, totals }));
+      console.log(JSON.stringify({ mesh: `${program.mesh.width}x${program.mesh.height}`, engine: 'mesh', pos, token, phases, totals }));
       return totals.links_equal && !r.violation ? 0 : 1;
     }
     console.log(`${name} on the fabric of a ${program.mesh.width}x${program.mesh.height} mesh, token ${token} at position ${pos}: modelled (closed form) beside measured (counted on the GPU)`);

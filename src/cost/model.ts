@@ -1,9 +1,7 @@
 import { baselineBytes, baselineProgram, launchedKernels } from '../baseline/program.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import type { WaferProgram } from '../mesh/program.ts';
-import { traceFabricToken } from '../mesh/fabric-trace.ts';
+import { traceFabricToken, type TokenTrace } from '../mesh/fabric-trace.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
-import { traceToken, type TokenTrace } from '../mesh/trace.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ENERGY, type EnergyCosts, type GpuHardware } from './hardware.ts';
 
@@ -34,9 +32,9 @@ function finish(machine: string, time: Record<string, number>, energy: Record<st
 }
 
 /**
- * The wafer: time from the wafer program's trace (compute, hop latency, link serialisation, and
- * ramp relays on the fabric or collective steps in the functional model) at the preset clock; energy from FLOPs, SRAM reads (every weight and the KV
- * cache once per token) and words × hops on the fabric.
+ * The wafer: time from the fabric decode's trace (compute, hop latency, link serialisation and
+ * ramp relays) at the preset clock; energy from FLOPs, SRAM reads (every weight and the KV cache
+ * once per token) and words × hops on the fabric.
  */
 export function meshTokenCost(trace: TokenTrace, mesh: MeshConfig, model: ModelConfig, valueBytes = 4, e: EnergyCosts = ENERGY): MachineCost {
   const f = 1 / mesh.clockHz;
@@ -48,7 +46,6 @@ export function meshTokenCost(trace: TokenTrace, mesh: MeshConfig, model: ModelC
       'compute': b.compute * f,
       'fabric: hop latency': b.hops * f,
       'fabric: link serialisation': b.serialisation * f,
-      ...(b.steps > 0 ? { 'fabric: collective steps': b.steps * f } : {}),
       ...(b.ramps > 0 ? { 'fabric: ramp relays': b.ramps * f } : {}),
     },
     {
@@ -109,13 +106,13 @@ export interface MachineTrace {
   readonly flops: number;
   /** Off-chip bytes read (the GPU plan; zero on the wafer). */
   readonly offchip: { readonly weights: number; readonly kv: number };
-  /** The wafer program's trace, phase by phase (the mesh plan only). */
+  /** The fabric decode's trace, step by step (the mesh plan only). */
   readonly fabric: TokenTrace | null;
   /** Modelled time and energy on the preset hardware. */
   readonly cost: MachineCost;
   /** True when the off-chip bytes were counted on the GPU by the kernels; false when read off the plan. */
   readonly counted: boolean;
-  /** On the fabric engine when measuring: what moved, counted where it moved, and the closed form. */
+  /** On the mesh engine when measuring: what moved, counted where it moved, and the closed form. */
   readonly fabricMeasured?: FabricTokenCount;
 }
 
@@ -133,11 +130,12 @@ export interface FabricTokenCount {
 }
 
 /**
- * A wafer token's trace, read off its program (`perLink`: words per link too, for drawing): the
- * fabric decode's closed-form model when the decode runs on the fabric, else the functional model.
+ * A wafer token's trace, read off the fabric decode's closed form (`perLink`: words per link too,
+ * for drawing).
  */
-export function meshMachineTrace(program: WaferProgram, token: number, pos: number, perLink = false, decode?: FabricDecode): MachineTrace {
-  const fabric = decode ? traceFabricToken(decode, token, pos, perLink) : traceToken(program, token, pos, perLink);
+export function meshMachineTrace(decode: FabricDecode, token: number, pos: number, perLink = false): MachineTrace {
+  const program = decode.program;
+  const fabric = traceFabricToken(decode, token, pos, perLink);
   return {
     plan: 'mesh',
     token,

@@ -4,7 +4,7 @@ import { makeMesh } from '../mesh/config.ts';
 import { kvCopies, place } from '../mesh/placement.ts';
 import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import { fabricTokenCycles, LAYER_PHASES } from '../mesh/fabric-closed.ts';
-import type { TokenTrace } from '../mesh/trace.ts';
+import type { TokenTrace } from '../mesh/fabric-trace.ts';
 import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
 import { baselineBytes } from '../baseline/program.ts';
 import { ENERGY, gpuPreset, waferPreset } from './hardware.ts';
@@ -113,7 +113,7 @@ export function predict(
       cycles: t.cycles,
       transferCycles: t.cycles - t.compute,
       computeCycles: t.compute,
-      breakdown: { compute: t.compute, hops: t.hops, serialisation: t.serialisation, steps: 0, ramps: t.ramps },
+      breakdown: { compute: t.compute, hops: t.hops, serialisation: t.serialisation, ramps: t.ramps },
       linkWords: t.linkWords,
       flops: t.flops,
       seconds: t.cycles / mesh.clockHz,

@@ -1,5 +1,6 @@
 import type { MachineTrace } from '../cost/model.ts';
 import type { WaferProgram } from '../mesh/program.ts';
+import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { ReferenceTransformer } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
 import type { Machine, PassInfo } from './machine.ts';
@@ -7,11 +8,12 @@ import type { Machine, PassInfo } from './machine.ts';
 /**
  * The CPU reference behind the machine interface. It may stand in for another machine's plan (the
  * demo without WebGPU): then it has that plan's passes, and its trace is the plan's, read off the
- * program — modelled, since nothing was counted.
+ * program (on the wafer, the fabric decode's closed form) — modelled, since nothing was counted.
  */
 export interface StandIn {
   readonly plan: 'mesh' | 'gpu';
   readonly wafer?: WaferProgram;
+  readonly decode?: FabricDecode;
   readonly passes: readonly PassInfo[];
   readonly trace: (token: number, pos: number, perLink: boolean) => MachineTrace;
 }
@@ -20,6 +22,7 @@ export class CpuEngine implements Machine {
   readonly engine = 'cpu' as const;
   readonly plan: 'mesh' | 'gpu' | null;
   readonly wafer: WaferProgram | null;
+  readonly decode: FabricDecode | null;
   readonly description: string;
   readonly passes: readonly PassInfo[];
   readonly liveBuffers = 0;
@@ -30,6 +33,7 @@ export class CpuEngine implements Machine {
     this.ref = new ReferenceTransformer(model);
     this.plan = standIn?.plan ?? null;
     this.wafer = standIn?.wafer ?? null;
+    this.decode = standIn?.decode ?? null;
     this.passes = standIn?.passes ?? [{ name: 'forward', layer: null }];
     this.description = `CPU reference (TypeScript, float32 storage)${standIn ? `, standing in for the ${standIn.plan} plan` : ''}`;
   }

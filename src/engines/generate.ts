@@ -106,7 +106,7 @@ export class Decoder {
 
   /**
    * Runs one forward pass on the engine. Greedy decoding on a machine that finds the id itself
-   * (the fabric engine) keeps it there: the logits never leave, and after the prompt the machine
+   * (the mesh engine) keeps it there: the logits never leave, and after the prompt the machine
    * embeds the id it found.
    */
   async step(): Promise<number | undefined> {

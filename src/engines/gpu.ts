@@ -17,6 +17,7 @@ export class GpuEngine implements Machine {
   readonly engine = 'gpu' as const;
   readonly plan = 'gpu' as const;
   readonly wafer = null;
+  readonly decode = null;
   readonly config: ModelConfig;
   readonly passes: readonly PassInfo[];
   readonly description: string;

@@ -6,24 +6,24 @@ import type { GpuContext } from '../gpu/device.ts';
 import { baselinePasses } from '../baseline/program.ts';
 import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import type { MeshConfig } from '../mesh/config.ts';
-import { passList, type WaferProgram } from '../mesh/program.ts';
+import type { WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
-import { compileFabricDecode } from '../mesh/programs/decode-fabric.ts';
+import { compileFabricDecode, type FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import type { Model } from '../model/weights.ts';
 import { CpuEngine, type StandIn } from './cpu.ts';
 import { GpuEngine } from './gpu.ts';
 import type { EngineName, Machine } from './machine.ts';
-import { MeshEngine } from './mesh.ts';
+import { fabricPasses, MeshEngine } from './mesh.ts';
 
 export type { EngineName, Machine, PassInfo } from './machine.ts';
 
 /** Engines this build can create; the CLI, the bench and the worker all go through createMachine. */
-export const ENGINES: readonly EngineName[] = ['cpu', 'gpu', 'mesh', 'fabric'];
+export const ENGINES: readonly EngineName[] = ['cpu', 'gpu', 'mesh'];
 
 export interface MachineOptions {
   /** Gets the GPU device (Node or browser); only called for GPU engines. */
   gpu?: () => Promise<GpuContext>;
-  /** The wafer's mesh (mesh engine, or a CPU standing in for the wafer). */
+  /** The wafer's mesh (the mesh engine, or a CPU standing in for the wafer). */
   mesh?: MeshConfig;
   allreduce?: Allreduce;
   /** An already compiled wafer program (skips compiling from `mesh`). */
@@ -34,7 +34,7 @@ export interface MachineOptions {
   standIn?: 'mesh' | 'gpu';
   /** Count on the GPU what the kernels move (slower; tests). */
   instrument?: boolean;
-  /** The fabric engine: read back what moved after every token (lastTrace().fabricMeasured). */
+  /** The mesh engine: read back what moved after every token (lastTrace().fabricMeasured). */
   measure?: boolean;
 }
 
@@ -45,6 +45,12 @@ function waferProgram(model: Model, options: MachineOptions): WaferProgram {
   return compileProgram(model.config, options.mesh, options.allreduce ?? DEFAULT_ALLREDUCE);
 }
 
+/** The program's decode on the fabric (compiled once per machine: about 0.3 s on 8x8). */
+function fabricDecode(program: WaferProgram): FabricDecode {
+  // The fabric runs the chain or the K-tree: `ring` maps to the chain, `tree` to the K-tree.
+  return compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree');
+}
+
 /** The one way to make a machine: the CPU reference, the off-chip GPU baseline or the wafer. */
 export async function createMachine(name: string, model: Model, options: MachineOptions = {}): Promise<Machine> {
   const hw = () => gpuPreset(options.gpuPreset ?? CATALOG.defaults.gpu);
@@ -53,8 +59,10 @@ export async function createMachine(name: string, model: Model, options: Machine
       if (!options.standIn) return new CpuEngine(model);
       let standIn: StandIn;
       if (options.standIn === 'mesh') {
+        // The wafer's plan is the decode on the fabric: its steps, and its closed form for the trace.
         const program = waferProgram(model, options);
-        standIn = { plan: 'mesh', wafer: program, passes: passList(program), trace: (t, pos, perLink) => meshMachineTrace(program, t, pos, perLink) };
+        const decode = fabricDecode(program);
+        standIn = { plan: 'mesh', wafer: program, decode, passes: fabricPasses(decode), trace: (t, pos, perLink) => meshMachineTrace(decode, t, pos, perLink) };
       } else {
         const gpu = hw();
         standIn = { plan: 'gpu', passes: baselinePasses(model.config), trace: (t, pos) => gpuMachineTrace(model.config, t, pos, gpu) };
@@ -66,14 +74,11 @@ export async function createMachine(name: string, model: Model, options: Machine
       if (!options.gpu) throw new WafermeshError('no-webgpu', 'the gpu engine needs WebGPU');
       return GpuEngine.create(await options.gpu(), model, gpu, { instrument: options.instrument });
     }
-    case 'mesh':
-    case 'fabric': {
-      const program = waferProgram(model, options);
-      // The fabric runs the chain or the K-tree: `ring` maps to the chain, `tree` to the K-tree.
-      const fabric = name === 'fabric' ? compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree') : undefined;
-      if (!options.gpu) throw new WafermeshError('no-webgpu', `the ${name} engine needs WebGPU`);
-      const machine = await MeshEngine.fromProgram(await options.gpu(), model, program, { instrument: options.instrument, fabric });
-      machine.measuring = !!options.measure && !!fabric;
+    case 'mesh': {
+      const decode = fabricDecode(waferProgram(model, options));
+      if (!options.gpu) throw new WafermeshError('no-webgpu', 'the mesh engine needs WebGPU');
+      const machine = await MeshEngine.create(await options.gpu(), model, decode, { instrument: options.instrument });
+      machine.measuring = !!options.measure;
       return machine;
     }
     default:

@@ -1,21 +1,22 @@
 import type { MachineTrace, PlanKind } from '../cost/model.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
 import type { WaferProgram } from '../mesh/program.ts';
+import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import type { ModelConfig } from '../model/config.ts';
 
 /**
- * What executes: the CPU reference, the off-chip GPU baseline, the emulated wafer with functional
- * transfers (`mesh`), or the emulated wafer whose transfers run on the fabric (`fabric`).
+ * What executes: the CPU reference, the off-chip GPU baseline, or the emulated wafer (`mesh`),
+ * whose words move only between neighbouring cores, on its fabric.
  */
-export type EngineName = 'cpu' | 'gpu' | 'mesh' | 'fabric';
+export type EngineName = 'cpu' | 'gpu' | 'mesh';
 
-/** One GPU dispatch of a machine's plan (a pass of the wafer program, a kernel of the GPU's). */
+/** One step of a machine's plan (a compute pass or fabric phase of the wafer's decode, a kernel of the GPU's). */
 export interface PassInfo {
   readonly name: string;
   readonly layer: number | null;
   /**
-   * On the fabric engine: a compute pass (each core touches only its own SRAM) or a fabric phase
-   * (words move neighbour to neighbour); absent on the other machines.
+   * On the wafer (or the CPU standing in for it): a compute pass (each core touches only its own
+   * SRAM) or a fabric phase (words move neighbour to neighbour); absent on the other machines.
    */
   readonly kind?: 'compute' | 'fabric';
 }
@@ -55,6 +56,8 @@ export interface Machine {
   readonly plan: PlanKind | null;
   /** The wafer program it runs (or stands in for); null off the wafer. */
   readonly wafer: WaferProgram | null;
+  /** The decode on the fabric it runs (or stands in for): its steps and each phase's closed form; null off the wafer. */
+  readonly decode: FabricDecode | null;
   readonly config: ModelConfig;
   /** Human-readable description of where it runs (adapter, driver, mesh …). */
   readonly description: string;
@@ -67,7 +70,7 @@ export interface Machine {
   /** token at pos -> logits (vocab,). Positions must be fed in order 0, 1, 2 … after reset(). */
   forward(token: number, pos: number): Promise<Float32Array>;
   /**
-   * Greedy decoding kept on the wafer (the fabric engine): decodes `token` at `pos` and returns the
+   * Greedy decoding kept on the wafer (the mesh engine): decodes `token` at `pos` and returns the
    * next id, found on the wafer by a max-reduce over the cores holding the logits; only that id
    * leaves, and the wafer keeps it for the next token's embedding. `fed`: the host supplies
    * `token` (a prompt id); otherwise the wafer uses the id it found for the token before (the
@@ -80,14 +83,14 @@ export interface Machine {
    */
   stepPass(token: number, pos: number, pass: number): Promise<Float32Array | undefined>;
   /**
-   * Where the machine can read back what moved after each token (the fabric engine): whether it
+   * Where the machine can read back what moved after each token (the mesh engine): whether it
    * does, for lastTrace().fabricMeasured. A read-back per token: leave it off while timing.
    */
   measuring?: boolean;
-  /** The fabric engine: decode a token and read back what moved beside the closed form (absent elsewhere). */
+  /** The mesh engine: decode a token and read back what moved beside the closed form (absent elsewhere). */
   measure?(token: number, pos: number): Promise<TokenMeasurement>;
   /**
-   * The fabric engine while `measuring`: what the last stepPass moved when that pass was a fabric
+   * The mesh engine while `measuring`: what the last stepPass moved when that pass was a fabric
    * phase (counted by the shader, beside the phase's closed form); undefined after a compute pass.
    */
   steppedPhase?(): MeasuredPhase | undefined;

@@ -1,32 +1,28 @@
 import { WafermeshError } from '../errors.ts';
 import { mapOrExplain, type GpuResources } from '../gpu/resources.ts';
 import { buildImage, meshPrelude } from '../mesh/image.ts';
-import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
+import type { FabricDecode, FabricDecodeStep } from '../mesh/programs/decode-fabric.ts';
 import { FabricRuntime } from './fabric-runtime.ts';
 import { owners } from '../mesh/placement.ts';
 import { MESH_LIMITS } from '../mesh/config.ts';
 import { split, STATS_LAYOUT } from '../mesh/placement.ts';
 import type { WaferProgram } from '../mesh/program.ts';
-import { kvDim } from '../model/config.ts';
 import type { Model } from '../model/weights.ts';
 
 export interface MeshRuntimeOptions {
-  /** Count every SRAM access, remote read and FLOP on the GPU (slower; for tests). */
+  /** Count every out-of-slice SRAM access and FLOP of the compute passes, and check every fabric access (slower; for tests). */
   instrument?: boolean;
-  /**
-   * Run the decode on the fabric: every transfer moves neighbour to neighbour (FabricRuntime),
-   * between compute passes that touch only a core's own SRAM (shaders/mesh_core.wgsl). Without it
-   * the transfers are the functional model of shaders/mesh_step.wgsl.
-   */
-  fabric?: FabricDecode;
 }
 
-/** The wafer on the GPU: SRAM, configuration and one pipeline per kind of pass. */
+/**
+ * The wafer on the GPU: SRAM, the core tables, one pipeline per compute pass of
+ * shaders/mesh_core.wgsl (a core touches only its own SRAM) and the fabric under the cores
+ * (FabricRuntime: every transfer moves neighbour to neighbour).
+ */
 export class MeshRuntime {
   readonly program: WaferProgram;
   readonly instrumented: boolean;
   readonly countersLength: number;
-  readonly ncc: number;
   private readonly res: GpuResources;
   private sram!: GPUBuffer;
   private counters!: GPUBuffer;
@@ -46,50 +42,51 @@ export class MeshRuntime {
   /** The mesh row holding each token's embedding row. */
   private tokenRows: Uint32Array = new Uint32Array(0);
 
-  readonly decode: FabricDecode | undefined;
-  /** The fabric under the cores, when the decode runs on it. */
-  fabric: FabricRuntime | undefined;
+  /** The decode it runs: compute passes and fabric phases, in order. */
+  readonly decode: FabricDecode;
+  /** The fabric under the cores. */
+  fabric!: FabricRuntime;
 
-  private constructor(res: GpuResources, program: WaferProgram, instrument: boolean, decode: FabricDecode | undefined) {
+  private constructor(res: GpuResources, decode: FabricDecode, instrument: boolean) {
     this.res = res;
-    this.program = program;
+    this.program = decode.program;
     this.instrumented = instrument;
     this.decode = decode;
-    const nCores = program.mesh.width * program.mesh.height;
-    this.ncc = instrument && !decode ? Math.min(nCores, 256) : 1;
-    this.countersLength = decode ? 1 + nCores : 1 + this.ncc + this.ncc * this.ncc;
+    // Counters: out-of-slice accesses, then FLOPs per core.
+    this.countersLength = 1 + this.program.mesh.width * this.program.mesh.height;
   }
 
-  static async create(res: GpuResources, program: WaferProgram, model: Model, options: MeshRuntimeOptions = {}): Promise<MeshRuntime> {
-    const rt = new MeshRuntime(res, program, options.instrument ?? false, options.fabric);
+  static async create(res: GpuResources, decode: FabricDecode, model: Model, options: MeshRuntimeOptions = {}): Promise<MeshRuntime> {
+    const rt = new MeshRuntime(res, decode, options.instrument ?? false);
     await rt.init(model);
     return rt;
   }
 
-  /** The steps of one token: the program's passes, or the fabric decode's compute passes and fabric phases. */
-  get steps(): readonly ({ kind: 'compute'; entry: string; layer: number | null } | { kind: 'fabric'; phase: number })[] {
-    return this.decode ? this.decode.steps : this.program.passes.map((p) => ({ kind: 'compute' as const, entry: p.entry, layer: p.layer }));
+  /** The steps of one token: the decode's compute passes and fabric phases. */
+  get steps(): readonly FabricDecodeStep[] {
+    return this.decode.steps;
   }
 
   private async init(model: Model): Promise<void> {
     const { mesh } = this.program;
     const m = model.config;
     const dev = this.res.device;
-    const image = buildImage(this.program, model);
-    const sramBytes = image.sram.byteLength;
+    // Checked before the image is built: every core's SRAM is one binding.
+    const sramBytes = mesh.width * mesh.height * mesh.sramBytes;
     if (sramBytes > dev.limits.maxStorageBufferBindingSize) {
       throw new WafermeshError(
         'mesh-too-large',
         `the ${mesh.width}x${mesh.height} mesh needs ${sramBytes} bytes of emulated SRAM but this adapter binds at most ${dev.limits.maxStorageBufferBindingSize}; use fewer cores or less SRAM per core`,
       );
     }
+    const image = buildImage(this.program, model);
     this.sram = this.res.storage('mesh:sram', image.sram);
     const table = this.res.storage('mesh:table', image.table);
     const idx = this.res.storage('mesh:idx', image.idx);
     this.counters = this.res.storage('mesh:counters', this.countersLength * 4);
     const storage = (type: GPUBufferBindingType): GPUBindGroupLayoutEntry['buffer'] => ({ type });
     const g0 = dev.createBindGroupLayout({
-      label: 'mesh_step:group0',
+      label: 'mesh_core:group0',
       entries: [
         { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: storage('storage') },
         { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: storage('read-only-storage') },
@@ -98,12 +95,12 @@ export class MeshRuntime {
       ],
     });
     const g1 = dev.createBindGroupLayout({
-      label: 'mesh_step:group1',
+      label: 'mesh_core:group1',
       entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } }],
     });
-    const layout = dev.createPipelineLayout({ label: 'mesh_step', bindGroupLayouts: [g0, g1] });
+    const layout = dev.createPipelineLayout({ label: 'mesh_core', bindGroupLayouts: [g0, g1] });
     this.group0 = dev.createBindGroup({
-      label: 'mesh_step:group0',
+      label: 'mesh_core:group0',
       layout: g0,
       entries: [this.sram, table, idx, this.counters].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
@@ -111,22 +108,16 @@ export class MeshRuntime {
     for (let l = 0; l <= m.nLayers; l++) {
       const b = this.res.uniform(`mesh:step L${l}`, 16);
       this.stepBuffers.push(b);
-      this.stepGroups.push(dev.createBindGroup({ label: `mesh_step:L${l}`, layout: g1, entries: [{ binding: 0, resource: { buffer: b } }] }));
+      this.stepGroups.push(dev.createBindGroup({ label: `mesh_core:L${l}`, layout: g1, entries: [{ binding: 0, resource: { buffer: b } }] }));
     }
-    const common = { W: mesh.width, H: mesh.height, SRAM: mesh.sramBytes / 4, DIM: m.dim, NH: m.nHeads, HS: m.dim / m.nHeads, NL: m.nLayers, INSTRUMENT: this.instrumented ? 1 : 0, WG: this.workgroup };
-    const constants = this.decode
-      ? common
-      : { ...common, KVD: kvDim(m), HID: m.hiddenDim, VOCAB: m.vocabSize, KVMUL: m.nHeads / m.nKvHeads, TREE: this.program.allreduce === 'tree' ? 1 : 0, NCC: this.ncc };
-    const shader = this.decode ? 'mesh_core' : 'mesh_step';
+    const constants = { W: mesh.width, H: mesh.height, SRAM: mesh.sramBytes / 4, DIM: m.dim, NH: m.nHeads, HS: m.dim / m.nHeads, NL: m.nLayers, INSTRUMENT: this.instrumented ? 1 : 0, WG: this.workgroup };
     const entries = [...new Set(this.steps.flatMap((s) => (s.kind === 'compute' ? [s.entry] : [])))];
     const prelude = meshPrelude(image.ownerOffsets, MESH_LIMITS.maxSide);
-    const made = await Promise.all(entries.map((e) => this.res.pipeline(shader, constants, e, layout, prelude)));
+    const made = await Promise.all(entries.map((e) => this.res.pipeline('mesh_core', constants, e, layout, prelude)));
     entries.forEach((e, i) => this.pipelines.set(e, made[i]));
-    if (this.decode) {
-      const d = this.decode;
-      this.tokenRows = owners(m, mesh).row.vocab;
-      this.fabric = await FabricRuntime.create(this.res, this.sram, { width: mesh.width, height: mesh.height, sramWords: mesh.sramBytes / 4, regions: d.regionTable, regionCount: d.regions.length }, d.phases, { instrument: this.instrumented });
-    }
+    const d = this.decode;
+    this.tokenRows = owners(m, mesh).row.vocab;
+    this.fabric = await FabricRuntime.create(this.res, this.sram, { width: mesh.width, height: mesh.height, sramWords: mesh.sramBytes / 4, regions: d.regionTable, regionCount: d.regions.length }, d.phases, { instrument: this.instrumented });
     // Logits: row r's slice is read from core (r, 0).
     for (let r = 0; r < mesh.height; r++) {
       const core = r * mesh.width;
@@ -145,8 +136,8 @@ export class MeshRuntime {
   }
 
   /**
-   * Runs passes [from, to) only (one phase-group at a time, for the UI and the isolation tests);
-   * returns the logits when `to` is the end of the program.
+   * Runs steps [from, to) only (a compute pass or a fabric phase at a time, for the demo's
+   * stepping); returns the logits when `to` is the end of the token.
    */
   async stepPasses(token: number, pos: number, from: number, to: number): Promise<Float32Array | undefined> {
     const enc = this.encodePasses(token, pos, from, to);
@@ -163,7 +154,6 @@ export class MeshRuntime {
    * found now (one word of core 0's SRAM), or -1 when a logit was not finite.
    */
   async stepGreedy(token: number, pos: number, fed: boolean): Promise<number> {
-    if (!this.decode) throw new WafermeshError('internal', 'only the decode on the fabric finds the next id on the wafer');
     const enc = this.encodePasses(token, pos, 0, this.steps.length, !fed);
     const staging = this.res.buffer('mesh:id readback', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const stats = this.program.placement.cores[0].regions.find((x) => x.name === 'stats')!;
@@ -189,11 +179,11 @@ export class MeshRuntime {
     const groups = Math.ceil((this.program.mesh.width * this.program.mesh.height) / this.workgroup);
     // All passes in one compute pass: each dispatch is a barrier for the next (WebGPU orders
     // storage writes between dispatches), which is exactly the wafer's phase boundary.
-    this.fabric?.setToken(token, pos, this.tokenRows[token]);
-    const cp = enc.beginComputePass({ label: this.decode ? 'mesh_core + fabric' : 'mesh_step' });
+    this.fabric.setToken(token, pos, this.tokenRows[token]);
+    const cp = enc.beginComputePass({ label: 'mesh_core + fabric' });
     for (const s of this.steps.slice(from, to)) {
       if (s.kind === 'fabric') {
-        this.fabric!.encodePhase(cp, s.phase);
+        this.fabric.encodePhase(cp, s.phase);
         continue;
       }
       cp.setBindGroup(0, this.group0);
@@ -206,8 +196,7 @@ export class MeshRuntime {
   }
 
   private submit(enc: GPUCommandEncoder): void {
-    if (this.fabric) this.fabric.submit(enc);
-    else this.res.device.queue.submit([enc.finish()]);
+    this.fabric.submit(enc);
   }
 
   private async finishWithLogits(enc: GPUCommandEncoder): Promise<Float32Array> {
@@ -234,14 +223,10 @@ export class MeshRuntime {
    */
   reset(): void {}
 
-  /**
-   * Instrumented counters: out-of-slice accesses, FLOPs per core (every core on the fabric; the
-   * first `ncc` in the functional model), remote reads [dst][src] (the functional model only).
-   */
-  async readCounters(): Promise<{ violations: number; flops: Uint32Array; reads: Uint32Array; ncc: number }> {
+  /** The compute passes' instrumented counters: out-of-slice SRAM accesses, and FLOPs per core (cores,). */
+  async readCounters(): Promise<{ violations: number; flops: Uint32Array }> {
     const all = new Uint32Array(await this.res.read(this.counters));
-    if (this.decode) return { violations: all[0], flops: all.slice(1), reads: new Uint32Array(0), ncc: 0 };
-    return { violations: all[0], flops: all.slice(1, 1 + this.ncc), reads: all.slice(1 + this.ncc), ncc: this.ncc };
+    return { violations: all[0], flops: all.slice(1) };
   }
 
   async clearCounters(): Promise<void> {

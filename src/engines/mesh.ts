@@ -2,57 +2,53 @@ import { meshMachineTrace, type FabricTokenCount, type MachineTrace } from '../c
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources } from '../gpu/resources.ts';
-import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
-import type { MeshConfig } from '../mesh/config.ts';
-import { passList, type WaferProgram } from '../mesh/program.ts';
-import { compileProgram } from '../mesh/programs/decode.ts';
+import type { WaferProgram } from '../mesh/program.ts';
+import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
 import type { Machine, MeasuredPhase, PassInfo, TokenMeasurement } from './machine.ts';
 import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 
+/** A fabric decode's steps as a machine lists them: compute passes and fabric phases, in order. */
+export function fabricPasses(d: FabricDecode): PassInfo[] {
+  return d.steps.map((s) => (s.kind === 'compute' ? { name: s.entry, layer: s.layer, kind: 'compute' as const } : { name: d.phases[s.phase].name, layer: null, kind: 'fabric' as const }));
+}
+
 /**
  * The wafer: the model decoded in place on an emulated mesh of cores. Weights are placed once in
- * the cores' SRAM; each token replays the wafer program (its passes on the GPU) and its trace
- * (modelled cycles, link traffic, FLOPs) is read off the same program.
+ * the cores' SRAM; each token runs the fabric decode — compute passes in which a core touches only
+ * its own SRAM, and fabric phases in which words move only between neighbouring cores, counted
+ * where they move — and its trace (modelled cycles, link traffic, FLOPs) is read off the same decode.
  */
 export class MeshEngine implements Machine {
-  readonly engine: 'mesh' | 'fabric';
+  readonly engine = 'mesh' as const;
   readonly plan = 'mesh' as const;
   readonly wafer: WaferProgram;
+  readonly decode: FabricDecode;
   readonly description: string;
   readonly passes: readonly PassInfo[];
   private readonly res: GpuResources;
   private readonly runtime: MeshRuntime;
   private last: { token: number; pos: number; trace?: MachineTrace } | undefined;
 
-  private constructor(res: GpuResources, program: WaferProgram, runtime: MeshRuntime) {
+  private constructor(res: GpuResources, runtime: MeshRuntime) {
     this.res = res;
-    this.wafer = program;
     this.runtime = runtime;
     const d = runtime.decode;
-    this.engine = d ? 'fabric' : 'mesh';
-    if (d) this.greedy = this.greedyOnWafer.bind(this);
-    this.passes = d
-      ? d.steps.map((s) => (s.kind === 'compute' ? { name: s.entry, layer: s.layer, kind: 'compute' as const } : { name: d.phases[s.phase].name, layer: null, kind: 'fabric' as const }))
-      : passList(program);
-    const m = program.mesh;
-    this.description = d
-      ? `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores on the fabric: ${d.phases.length} fabric phases and ${d.steps.length - d.phases.length} compute passes per token on ${res.ctx.adapterName}`
-      : `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores, ${program.allreduce} allreduce, ${program.passes.length} passes/token on ${res.ctx.adapterName}`;
+    this.decode = d;
+    this.wafer = d.program;
+    this.passes = fabricPasses(d);
+    const m = d.program.mesh;
+    this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores on the fabric: ${d.phases.length} fabric phases and ${d.steps.length - d.phases.length} compute passes per token on ${res.ctx.adapterName}`;
   }
 
-  static async create(ctx: GpuContext, model: Model, mesh: MeshConfig, allreduce: Allreduce = DEFAULT_ALLREDUCE, options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
-    return MeshEngine.fromProgram(ctx, model, compileProgram(model.config, mesh, allreduce), options);
-  }
-
-  /** Loads a compiled program's model onto the wafer (compile first: it refuses what does not fit). */
-  static async fromProgram(ctx: GpuContext, model: Model, program: WaferProgram, options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
+  /** Loads the model onto the wafer and its fabric decode onto the GPU (compile first: the program refuses what does not fit). */
+  static async create(ctx: GpuContext, model: Model, decode: FabricDecode, options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
     const res = new GpuResources(ctx);
     try {
-      const runtime = await MeshRuntime.create(res, program, model, options);
-      return new MeshEngine(res, program, runtime);
+      const runtime = await MeshRuntime.create(res, decode, model, options);
+      return new MeshEngine(res, runtime);
     } catch (e) {
       res.dispose();
       throw e;
@@ -86,14 +82,14 @@ export class MeshEngine implements Machine {
     }
   }
 
-  /** On the fabric: measure every token (a counters read-back each), for lastTrace().fabricMeasured. */
+  /** Measure every token (a counters read-back each), for lastTrace().fabricMeasured. */
   measuring = false;
   private lastMeasured: readonly MeasuredPhase[] | undefined;
 
   async forward(token: number, pos: number): Promise<Float32Array> {
     this.stepped = undefined;
     this.steppedPhases = [];
-    if (this.measuring && this.runtime.fabric) return (await this.measure(token, pos)).logits;
+    if (this.measuring) return (await this.measure(token, pos)).logits;
     this.check(token, pos);
     const logits = await this.runtime.step(token, pos);
     this.last = { token, pos };
@@ -104,15 +100,13 @@ export class MeshEngine implements Machine {
   /** The id the wafer found for the last token (greedy on the wafer), which it embeds next unless fed. */
   private waferId: number | undefined;
 
-  /** On the fabric: greedy decoding with the id found on the wafer (absent on the functional model). */
-  readonly greedy?: (token: number, pos: number, fed: boolean) => Promise<number>;
-
-  private async greedyOnWafer(token: number, pos: number, fed: boolean): Promise<number> {
+  /** Greedy decoding with the id found on the wafer: only the id leaves. */
+  async greedy(token: number, pos: number, fed: boolean): Promise<number> {
     this.check(token, pos);
     if (!fed && token !== this.waferId) {
       throw new WafermeshError('internal', `the wafer holds id ${this.waferId ?? 'none'} for position ${pos} but was asked to embed ${token}`);
     }
-    const fabric = this.runtime.fabric!;
+    const fabric = this.runtime.fabric;
     if (this.measuring) fabric.clearCounters();
     const id = await this.runtime.stepGreedy(token, pos, fed);
     this.last = { token, pos };
@@ -124,7 +118,7 @@ export class MeshEngine implements Machine {
 
   /** Each phase's measured count beside its closed form for the token decoded at `pos`. */
   private compare(phases: readonly FabricCount[], token: number, pos: number): MeasuredPhase[] {
-    const decode = this.runtime.decode!;
+    const decode = this.runtime.decode;
     return phases.map((m, i) => {
       const modelled = decode.models[i](token, pos);
       return { name: decode.phases[i].name, modelled, measured: m, firstDifference: firstDifference(modelled, m) };
@@ -137,8 +131,6 @@ export class MeshEngine implements Machine {
    */
   async measure(token: number, pos: number): Promise<TokenMeasurement> {
     const fabric = this.runtime.fabric;
-    const decode = this.runtime.decode;
-    if (!fabric || !decode) throw new WafermeshError('not-on-fabric', 'only the fabric engine measures its transfers; use --engine fabric');
     this.check(token, pos);
     fabric.clearCounters();
     const logits = await this.runtime.step(token, pos);
@@ -157,23 +149,23 @@ export class MeshEngine implements Machine {
     this.check(token, pos);
     const fabric = this.runtime.fabric;
     const decode = this.runtime.decode;
-    const step = decode?.steps[pass];
+    const step = decode.steps[pass];
     // A fabric phase stepped while measuring: its counters alone, cleared before and read after.
-    const phase = this.measuring && fabric && step?.kind === 'fabric' ? step.phase : undefined;
+    const phase = this.measuring && step?.kind === 'fabric' ? step.phase : undefined;
     if (pass === 0) this.steppedPhases = [];
     this.stepped = undefined;
-    if (phase !== undefined) fabric!.clearCounters();
+    if (phase !== undefined) fabric.clearCounters();
     const logits = await this.runtime.stepPasses(token, pos, pass, pass + 1);
     if (phase !== undefined) {
-      const { phases } = await fabric!.readCounters();
-      const modelled = decode!.models[phase](token, pos);
-      this.stepped = { name: decode!.phases[phase].name, modelled, measured: phases[phase], firstDifference: firstDifference(modelled, phases[phase]) };
+      const { phases } = await fabric.readCounters();
+      const modelled = decode.models[phase](token, pos);
+      this.stepped = { name: decode.phases[phase].name, modelled, measured: phases[phase], firstDifference: firstDifference(modelled, phases[phase]) };
       this.steppedPhases[phase] = this.stepped;
     }
     if (logits) {
       this.last = { token, pos };
       // The token's trace carries what the fabric measured when every phase of it was stepped measuring.
-      const all = decode && this.measuring && decode.phases.every((_, i) => this.steppedPhases[i]);
+      const all = this.measuring && decode.phases.every((_, i) => this.steppedPhases[i]);
       this.lastMeasured = all ? (this.steppedPhases as MeasuredPhase[]) : undefined;
       this.steppedPhases = [];
     }
@@ -185,11 +177,11 @@ export class MeshEngine implements Machine {
     return this.stepped;
   }
 
-  /** The trace of the last token decoded, read off the program when first asked for (with what the fabric measured, when it did). */
+  /** The trace of the last token decoded, read off the fabric decode when first asked for (with what the fabric measured, when it did). */
   lastTrace(perLink = false): MachineTrace | undefined {
     if (!this.last) return undefined;
     if (!this.last.trace || (perLink && !this.last.trace.fabric?.perLink)) {
-      const t = meshMachineTrace(this.wafer, this.last.token, this.last.pos, perLink, this.runtime.decode);
+      const t = meshMachineTrace(this.decode, this.last.token, this.last.pos, perLink);
       this.last.trace = this.lastMeasured ? { ...t, fabricMeasured: fabricTotals(this.lastMeasured) } : t;
     }
     return this.last.trace;
@@ -198,6 +190,7 @@ export class MeshEngine implements Machine {
   reset(): void {
     this.runtime.reset();
     this.last = undefined;
+    this.waferId = undefined;
   }
 
   dispose(): void {

@@ -3,7 +3,6 @@ import baseline from '../../shaders/baseline.wgsl?raw';
 import fabric from '../../shaders/fabric.wgsl?raw';
 import matvec from '../../shaders/matvec.wgsl?raw';
 import mesh_core from '../../shaders/mesh_core.wgsl?raw';
-import mesh_step from '../../shaders/mesh_step.wgsl?raw';
 
 /**
  * Every kernel's WGSL, imported one way everywhere (Vite `?raw`: the demo, vitest and the CLI's
@@ -14,7 +13,6 @@ export const SHADERS = {
   fabric,
   matvec,
   mesh_core,
-  mesh_step,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

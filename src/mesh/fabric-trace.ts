@@ -3,7 +3,51 @@ import { kvDim } from '../model/config.ts';
 import { phaseCycles } from './fabric.ts';
 import { columnHeads, columnWidth, owners, split } from './placement.ts';
 import type { FabricDecode } from './programs/decode-fabric.ts';
-import type { CycleBreakdown, PhaseTrace, TokenTrace } from './trace.ts';
+
+/** Where a step's modelled cycles go. */
+export interface CycleBreakdown {
+  compute: number; // the busiest core's FLOPs ÷ FLOPs per cycle
+  hops: number; // latency: α per hop along the slowest word's route
+  serialisation: number; // a word's place in its stream ÷ the words a link carries per cycle
+  ramps: number; // β per ramp relay: words taken down the ramp and added or delivered in a core
+}
+
+/** What one step of one token cost: a compute pass or a fabric phase, read off the fabric decode. */
+export interface PhaseTrace {
+  readonly index: number;
+  readonly name: string;
+  /** A compute pass (a core touches only its own SRAM) or a fabric phase ('transfer': words move neighbour to neighbour). */
+  readonly kind: 'compute' | 'transfer';
+  readonly layer: number | null;
+  /** Modelled cycles: the busiest core's compute, or the fabric phase's slowest word round by round. */
+  readonly cycles: number;
+  readonly breakdown: CycleBreakdown;
+  /** Words summed over every link crossed (a word crossing 3 links counts 3). */
+  readonly linkWords: number;
+  readonly maxLinkWords: number;
+  readonly maxHops: number;
+  /** Fabric steps (a word crosses one link per step); 0 for a compute pass. */
+  readonly steps: number;
+  readonly flops: number; // all cores
+  readonly maxCoreFlops: number;
+}
+
+/** One token's trace: every step's cost, and totals at the preset's clock. */
+export interface TokenTrace {
+  readonly token: number;
+  readonly pos: number;
+  readonly phases: readonly PhaseTrace[];
+  readonly cycles: number;
+  readonly transferCycles: number;
+  readonly computeCycles: number;
+  readonly breakdown: CycleBreakdown;
+  readonly linkWords: number;
+  readonly flops: number;
+  readonly seconds: number; // modelled, at the preset's clock
+  readonly passes: number; // steps per token: compute passes and fabric phases
+  /** Words per link (core * 4 + dir) over the whole token, when asked for. */
+  readonly perLink?: Float64Array;
+}
 
 /**
  * The cost model of the decode on the fabric, read off the fabric program (no GPU, no step-by-step
@@ -31,7 +75,7 @@ export function traceFabricToken(d: FabricDecode, token: number, pos: number, pe
         maxCoreFlops = Math.max(maxCoreFlops, f);
       }
       const cycles = Math.ceil(maxCoreFlops / mesh.flopsPerCoreCycle);
-      const breakdown = { compute: cycles, hops: 0, serialisation: 0, steps: 0, ramps: 0 };
+      const breakdown = { compute: cycles, hops: 0, serialisation: 0, ramps: 0 };
       return { index, name: s.entry, kind: 'compute', layer: s.layer, cycles, breakdown, linkWords: 0, maxLinkWords: 0, maxHops: 0, steps: 0, flops, maxCoreFlops };
     }
     const phase = d.phases[s.phase];
@@ -44,7 +88,7 @@ export function traceFabricToken(d: FabricDecode, token: number, pos: number, pe
       maxLinkWords = Math.max(maxLinkWords, w);
       if (links) links[l] += w;
     });
-    const breakdown = { compute: 0, hops: c.hops, serialisation: c.serialisation, steps: 0, ramps: c.ramps };
+    const breakdown = { compute: 0, hops: c.hops, serialisation: c.serialisation, ramps: c.ramps };
     const layer = /^L(\d+) /.exec(phase.name);
     return {
       index,
@@ -61,7 +105,7 @@ export function traceFabricToken(d: FabricDecode, token: number, pos: number, pe
       maxCoreFlops: 0,
     };
   });
-  const breakdown: CycleBreakdown = { compute: 0, hops: 0, serialisation: 0, steps: 0, ramps: 0 };
+  const breakdown: CycleBreakdown = { compute: 0, hops: 0, serialisation: 0, ramps: 0 };
   let cycles = 0;
   let transferCycles = 0;
   let linkWords = 0;

@@ -83,8 +83,9 @@ export class RaceController implements ReactiveController {
     return this.playback.playing;
   }
 
+  /** A model is loaded and the wafer runs it: it fits the mesh and the mesh engine took the mesh. */
   get runnable(): boolean {
-    return !!this.info && this.info.fit.fits;
+    return !!this.info && this.info.refusal === null;
   }
 
   get done(): boolean {

@@ -3,7 +3,7 @@ import type { PhaseEvent, PhaseInfo, SessionInfo, TokenEvent } from '../worker/t
 /**
  * What the wafer pane says about what it shows: which engine decodes it, the step or token drawn,
  * and its figures — each labelled measured (counted by the fabric shader where the words moved) or
- * modelled (read off the wafer program, or the preset hardware's cycles and time). Pure: the
+ * modelled (the fabric decode's closed form, or the preset hardware's cycles and time). Pure: the
  * components render what this returns.
  */
 export interface WaferCaption {
@@ -19,23 +19,20 @@ export interface WaferCaption {
 
 const n = (x: number) => Math.round(x).toLocaleString('en');
 
-/** What the functional model's link counts are, said the same way everywhere. */
-export const FUNCTIONAL = 'functional model (modelled)';
+/** What the CPU stand-in's link counts are (no WebGPU: nothing is counted), said the same way everywhere. */
+export const MODELLED = 'closed form (modelled)';
 
 function engineLine(info: SessionInfo | null): { heading: string; engine: string } {
   if (!info) return { heading: 'The wafer', engine: '' };
-  if (info.wafer === 'fabric') {
+  if (info.mode === 'webgpu') {
     return {
-      heading: 'The wafer (fabric engine: link counts measured)',
-      engine: 'Fabric engine: words move only between neighbouring cores, and the shader counts the words written into every link as they move — the link colours and words below are measured.',
+      heading: 'The wafer (mesh engine: link counts measured on the fabric)',
+      engine: 'Mesh engine: words move only between neighbouring cores, and the fabric shader counts the words written into every link as they move — the link colours and words below are measured.',
     };
   }
-  const why = info.mode === 'cpu'
-    ? 'without WebGPU the CPU reference decodes this pane'
-    : `the fabric does not run this mesh yet (${info.waferNote ?? 'no reason given'}), so the mesh engine decodes it, its cores reading other cores' SRAM directly`;
   return {
-    heading: `The wafer (${FUNCTIONAL})`,
-    engine: `Link counts: ${FUNCTIONAL} — ${why}; the words per link are read off the wafer program, not counted on a fabric.`,
+    heading: `The wafer (${MODELLED})`,
+    engine: `Link counts: ${MODELLED} — without WebGPU the CPU reference decodes this pane; the words per link are what the fabric decode's closed form says each phase moves, not counted.`,
   };
 }
 
@@ -43,27 +40,28 @@ const stepName = (p: PhaseInfo) => `${p.kind === 'transfer' ? '→ ' : ''}${p.na
 
 function phaseCaption(info: SessionInfo, ev: PhaseEvent): Omit<WaferCaption, 'heading' | 'engine'> {
   const m = ev.measured;
-  if (info.wafer === 'fabric') {
-    const step = ev.phases[0];
-    const head = `phase ${ev.pass + 1} of ${ev.passes} at position ${ev.pos}: ${ev.phases.map(stepName).join('; ')}`;
-    const caption = step?.caption ? ` — ${step.caption}` : '';
-    if (!m) return { label: `${head}${caption}; nothing moves on the fabric`, figures: [{ name: 'words on links (measured)', value: '0' }] };
-    const equal = m.firstDifference === null;
+  const step = ev.phases[0];
+  const head = `phase ${ev.pass + 1} of ${ev.passes} at position ${ev.pos}: ${ev.phases.map(stepName).join('; ')}`;
+  const caption = step?.caption ? ` — ${step.caption}` : '';
+  const moves = step?.kind === 'transfer';
+  if (info.mode !== 'webgpu') {
     return {
-      label: `${head}${caption}`,
+      label: `${head}${caption}${moves ? '' : '; nothing moves on the fabric'}`,
       figures: [
-        { name: 'words on links (measured)', value: n(m.words) },
-        { name: 'fabric steps (measured)', value: n(m.steps) },
-        { name: 'modelled (closed form)', value: `${n(m.modelledWords)} words, ${n(m.modelledSteps)} steps` },
-        { name: 'measured = modelled', value: equal ? 'yes' : `no: ${m.firstDifference}` },
+        { name: `words on links (${MODELLED})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) },
+        { name: 'cycles (modelled)', value: n(ev.cycles ?? 0) },
       ],
     };
   }
+  if (!m) return { label: `${head}${caption}; nothing moves on the fabric`, figures: [{ name: 'words on links (measured)', value: '0' }] };
+  const equal = m.firstDifference === null;
   return {
-    label: `pass ${ev.pass + 1} of ${ev.passes} at position ${ev.pos}: ${ev.phases.map(stepName).join('; ')}`,
+    label: `${head}${caption}`,
     figures: [
-      { name: 'cycles (modelled)', value: n(ev.cycles ?? 0) },
-      { name: `link-words (${FUNCTIONAL})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) },
+      { name: 'words on links (measured)', value: n(m.words) },
+      { name: 'fabric steps (measured)', value: n(m.steps) },
+      { name: 'modelled (closed form)', value: `${n(m.modelledWords)} words, ${n(m.modelledSteps)} steps` },
+      { name: 'measured = modelled', value: equal ? 'yes' : `no: ${m.firstDifference}` },
     ],
   };
 }
@@ -71,7 +69,7 @@ function phaseCaption(info: SessionInfo, ev: PhaseEvent): Omit<WaferCaption, 'he
 function tokenCaption(info: SessionInfo, ev: TokenEvent): Omit<WaferCaption, 'heading' | 'engine'> {
   const cycles = { name: 'cycles on the preset (modelled)', value: n(ev.meshCost.seconds * info.presetClockHz) };
   const m = ev.measured;
-  if (info.wafer === 'fabric' && m) {
+  if (info.mode === 'webgpu' && m) {
     return {
       label: `token ${ev.index + 1} at position ${ev.pos}: all ${info.passes} phases — words measured on the fabric`,
       figures: [
@@ -83,8 +81,8 @@ function tokenCaption(info: SessionInfo, ev: TokenEvent): Omit<WaferCaption, 'he
     };
   }
   return {
-    label: `token ${ev.index + 1} at position ${ev.pos}: all ${info.passes} passes — link-words read off the program`,
-    figures: [{ name: `link-words (${FUNCTIONAL})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) }, cycles],
+    label: `token ${ev.index + 1} at position ${ev.pos}: all ${info.passes} phases — link-words from the closed form`,
+    figures: [{ name: `link-words (${MODELLED})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) }, cycles],
   };
 }
 

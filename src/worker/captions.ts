@@ -1,5 +1,5 @@
 /**
- * Plain captions for the steps "step one phase" walks on the fabric engine: its compute passes
+ * Plain captions for the steps "step one phase" walks on the wafer (the mesh engine): its compute passes
  * (entry points of shaders/mesh_core.wgsl, in which a core touches only its own SRAM) and its
  * fabric phases (named by src/mesh/programs/decode-fabric.ts, in which words move only between
  * neighbouring cores).

@@ -6,9 +6,10 @@ import { Decoder } from '../engines/generate.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { meshFromPreset } from '../mesh/config.ts';
 import { fitSummary } from '../mesh/fit.ts';
+import { traceFabricToken, type TokenTrace } from '../mesh/fabric-trace.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
-import { tracePhase } from '../mesh/trace.ts';
+import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { BOS, describeConfig } from '../model/config.ts';
 import { isRandomSpec, loadModel, parseModelSpec, type LoadedModel } from '../model/load.ts';
 import { TextStream, type Tokenizer } from '../model/tokenizer.ts';
@@ -77,11 +78,11 @@ function fitReport(model: Model, req: SessionRequest): FitReport {
 /** The wafer's machine and the GPU's, with their decoders and text. */
 interface Racers {
   program: WaferProgram;
+  /** The decode on the fabric that `mesh` runs (the mesh engine) or stands in for (the CPU). */
+  decode: FabricDecode;
   mesh: Machine;
-  /** `mesh` is the fabric engine, measuring what moves; otherwise the functional model (mesh engine or CPU stand-in). */
-  fabric: boolean;
-  /** Why the fabric refused the mesh, when the functional model stands in for it. */
-  waferNote: string | null;
+  /** `mesh` is the mesh engine, measuring what moves on its fabric; false for the CPU standing in for it (modelled). */
+  measured: boolean;
   gpu: Machine;
   meshDecoder: Decoder;
   gpuDecoder: Decoder;
@@ -103,36 +104,27 @@ function phaseMeasurement(p: MeasuredPhase): PhaseMeasurement {
   };
 }
 
-/** The steps "step one phase" walks: the fabric's passes one by one, or the functional program's passes with their phases. */
-function phaseList(racers: Racers | undefined, program: WaferProgram | undefined): PhaseInfo[] {
-  if (racers?.fabric) {
-    return racers.mesh.passes.map((p, i) => ({
-      index: i,
-      pass: i,
-      name: p.name,
-      kind: p.kind === 'fabric' ? ('transfer' as const) : ('compute' as const),
-      layer: p.layer,
-      collective: null,
-      caption: stepCaption(p.kind ?? 'compute', p.name),
-    }));
-  }
-  const phases: PhaseInfo[] = [];
-  program?.passes.forEach((p, pass) =>
-    p.phases.forEach((i) => {
-      const ph = program.phases[i];
-      phases.push({ index: i, pass, name: ph.name, kind: ph.kind, layer: ph.layer, collective: ph.kind === 'transfer' ? ph.collective : null, caption: '' });
-    }),
-  );
-  return phases;
+/** The steps "step one phase" walks: the wafer's compute passes and fabric phases, one by one. */
+function phaseList(racers: Racers | undefined): PhaseInfo[] {
+  return (racers?.mesh.passes ?? []).map((p, i) => ({
+    index: i,
+    pass: i,
+    name: p.name,
+    kind: p.kind === 'fabric' ? ('transfer' as const) : ('compute' as const),
+    layer: p.layer,
+    caption: stepCaption(p.kind ?? 'compute', p.name),
+  }));
 }
+
+/** Refusals of a mesh by the mesh engine although the model fits it: reported like a model that does not fit. */
+const MESH_REFUSALS = ['unsupported-mesh', 'mesh-too-large'];
 
 /**
  * One race: the same model, prompt and sampler on the wafer and on the conventional GPU
- * (baseline), stepped token by token or phase by phase. The wafer is the fabric engine, which
- * counts the words it moves on every link; where the fabric refuses the mesh, the functional
- * model (mesh engine) stands in and its link counts are modelled. Without WebGPU both panes are
- * decoded by the CPU reference standing in for each machine, and the modelled numbers still come
- * from the two plans.
+ * (baseline), stepped token by token or phase by phase. The wafer is the mesh engine, whose words
+ * move only between neighbouring cores and are counted on every link where they move. Without
+ * WebGPU both panes are decoded by the CPU reference standing in for each machine, and the
+ * modelled numbers still come from the two plans (on the wafer, the fabric decode's closed form).
  */
 export class RaceSession {
   readonly info: SessionInfo;
@@ -140,8 +132,10 @@ export class RaceSession {
   private readonly gpuCtx: GpuContext | undefined;
   private generated = 0;
   private nextPass = 0; // passes of the current token already run by stepPhase
-  /** On the fabric: words per link (core * 4 + dir) measured so far in the current token. */
+  /** Words per link (core * 4 + dir) measured so far in the current token (the mesh engine). */
   private tokenLinks: Float64Array;
+  /** The CPU stand-in's modelled trace of the token being stepped (its cycles per step). */
+  private stepTrace: TokenTrace | undefined;
 
   private constructor(info: SessionInfo, racers: Racers | undefined, gpuCtx: GpuContext | undefined) {
     this.info = info;
@@ -169,6 +163,7 @@ export class RaceSession {
       noWebgpuReason = oneLine(e);
     }
     let racers: Racers | undefined;
+    let refusal = fit.error;
     if (program) {
       progress?.({ stage: "placing the weights in the cores' SRAM", fraction: 0.6 });
       const made: Machine[] = [];
@@ -176,8 +171,14 @@ export class RaceSession {
         racers = await RaceSession.racers(program, model, tokenizer, promptIds, req, gpuCtx, made, progress);
       } catch (e) {
         for (const m of made) m.dispose();
-        gpuCtx?.destroy();
-        throw e;
+        // The mesh engine refusing this mesh is reported the way a model that does not fit is:
+        // the session opens, says why, and does not step.
+        if (e instanceof WafermeshError && MESH_REFUSALS.includes(e.code)) {
+          refusal = oneLine(e);
+        } else {
+          gpuCtx?.destroy();
+          throw e;
+        }
       }
     }
     const info: SessionInfo = {
@@ -190,10 +191,9 @@ export class RaceSession {
       adapter: gpuCtx?.adapterName ?? null,
       noWebgpuReason,
       fit,
-      wafer: racers ? (racers.fabric ? 'fabric' : 'functional') : gpuCtx ? 'fabric' : 'functional',
-      waferNote: racers?.waferNote ?? null,
-      phases: phaseList(racers, program),
-      passes: racers?.mesh.passes.length ?? program?.passes.length ?? 0,
+      refusal,
+      phases: phaseList(racers),
+      passes: racers?.mesh.passes.length ?? 0,
       gpuKernels: baselineProgram(c).map((k) => ({ name: k.name, layer: k.layer, weightBytes: k.weightBytes, launch: k.launch })),
       presetClockHz: program?.mesh.clockHz ?? 0,
       gpuPresetName: GPU_PRESET,
@@ -215,21 +215,8 @@ export class RaceSession {
   ): Promise<Racers> {
     const gpu = gpuCtx ? async () => gpuCtx : undefined;
     const engine = (name: 'gpu') => (gpuCtx ? name : 'cpu');
-    let mesh: Machine;
-    let waferNote: string | null = null;
-    if (!gpuCtx) {
-      mesh = await createMachine('cpu', model, { program, standIn: 'mesh' });
-    } else {
-      try {
-        // Measuring: every token reads back what each link carried (and a stepped fabric phase, its own).
-        mesh = await createMachine('fabric', model, { gpu, program, measure: true });
-      } catch (e) {
-        // The fabric decode does not run every mesh yet: the functional model stands in, and says so.
-        if (!(e instanceof WafermeshError && e.code === 'unsupported-mesh')) throw e;
-        waferNote = oneLine(e);
-        mesh = await createMachine('mesh', model, { gpu, program });
-      }
-    }
+    // Measuring: every token reads back what each link carried (and a stepped fabric phase, its own).
+    const mesh = gpuCtx ? await createMachine('mesh', model, { gpu, program, measure: true }) : await createMachine('cpu', model, { program, standIn: 'mesh' });
     made.push(mesh);
     progress?.({ stage: 'loading the GPU baseline', fraction: 0.85 });
     const gpuMachine = await createMachine(engine('gpu'), model, { gpu, gpuPreset: GPU_PRESET, standIn: 'gpu' });
@@ -241,9 +228,9 @@ export class RaceSession {
     const text = () => (tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined);
     return {
       program,
+      decode: mesh.decode!,
       mesh,
-      fabric: mesh.engine === 'fabric',
-      waferNote,
+      measured: mesh.engine === 'mesh',
       gpu: gpuMachine,
       meshDecoder: new Decoder(limited(mesh), opts),
       gpuDecoder: new Decoder(limited(gpuMachine), opts),
@@ -258,7 +245,12 @@ export class RaceSession {
   }
 
   private runnable(): Racers {
-    if (!this.racers) throw new WafermeshError('does-not-fit', this.info.fit.error ?? 'the model does not fit this mesh; choose a larger mesh');
+    if (!this.racers) {
+      // The refusal already starts with its code (does-not-fit, mesh-too-large …).
+      const e = new Error(this.info.refusal ?? 'does-not-fit: the model does not fit this mesh; choose a larger mesh');
+      e.name = 'WafermeshError';
+      throw e;
+    }
     return this.racers;
   }
 
@@ -276,7 +268,7 @@ export class RaceSession {
           this.addStepped(r);
           this.nextPass = p + 1;
         }
-      } else if (r.fabric) {
+      } else if (r.measured) {
         const m = await r.mesh.measure!(token, pos);
         if (m.violation) {
           throw new WafermeshError('fabric-violation', `a core reached outside its SRAM and its neighbours' links (${m.violation.code} at core ${m.violation.core}); this is a bug in the fabric decode`);
@@ -294,17 +286,17 @@ export class RaceSession {
     return out;
   }
 
-  /** On the fabric: adds what the last stepped fabric phase measured to the token's links; returns it. */
+  /** On the mesh engine: adds what the last stepped fabric phase measured to the token's links; returns it. */
   private addStepped(r: Racers): MeasuredPhase | undefined {
-    const m = r.fabric ? r.mesh.steppedPhase?.() : undefined;
+    const m = r.measured ? r.mesh.steppedPhase?.() : undefined;
     if (m) m.measured.linkWords.forEach((w, i) => (this.tokenLinks[i] += w));
     return m;
   }
 
   /**
-   * Runs the wafer's next step alone — on the fabric a compute pass or a fabric phase, with what
-   * the phase moved as the fabric counted it; on the functional model a pass of the program, with
-   * its modelled traffic. A token's last step also produces the token.
+   * Runs the wafer's next step alone — a compute pass or a fabric phase — with what the phase
+   * moved as the fabric counted it; on the CPU stand-in, what the phase's closed form says it
+   * moves and its modelled cycles. A token's last step also produces the token.
    */
   async stepPhase(): Promise<PhaseEvent> {
     const r = this.runnable();
@@ -314,9 +306,12 @@ export class RaceSession {
     if (pass === 0) this.tokenLinks.fill(0);
     let links: Float64Array<ArrayBufferLike> = new Float64Array(r.program.mesh.width * r.program.mesh.height * 4);
     let cycles: number | null = null;
-    if (!r.fabric) {
-      cycles = 0;
-      for (const i of r.program.passes[pass].phases) cycles += tracePhase(r.program, i, token, pos, links).cycles;
+    if (!r.measured) {
+      // Modelled: the step's cycles from the fabric trace, a fabric phase's words per link from its closed form.
+      if (pass === 0 || this.stepTrace?.pos !== pos) this.stepTrace = traceFabricToken(r.decode, token, pos);
+      cycles = this.stepTrace.phases[pass].cycles;
+      const step = r.decode.steps[pass];
+      if (step.kind === 'fabric') links = r.decode.models[step.phase](token, pos).linkWords;
     }
     const info = this.info.phases.filter((p) => p.pass === pass);
     const logits = await r.mesh.stepPass(token, pos, pass);
@@ -339,10 +334,10 @@ export class RaceSession {
     const links = Float32Array.from(this.tokenLinks);
     this.tokenLinks.fill(0);
     if (meshId === undefined) return undefined; // still feeding the prompt, or stopped (BOS or context)
-    // The functional model's words per link are read off the program; the fabric's were counted.
-    const meshTrace = r.mesh.lastTrace(!r.fabric)!;
-    const measured = r.fabric ? meshTrace.fabricMeasured : null;
-    if (measured === undefined) throw new WafermeshError('internal', `the fabric engine did not report what it moved for the token at position ${pos}`);
+    // The mesh engine's words per link were counted on the fabric; the CPU stand-in's are read off the fabric decode's closed form.
+    const meshTrace = r.mesh.lastTrace(!r.measured)!;
+    const measured = r.measured ? meshTrace.fabricMeasured : null;
+    if (measured === undefined) throw new WafermeshError('internal', `the mesh engine did not report what it moved for the token at position ${pos}`);
     const gpuTrace = r.gpu.lastTrace()!;
     const piece = (ts: TextStream | undefined, id: number | undefined) => (id === undefined ? '' : ts ? ts.push(id) : ` ${id}`);
     this.generated++;
@@ -354,7 +349,7 @@ export class RaceSession {
       meshCost: meshTrace.cost,
       gpuCost: gpuTrace.cost,
       phaseCycles: Float64Array.from(meshTrace.fabric!.phases.map((p) => p.cycles)),
-      perLink: r.fabric ? links : Float32Array.from(meshTrace.fabric!.perLink!),
+      perLink: r.measured ? links : Float32Array.from(meshTrace.fabric!.perLink!),
       measured,
       stop: r.meshDecoder.stop ?? null,
     };

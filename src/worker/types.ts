@@ -43,20 +43,19 @@ export interface FitReport {
 }
 
 /**
- * A phase of what "step one phase" walks. On the fabric engine each step is one phase: a compute
- * pass (`kind` 'compute', named by its entry point) or a fabric phase ('transfer'). On the
- * functional model a step is a pass of the wafer program and holds one or more of its phases.
+ * A phase of what "step one phase" walks: a step of the decode on the fabric, either a compute
+ * pass (`kind` 'compute', named by its entry point; a core touches only its own SRAM) or a fabric
+ * phase ('transfer'; words move neighbour to neighbour).
  */
 export interface PhaseInfo {
-  /** The phase's index: in the fabric decode's steps, or in the functional program's phases. */
+  /** The phase's index in the fabric decode's steps. */
   index: number;
-  /** The step that runs it (0 … SessionInfo.passes - 1). */
+  /** The step that runs it (0 … SessionInfo.passes - 1; equal to `index`). */
   pass: number;
   name: string;
   kind: 'compute' | 'transfer';
   layer: number | null;
-  collective: string | null;
-  /** What it does, in one line ('' on the functional model). */
+  /** What it does, in one line. */
   caption: string;
 }
 
@@ -66,23 +65,24 @@ export interface SessionInfo {
   describe: string;
   hasTokenizer: boolean;
   promptText: string;
-  /** 'webgpu' when the mesh and GPU engines run; 'cpu' when WebGPU is missing (the reference decodes both panes). */
+  /**
+   * 'webgpu' when the mesh and GPU engines run: the wafer pane's link counts are measured by the
+   * fabric shader where the words move. 'cpu' when WebGPU is missing: the CPU reference decodes
+   * both panes, and the wafer's link counts are the fabric decode's closed form (modelled).
+   */
   mode: 'webgpu' | 'cpu';
   adapter: string | null;
   noWebgpuReason: string | null;
   fit: FitReport;
   /**
-   * What decodes the wafer pane: 'fabric', the fabric engine, whose words move only between
-   * neighbouring cores and whose link counts are measured by the shader; or 'functional', the
-   * functional model (the mesh engine, or without WebGPU the CPU reference standing in for it),
-   * whose link counts are read off the wafer program: modelled.
+   * Why the race cannot run, in one line starting with its code: the fit report's refusal when
+   * the model does not fit, or the mesh engine's when it refuses the mesh (e.g. mesh-too-large for
+   * this adapter); null when it runs. The session opens either way and refuses to step.
    */
-  wafer: 'fabric' | 'functional';
-  /** Why the wafer pane runs the functional model although WebGPU is here (the fabric refused the mesh); null otherwise. */
-  waferNote: string | null;
+  refusal: string | null;
   /** The phases "step one phase" walks, in order. */
   phases: PhaseInfo[];
-  /** Steps per token: the fabric's compute passes and fabric phases, or the functional program's passes. */
+  /** Steps per token: the fabric decode's compute passes and fabric phases (0 when the race cannot run). */
   passes: number;
   /** The GPU baseline's kernels, in order, with their bytes. */
   gpuKernels: { name: string; layer: number | null; weightBytes: number; launch: boolean }[];
@@ -103,11 +103,11 @@ export interface TokenEvent {
   gpu: EngineToken;
   meshCost: MachineCost;
   gpuCost: MachineCost;
-  /** Modelled cycles per phase of the mesh program for this token. */
+  /** Modelled cycles per step (compute pass or fabric phase) of the fabric decode for this token. */
   phaseCycles: Float64Array;
-  /** Words per link (core * 4 + dir) over this token: measured on the fabric (`measured` set), else modelled. */
+  /** Words per link (core * 4 + dir) over this token: measured on the fabric (`measured` set), else the closed form's. */
   perLink: Float32Array;
-  /** On the fabric: the token's words, steps, ramp words and adds counted where they moved, beside the closed form; null when modelled. */
+  /** On the mesh engine: the token's words, steps, ramp words and adds counted where they moved, beside the closed form; null when modelled (the CPU stand-in). */
   measured: FabricTokenCount | null;
   stop: string | null;
 }
@@ -130,11 +130,11 @@ export interface PhaseEvent {
   passes: number;
   pos: number;
   phases: PhaseInfo[];
-  /** Modelled cycles of the functional program's pass; null on the fabric (its phases' steps are measured instead). */
+  /** On the CPU stand-in: the step's modelled cycles (the fabric trace); null on the mesh engine (its phases are measured instead). */
   cycles: number | null;
-  /** Words per link over this step: measured on a fabric phase (zero on a compute pass), modelled on the functional model. */
+  /** Words per link over this step: measured on a fabric phase, the closed form's on the CPU stand-in; zero on a compute pass. */
   perLink: Float32Array;
-  /** A fabric phase: what the fabric counted; null for a compute pass or the functional model. */
+  /** A fabric phase on the mesh engine: what the fabric counted; null for a compute pass or on the CPU stand-in. */
   measured: PhaseMeasurement | null;
   /** Set when the pass finished a token. */
   token: TokenEvent | null;

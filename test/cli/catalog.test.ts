@@ -65,3 +65,11 @@ describe('wafermesh bench --help', () => {
     expect(usage).not.toMatch(/quick/);
   });
 });
+
+describe('the catalog and the code agree', () => {
+  it('every allreduce the catalog offers is one the code implements, and no other', async () => {
+    const { allreduceIds } = await import('../../src/catalog.ts');
+    const { ALLREDUCE_ALGORITHMS } = await import('../../src/mesh/collectives.ts');
+    expect([...allreduceIds()].sort()).toEqual([...ALLREDUCE_ALGORITHMS].sort());
+  });
+});

@@ -165,36 +165,28 @@ describe('wafermesh fit', () => {
 });
 
 describe('wafermesh generate --engine mesh', () => {
-  it('gives the CPU reference\'s ids and the trace totals', () => {
+  it('gives the CPU reference\'s ids, with the fabric words and steps measured per token equal to the closed form, and the modelled cycles', () => {
     const mesh = cli('generate', '--model', 'stories260K', '--engine', 'mesh', '--mesh', '8x8', '--tokens', '40', '--json');
     expect(mesh.code, mesh.stderr).toBe(0);
-    const m = JSON.parse(mesh.stdout);
+    const out = JSON.parse(mesh.stdout);
     const c = JSON.parse(cli('generate', '--model', 'stories260K', '--engine', 'cpu', '--tokens', '40', '--json').stdout);
-    expect(m.ids).toEqual(c.ids);
-    expect(m.mesh.passes_per_token).toBe(43);
-    expect(m.mesh.modelled_cycles_per_token).toBeGreaterThan(0);
-    expect(m.mesh.fabric_words_per_token).toBeGreaterThan(0);
-    expect(m.mesh.sram_peak_bytes_per_core).toBeLessThanOrEqual(49152);
-  });
-
-  it('refuses a model that does not fit, and an unknown allreduce, in one line', () => {
-    expectOneLineError(cli('generate', '--model', 'stories260K', '--engine', 'mesh', '--mesh', '2x2'), /does-not-fit: .* core \(\d,\d\) needs \d+ bytes .* but has 49152; the smallest 1:1 mesh that fits with the full context is \d+x\d+/);
-    expectOneLineError(cli('generate', '--engine', 'mesh', '--allreduce', 'star'), /allreduce "star" is not one of ring, tree/);
-  });
-});
-
-describe('wafermesh generate --engine fabric', () => {
-  it('gives the CPU reference\'s ids, with the fabric words and steps measured per token equal to the closed form', () => {
-    const f = cli('generate', '--model', 'stories260K', '--engine', 'fabric', '--mesh', '8x8', '--tokens', '12', '--json');
-    expect(f.code, f.stderr).toBe(0);
-    const out = JSON.parse(f.stdout);
-    const c = JSON.parse(cli('generate', '--model', 'stories260K', '--engine', 'cpu', '--tokens', '12', '--json').stdout);
-    expect(out.engine).toBe('fabric');
+    expect(out.engine).toBe('mesh');
     expect(out.ids).toEqual(c.ids);
+    // 50 compute passes and 50 fabric phases a token.
+    expect(out.mesh.passes_per_token).toBe(100);
     expect(out.mesh.measured_fabric_words_per_token).toBeGreaterThan(0);
     expect(out.mesh.measured_fabric_words_per_token).toBe(out.mesh.modelled_fabric_words_per_token);
     expect(out.mesh.measured_fabric_steps_per_token).toBe(out.mesh.modelled_fabric_steps_per_token);
     expect(out.mesh.fabric_phases_equal_to_model).toBe(true);
+    expect(out.mesh.modelled_cycles_per_token).toBeGreaterThan(0);
+    expect(out.mesh.modelled_tokens_per_s).toBeCloseTo(1.1e9 / out.mesh.modelled_cycles_per_token, 0);
+    expect(out.mesh.sram_peak_bytes_per_core).toBeLessThanOrEqual(49152);
+  });
+
+  it('refuses a model that does not fit, an unknown allreduce and an engine it does not have, in one line', () => {
+    expectOneLineError(cli('generate', '--model', 'stories260K', '--engine', 'mesh', '--mesh', '2x2'), /does-not-fit: .* core \(\d,\d\) needs \d+ bytes .* but has 49152; the smallest 1:1 mesh that fits with the full context is \d+x\d+/);
+    expectOneLineError(cli('generate', '--engine', 'mesh', '--allreduce', 'star'), /allreduce "star" is not one of ring, tree/);
+    expectOneLineError(cli('generate', '--model', 'stories260K', '--engine', 'fabric'), /unknown-engine: engine "fabric" is not one of cpu, gpu, mesh$/);
   });
 
   it('trace --json: the fabric decode step by step, compute passes and fabric phases, its cycles the sum of theirs', () => {

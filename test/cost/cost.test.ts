@@ -9,7 +9,6 @@ const shape = (id: string) => modelEntry(id)!.config!;
 import { baselineBytes } from '../../src/baseline/program.ts';
 import { meshFromPreset } from '../../src/mesh/config.ts';
 import { compileProgram } from '../../src/mesh/programs/decode.ts';
-import { traceToken } from '../../src/mesh/trace.ts';
 import { traceFabricToken } from '../../src/mesh/fabric-trace.ts';
 import { compileFabricDecode } from '../../src/mesh/programs/decode-fabric.ts';
 import { fabricTokenCycles } from '../../src/mesh/fabric-closed.ts';
@@ -43,23 +42,18 @@ describe('cost model', () => {
     expect(cost.joules).toBeCloseTo((b.weights + b.kv) * ENERGY.pjPerHbmByte * 1e-12 + cost.energy['FLOPs'], 9);
   });
 
-  it("the mesh's time is its trace's cycles at the clock, split the same way", () => {
-    const mesh = meshFromPreset('wse-3', 8, 8);
-    const t = traceToken(compileProgram(stories, mesh), 1, 50);
-    const cost = meshTokenCost(t, mesh, stories);
-    expect(cost.seconds).toBeCloseTo(t.cycles / mesh.clockHz, 15);
-    expect(cost.time['compute']).toBeCloseTo(t.breakdown.compute / mesh.clockHz, 15);
-    expect(cost.energy['fabric']).toBeCloseTo(t.linkWords * ENERGY.pjPerWordHop * 1e-12, 15);
-  });
-
-  it('on the fabric, the time is the fabric trace\'s cycles: compute, hops, serialisation and ramp relays (β, assumed in the preset)', () => {
+  it("the mesh's time is its fabric trace's cycles at the clock, split the same way: compute, hops, serialisation and ramp relays (β, assumed in the preset)", () => {
     const mesh = meshFromPreset('wse-3', 8, 8);
     const program = compileProgram(stories, mesh, 'tree');
     const t = traceFabricToken(compileFabricDecode(program, 'ktree'), 1, 50);
     const cost = meshTokenCost(t, mesh, stories);
     expect(cost.seconds).toBeCloseTo(t.cycles / mesh.clockHz, 15);
+    expect(cost.time['compute']).toBeCloseTo(t.breakdown.compute / mesh.clockHz, 15);
+    expect(cost.time['fabric: hop latency']).toBeCloseTo(t.breakdown.hops / mesh.clockHz, 15);
+    expect(cost.time['fabric: link serialisation']).toBeCloseTo(t.breakdown.serialisation / mesh.clockHz, 15);
     expect(cost.time['fabric: ramp relays']).toBeCloseTo(t.breakdown.ramps / mesh.clockHz, 15);
-    expect(cost.time['fabric: collective steps']).toBeUndefined();
+    expect(Object.keys(cost.time).sort()).toEqual(['compute', 'fabric: hop latency', 'fabric: link serialisation', 'fabric: ramp relays']);
+    expect(cost.energy['fabric']).toBeCloseTo(t.linkWords * ENERGY.pjPerWordHop * 1e-12, 15);
     expect(t.breakdown.compute + t.breakdown.hops + t.breakdown.serialisation + t.breakdown.ramps).toBeCloseTo(t.cycles, 6);
     // β is a figure of the preset, marked as our assumption.
     expect(hardwarePreset('wse-3', 'wafer').figures.cyclesPerRamp.assumed).toBe(true);

@@ -68,17 +68,17 @@ describe('the demo in headless Chromium', () => {
     await server?.close();
   });
 
-  it('autoplays from the URL and the wafer pane, on the fabric engine, writes what `generate --engine fabric` writes, its link words measured', async () => {
+  it('autoplays from the URL and the wafer pane, on the mesh engine, writes what `generate --engine mesh` writes, its link words measured on the fabric', async () => {
     const q = '?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=24&temperature=0&mesh=8x8&preset=wse-3&allreduce=tree&autoplay=1&speed=8';
     const { page, errors } = await open(q);
     await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 120_000 });
     const mesh = await textOf(page, 'mesh');
     const gpu = await textOf(page, 'gpu');
-    const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--engine', 'fabric', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '24', '--temperature', '0', '--json'], { encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--engine', 'mesh', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '24', '--temperature', '0', '--json'], { encoding: 'utf8' });
     const want = JSON.parse(cli.stdout).text;
     expect(mesh).toBe(want);
     expect(gpu).toBe(want);
-    expect(await page.locator('[data-testid=wafer-engine]').textContent()).toMatch(/^Fabric engine: .*measured/);
+    expect(await page.locator('[data-testid=wafer-engine]').textContent()).toMatch(/^Mesh engine: words move only between neighbouring cores.*measured/);
     // The last token's figures: counted on the fabric, every phase as the closed form says.
     const figures = await page.locator('[data-testid=wafer-figures]').innerText();
     expect(figures).toMatch(/words moved \(measured\)\s*[\d,]+/);
@@ -114,7 +114,7 @@ describe('the demo in headless Chromium', () => {
     const { page, errors } = await open('?model=wm-stories&prompt=Once&tokens=6&autoplay=1&speed=8', false);
     await page.locator('[data-testid=no-webgpu]').waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid=no-webgpu]').textContent()).toMatch(/WebGPU is not available here \(no-webgpu: /);
-    expect(await page.locator('[data-testid=wafer-engine]').textContent()).toMatch(/functional model \(modelled\) — without WebGPU/);
+    expect(await page.locator('[data-testid=wafer-engine]').textContent()).toMatch(/closed form \(modelled\) — without WebGPU the CPU reference decodes this pane/);
     await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 60_000 });
     expect((await textOf(page, 'mesh'))!.length).toBeGreaterThan(5);
     expect(errors).toEqual([]);
@@ -156,7 +156,7 @@ describe('the demo in headless Chromium', () => {
         }),
     );
     const engine = (await page.locator('[data-testid=wafer-engine]').textContent()) ?? '';
-    console.log(`wafer view, 64x64 cores with a token's traffic animated: ${fps.toFixed(1)} frames/s in headless Chromium on SwiftShader (${engine.startsWith('Fabric') ? 'fabric engine, measured' : 'functional model, modelled'})`);
+    console.log(`wafer view, 64x64 cores with a token's traffic animated: ${fps.toFixed(1)} frames/s in headless Chromium on SwiftShader (${engine.startsWith('Mesh engine') ? 'mesh engine, measured on the fabric' : 'CPU stand-in, modelled'})`);
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-64x64.png') });
     expect(fps).toBeGreaterThan(0);
   });

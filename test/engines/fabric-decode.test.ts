@@ -2,11 +2,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/engines/index.ts';
 import type { MeshEngine } from '../../src/engines/mesh.ts';
 import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
-import { columnHeads, kvColumns, kvCopies, place } from '../../src/mesh/placement.ts';
+import { columnHeads, columnRuns, kvColumns, kvCopies, place } from '../../src/mesh/placement.ts';
 import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
 import { raceReference } from '../helpers/race.ts';
+import { checkTensor } from '../helpers/check.ts';
 import { generate } from '../../src/engines/generate.ts';
 import { CpuEngine } from '../../src/engines/cpu.ts';
 import { testGpu } from '../helpers/gpu.ts';
@@ -19,7 +20,7 @@ const stories = loadStories260K();
 const gqaSeparate: ModelConfig = { dim: 48, hiddenDim: 96, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 40, sharedClassifier: false };
 
 async function race(model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree') {
-  const m = await createMachine('fabric', model, { gpu: testGpu, mesh, allreduce });
+  const m = await createMachine('mesh', model, { gpu: testGpu, mesh, allreduce });
   try {
     return await raceReference(m, model, tokens);
   } finally {
@@ -27,8 +28,27 @@ async function race(model: Model, mesh: MeshConfig, tokens: number, allreduce: '
   }
 }
 
-describe('the decode on the fabric, token for token against the CPU reference', () => {
-  afterAll(async () => (await testGpu()).destroy());
+// One device for the whole file: every describe's machines run on it.
+afterAll(async () => (await testGpu()).destroy());
+
+describe('the mesh engine (the decode on the fabric), token for token against the CPU reference', () => {
+  it('matches the reference logits position by position on 4x3 (chain) and 1x1 (K-tree)', async () => {
+    const model = randomModel(gqaSeparate, 3);
+    for (const [w, h, a] of [[4, 3, 'ring'], [1, 1, 'tree']] as const) {
+      const m = await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset(w * h === 1 ? 'wse-3-big-sram' : 'wse-3', w, h), allreduce: a });
+      try {
+        const cpu = new CpuEngine(model);
+        let token = BOS;
+        for (let pos = 0; pos < 6; pos++) {
+          const want = Float32Array.from(await cpu.forward(token, pos));
+          checkTensor(`${w}x${h} logits at pos ${pos}`, await m.forward(token, pos), want, { atol: 2e-4, rtol: 2e-3 });
+          token = (token * 7 + pos + 3) % gqaSeparate.vocabSize;
+        }
+      } finally {
+        m.dispose();
+      }
+    }
+  });
 
   it('stories260K for 256 tokens on 8x8 cores of 48 KB (K-tree) and on 6x10 (chain)', async () => {
     for (const [w, h, a] of [[8, 8, 'tree'], [6, 10, 'ring']] as const) {
@@ -56,6 +76,22 @@ describe('the decode on the fabric, token for token against the CPU reference', 
     expect(place(model.config, { ...barely, sramBytes: barely.sramBytes - 4 }).context).toBeLessThan(gqaSeparate.seqLen);
     const b = await race(model, barely, 39, 'tree');
     expect(b.ids).toEqual(b.cpuIds);
+  });
+
+  it('stories260K on one core of 4 MB, and a mesh wider than the attention units (some columns hold no attention coordinates, some no hidden ones)', async () => {
+    const one = await race(stories, meshFromPreset('wse-3-big-sram', 1, 1), 64, 'tree');
+    expect(one.ids).toEqual(one.cpuIds);
+    const model = randomModel({ dim: 32, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 61, seqLen: 24, sharedClassifier: false }, 5);
+    const mesh = meshFromPreset('wse-3-big-sram', 10, 2);
+    // 2 KV heads × 4 pairs = 8 units over 10 columns: 2 columns hold no attention coordinates
+    // (and all the hidden ones), the 8 others no hidden coordinate.
+    const width = (kind: 'dim' | 'hidden', c: number) => columnRuns(model.config, mesh, kind, c).reduce((n, [a, b]) => n + b - a, 0);
+    expect(Array.from({ length: 10 }, (_, c) => width('dim', c)).filter((n) => n === 0)).toHaveLength(2);
+    expect(Array.from({ length: 10 }, (_, c) => width('hidden', c)).filter((n) => n === 0)).toHaveLength(8);
+    for (const a of ['ring', 'tree'] as const) {
+      const r = await race(model, mesh, 23, a);
+      expect(r.ids, a).toEqual(r.cpuIds);
+    }
   });
 
   it('meshes that keep the KV cache more than once: stories260K on 32x2 and 32x32, the GQA model on 14x3 and 16x2 (ring and tree)', async () => {
@@ -91,7 +127,7 @@ describe('the decode on the fabric, token for token against the CPU reference', 
     // 14x3 keeps the KV cache 3 times: its q, k, v phases multicast along the rows.
     expect(kvCopies(gqaSeparate, meshFromPreset('wse-3', 14, 3))).toBe(3);
     for (const [w, h, a] of [[6, 7, 'tree'], [4, 3, 'ring'], [14, 3, 'ring']] as const) {
-      const m = (await createMachine('fabric', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', w, h), allreduce: a, instrument: true })) as MeshEngine;
+      const m = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', w, h), allreduce: a, instrument: true })) as MeshEngine;
       try {
         const last = m.context - 1;
         let token = BOS;
@@ -118,9 +154,9 @@ describe('the decode on the fabric, token for token against the CPU reference', 
     const prompt = [BOS, 40, 57, 33];
     const opts = (tokens: number) => ({ promptIds: prompt, tokens, temperature: 0, topP: 1, seed: 0 });
     const onWafer = async (model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree') => {
-      const m = await createMachine('fabric', model, { gpu: testGpu, mesh, allreduce });
+      const m = await createMachine('mesh', model, { gpu: testGpu, mesh, allreduce });
       try {
-        expect(m.greedy, 'the fabric engine finds the id on the wafer').toBeDefined();
+        expect(m.greedy, 'the mesh engine finds the id on the wafer').toBeDefined();
         // The logits are never read: forward (the debug read-back) must not run.
         const forward = m.forward.bind(m);
         m.forward = () => Promise.reject(new Error('the logits were read back'));
@@ -144,5 +180,58 @@ describe('the decode on the fabric, token for token against the CPU reference', 
     huge.weights.wcls.fill(3e38);
     await expect(cpu(huge, 2)).rejects.toThrow(/non-finite-logits/);
     await expect(onWafer(huge, meshFromPreset('wse-3', 6, 7), 2, 'tree')).rejects.toThrow(/non-finite-logits: .*not finite/);
+  });
+});
+
+describe('the mesh engine: its buffers, and what it refuses in one line', () => {
+
+  it('refuses a model that does not fit before asking for the GPU', async () => {
+    let asked = false;
+    const gpu = async () => {
+      asked = true;
+      return testGpu();
+    };
+    await expect(createMachine('mesh', stories, { gpu, mesh: meshFromPreset('wse-3', 2, 2) })).rejects.toThrow(/^does-not-fit: the model does not fit a 2x2 mesh of 49152-byte cores/);
+    expect(asked).toBe(false);
+  });
+
+  it('refuses a mesh whose SRAM is more than the adapter binds, freeing what it made', async () => {
+    const limit = (await testGpu()).device.limits.maxStorageBufferBindingSize;
+    const sram = 64 * 1024 * 1024;
+    const w = Math.floor(limit / sram) + 1;
+    await expect(createMachine('mesh', randomModel(gqaSeparate, 1), { gpu: testGpu, mesh: meshFromPreset('wse-3', w, 1, sram) })).rejects.toThrow(
+      new RegExp(`^mesh-too-large: the ${w}x1 mesh needs ${w * sram} bytes of emulated SRAM but this adapter binds at most ${limit}; use fewer cores or less SRAM per core$`),
+    );
+  });
+
+  it('refuses a bad token, a position past its KV cache and a prompt longer than it, each in one line; reset() starts a new sequence; dispose() frees every buffer', async () => {
+    const model = randomModel(gqaSeparate, 6);
+    // SRAM one word short of the whole context: the KV cache holds fewer positions than seq_len.
+    const probe = place(model.config, meshFromPreset('wse-3', 3, 2, 1 << 20));
+    const mesh = meshFromPreset('wse-3', 3, 2, probe.fullest.totalWords * 4 - 4);
+    const m = await createMachine('mesh', model, { gpu: testGpu, mesh, allreduce: 'ring' });
+    try {
+      expect(m.liveBuffers).toBeGreaterThan(0);
+      const context = m.context;
+      expect(context).toBeLessThan(gqaSeparate.seqLen);
+      await expect(m.forward(gqaSeparate.vocabSize, 0)).rejects.toThrow(/^bad-token: token id 97 is outside the vocabulary 0…96$/);
+      await expect(m.forward(BOS, context)).rejects.toThrow(new RegExp(`^context-full: position ${context} is past the ${context} positions this mesh's KV cache holds; use a larger mesh \\(see \`wafermesh fit\`\\)$`));
+      await expect(generate(m, { promptIds: Array(context + 1).fill(BOS), tokens: 1, temperature: 0, topP: 1, seed: 0 })).rejects.toThrow(
+        new RegExp(`^prompt-too-long: the prompt is ${context + 1} tokens with BOS but this engine's KV cache holds ${context} positions \\(seq_len 40\\); shorten the prompt$`),
+      );
+      // Two sequences on one machine (generate resets it first): the same ids as the reference, to the last position it holds.
+      const opts = { promptIds: [BOS, 5, 6], tokens: 100, temperature: 0, topP: 1, seed: 0 };
+      const ref = new CpuEngine(model);
+      const cpu = await generate({ config: model.config, context, forward: ref.forward.bind(ref), reset: ref.reset.bind(ref) }, opts);
+      const first = await generate(m, opts);
+      expect(first.stop).toBe('context');
+      expect(first.ids).toEqual(cpu.ids);
+      const second = await generate(m, { ...opts, promptIds: [BOS, 9] });
+      expect(second.ids).not.toEqual(first.ids);
+      expect((await generate(m, opts)).ids).toEqual(first.ids);
+    } finally {
+      m.dispose();
+    }
+    expect(m.liveBuffers).toBe(0);
   });
 });

@@ -5,9 +5,12 @@ import { chainReduceScatter, lineAllgather, lineAllreduce, lineAllreduceCycles, 
 import { meshFromPreset } from '../../src/mesh/config.ts';
 import { phaseCycles, roundCycles, type FabricTiming } from '../../src/mesh/fabric.ts';
 import { computeFlops, traceFabricToken } from '../../src/mesh/fabric-trace.ts';
+import { compileProgram } from '../../src/mesh/programs/decode.ts';
+import { compileFabricDecode } from '../../src/mesh/programs/decode-fabric.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import { testGpu } from '../helpers/gpu.ts';
+import { loadStories260K } from '../helpers/models.ts';
 
 const row = (N: number): Lines => ({ axis: 'row', lines: [0], length: N, width: N });
 const el = (n: number) => Array.from({ length: n }, (_, i) => ({ src: { region: 0, offset: i }, dst: { region: 0, offset: i } }));
@@ -52,6 +55,24 @@ describe('the fabric cost model, hand-computed', () => {
   });
 });
 
+describe("a token's trace", () => {
+  it('adds up its steps, its words per link add up to its link-words, and attention grows with the position', () => {
+    const stories = loadStories260K().config;
+    const d = compileFabricDecode(compileProgram(stories, meshFromPreset('wse-3', 8, 8), 'tree'), 'ktree');
+    const t0 = traceFabricToken(d, 1, 0, true);
+    expect(t0.passes).toBe(d.steps.length);
+    expect(t0.phases.map((p) => p.kind)).toEqual(d.steps.map((s) => (s.kind === 'compute' ? 'compute' : 'transfer')));
+    expect(t0.cycles).toBe(t0.phases.reduce((a, p) => a + p.cycles, 0));
+    expect(t0.transferCycles + t0.computeCycles).toBe(t0.cycles);
+    expect(t0.linkWords).toBe(t0.phases.reduce((a, p) => a + p.linkWords, 0));
+    expect(t0.perLink!.reduce((a, b) => a + b, 0)).toBe(t0.linkWords);
+    for (const p of t0.phases) if (p.kind === 'compute') expect(p.linkWords, p.name).toBe(0);
+    const late = traceFabricToken(d, 1, 300);
+    expect(late.cycles).toBeGreaterThan(t0.cycles);
+    expect(late.flops).toBeGreaterThan(t0.flops);
+  });
+});
+
 const gqa: ModelConfig = { dim: 48, hiddenDim: 96, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 40, sharedClassifier: false };
 
 describe('the fabric cost model against what the GPU did', () => {
@@ -59,7 +80,7 @@ describe('the fabric cost model against what the GPU did', () => {
 
   it('FLOPs each core did (counted by the instrumented compute) equal the model, at positions 0, 1 and the last; the trace charges the measured words', async () => {
     const model = randomModel(gqa, 5);
-    const machine = (await createMachine('fabric', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 6, 7), allreduce: 'tree', instrument: true })) as MeshEngine;
+    const machine = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 6, 7), allreduce: 'tree', instrument: true })) as MeshEngine;
     try {
       const rt = machine.meshRuntime;
       const decode = rt.decode!;

@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { FUNCTIONAL, waferCaption } from '../../src/ui/wafer-caption.ts';
+import { MODELLED, waferCaption } from '../../src/ui/wafer-caption.ts';
 import type { PhaseEvent, PhaseInfo, SessionInfo, TokenEvent } from '../../src/worker/types.ts';
 
 // Only the fields the caption reads; the rest of a session's info does not matter here.
-const info = (over: Partial<SessionInfo>) => ({ wafer: 'fabric', waferNote: null, mode: 'webgpu', passes: 86, presetClockHz: 1.1e9, ...over }) as SessionInfo;
+const info = (over: Partial<SessionInfo>) => ({ refusal: null, mode: 'webgpu', passes: 86, presetClockHz: 1.1e9, ...over }) as SessionInfo;
 const cost = { seconds: 1e-6 } as TokenEvent['meshCost'];
 const token = (over: Partial<TokenEvent>) => ({ index: 2, pos: 7, meshCost: cost, perLink: Float32Array.of(3, 4), measured: null, ...over }) as TokenEvent;
-const step = (kind: PhaseInfo['kind'], name: string): PhaseInfo => ({ index: 1, pass: 1, name, kind, layer: null, collective: null, caption: `${kind === 'transfer' ? 'fabric' : 'compute'}: what it does` });
+const step = (kind: PhaseInfo['kind'], name: string): PhaseInfo => ({ index: 1, pass: 1, name, kind, layer: null, caption: `${kind === 'transfer' ? 'fabric' : 'compute'}: what it does` });
 const phase = (over: Partial<PhaseEvent>) => ({ pass: 1, passes: 86, pos: 0, phases: [step('transfer', 'embedding broadcast')], cycles: null, perLink: Float32Array.of(8), measured: null, token: null, ...over }) as PhaseEvent;
 const text = (c: ReturnType<typeof waferCaption>) => [c.heading, c.engine, c.label, ...c.figures.map((f) => `${f.name}: ${f.value}`)].join('\n');
 
 describe('what the wafer pane says it shows', () => {
-  it('on the fabric, a token\'s words, steps and agreeing phases are measured; its cycles modelled', () => {
+  it('on the mesh engine, a token\'s words, steps and agreeing phases are measured on the fabric; its cycles modelled', () => {
     const measured = { words: 12345, steps: 678, rampWords: 1, adds: 1, modelledWords: 12345, modelledSteps: 678, phasesEqual: 43, phases: 43 };
     const c = waferCaption(info({}), null, token({ measured }));
-    expect(c.heading).toMatch(/fabric engine: link counts measured/);
+    expect(c.heading).toMatch(/mesh engine: link counts measured on the fabric/);
+    expect(c.engine).toMatch(/^Mesh engine: words move only between neighbouring cores.*measured\.$/);
     expect(c.figures).toEqual([
       { name: 'words moved (measured)', value: '12,345' },
       { name: 'fabric steps (measured)', value: '678' },
@@ -24,7 +25,7 @@ describe('what the wafer pane says it shows', () => {
     expect(c.label).toBe('token 3 at position 7: all 86 phases — words measured on the fabric');
   });
 
-  it('on the fabric, a phase stepped alone shows its count beside its closed form; a compute pass moves nothing', () => {
+  it('on the mesh engine, a phase stepped alone shows its count beside its closed form; a compute pass moves nothing', () => {
     const m = { words: 448, steps: 8, rampWords: 448, adds: 0, modelledWords: 448, modelledSteps: 8, firstDifference: null };
     const c = waferCaption(info({}), phase({ measured: m }), null);
     expect(c.label).toBe('phase 2 of 86 at position 0: → embedding broadcast — fabric: what it does');
@@ -40,20 +41,20 @@ describe('what the wafer pane says it shows', () => {
     expect(c.label).toMatch(/\(it completes token 3\)$/);
   });
 
-  it('the functional model\'s link counts are labelled modelled and never measured (fallback and CPU)', () => {
-    const fallback = info({ wafer: 'functional', waferNote: 'unsupported-mesh: too wide' });
-    const cpu = info({ wafer: 'functional', mode: 'cpu' });
-    for (const i of [fallback, cpu]) {
-      for (const c of [waferCaption(i, null, token({})), waferCaption(i, phase({ cycles: 120 }), null)]) {
-        const t = text(c);
-        expect(c.heading).toContain(FUNCTIONAL);
-        expect(c.figures.map((f) => f.name)).toContain(`link-words (${FUNCTIONAL})`);
-        expect(t).not.toMatch(/\(measured\)|measured on/);
-      }
+  it('without WebGPU the CPU stand-in\'s link counts are the closed form, labelled modelled and never measured', () => {
+    const cpu = info({ mode: 'cpu' });
+    for (const c of [waferCaption(cpu, null, token({})), waferCaption(cpu, phase({ cycles: 120 }), null)]) {
+      const t = text(c);
+      expect(c.heading).toContain(MODELLED);
+      expect(c.figures.map((f) => f.name).join('\n')).toContain(`(${MODELLED})`);
+      expect(t).not.toMatch(/\(measured\)|measured on/);
     }
-    expect(waferCaption(fallback, null, null).engine).toMatch(/unsupported-mesh: too wide/);
-    expect(waferCaption(cpu, null, null).engine).toMatch(/without WebGPU/);
-    expect(text(waferCaption(fallback, phase({ cycles: 120 }), null))).toMatch(/^pass 2 of 86 at position 0: → embedding broadcast\ncycles \(modelled\): 120/m);
+    expect(waferCaption(cpu, null, null).engine).toMatch(/without WebGPU the CPU reference decodes this pane/);
+    expect(text(waferCaption(cpu, phase({ cycles: 120 }), null))).toMatch(
+      /^phase 2 of 86 at position 0: → embedding broadcast — fabric: what it does\nwords on links \(closed form \(modelled\)\): 8\ncycles \(modelled\): 120$/m,
+    );
+    expect(waferCaption(cpu, phase({ phases: [step('compute', 'qkv')], perLink: new Float32Array(2), cycles: 7 }), null).label).toMatch(/qkv — compute: what it does; nothing moves on the fabric$/);
+    expect(waferCaption(cpu, null, token({})).label).toBe('token 3 at position 7: all 86 phases — link-words from the closed form');
   });
 
   it('before a session or a token there is nothing to count', () => {

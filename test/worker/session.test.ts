@@ -41,11 +41,10 @@ async function referenceText(tokens: number): Promise<string> {
 }
 
 describe('the demo worker\'s race session', () => {
-  it('decodes on the fabric engine the same text as the reference on both panes, with each token\'s link words measured and equal to the model', async () => {
+  it('decodes on the mesh engine the same text as the reference on both panes, with each token\'s link words measured and equal to the model', async () => {
     const s = await RaceSession.open(base, host());
     expect(s.info.mode).toBe('webgpu');
-    expect(s.info.wafer).toBe('fabric');
-    expect(s.info.waferNote).toBeNull();
+    expect(s.info.refusal).toBeNull();
     expect(s.info.fit.fits).toBe(true);
     const events = await s.stepTokens(12);
     expect(events).toHaveLength(12);
@@ -113,17 +112,28 @@ describe('the demo worker\'s race session', () => {
     s.dispose();
   });
 
-  it('without WebGPU, the CPU reference decodes both panes and the modelled numbers still come', async () => {
+  it('without WebGPU, the CPU reference decodes both panes and the modelled numbers still come, from the fabric decode\'s closed form', async () => {
     const s = await RaceSession.open(base, host(false));
     expect(s.info.mode).toBe('cpu');
-    expect(s.info.wafer).toBe('functional');
+    expect(s.info.refusal).toBeNull();
     expect(s.info.noWebgpuReason).toMatch(/navigator\.gpu is missing/);
+    // The steps it walks are the fabric decode's, as on the mesh engine.
+    expect(s.info.phases.slice(0, 2).map((p) => [p.kind, p.name])).toEqual([['compute', 'embed_load'], ['transfer', 'embedding: column allreduce']]);
+    const first = await s.stepPhase();
+    const second = await s.stepPhase();
+    expect(first.measured).toBeNull();
+    expect(first.perLink.reduce((a, b) => a + b, 0)).toBe(0);
+    expect(first.cycles).toBeGreaterThanOrEqual(0);
+    expect(second.measured).toBeNull();
+    expect(second.perLink.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(second.cycles).toBeGreaterThan(0);
     const events = await s.stepTokens(12);
     expect(events.map((e) => e.mesh.piece).join('')).toBe(await referenceText(12));
     expect(events[3].meshCost.seconds).toBeGreaterThan(0);
-    // Modelled link words, never reported as measured.
+    // Modelled link words, never reported as measured; a token's cycles are its steps' cycles.
     expect(events[3].measured).toBeNull();
     expect(events[3].perLink.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(events[3].phaseCycles).toHaveLength(s.info.passes);
     s.dispose();
   });
 
@@ -131,6 +141,7 @@ describe('the demo worker\'s race session', () => {
     const s = await RaceSession.open({ ...base, mesh: { width: 2, height: 2 } }, host());
     expect(s.info.fit.fits).toBe(false);
     expect(s.info.fit.error).toMatch(/does-not-fit: the model does not fit a 2x2 mesh/);
+    expect(s.info.refusal).toBe(s.info.fit.error);
     await expect(s.stepTokens(1)).rejects.toThrow(/does-not-fit/);
     s.dispose();
   });

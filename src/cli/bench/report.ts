@@ -34,8 +34,8 @@ export function header(h: HeaderInfo): string[] {
     `wafermesh bench — ${new Date().toISOString()}, commit ${h.commit}, node ${process.version}, ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}`,
     `adapter: ${h.gpu ? `${h.gpu.adapterName} — ${h.gpu.driver.detail}` : 'none needed'}`,
     `model: ${h.model} (${describeConfig(h.config)}); mesh preset ${h.preset}, allreduce ${h.allreduce}; ${h.tokens} tokens x ${h.repeats} repeats after a warm-up`,
-    `measured: wall clock on this machine's driver (tokens/s = median of the repeats, [min–max]); the clock stops when the token's logits are back on the CPU, after the GPU's work is done`,
-    `modelled: mesh at the ${h.preset} preset (cycles of the wafer program at its clock); gpu at ${h.gpuHw.name} (${h.gpuHw.description}); energy from the cost model's per-operation costs`,
+    `measured: wall clock on this machine's driver (tokens/s = median of the repeats, [min–max]); the clock stops when the token's logits (on the mesh, the id it found) are back on the CPU, after the GPU's work is done`,
+    `modelled: mesh at the ${h.preset} preset (cycles of the fabric decode's trace at its clock; its fabric words are counted where they moved); gpu at ${h.gpuHw.name} (${h.gpuHw.description}); energy from the cost model's per-operation costs`,
   ];
 }
 

@@ -127,7 +127,7 @@ async function runMachine(c: Case, model: Model, s: RunSettings, r: BenchResult)
     let maxDiff = 0;
     const traces: MachineTrace[] = [];
     engine.reset();
-    // The fabric engine reads back what moved, untimed here; not while timing below.
+    // The mesh engine reads back what moved, untimed here; not while timing below.
     if (engine.measuring !== undefined) engine.measuring = true;
     for (let pos = 0; pos < positions; pos++) {
       const l = await engine.forward(ids[pos], pos);
@@ -137,7 +137,7 @@ async function runMachine(c: Case, model: Model, s: RunSettings, r: BenchResult)
     }
     r.max_abs_dlogit = c.engine === 'cpu' ? 0 : maxDiff;
     if (engine.measuring !== undefined) engine.measuring = false;
-    // Timed as greedy decoding runs: where the machine finds the id itself (the fabric), only
+    // Timed as greedy decoding runs: where the machine finds the id itself (the wafer), only
     // the id comes back; elsewhere the logits do.
     const step = engine.greedy ? (pos: number) => engine.greedy!(ids[pos], pos, true) : (pos: number) => engine.forward(ids[pos], pos);
     const rates: number[] = [];
@@ -164,8 +164,11 @@ function modelled(engine: Machine, traces: MachineTrace[], tokens: number, r: Be
   for (const t of traces) {
     secs += t.cost.seconds;
     joules += t.cost.joules;
-    // On the fabric engine the words it moved, counted; on the functional mesh the program's charge.
-    words += t.fabricMeasured?.words ?? t.fabric?.linkWords ?? 0;
+    // On the mesh engine the words it moved, counted on the fabric.
+    if (engine.plan === 'mesh') {
+      if (!t.fabricMeasured) throw new WafermeshError('internal', `the mesh engine did not report what it moved at position ${t.pos}`);
+      words += t.fabricMeasured.words;
+    }
     bytes += t.offchip.weights + t.offchip.kv;
   }
   r.passes_per_token = engine.passes.length;

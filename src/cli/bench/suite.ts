@@ -57,7 +57,7 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
   const fitting = smallestFittingMesh(base.config, meshFromPreset(o.preset, 8, 8)) ?? meshOf('8x8');
   const main = fitting.width < 8 ? meshOf('8x8') : fitting;
   const cases: Case[] = [];
-  for (const e of o.engines) cases.push({ suite: 'engines', sweep: e, engine: e, model: o.model, mesh: e === 'mesh' || e === 'fabric' ? main : undefined, context: 0 });
+  for (const e of o.engines) cases.push({ suite: 'engines', sweep: e, engine: e, model: o.model, mesh: e === 'mesh' ? main : undefined, context: 0 });
   if (o.suite !== 'default') return cases;
 
   if (o.engines.includes('mesh')) {
@@ -66,7 +66,7 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
   const contexts = o.contexts ?? [0, 128, 384].filter((c) => c + o.tokens <= base.config.seqLen);
   for (const c of contexts) {
     // The C decode only times from BOS.
-    for (const e of o.engines.filter((x) => x !== 'c')) cases.push({ suite: 'context', sweep: String(c), engine: e, model: o.model, mesh: e === 'mesh' || e === 'fabric' ? main : undefined, context: c });
+    for (const e of o.engines.filter((x) => x !== 'c')) cases.push({ suite: 'context', sweep: String(c), engine: e, model: o.model, mesh: e === 'mesh' ? main : undefined, context: c });
   }
   for (const dim of [64, 128, 256]) {
     const name = randomModelSpec(dim);

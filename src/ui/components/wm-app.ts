@@ -60,6 +60,7 @@ export class WmApp extends LitElement {
       ${info ? html`<div class="scale">model ${info.modelName}: ${info.describe}. ${info.adapter ? `Engines on ${info.adapter}.` : ''}
           ${r.scale > 0 ? `On screen 1 s = ${(r.scale * 1e6).toFixed(1)} µs of modelled time.` : ''}</div>` : ''}
       <wm-fit-report .fit=${info?.fit ?? null}></wm-fit-report>
+      ${info?.refusal && info.fit.fits ? html`<div class="msg err" data-testid="refusal">${info.refusal}</div>` : ''}
       <div class="grid">
         <section>
           <h2>${wafer.heading}</h2>
