@@ -7,6 +7,7 @@ import { WEIGHT_ORDER, type Model } from '../model/weights.ts';
 import { baselinePasses, baselineProgram, launchedKernels, type BaselineKernel } from '../baseline/program.ts';
 import { gpuMachineTrace, type MachineTrace } from '../cost/model.ts';
 import type { GpuHardware } from '../cost/hardware.ts';
+import { GpuPrefill, type PrefillRun } from './gpu-prefill.ts';
 import type { Machine, PassInfo } from './machine.ts';
 
 /**
@@ -37,6 +38,8 @@ export class GpuEngine implements Machine {
   private readonly wg: number;
   private readonly launched: BaselineKernel[];
   private last: MachineTrace | undefined;
+  private prefiller: GpuPrefill | undefined;
+  private lastPrefillRun: PrefillRun | undefined;
 
   private constructor(res: GpuResources, model: Model, instrument: boolean, private readonly hw: GpuHardware) {
     const c = (this.config = model.config);
@@ -158,6 +161,34 @@ export class GpuEngine implements Machine {
     return this.last;
   }
 
+  /**
+   * The prompt as one batch (shaders/baseline_prefill.wgsl): positions startPos … startPos+T−1
+   * enter the KV cache as T forward() calls would leave them; returns the last one's logits
+   * (vocab,), the only ones computed. A prefill is not a token of the decode's plan, so
+   * lastTrace() is undefined after it; lastPrefill() has its plan and counts.
+   */
+  async prefill(tokens: readonly number[], startPos: number): Promise<Float32Array> {
+    return (await this.runPrefill(tokens, startPos, 'last')).logits;
+  }
+
+  /** As prefill(), returning the logits of every prompt position, (T, vocab) (the reference's prefill contract). */
+  async prefillAll(tokens: readonly number[], startPos: number): Promise<Float32Array> {
+    return (await this.runPrefill(tokens, startPos, 'all')).logits;
+  }
+
+  /** The last prefill: its plan (bytes and FLOPs in closed form) and, when instrumented, what its kernels counted. */
+  lastPrefill(): PrefillRun | undefined {
+    return this.lastPrefillRun;
+  }
+
+  private async runPrefill(tokens: readonly number[], startPos: number, logits: 'all' | 'last'): Promise<PrefillRun> {
+    this.prefiller ??= new GpuPrefill(this.res, this.config, this.weights, this.kv, this.constants, this.instrumented);
+    this.last = undefined;
+    const run = await this.prefiller.run(tokens, startPos, logits);
+    this.lastPrefillRun = run;
+    return run;
+  }
+
   /** Runs kernels [from, to) of the token at pos; the last kernel's run returns the logits. */
   private async run(token: number, pos: number, from: number, to: number): Promise<Float32Array | undefined> {
     checkStep(this.config, token, pos);
@@ -205,6 +236,7 @@ export class GpuEngine implements Machine {
 
   reset(): void {
     this.last = undefined;
+    this.lastPrefillRun = undefined;
   }
 
   dispose(): void {

@@ -1,5 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import baseline from '../../shaders/baseline.wgsl?raw';
+import baseline_prefill from '../../shaders/baseline_prefill.wgsl?raw';
 import fabric from '../../shaders/fabric.wgsl?raw';
 import matvec from '../../shaders/matvec.wgsl?raw';
 import mesh_core from '../../shaders/mesh_core.wgsl?raw';
@@ -10,6 +11,7 @@ import mesh_core from '../../shaders/mesh_core.wgsl?raw';
  */
 export const SHADERS = {
   baseline,
+  baseline_prefill,
   fabric,
   matvec,
   mesh_core,
