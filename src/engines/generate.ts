@@ -4,13 +4,19 @@ import { Sampler, type SamplerOptions } from '../model/sampler.ts';
 import type { Machine } from './machine.ts';
 
 /** What generation needs of a machine. */
-export type Decodable = Pick<Machine, 'context' | 'config' | 'forward' | 'reset'> & Partial<Pick<Machine, 'greedy'>>;
+export type Decodable = Pick<Machine, 'context' | 'config' | 'forward' | 'reset'> & Partial<Pick<Machine, 'greedy' | 'prefill'>>;
 
 export interface GenerateOptions extends SamplerOptions {
   /** Ids to start from: BOS then the encoded prompt. */
   promptIds: readonly number[];
   /** Generated ids wanted (fewer if the model emits BOS or the context ends). */
   tokens: number;
+  /**
+   * Feed the prompt as one batch where the machine can (Machine.prefill): the first step runs the
+   * whole prompt and its last position's logits give the first generated id, as the prompt's last
+   * forward pass would; the ids are the same. Off by default: one forward pass per prompt token.
+   */
+  prefill?: boolean;
 }
 
 export type StopReason = 'tokens' | 'bos' | 'context';
@@ -18,6 +24,7 @@ export type StopReason = 'tokens' | 'bos' | 'context';
 export interface GenerateResult {
   ids: number[]; // generated ids only (not the prompt's, not the final BOS)
   stop: StopReason;
+  /** Steps run: forward passes, where a prefill (the whole prompt) counts as one. */
   forwardPasses: number;
   /** Wall-clock ms of each forward pass, in order. */
   forwardMs: number[];
@@ -45,6 +52,8 @@ export class Decoder {
   private readonly passes: number;
   private token: number;
   private pos = 0;
+  /** The host chose the token to feed next (a prefill's first id): a greedy machine must be given it. */
+  private hostChose = false;
 
   constructor(
     private readonly engine: Decodable,
@@ -107,14 +116,25 @@ export class Decoder {
   /**
    * Runs one forward pass on the engine. Greedy decoding on a machine that finds the id itself
    * (the mesh engine) keeps it there: the logits never leave, and after the prompt the machine
-   * embeds the id it found.
+   * embeds the id it found. With `prefill` the first step feeds the whole prompt at once.
    */
   async step(): Promise<number | undefined> {
     const { token, pos } = this.input();
+    const prompt = this.options.promptIds;
+    // A prefill when asked for, the machine has one and an id is to be generated (otherwise only
+    // the prompt's first P − 1 positions would be fed, one pass each, as without it).
+    if (pos === 0 && this.options.prefill && this.engine.prefill && this.passes >= prompt.length) {
+      const logits = await this.engine.prefill(prompt, 0);
+      while (this.pos < prompt.length - 1) this.acceptId(prompt[this.pos + 1]);
+      this.hostChose = true;
+      return this.accept(logits);
+    }
     if (this.sampler.options.temperature === 0 && this.engine.greedy) {
-      const fed = pos < this.options.promptIds.length;
+      const fed = pos < prompt.length || this.hostChose;
+      this.hostChose = false;
       return this.acceptId(await this.engine.greedy(token, pos, fed));
     }
+    this.hostChose = false;
     return this.accept(await this.engine.forward(token, pos));
   }
 }

@@ -70,6 +70,14 @@ export interface Machine {
   /** token at pos -> logits (vocab,). Positions must be fed in order 0, 1, 2 … after reset(). */
   forward(token: number, pos: number): Promise<Float32Array>;
   /**
+   * The prompt as one batch (prefill): `tokens` (T,) at positions startPos … startPos+T−1, with the
+   * positions before startPos already fed. Afterwards the KV cache holds positions startPos …
+   * startPos+T−1 as T forward() calls would have left it, and decoding goes on at startPos+T.
+   * Returns the logits of the last prompt position, startPos+T−1 (vocab,). Absent on machines
+   * that feed the prompt one token at a time.
+   */
+  prefill?(tokens: readonly number[], startPos: number): Promise<Float32Array>;
+  /**
    * Greedy decoding kept on the wafer (the mesh engine): decodes `token` at `pos` and returns the
    * next id, found on the wafer by a max-reduce over the cores holding the logits; only that id
    * leaves, and the wafer keeps it for the next token's embedding. `fed`: the host supplies
