@@ -144,8 +144,9 @@ export const CATALOG = {
     },
   ] as HardwarePreset[],
   allreduce: [
-    { id: 'ring', description: 'a neighbour chain: partial sums flow to the far end of the line and the sum flows back' },
-    { id: 'tree', description: 'a binary tree: members 2^s apart combine at step s, then the sum goes back down' },
+    { id: 'chain', description: 'a streamed chain: partial sums flow from both ends of the line to its middle core, each core adding its own as the wavefront passes; the sum is broadcast back' },
+    { id: 'ring', description: 'the folded ring 0 2 4 … 5 3 1 (neighbours at most two hops apart): a reduce-scatter then an allgather, 2(N − 1) rounds' },
+    { id: 'ktree', description: "WaferLLM's K = 2 tree: groups of about √N cores reduce to their middle core, the group roots to the middle root, then the sum is broadcast back (also: tree)" },
   ] as AlgorithmEntry[],
   models: [
     {
@@ -178,7 +179,7 @@ export const CATALOG = {
   linkOrder: ['east', 'west', 'south', 'north'] as const,
   /** A small random model the demo offers beside the built-ins. */
   demoRandomModel: 'random:dim=64,layers=2,heads=4,kv=2,vocab=256,seq=128',
-  defaults: { model: 'wm-stories', wafer: 'wse-3', gpu: 'toy-gpu', allreduce: 'tree', predictModel: 'llama-3.1-8b', predictHardware: 'wse-3' },
+  defaults: { model: 'wm-stories', wafer: 'wse-3', gpu: 'toy-gpu', allreduce: 'ktree', predictModel: 'llama-3.1-8b', predictHardware: 'wse-3' },
 };
 
 export type Catalog = typeof CATALOG;

@@ -136,7 +136,7 @@ function meshSummary(engine: Machine, traces: MachineTrace[]) {
   return {
     mesh: `${p.mesh.width}x${p.mesh.height}`,
     sram_bytes_per_core: p.mesh.sramBytes,
-    collectives: p.allreduce === 'ring' ? 'chain' : 'ktree',
+    collectives: p.allreduce,
     passes_per_token: engine.passes.length,
     measured_fabric_words_per_token: per((t) => measured(t).words),
     measured_fabric_steps_per_token: per((t) => measured(t).steps),

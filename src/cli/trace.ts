@@ -39,7 +39,7 @@ export const traceCommand: Command = {
     }
     if (token < 0 || token >= model.config.vocabSize) throw new WafermeshError('bad-option', `--token ${token} is outside the vocabulary 0…${model.config.vocabSize - 1}`);
     if (v.measure) return measure(String(v.model), program, token, pos, !!v.json);
-    const decode = compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree');
+    const decode = compileFabricDecode(program);
     const t = traceFabricToken(decode, token, pos);
     if (v.json) {
       console.log(
@@ -98,7 +98,7 @@ async function measure(name: string, program: WaferProgram, token: number, pos: 
     const r = await m.measure!(token, pos);
     const words = (c: FabricCount) => c.linkWords.reduce((a, b) => a + b, 0);
     // Each fabric phase's modelled cycles, in phase order (the trace lists them among the compute passes).
-    const decode = compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree');
+    const decode = compileFabricDecode(program);
     const cycles = traceFabricToken(decode, token, pos).phases.filter((p) => p.kind === 'transfer').map((p) => p.cycles);
     const phases = r.phases.map((p, i) => ({
       name: p.name,

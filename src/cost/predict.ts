@@ -2,7 +2,7 @@ import { assumedFigures, CATALOG, hardwarePreset, type Catalog } from '../catalo
 import { WafermeshError } from '../errors.ts';
 import { makeMesh } from '../mesh/config.ts';
 import { kvCopies, place } from '../mesh/placement.ts';
-import { DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
+import { allreduceOf, DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
 import { fabricTokenCycles, LAYER_PHASES } from '../mesh/fabric-closed.ts';
 import type { TokenTrace } from '../mesh/fabric-trace.ts';
 import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
@@ -102,8 +102,7 @@ export function predict(
     // Time: the decode on the fabric, costed in closed form on the whole wafer (the same cost model
     // as the fabric trace, without compiling per-core tables): every layer's phases, the embedding,
     // the final norm and the logits, one after another; each wafer runs its layers on all its cores.
-    const allreduce = options.allreduce ?? DEFAULT_ALLREDUCE;
-    const algorithm = allreduce === 'ring' ? 'chain' : 'ktree';
+    const algorithm = allreduceOf(options.allreduce ?? DEFAULT_ALLREDUCE);
     const c = fabricTokenCycles(model, mesh, pos, algorithm, 1, context);
     const t = c.total;
     const full: TokenTrace = {
@@ -131,11 +130,11 @@ export function predict(
       `placement: every matrix of each layer tiled over the whole wafer; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
       `the fullest core holds ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`,
       `KV cache: each KV coordinate stored at most ${kvCopies(model, mesh)} time(s) (query heads sit in the columns of their KV head; storing it per query head would take ${model.nHeads / model.nKvHeads} copies)`,
-      `time per token = the fabric decode's cost model on the whole wafer, in closed form (equal, part by part, to the trace of the compiled fabric decode wherever that can be compiled): ${model.nLayers} layers of ${LAYER_PHASES.length} fabric phases and their compute passes, plus the embedding broadcast, the final norm and the logits reduction`,
+      `time per token = the fabric decode's cost model on the whole wafer, in closed form (equal, part by part, to the trace of the compiled fabric decode wherever that can be compiled): ${model.nLayers} layers of ${LAYER_PHASES.length} fabric phases and their compute passes, plus the embedding allreduce, the final norm, the logits reduction and the next token's id`,
       `a fabric phase costs its slowest word, round after round: its place in its stream ÷ ${mesh.wordsPerLinkCycle} word per link-cycle (link serialisation) + α = ${mesh.cyclesPerHop} cycle for every hop from its origin to its end (hop latency) + β = ${mesh.cyclesPerRamp} cycles for every ramp relay on its way — each core that adds it on a reduction, the one delivery of a broadcast (ramp relays; β is assumed); a compute pass costs the busiest core's FLOPs ÷ ${mesh.flopsPerCoreCycle} FLOPs per cycle`,
       `phases and compute passes run one after another: no overlap between them is modelled`,
       `one layer's fabric phases on the wafer: ${layerCycles.toLocaleString('en')} cycles (${layerPhases})`,
-      `Σx² and the attention statistics allreduced by the ${algorithm === 'chain' ? 'chain' : 'two-level K-tree'} (--allreduce ${allreduce}); matrix-vector results reduce-scattered along the rows by streamed chains, gathered down the columns by broadcasts${kvCopies(model, mesh) > 1 ? ', K and V multicast along the rows to their copies' : ''}`,
+      `Σx² and the attention statistics allreduced by the ${{ chain: 'streamed chain', ring: 'folded ring', ktree: 'two-level K-tree' }[algorithm]} (--allreduce ${algorithm}); matrix-vector results reduce-scattered along the rows by streamed chains, gathered down the columns by broadcasts${kvCopies(model, mesh) > 1 ? ', K and V multicast along the rows to their copies' : ''}`,
       ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption)`] : []),
       `energy: ${ENERGY.sources}`,
     ]);

@@ -48,7 +48,7 @@ function waferProgram(model: Model, options: MachineOptions): WaferProgram {
 /** The program's decode on the fabric (compiled once per machine: about 0.3 s on 8x8). */
 function fabricDecode(program: WaferProgram): FabricDecode {
   // The fabric runs the chain or the K-tree: `ring` maps to the chain, `tree` to the K-tree.
-  return compileFabricDecode(program, program.allreduce === 'ring' ? 'chain' : 'ktree');
+  return compileFabricDecode(program);
 }
 
 /** The one way to make a machine: the CPU reference, the off-chip GPU baseline or the wafer. */

@@ -1,4 +1,5 @@
 import { CATALOG } from '../catalog.ts';
+import { WafermeshError } from '../errors.ts';
 import type { Address, FabricCount, FabricRound, FabricStream, LocalCopy, StreamItem } from './fabric.ts';
 
 /**
@@ -9,9 +10,20 @@ import type { Address, FabricCount, FabricRound, FabricStream, LocalCopy, Stream
  */
 
 /** Allreduce algorithms this code implements (the catalog lists them with their descriptions; a test holds the two equal). */
-export type Allreduce = 'ring' | 'tree';
-export const ALLREDUCE_ALGORITHMS: readonly Allreduce[] = ['ring', 'tree'];
+export type Allreduce = 'chain' | 'ring' | 'ktree';
+export const ALLREDUCE_ALGORITHMS: readonly Allreduce[] = ['chain', 'ring', 'ktree'];
+/** Other names accepted for an algorithm. */
+export const ALLREDUCE_ALIASES: Readonly<Record<string, Allreduce>> = { tree: 'ktree' };
 export const DEFAULT_ALLREDUCE = CATALOG.defaults.allreduce as Allreduce;
+
+/** The algorithm a name (or alias) names; refuses any other in one line. */
+export function allreduceOf(name: string): Allreduce {
+  const a = ALLREDUCE_ALIASES[name] ?? name;
+  if (!(ALLREDUCE_ALGORITHMS as readonly string[]).includes(a)) {
+    throw new WafermeshError('bad-option', `allreduce "${name}" is not one of ${ALLREDUCE_ALGORITHMS.join(', ')} (tree is ktree)`);
+  }
+  return a as Allreduce;
+}
 
 /** A core's four outgoing links, in the catalog's link order: link id = core * 4 + DIR[...]. */
 export const DIR = Object.fromEntries(CATALOG.linkOrder.map((d, i) => [d, i])) as { readonly [K in (typeof CATALOG.linkOrder)[number]]: number };

@@ -185,7 +185,7 @@ describe('wafermesh generate --engine mesh', () => {
 
   it('refuses a model that does not fit, an unknown allreduce and an engine it does not have, in one line', () => {
     expectOneLineError(cli('generate', '--model', 'stories260K', '--engine', 'mesh', '--mesh', '2x2'), /does-not-fit: .* core \(\d,\d\) needs \d+ bytes .* but has 49152; the smallest 1:1 mesh that fits with the full context is \d+x\d+/);
-    expectOneLineError(cli('generate', '--engine', 'mesh', '--allreduce', 'star'), /allreduce "star" is not one of ring, tree/);
+    expectOneLineError(cli('generate', '--engine', 'mesh', '--allreduce', 'star'), /allreduce "star" is not one of chain, ring, ktree/);
     expectOneLineError(cli('generate', '--model', 'stories260K', '--engine', 'fabric'), /unknown-engine: engine "fabric" is not one of cpu, gpu, mesh$/);
   });
 

@@ -44,7 +44,7 @@ describe('cost model', () => {
 
   it("the mesh's time is its fabric trace's cycles at the clock, split the same way: compute, hops, serialisation and ramp relays (β, assumed in the preset)", () => {
     const mesh = meshFromPreset('wse-3', 8, 8);
-    const program = compileProgram(stories, mesh, 'tree');
+    const program = compileProgram(stories, mesh, 'ktree');
     const t = traceFabricToken(compileFabricDecode(program, 'ktree'), 1, 50);
     const cost = meshTokenCost(t, mesh, stories);
     expect(cost.seconds).toBeCloseTo(t.cycles / mesh.clockHz, 15);
@@ -57,7 +57,7 @@ describe('cost model', () => {
     expect(t.breakdown.compute + t.breakdown.hops + t.breakdown.serialisation + t.breakdown.ramps).toBeCloseTo(t.cycles, 6);
     // β is a figure of the preset, marked as our assumption.
     expect(hardwarePreset('wse-3', 'wafer').figures.cyclesPerRamp.assumed).toBe(true);
-    const slower = traceFabricToken(compileFabricDecode(compileProgram(stories, { ...mesh, cyclesPerRamp: 16 }, 'tree'), 'ktree'), 1, 50);
+    const slower = traceFabricToken(compileFabricDecode(compileProgram(stories, { ...mesh, cyclesPerRamp: 16 }, 'ktree')), 1, 50);
     expect(slower.cycles).toBeGreaterThan(t.cycles + t.breakdown.ramps * 0.9);
   });
 });
@@ -84,7 +84,7 @@ describe('predict', () => {
 
   it('on the wafer, the time is the fabric cost model in closed form at the preset (compute, hops, serialisation, ramp relays), plus a hand-off per extra wafer; no collective-step constant', () => {
     const model = shape('llama-3.1-70b');
-    const p = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'tree' });
+    const p = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'ktree' });
     const w = meshFromPreset('wse-3', 762, 1172);
     // fp16 runs at twice the preset's f32 FLOPs per core-cycle.
     const c = fabricTokenCycles(model, { ...w, flopsPerCoreCycle: 2 * w.flopsPerCoreCycle }, 8191, 'ktree', 1, 8192).total;
@@ -102,7 +102,7 @@ describe('predict', () => {
     expect(text).toMatch(/one after another: no overlap/);
     expect(text).not.toMatch(/per collective step/);
     // The chain pays β at every core of a row allreduce, where the K-tree pays it at its roots only.
-    const chain = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'ring' });
+    const chain = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'chain' });
     expect(chain.time_breakdown_ms['fabric: ramp relays']).toBeGreaterThan(p.time_breakdown_ms['fabric: ramp relays']);
   });
 

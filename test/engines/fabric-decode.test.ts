@@ -7,6 +7,7 @@ import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
 import { raceReference } from '../helpers/race.ts';
+import type { Allreduce } from '../../src/mesh/collectives.ts';
 import { checkTensor } from '../helpers/check.ts';
 import { generate } from '../../src/engines/generate.ts';
 import { CpuEngine } from '../../src/engines/cpu.ts';
@@ -19,7 +20,7 @@ import { loadStories260K } from '../helpers/models.ts';
 const stories = loadStories260K();
 const gqaSeparate: ModelConfig = { dim: 48, hiddenDim: 96, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 40, sharedClassifier: false };
 
-async function race(model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree') {
+async function race(model: Model, mesh: MeshConfig, tokens: number, allreduce: Allreduce) {
   const m = await createMachine('mesh', model, { gpu: testGpu, mesh, allreduce });
   try {
     return await raceReference(m, model, tokens);
@@ -34,7 +35,7 @@ afterAll(async () => (await testGpu()).destroy());
 describe('the mesh engine (the decode on the fabric), token for token against the CPU reference', () => {
   it('matches the reference logits position by position on 4x3 (chain) and 1x1 (K-tree)', async () => {
     const model = randomModel(gqaSeparate, 3);
-    for (const [w, h, a] of [[4, 3, 'ring'], [1, 1, 'tree']] as const) {
+    for (const [w, h, a] of [[4, 3, 'chain'], [1, 1, 'ktree']] as const) {
       const m = await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset(w * h === 1 ? 'wse-3-big-sram' : 'wse-3', w, h), allreduce: a });
       try {
         const cpu = new CpuEngine(model);
@@ -51,7 +52,7 @@ describe('the mesh engine (the decode on the fabric), token for token against th
   });
 
   it('stories260K for 256 tokens on 8x8 cores of 48 KB (K-tree) and on 6x10 (chain)', async () => {
-    for (const [w, h, a] of [[8, 8, 'tree'], [6, 10, 'ring']] as const) {
+    for (const [w, h, a] of [[8, 8, 'ktree'], [6, 10, 'chain']] as const) {
       const r = await race(stories, meshFromPreset('wse-3', w, h), 256, a);
       expect(r.ids, `${w}x${h}`).toHaveLength(256);
       expect(r.ids, `${w}x${h}`).toEqual(r.cpuIds);
@@ -61,11 +62,11 @@ describe('the mesh engine (the decode on the fabric), token for token against th
 
   it('wm-stories on 8x8, and a separate-classifier GQA model on odd shapes (6x7, 4x3, 1x1, and a mesh it barely fits)', async () => {
     const wm = readCheckpoint(new Uint8Array(readFileSync(resolve(__dirname, '../../public/models/wm-stories.bin'))), 'wm-stories');
-    const r = await race(wm, meshFromPreset('wse-3', 8, 8), 64, 'tree');
+    const r = await race(wm, meshFromPreset('wse-3', 8, 8), 64, 'ktree');
     expect(r.ids).toEqual(r.cpuIds);
     const model = randomModel(gqaSeparate, 9);
     for (const [w, h] of [[6, 7], [4, 3], [1, 1]] as const) {
-      for (const a of ['ring', 'tree'] as const) {
+      for (const a of ['chain', 'ring', 'ktree'] as const) {
         const g = await race(model, meshFromPreset(w * h === 1 ? 'wse-3-big-sram' : 'wse-3', w, h), 39, a);
         expect(g.ids, `${w}x${h} ${a}`).toEqual(g.cpuIds);
       }
@@ -74,12 +75,12 @@ describe('the mesh engine (the decode on the fabric), token for token against th
     const probe = place(model.config, meshFromPreset('wse-3', 3, 2, 1 << 20));
     const barely = meshFromPreset('wse-3', 3, 2, probe.fullest.totalWords * 4);
     expect(place(model.config, { ...barely, sramBytes: barely.sramBytes - 4 }).context).toBeLessThan(gqaSeparate.seqLen);
-    const b = await race(model, barely, 39, 'tree');
+    const b = await race(model, barely, 39, 'ktree');
     expect(b.ids).toEqual(b.cpuIds);
   });
 
   it('stories260K on one core of 4 MB, and a mesh wider than the attention units (some columns hold no attention coordinates, some no hidden ones)', async () => {
-    const one = await race(stories, meshFromPreset('wse-3-big-sram', 1, 1), 64, 'tree');
+    const one = await race(stories, meshFromPreset('wse-3-big-sram', 1, 1), 64, 'ktree');
     expect(one.ids).toEqual(one.cpuIds);
     const model = randomModel({ dim: 32, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 61, seqLen: 24, sharedClassifier: false }, 5);
     const mesh = meshFromPreset('wse-3-big-sram', 10, 2);
@@ -88,7 +89,7 @@ describe('the mesh engine (the decode on the fabric), token for token against th
     const width = (kind: 'dim' | 'hidden', c: number) => columnRuns(model.config, mesh, kind, c).reduce((n, [a, b]) => n + b - a, 0);
     expect(Array.from({ length: 10 }, (_, c) => width('dim', c)).filter((n) => n === 0)).toHaveLength(2);
     expect(Array.from({ length: 10 }, (_, c) => width('hidden', c)).filter((n) => n === 0)).toHaveLength(8);
-    for (const a of ['ring', 'tree'] as const) {
+    for (const a of ['chain', 'ring', 'ktree'] as const) {
       const r = await race(model, mesh, 23, a);
       expect(r.ids, a).toEqual(r.cpuIds);
     }
@@ -96,7 +97,7 @@ describe('the mesh engine (the decode on the fabric), token for token against th
 
   it('meshes that keep the KV cache more than once: stories260K on 32x2 and 32x32, the GQA model on 14x3 and 16x2 (ring and tree)', async () => {
     // 32 columns over stories260K's 16 (KV head, RoPE pair) units: each KV coordinate in 2 columns.
-    for (const [w, h, tokens, a] of [[32, 2, 128, 'tree'], [32, 32, 16, 'ring']] as const) {
+    for (const [w, h, tokens, a] of [[32, 2, 128, 'ktree'], [32, 32, 16, 'chain']] as const) {
       const mesh = meshFromPreset('wse-3', w, h);
       expect(kvCopies(stories.config, mesh), `${w}x${h}`).toBe(2);
       const r = await race(stories, mesh, tokens, a);
@@ -114,7 +115,7 @@ describe('the mesh engine (the decode on the fabric), token for token against th
       // Some columns here cover two heads with the widths of a one-head column: each keeps room for its heads' scores.
       const p = place(gqaSeparate, mesh);
       for (const cp of p.cores) expect(cp.regions.find((g) => g.name === 'scoresAll')!.words, `${w}x${h} core (${cp.row},${cp.col})`).toBe(columnHeads(gqaSeparate, mesh, cp.col).count * cp.kvSlots);
-      for (const a of ['ring', 'tree'] as const) {
+      for (const a of ['chain', 'ring', 'ktree'] as const) {
         const g = await race(model, mesh, 39, a);
         expect(g.ids, `${w}x${h} ${a}`).toEqual(g.cpuIds);
         expect(g.maxDiff, `${w}x${h} ${a}`).toBeLessThan(1e-3);
@@ -126,7 +127,7 @@ describe('the mesh engine (the decode on the fabric), token for token against th
     const model = randomModel(gqaSeparate, 4);
     // 14x3 keeps the KV cache 3 times: its q, k, v phases multicast along the rows.
     expect(kvCopies(gqaSeparate, meshFromPreset('wse-3', 14, 3))).toBe(3);
-    for (const [w, h, a] of [[6, 7, 'tree'], [4, 3, 'ring'], [14, 3, 'ring']] as const) {
+    for (const [w, h, a] of [[6, 7, 'ktree'], [4, 3, 'chain'], [14, 3, 'chain']] as const) {
       const m = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', w, h), allreduce: a, instrument: true })) as MeshEngine;
       try {
         const last = m.context - 1;
@@ -153,7 +154,7 @@ describe('the mesh engine (the decode on the fabric), token for token against th
   it('greedy decoding stays on the wafer: only the id leaves, equal to the CPU reference with a prompt, on 8x8, 6x7, 1x3, 5x1 and 1x1; an overflowing model is refused as on the CPU', async () => {
     const prompt = [BOS, 40, 57, 33];
     const opts = (tokens: number) => ({ promptIds: prompt, tokens, temperature: 0, topP: 1, seed: 0 });
-    const onWafer = async (model: Model, mesh: MeshConfig, tokens: number, allreduce: 'ring' | 'tree') => {
+    const onWafer = async (model: Model, mesh: MeshConfig, tokens: number, allreduce: Allreduce) => {
       const m = await createMachine('mesh', model, { gpu: testGpu, mesh, allreduce });
       try {
         expect(m.greedy, 'the mesh engine finds the id on the wafer').toBeDefined();
@@ -168,10 +169,10 @@ describe('the mesh engine (the decode on the fabric), token for token against th
       }
     };
     const cpu = async (model: Model, tokens: number) => (await generate(new CpuEngine(model), opts(tokens))).ids;
-    expect(await onWafer(stories, meshFromPreset('wse-3', 8, 8), 48, 'tree')).toEqual(await cpu(stories, 48));
+    expect(await onWafer(stories, meshFromPreset('wse-3', 8, 8), 48, 'ktree')).toEqual(await cpu(stories, 48));
     const model = randomModel(gqaSeparate, 12);
     const want = await cpu(model, 30);
-    for (const [w, h, a] of [[6, 7, 'ring'], [1, 3, 'tree'], [5, 1, 'ring'], [1, 1, 'tree']] as const) {
+    for (const [w, h, a] of [[6, 7, 'chain'], [1, 3, 'ktree'], [5, 1, 'chain'], [1, 1, 'ktree']] as const) {
       expect(await onWafer(model, meshFromPreset(w * h <= 3 ? 'wse-3-big-sram' : 'wse-3', w, h), 30, a), `${w}x${h}`).toEqual(want);
     }
     // Finite weights whose products overflow f32 in the classifier: the CPU refuses, and so does the wafer.
@@ -179,7 +180,7 @@ describe('the mesh engine (the decode on the fabric), token for token against th
     huge.weights.rmsFinal.fill(1e10);
     huge.weights.wcls.fill(3e38);
     await expect(cpu(huge, 2)).rejects.toThrow(/non-finite-logits/);
-    await expect(onWafer(huge, meshFromPreset('wse-3', 6, 7), 2, 'tree')).rejects.toThrow(/non-finite-logits: .*not finite/);
+    await expect(onWafer(huge, meshFromPreset('wse-3', 6, 7), 2, 'ktree')).rejects.toThrow(/non-finite-logits: .*not finite/);
   });
 });
 
@@ -209,7 +210,7 @@ describe('the mesh engine: its buffers, and what it refuses in one line', () => 
     // SRAM one word short of the whole context: the KV cache holds fewer positions than seq_len.
     const probe = place(model.config, meshFromPreset('wse-3', 3, 2, 1 << 20));
     const mesh = meshFromPreset('wse-3', 3, 2, probe.fullest.totalWords * 4 - 4);
-    const m = await createMachine('mesh', model, { gpu: testGpu, mesh, allreduce: 'ring' });
+    const m = await createMachine('mesh', model, { gpu: testGpu, mesh, allreduce: 'chain' });
     try {
       expect(m.liveBuffers).toBeGreaterThan(0);
       const context = m.context;

@@ -57,8 +57,8 @@ function expectEqual(closed: ClosedCost, traced: ClosedCost, what: string) {
 
 /** The closed form against the trace of the compiled decode: every phase kind, every layer's phases, every part, and the token. */
 function check(model: ModelConfig, mesh: MeshConfig, label: string) {
-  for (const algorithm of ['chain', 'ktree'] as const) {
-    const program = compileProgram(model, mesh, algorithm === 'chain' ? 'ring' : 'tree');
+  for (const algorithm of ['chain', 'ring', 'ktree'] as const) {
+    const program = compileProgram(model, mesh, algorithm);
     const decode = compileFabricDecode(program, algorithm);
     const context = program.placement.context;
     for (const pos of [...new Set([0, 1, 17, context - 1])].filter((p) => p < context)) {

@@ -58,7 +58,7 @@ describe('the fabric cost model, hand-computed', () => {
 describe("a token's trace", () => {
   it('adds up its steps, its words per link add up to its link-words, and attention grows with the position', () => {
     const stories = loadStories260K().config;
-    const d = compileFabricDecode(compileProgram(stories, meshFromPreset('wse-3', 8, 8), 'tree'), 'ktree');
+    const d = compileFabricDecode(compileProgram(stories, meshFromPreset('wse-3', 8, 8), 'ktree'));
     const t0 = traceFabricToken(d, 1, 0, true);
     expect(t0.passes).toBe(d.steps.length);
     expect(t0.phases.map((p) => p.kind)).toEqual(d.steps.map((s) => (s.kind === 'compute' ? 'compute' : 'transfer')));
@@ -80,7 +80,7 @@ describe('the fabric cost model against what the GPU did', () => {
 
   it('FLOPs each core did (counted by the instrumented compute) equal the model, at positions 0, 1 and the last; the trace charges the measured words', async () => {
     const model = randomModel(gqa, 5);
-    const machine = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 6, 7), allreduce: 'tree', instrument: true })) as MeshEngine;
+    const machine = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 6, 7), allreduce: 'ktree', instrument: true })) as MeshEngine;
     try {
       const rt = machine.meshRuntime;
       const decode = rt.decode!;

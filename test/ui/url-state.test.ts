@@ -42,7 +42,7 @@ describe('URL state', () => {
     expect(errors).toEqual([
       `model=${notServed} is not one the demo serves (${CATALOG.models.filter((m) => m.demo).map((m) => m.id).join(', ')} or random:<spec>); drop a checkpoint file instead`,
       `preset=${gpu} is unknown; use one of ${waferPresets(CATALOG).join(', ')}`,
-      `allreduce=butterfly is not ${allreduceIds(CATALOG).join(' or ')}; using ${CATALOG.defaults.allreduce}`,
+      'allreduce=butterfly is not chain, ring or ktree; using ktree',
     ]);
   });
 });

@@ -29,7 +29,7 @@ const base: SessionRequest = {
   modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
   mesh: { width: 8, height: 8 },
   preset: 'wse-3',
-  allreduce: 'tree',
+  allreduce: 'ktree',
   prompt: 'Once',
   tokens: 4,
   temperature: 0,

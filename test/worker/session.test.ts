@@ -16,7 +16,7 @@ const base: SessionRequest = {
   modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
   mesh: { width: 8, height: 8 },
   preset: 'wse-3',
-  allreduce: 'tree',
+  allreduce: 'ktree',
   prompt: 'Once upon a time',
   tokens: 12,
   temperature: 0,

@@ -22,6 +22,7 @@ import { checkColours, type Address, type FabricCount, type FabricPhase, type Fa
 import { columnHeads, columnRuns, kvColumns, owners, split, STATS_LAYOUT } from '../placement.ts';
 import type { WaferProgram } from '../program.ts';
 import { ringAllreduce, ringAllreduceModel } from '../ring.ts';
+import type { Allreduce } from '../collectives.ts';
 
 /**
  * The decode on the fabric: every transfer of the wafer program as fabric phases (words moving
@@ -48,10 +49,8 @@ export interface FabricDecode {
 const BASE_REGIONS = ['x', 'q', 'k', 'v', 'attO', 'att', 'hb', 'hb2', 'partial', 'partialB', 'logits', 'stats'] as const;
 type BaseRegion = (typeof BASE_REGIONS)[number];
 
-/** How the decode's allreduces run: the streamed chain to the centre, the folded ring, or WaferLLM's K = 2 tree. */
-export type FabricAllreduce = 'chain' | 'ring' | 'ktree';
-
-export function compileFabricDecode(program: WaferProgram, algorithm: FabricAllreduce): FabricDecode {
+/** Compiles the decode; its allreduces run by `algorithm` (default the program's): the streamed chain to the centre, the folded ring, or WaferLLM's K = 2 tree. */
+export function compileFabricDecode(program: WaferProgram, algorithm: Allreduce = program.allreduce): FabricDecode {
   const { model: m, mesh, placement } = program;
   const W = mesh.width;
   const H = mesh.height;
