@@ -41,6 +41,18 @@ export const traceCommand: Command = {
     if (v.measure) return measure(String(v.model), program, token, pos, !!v.json);
     const decode = compileFabricDecode(program);
     const t = traceFabricToken(decode, token, pos);
+    // Colours each router carries at once (the most in any round of a phase) and the routes it is
+    // configured with over the token (a colour's route per round), per phase and for the busiest core.
+    const routesPerCore = new Uint32Array(mesh.width * mesh.height);
+    for (const r of decode.routes) r.routes.forEach((n, c) => (routesPerCore[c] += n));
+    const busiestRouter = routesPerCore.reduce((best, n, c) => (n > routesPerCore[best] ? c : best), 0);
+    const routing = {
+      colours: mesh.colours,
+      max_colours_at_once: Math.max(0, ...decode.routes.map((r) => r.maxColoursAtOnce)),
+      max_routes_per_core: routesPerCore[busiestRouter],
+      busiest_router: { row: Math.floor(busiestRouter / mesh.width), col: busiestRouter % mesh.width },
+    };
+    const phaseRoutes = new Map(decode.steps.flatMap((s, i) => (s.kind === 'fabric' ? [[i, decode.routes[s.phase]] as const] : [])));
     if (v.json) {
       console.log(
         JSON.stringify({
@@ -57,7 +69,11 @@ export const traceCommand: Command = {
           modelled_s_per_token: t.seconds,
           modelled_tokens_per_s: 1 / t.seconds,
           passes: t.passes,
-          phases: t.phases,
+          routing,
+          phases: t.phases.map((p) => {
+            const r = phaseRoutes.get(p.index);
+            return r ? { ...p, colours_at_once: r.maxColoursAtOnce, routes_per_core: r.maxRoutes } : p;
+          }),
         }),
       );
       return 0;
@@ -76,6 +92,9 @@ export const traceCommand: Command = {
       `total: ${Math.round(t.cycles)} cycles (compute ${Math.round(t.computeCycles)} = ${pct(t.computeCycles)}; fabric ${Math.round(t.transferCycles)} = ${pct(t.transferCycles)}: ` +
         `hops ${Math.round(b.hops)}, serialisation ${Math.round(b.serialisation)}, ramp relays ${Math.round(b.ramps)}), ` +
         `${t.linkWords} link-words, ${t.flops} FLOPs, ${t.passes} steps (compute passes and fabric phases)`,
+    );
+    console.log(
+      `routers: at most ${routing.max_colours_at_once} of the ${mesh.colours} colours at once; the busiest, core (${routing.busiest_router.row},${routing.busiest_router.col}), is configured with ${routing.max_routes_per_core} routes over the token`,
     );
     console.log(`cycles: α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (assumed), ${mesh.wordsPerLinkCycle} word per link per cycle, ${mesh.flopsPerCoreCycle} FLOPs per core per cycle; phases run one after another (no overlap modelled)`);
     console.log(`modelled at ${mesh.clockHz / 1e9} GHz: ${(t.seconds * 1e6).toFixed(2)} µs per token = ${Math.round(1 / t.seconds)} tokens/s`);

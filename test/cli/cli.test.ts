@@ -200,6 +200,13 @@ describe('wafermesh generate --engine mesh', () => {
     const b = t.breakdown_cycles;
     expect(b.compute + b.hops + b.serialisation + b.ramps).toBeCloseTo(t.cycles, 6);
     expect(b.ramps).toBeGreaterThan(0);
+    // Colours at once within the preset's 24, per phase and over the token; routes per core counted.
+    expect(t.routing.colours).toBe(24);
+    expect(t.routing.max_colours_at_once).toBeGreaterThan(0);
+    expect(t.routing.max_colours_at_once).toBeLessThanOrEqual(24);
+    expect(t.routing.max_routes_per_core).toBeGreaterThan(0);
+    const fabricPhases = t.phases.filter((p: { kind: string }) => p.kind === 'transfer');
+    expect(Math.max(...fabricPhases.map((p: { colours_at_once: number }) => p.colours_at_once))).toBe(t.routing.max_colours_at_once);
     expect(t.phases.find((p: { name: string }) => p.name === 'L0 q, k, v: reduce-scatter and gather').steps).toBeGreaterThan(0);
   });
 
