@@ -1,6 +1,7 @@
 import { kvDim, type ModelConfig } from '../model/config.ts';
 import { allreducePlan, type Segment } from './collectives.ts';
 import { ringOrder } from './ring.ts';
+import { scoreClasses } from './programs/decode-fabric.ts';
 import type { MeshConfig } from './config.ts';
 import { columnHeads, columnRuns, owners, slotsForRow, split } from './placement.ts';
 
@@ -399,20 +400,9 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
   };
 
   // ---- attention scores: per-head segments of columns along the rows, for the slots in use ----
-  const segOf = new Map<string, { seg: Segment; heads: number }>();
-  for (let h = 0; h < m.nHeads; h++) {
-    const [lo, hi] = own.headColumns[h];
-    const key = `${lo}:${hi}`;
-    const s = segOf.get(key) ?? { seg: { lo, hi, centre: Math.floor((lo + hi) / 2) }, heads: 0 };
-    s.heads++;
-    segOf.set(key, s);
-  }
-  // Segments that share a column run in a second round.
-  const classes: { seg: Segment; heads: number }[][] = [[], []];
-  for (const s of [...segOf.values()].sort((a, b) => a.seg.lo - b.seg.lo)) {
-    const last = classes[0][classes[0].length - 1];
-    (last && last.seg.hi >= s.seg.lo ? classes[1] : classes[0]).push(s);
-  }
+  // Segments that share a column run in a second round; columns inside a segment that hold none of
+  // its heads only route (decode-fabric.ts scoreClasses).
+  const classes = scoreClasses(m, mesh).map((cls) => cls.map((x) => ({ seg: x.seg, heads: x.heads.length })));
   const scoreRounds: Slowest[] = [];
   let scoreWords = 0;
   let scoreAdds = 0;

@@ -7,6 +7,7 @@ import { BOS, type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import type { Model } from '../../src/model/weights.ts';
 import { raceReference } from '../helpers/race.ts';
+import { scoreClasses } from '../../src/mesh/programs/decode-fabric.ts';
 import type { Allreduce } from '../../src/mesh/collectives.ts';
 import { checkTensor } from '../helpers/check.ts';
 import { generate } from '../../src/engines/generate.ts';
@@ -92,6 +93,17 @@ describe('the mesh engine (the decode on the fabric), token for token against th
     for (const a of ['chain', 'ring', 'ktree'] as const) {
       const r = await race(model, mesh, 23, a);
       expect(r.ids, a).toEqual(r.cpuIds);
+    }
+    // 12 columns: a column inside heads 0–1's span (and one inside 2–3's) holds none of their
+    // coordinates, so it only routes their scores (the segment's ramps are its holders).
+    for (const [w, h] of [[12, 2], [12, 1]] as const) {
+      const wide = meshFromPreset('wse-3-big-sram', w, h);
+      const gaps = scoreClasses(model.config, wide).flat().filter((x) => x.seg.ramps);
+      expect(gaps.length, `${w}x${h}`).toBeGreaterThan(0);
+      for (const a of ['chain', 'ktree'] as const) {
+        const r = await race(model, wide, 23, a);
+        expect(r.ids, `${w}x${h} ${a}`).toEqual(r.cpuIds);
+      }
     }
   });
 

@@ -99,6 +99,11 @@ describe('the fabric decode costed in closed form equals its trace exactly', () 
     for (const [w, h] of [[6, 7], [4, 3], [1, 1]] as const) check(gqaSeparate, meshFor(gqaSeparate, w, h), `gqa ${w}x${h}`);
   });
 
+  it('score segments with columns that only route (12 columns over 8 attention units)', () => {
+    const small: ModelConfig = { dim: 32, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 61, seqLen: 24, sharedClassifier: false };
+    for (const [w, h] of [[12, 2], [12, 1]] as const) check(small, meshFor(small, w, h), `small ${w}x${h}`);
+  });
+
   it('meshes that keep the KV cache more than once (a multicast in the q, k, v phase): the GQA model on 14x3, 16x2, 14x1 and 20x1, stories260K on 32x2', () => {
     expect(kvCopies(gqaSeparate, meshFromPreset('wse-3', 14, 3))).toBe(3);
     expect(kvCopies(stories, meshFromPreset('wse-3', 32, 2))).toBe(2);

@@ -1,4 +1,5 @@
-import { kvDim } from '../../model/config.ts';
+import { headSize, kvDim, type ModelConfig } from '../../model/config.ts';
+import type { MeshConfig } from '../config.ts';
 import {
   addCounts,
   chainReduceScatter,
@@ -48,6 +49,41 @@ export interface FabricDecode {
 
 const BASE_REGIONS = ['x', 'q', 'k', 'v', 'attO', 'att', 'hb', 'hb2', 'partial', 'partialB', 'logits', 'stats'] as const;
 type BaseRegion = (typeof BASE_REGIONS)[number];
+
+/**
+ * The attention scores' segments: per set of heads, the columns their coordinates span, reduced
+ * to (and broadcast from) the holder nearest the middle. A column inside the span that holds none
+ * of the set's coordinates (a column of another head set, or of none) only routes the words: the
+ * segment's ramps are its holders then. Segments that share a column run in a second round.
+ */
+export function scoreClasses(m: ModelConfig, mesh: MeshConfig): { seg: Segment; heads: number[] }[][] {
+  const own = owners(m, mesh);
+  const hs = headSize(m);
+  const dims = Array.from({ length: mesh.width }, (_, c) => columnRuns(m, mesh, 'dim', c));
+  const holds = (c: number, h: number) => dims[c].some(([a, b]) => a < (h + 1) * hs && b > h * hs);
+  const segOf = new Map<string, { seg: Segment; heads: number[] }>();
+  for (let h = 0; h < m.nHeads; h++) {
+    const [lo, hi] = own.headColumns[h];
+    const key = `${lo}:${hi}`;
+    const s = segOf.get(key);
+    if (s) s.heads.push(h);
+    else segOf.set(key, { seg: { lo, hi, centre: lo }, heads: [h] });
+  }
+  for (const s of segOf.values()) {
+    const { lo, hi } = s.seg;
+    const holders: number[] = [];
+    for (let c = lo; c <= hi; c++) if (s.heads.some((h) => holds(c, h))) holders.push(c);
+    const mid = (lo + hi) / 2;
+    const centre = holders.reduce((best, c) => (Math.abs(c - mid) < Math.abs(best - mid) || (Math.abs(c - mid) === Math.abs(best - mid) && c < best) ? c : best), holders[0]);
+    s.seg = holders.length === hi - lo + 1 ? { lo, hi, centre: Math.floor(mid) } : { lo, hi, centre, ramps: holders };
+  }
+  const classes: { seg: Segment; heads: number[] }[][] = [[], []];
+  for (const s of [...segOf.values()].sort((a, b) => a.seg.lo - b.seg.lo)) {
+    const last = classes[0][classes[0].length - 1];
+    (last && last.seg.hi >= s.seg.lo ? classes[1] : classes[0]).push(s);
+  }
+  return classes;
+}
 
 /** Compiles the decode; its allreduces run by `algorithm` (default the program's): the streamed chain to the centre, the folded ring, or WaferLLM's K = 2 tree. */
 export function compileFabricDecode(program: WaferProgram, algorithm: Allreduce = program.allreduce): FabricDecode {
@@ -159,21 +195,8 @@ export function compileFabricDecode(program: WaferProgram, algorithm: Allreduce 
   phase('embedding: column allreduce', allreduce(colLines, (c) => dimOf[c].map((_, j) => ({ src: at('x', j), dst: at('x', j) }))), () => embModel);
   compute('embed_sumsq', null);
 
-  // The score segments: the columns each head's coordinates span; segments that share a column
-  // run in different rounds.
-  const segOf = new Map<string, { seg: Segment; heads: number[] }>();
-  for (let h = 0; h < m.nHeads; h++) {
-    const [lo, hi] = own.headColumns[h];
-    const key = `${lo}:${hi}`;
-    const s = segOf.get(key) ?? { seg: { lo, hi, centre: Math.floor((lo + hi) / 2) }, heads: [] };
-    s.heads.push(h);
-    segOf.set(key, s);
-  }
-  const classes: { seg: Segment; heads: number[] }[][] = [[], []];
-  for (const s of [...segOf.values()].sort((a, b) => a.seg.lo - b.seg.lo)) {
-    const last = classes[0][classes[0].length - 1];
-    (last && last.seg.hi >= s.seg.lo ? classes[1] : classes[0]).push(s);
-  }
+  const classes = scoreClasses(m, mesh);
+  const segOf = new Map(classes.flat().map((x) => [`${x.seg.lo}:${x.seg.hi}`, x]));
   const headsOf = (s: Segment) => [...segOf.values()].find((x) => x.seg.lo === s.lo && x.seg.hi === s.hi)!.heads;
   const slotsOf = (r: number) => placement.cores[r * W].kvSlots;
   const used = (r: number, pos: number) => (pos < r ? 0 : Math.floor((pos - r) / H) + 1);
