@@ -267,14 +267,16 @@ fn run_round(r: u32, pos: u32, steps: u32, axis_row: bool) {
   }
   // The colours this router carries in this round (up to SLOTS at once, each one way along the line).
   var flows: array<Flow, SLOTS>;
+  var nf = 0u;
   for (var i = 0u; i < SLOTS; i++) {
     let m = tables[mb + 2u + i];
     if (m != 0u) {
-      flows[i] = flow_of(m, pos);
+      flows[nf] = flow_of(m, pos);
+      nf += 1u;
     }
   }
   for (var step = 0u; step < steps; step++) {
-    for (var i = 0u; i < SLOTS; i++) {
+    for (var i = 0u; i < nf; i++) {
       route(flows[i], step);
     }
     storageBarrier();
