@@ -1,4 +1,4 @@
-import { baselineBytes, baselineProgram, launchedKernels } from '../baseline/program.ts';
+import { baselineBytes, baselinePrefill, baselineProgram, launchedKernels } from '../baseline/program.ts';
 import type { MeshConfig } from '../mesh/config.ts';
 import { traceFabricToken, type TokenTrace } from '../mesh/fabric-trace.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
@@ -87,6 +87,43 @@ export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, p
     flops += k.flops(pos);
   }
   return finish(hw.name, time, { 'FLOPs': flops * e.pjPerFlop * 1e-12, 'HBM reads': bytes * e.pjPerHbmByte * 1e-12 }, bytes, 0);
+}
+
+/**
+ * The conventional GPU's prefill of `T` prompt tokens as one batch (`baselinePrefill`): each of its
+ * kernels takes the longer of its off-chip bytes (weights, KV cache read and written) ÷ bandwidth
+ * and its FLOPs ÷ peak, plus a launch, as `gpuTokenCost` does for one token. `seconds` is the
+ * whole batch; `tokensPerS` is prompt tokens per second (T ÷ seconds), not one token's rate.
+ * `logits: 'last'` (the default) computes only the last position's logits, as the engine does.
+ */
+export function gpuPrefillCost(
+  model: ModelConfig,
+  T: number,
+  hw: GpuHardware,
+  { startPos = 0, logits = 'last', precision = 'fp32' }: { startPos?: number; logits?: 'all' | 'last'; precision?: Precision } = {},
+  e: EnergyCosts = ENERGY,
+): MachineCost {
+  const plan = baselinePrefill(model, T, startPos, { logits, bytesPerValue: BYTES_PER_VALUE[precision] });
+  const peak = hw.peakFlops[precision];
+  const time = { 'HBM: weights': 0, 'HBM: KV cache': 0, 'compute': 0, 'kernel launches': 0 };
+  for (const k of plan.kernels) {
+    const kv = k.kvReadBytes + k.kvWriteBytes;
+    const total = k.weightBytes + kv;
+    const mem = total / hw.hbmBytesPerS;
+    const comp = k.flops / peak;
+    if (mem >= comp) {
+      if (total > 0) {
+        time['HBM: weights'] += (mem * k.weightBytes) / total;
+        time['HBM: KV cache'] += (mem * kv) / total;
+      }
+    } else {
+      time['compute'] += comp;
+    }
+    time['kernel launches'] += hw.launchSeconds;
+  }
+  const bytes = plan.weightBytes + plan.kvReadBytes + plan.kvWriteBytes;
+  const cost = finish(`${hw.name} prefill`, time, { 'FLOPs': plan.flops * e.pjPerFlop * 1e-12, 'HBM reads and writes': bytes * e.pjPerHbmByte * 1e-12 }, bytes, 0);
+  return { ...cost, tokensPerS: cost.seconds > 0 ? T / cost.seconds : Infinity };
 }
 
 /** Which plan a machine follows: the wafer program or the off-chip GPU's kernels. */
