@@ -1,10 +1,11 @@
 import { CATALOG } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
-import type { MachineTrace } from '../cost/model.ts';
+import { gpuPrefillCost, type MachineTrace } from '../cost/model.ts';
+import { gpuPreset, type GpuHardware } from '../cost/hardware.ts';
 import { createMachine, type Machine } from '../engines/index.ts';
 import type { Allreduce } from '../mesh/collectives.ts';
-import { checkPromptFits, generate } from '../engines/generate.ts';
-import { BOS, describeConfig } from '../model/config.ts';
+import { checkPromptFits, Decoder } from '../engines/generate.ts';
+import { BOS, describeConfig, type ModelConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
 import { nodeGpu } from '../gpu/node.ts';
@@ -57,7 +58,8 @@ export const generateCommand: Command = {
     const traces: MachineTrace[] = [];
     try {
       // --json on the mesh reads back what moved on the fabric after every token (measured words and steps).
-      engine = await createMachine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce, measure: !!v.json });
+      const gpuHw = gpuPreset(CATALOG.defaults.gpu);
+      engine = await createMachine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce, gpuPreset: gpuHw.name, measure: !!v.json });
       checkPromptFits(promptIds.length, engine);
       const eng = engine;
       const stream = tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined;
@@ -65,23 +67,72 @@ export const generateCommand: Command = {
       if (!v.json) {
         if (tokenizer) write(tokenizer.decode(promptIds.slice(1)));
       }
-      const result = await generate(engine, { promptIds, tokens, temperature, topP, seed }, (id, i) => {
+      // Machines with a batched prefill (cpu, gpu) take the whole prompt in the first step; the
+      // wafer feeds it one token at a time. One warm-up position before timing (a forward pass,
+      // and a prefill where it is used), so that pipelines built or compiled on first use are not
+      // counted in the time to the first token; the Decoder resets the machine afterwards.
+      const batched = !!engine.prefill && tokens > 0;
+      if (tokens > 0) {
+        await engine.forward(BOS, 0);
+        if (batched) await engine.prefill!([BOS], 0);
+      }
+      const decoder = new Decoder(engine, { promptIds, tokens, temperature, topP, seed, prefill: batched });
+      const P = promptIds.length;
+      const stepMs: number[] = []; // wall clock of each step (a batched prefill is one)
+      const promptTraces: MachineTrace[] = []; // the steps before the first id's (the prompt fed token by token)
+      let firstStep = -1; // the step that gave the first generated id
+      let ttftMs: number | null = null;
+      let firstTrace: MachineTrace | undefined;
+      let traceMs = 0; // time spent reading traces (the modelled costs), left out of the time to first token
+      const t0 = performance.now();
+      while (!decoder.done) {
+        const ts = performance.now();
+        const id = await decoder.step();
+        const te = performance.now();
+        stepMs.push(te - ts);
+        if (id !== undefined && firstStep < 0) {
+          firstStep = stepMs.length - 1;
+          ttftMs = te - t0 - traceMs;
+        }
         const t = eng.lastTrace();
+        traceMs += performance.now() - te;
+        if (id === undefined) {
+          if (firstStep < 0 && t) promptTraces.push(t);
+          continue;
+        }
+        if (firstStep === stepMs.length - 1) firstTrace = t;
         if (t) traces.push(t);
-        if (v.json) return;
+        if (v.json) continue;
+        const i = decoder.ids.length - 1;
         if (stream) write(stream.push(id));
         else write(`${i === 0 ? '' : ' '}${id}`);
-      });
-      const genMs = result.forwardMs.slice(Math.max(0, promptIds.length - 1));
+      }
+      const totalMs = performance.now() - t0;
+      const result = { ids: decoder.ids, stop: decoder.stop! };
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      // The prefill: every prompt position, BOS included, through the model, up to the logits of the
+      // first id (one step batched; P steps token by token, the last of which gives the first id).
+      const prefillMs = firstStep >= 0 ? sum(stepMs.slice(0, firstStep + 1)) : null;
+      // From the first id's step on (the first id's step included, as before prefill existed).
+      const genMs = firstStep >= 0 ? stepMs.slice(firstStep) : [];
+      const decodeMs = firstStep >= 0 ? stepMs.slice(firstStep + 1) : [];
       const sorted = [...genMs].sort((a, b) => a - b);
       const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0;
-      const totalGenMs = genMs.reduce((a, b) => a + b, 0);
-      const timings = {
-        total_ms: round(result.totalMs),
-        forward_passes: result.forwardPasses,
-        prompt_ms: round(result.forwardMs.slice(0, promptIds.length - 1).reduce((a, b) => a + b, 0)),
+      const totalGenMs = sum(genMs);
+      const timings: Record<string, unknown> = {
+        total_ms: round(totalMs),
+        forward_passes: stepMs.length,
+        prompt_ms: round(firstStep >= 0 ? sum(stepMs.slice(0, firstStep)) : sum(stepMs)),
         ms_per_token_median: round(median),
         tokens_per_s: genMs.length ? round((1000 * genMs.length) / totalGenMs) : 0,
+        ttft_ms: ttftMs === null ? null : round(ttftMs),
+        prefill: batched ? 'batched' : 'token by token',
+        prefill_tokens: P,
+        prefill_ms: prefillMs === null ? null : round(prefillMs),
+        prefill_tokens_per_s: prefillMs ? round((1000 * P) / prefillMs) : null,
+        decode_tokens: decodeMs.length,
+        decode_tokens_per_s: decodeMs.length ? round((1000 * decodeMs.length) / sum(decodeMs)) : null,
+        ...modelledPrefill(engine, model.config, P, batched, promptTraces, firstTrace, gpuHw, String(v.preset)),
       };
       if (v.json) {
         const out: Record<string, unknown> = {
@@ -115,6 +166,35 @@ export const generateCommand: Command = {
     }
   },
 };
+
+/**
+ * Time to the first id and the prefill's rate on the preset hardware, where the machine has a plan:
+ * the GPU baseline's batched prefill of the P prompt positions (`gpuPrefillCost`, whose last
+ * logits give the first id), or the wafer's prompt fed token by token (the modelled cost of each
+ * prompt position, the last of which gives the first id). None for the plain CPU reference.
+ */
+function modelledPrefill(
+  engine: Machine,
+  config: ModelConfig,
+  P: number,
+  batched: boolean,
+  promptTraces: MachineTrace[],
+  firstTrace: MachineTrace | undefined,
+  hw: GpuHardware,
+  waferPreset: string,
+): Record<string, unknown> {
+  let seconds: number;
+  if (engine.plan === 'gpu' && batched) seconds = gpuPrefillCost(config, P, hw).seconds;
+  else if (engine.plan === 'mesh' && !batched && firstTrace && promptTraces.length === P - 1) {
+    seconds = promptTraces.reduce((a, t) => a + t.cost.seconds, 0) + firstTrace.cost.seconds;
+  } else return {};
+  return {
+    modelled_prefill: batched ? 'batched' : 'token by token',
+    modelled_hardware: engine.plan === 'gpu' ? hw.name : waferPreset,
+    modelled_ttft_ms: round(1000 * seconds),
+    modelled_prefill_tokens_per_s: round(P / seconds),
+  };
+}
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
