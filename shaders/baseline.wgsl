@@ -5,31 +5,10 @@
 // Buffers: weights (checkpoint floats) f32; kv (2, L, SEQ, KVD) f32; act: x (DIM) | q (DIM) |
 // att (DIM) | hb (HID) | logits (VOCAB) | scores (NH, SEQ) f32.
 
-override DIM: u32;
-override HID: u32;
-override KVD: u32;
-override NH: u32;
-override KVMUL: u32; // query heads per KV head
-override HS: u32;
-override NL: u32;
-override SEQ: u32;
-override VOCAB: u32;
-override SHARED: bool; // classifier = token embedding
-override WG: u32 = 16;
-override INSTRUMENT: bool = false; // count bytes read from off-chip memory into `counters`
-
-// Element offsets of the tensors in `weights` (llama2.c order).
-override O_RMSATT: u32;
-override O_WQ: u32;
-override O_WK: u32;
-override O_WV: u32;
-override O_WO: u32;
-override O_RMSFFN: u32;
-override O_W1: u32;
-override O_W2: u32;
-override O_W3: u32;
-override O_RMSFINAL: u32;
-override O_WCLS: u32;
+// The model's sizes (DIM, HID, KVD, NH, KVMUL, HS, NL, SEQ, VOCAB, SHARED), WG, INSTRUMENT (count
+// bytes read from off-chip memory into `counters`) and the tensors' element offsets in `weights`
+// (O_*, llama2.c order) are overrides declared in a prelude generated from their values
+// (src/engines/gpu.ts baselineOverrides), shared with baseline_prefill.
 
 struct Step {
   pos: u32,

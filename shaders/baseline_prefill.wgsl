@@ -11,31 +11,9 @@
 // act: x (T, DIM) | xb (T, DIM) | q (T, DIM) | att (T, DIM) | hb (T, HID) | logits (R, VOCAB) |
 // scores (T, NH, P) f32, offsets in `batch` (computed in src/engines/gpu-prefill.ts); tokens (T) u32.
 
-override DIM: u32;
-override HID: u32;
-override KVD: u32;
-override NH: u32;
-override KVMUL: u32; // query heads per KV head
-override HS: u32;
-override NL: u32;
-override SEQ: u32;
-override VOCAB: u32;
-override SHARED: bool; // classifier = token embedding (its offset says where it is)
-override WG: u32 = 16;
-// Count off-chip bytes (weights read, KV read, KV written) and FLOPs into `counters`.
-override INSTRUMENT: bool = false;
-
-override O_RMSATT: u32;
-override O_WQ: u32;
-override O_WK: u32;
-override O_WV: u32;
-override O_WO: u32;
-override O_RMSFFN: u32;
-override O_W1: u32;
-override O_W2: u32;
-override O_W3: u32;
-override O_RMSFINAL: u32;
-override O_WCLS: u32;
+// The model's sizes, WG, INSTRUMENT (count off-chip bytes — weights read, KV read, KV written —
+// and FLOPs into `counters`) and the tensors' offsets (O_*) are the decode's overrides, declared in
+// the prelude generated from their values (src/engines/gpu.ts baselineOverrides).
 
 struct Batch {
   start: u32, // position of the first prompt token

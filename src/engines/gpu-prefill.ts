@@ -4,6 +4,16 @@ import { GpuResources, mapOrExplain } from '../gpu/resources.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { checkPrefill } from '../model/reference.ts';
 
+/**
+ * The override declarations of the baseline's kernels (decode and prefill share them), one per
+ * constant the engine sets: SHARED and INSTRUMENT are bools, the rest u32.
+ */
+export function baselineOverrides(constants: Record<string, number>): string {
+  return Object.keys(constants)
+    .map((k) => `override ${k}: ${k === 'SHARED' || k === 'INSTRUMENT' ? 'bool' : 'u32'};`)
+    .join('\n');
+}
+
 /** What an instrumented prefill counted on the GPU (bytes off chip, FLOPs), for comparison with its plan. */
 export interface PrefillCount {
   readonly weightBytes: number;
@@ -73,6 +83,7 @@ export class GpuPrefill {
   private compile(): Promise<Map<PrefillEntry, GPUComputePipeline>> {
     const c = this.config;
     const prelude = [
+      baselineOverrides(this.constants),
       `const TILE_T: u32 = ${PREFILL_TILE.tokens}u;`,
       `const TILE_R: u32 = ${PREFILL_TILE.rows}u;`,
       `const HEAD: u32 = ${c.dim / c.nHeads}u;`,

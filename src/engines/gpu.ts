@@ -7,7 +7,7 @@ import { WEIGHT_ORDER, type Model } from '../model/weights.ts';
 import { baselinePasses, baselineProgram, launchedKernels, type BaselineKernel } from '../baseline/program.ts';
 import { gpuMachineTrace, type MachineTrace } from '../cost/model.ts';
 import type { GpuHardware } from '../cost/hardware.ts';
-import { GpuPrefill, type PrefillRun } from './gpu-prefill.ts';
+import { baselineOverrides, GpuPrefill, type PrefillRun } from './gpu-prefill.ts';
 import type { Machine, PassInfo } from './machine.ts';
 
 /**
@@ -131,7 +131,7 @@ export class GpuEngine implements Machine {
     try {
       const e = new GpuEngine(res, model, options.instrument ?? false, hw);
       const entries = [...new Set(e.launched.map((k) => k.entry))];
-      const made = await Promise.all(entries.map((name) => res.pipeline('baseline', e.constants, name, e.layout)));
+      const made = await Promise.all(entries.map((name) => res.pipeline('baseline', e.constants, name, e.layout, baselineOverrides(e.constants))));
       entries.forEach((name, i) => e.pipelines.set(name, made[i]));
       ctx.check();
       return e;
