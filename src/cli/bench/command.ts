@@ -11,9 +11,9 @@ import { CDecoder } from '../cdecode.ts';
 import type { Command } from '../command.ts';
 import { loadModel } from '../load.ts';
 import { CHOICES, numberOption } from '../options.ts';
-import { COLUMNS, formatLine, gitCommit, header, jsonLines, markdown, progressBar, sweepCharts } from './report.ts';
+import { COLUMNS, formatLine, formatPromptLine, PROMPT_COLUMNS, gitCommit, header, jsonLines, markdown, progressBar, sweepCharts } from './report.ts';
 import { runCase, type BenchResult } from './run.ts';
-import { BENCH_ENGINES, buildSuite, parseEngines, SUITES } from './suite.ts';
+import { BENCH_ENGINES, buildSuite, parseEngines, parsePrompts, SUITES } from './suite.ts';
 
 /**
  * `wafermesh bench`: builds the suite's cases (suite.ts), runs each (run.ts: the machines through
@@ -21,13 +21,14 @@ import { BENCH_ENGINES, buildSuite, parseEngines, SUITES } from './suite.ts';
  */
 export const benchCommand: Command = {
   summary: 'measure the engines side by side (wall clock on this driver) with modelled numbers for the preset hardware',
-  usage: `[--engines ${BENCH_ENGINES.join(',')}] [--suite ${SUITES.join('|')}] [--model NAME|PATH] [--meshes 8x8,16x16] [--contexts 0,128] [--tokens T] [--repeats R] [--allreduce NAME] [--preset NAME] [--gpu-preset NAME] [--json FILE] [--md FILE] [--svg PREFIX]`,
+  usage: `[--engines ${BENCH_ENGINES.join(',')}] [--suite ${SUITES.join('|')}] [--model NAME|PATH] [--meshes 8x8,16x16] [--contexts 0,128] [--prompts 1,16,64,200] [--tokens T] [--repeats R] [--allreduce NAME] [--preset NAME] [--gpu-preset NAME] [--json FILE] [--md FILE] [--svg PREFIX]`,
   options: {
     engines: { type: 'string', default: BENCH_ENGINES.join(',') },
     suite: { type: 'string', default: 'default' },
     model: { type: 'string', default: 'stories260K' },
     meshes: { type: 'string' },
     contexts: { type: 'string' },
+    prompts: { type: 'string' },
     tokens: { type: 'string', default: '16' },
     repeats: { type: 'string', default: '3' },
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
@@ -43,6 +44,8 @@ export const benchCommand: Command = {
     const tokens = numberOption('tokens', v.tokens, 16, true);
     const repeats = numberOption('repeats', v.repeats, 3, true);
     if (tokens < 1 || repeats < 1) throw new WafermeshError('bad-option', '--tokens and --repeats must be at least 1');
+    // Checked here, and against the context in buildSuite, before any GPU work.
+    const prompts = v.prompts !== undefined ? parsePrompts(String(v.prompts)) : undefined;
     const allreduce = String(v.allreduce) as Allreduce;
     const preset = String(v.preset);
     const gpuHw = gpuPreset(String(v['gpu-preset']));
@@ -65,6 +68,7 @@ export const benchCommand: Command = {
         tokens,
         meshes: v.meshes ? String(v.meshes).split(',') : undefined,
         contexts: v.contexts ? String(v.contexts).split(',').map(Number) : undefined,
+        prompts,
       },
       getModel,
     );
@@ -78,7 +82,7 @@ export const benchCommand: Command = {
       if (cases.some((c) => c.engine !== 'cpu' && c.engine !== 'c')) gpu = await nodeGpu();
       head = header({ commit, gpu, model: mainModel, config: (await getModel(mainModel)).config, preset, allreduce, tokens, repeats, gpuHw });
       for (const h of head) console.log(h);
-      console.log(COLUMNS);
+      if (cases.some((c) => c.prompt === undefined)) console.log(COLUMNS);
       const progress = progressBar(cases.length);
       const settings = { tokens, repeats, allreduce, gpuPreset: gpuHw.name, gpu, cdecode: () => (cdecode ??= CDecoder.compile()) };
       for (let i = 0; i < cases.length; i++) {
@@ -86,7 +90,9 @@ export const benchCommand: Command = {
         progress(i, `${c.engine} ${c.model.slice(0, 20)} ${c.mesh ? `${c.mesh.width}x${c.mesh.height}` : ''}`);
         const r = await runCase(c, await getModel(c.model), settings);
         results.push(r);
-        console.log(formatLine(r));
+        // The prompt sweep has columns of its own (time to first token, prefill tokens/s).
+        if (c.prompt !== undefined && cases.findIndex((x) => x.prompt !== undefined) === i) console.log(PROMPT_COLUMNS);
+        console.log(c.prompt !== undefined ? formatPromptLine(r) : formatLine(r));
       }
       progress(cases.length, '');
     } finally {

@@ -55,15 +55,33 @@ export function formatLine(r: BenchResult): string {
   );
 }
 
+/** The prompt sweep's fixed-width column heads, aligned with `formatPromptLine`. */
+export const PROMPT_COLUMNS = `${'suite'.padEnd(11)} ${'engine'.padEnd(6)} ${'model'.padEnd(14)} ${'mesh'.padEnd(7)} ${'prompt'.padStart(6)} ${'prefill'.padEnd(14)} ${'TTFT ms'.padStart(9)} ${'[min–max]'.padStart(17)} ${'prefill tok/s'.padStart(13)} ${'model TTFT ms'.padStart(13)} ${'decode tok/s'.padStart(12)} ${'max|Δlogit|'.padStart(11)}`;
+
+const fmtMs = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x < 0.01 ? x.toExponential(2) : x.toFixed(x < 10 ? 3 : 1));
+
+/** One fixed-width line per prompt-sweep case (measured TTFT and prefill rate, modelled TTFT, decode rate). */
+export function formatPromptLine(r: BenchResult): string {
+  const lead = `${r.suite.padEnd(11)} ${r.engine.padEnd(6)} ${r.model.padEnd(14)} ${(r.mesh ?? '-').padEnd(7)} ${String(r.prompt_tokens ?? r.sweep).padStart(6)} `;
+  if (r.error) return `${lead}error: ${r.error}`;
+  return (
+    lead +
+    `${(r.prefill ?? '-').padEnd(14)} ${fmtMs(r.ttft_ms).padStart(9)} ${`[${fmtMs(r.ttft_ms_min)}–${fmtMs(r.ttft_ms_max)}]`.padStart(17)} ${fmt(r.prefill_tokens_per_s ?? null).padStart(13)} ` +
+    `${fmtMs(r.modelled_ttft_ms).padStart(13)} ${fmt(r.tokens_per_s).padStart(12)} ${(r.max_abs_dlogit === null ? '-' : r.max_abs_dlogit.toExponential(1)).padStart(11)}`
+  );
+}
+
 /** One JSON object a line, each with the adapter and commit, for machines. */
 export function jsonLines(results: BenchResult[], adapter: string | null, commit: string): string {
   return results.map((r) => JSON.stringify({ ...r, adapter, commit })).join('\n') + '\n';
 }
 
-/** The header and a table, for the README. */
-export function markdown(header: string[], results: BenchResult[]): string {
+/** The header and a table, for the README; the prompt sweep's rows in a table of their own. */
+export function markdown(header: string[], all: BenchResult[]): string {
   const lines = header.map((h) => `${h}  `);
-  lines.push('', '| suite | engine | model | mesh | ctx | tok/s (median) | [min–max] | passes/tok | modelled tok/s | fabric words/tok | off-chip B/tok | µJ/tok (modelled) | max abs Δlogit |', '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const results = all.filter((r) => r.prompt_tokens === undefined && r.suite !== 'prompt');
+  const prompts = all.filter((r) => !results.includes(r));
+  if (results.length > 0) lines.push('', '| suite | engine | model | mesh | ctx | tok/s (median) | [min–max] | passes/tok | modelled tok/s | fabric words/tok | off-chip B/tok | µJ/tok (modelled) | max abs Δlogit |', '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     if (r.error) {
       lines.push(`| ${r.suite} | ${r.engine} | ${r.model} | ${r.mesh ?? '-'} | ${r.context} | error: ${r.error} | | | | | | | |`);
@@ -72,6 +90,25 @@ export function markdown(header: string[], results: BenchResult[]): string {
     lines.push(
       `| ${r.suite} | ${r.engine} | ${r.model} | ${r.mesh ?? '-'} | ${r.context} | ${fmt(r.tokens_per_s)} | ${fmt(r.tokens_per_s_min)}–${fmt(r.tokens_per_s_max)} | ${r.passes_per_token ?? '-'} | ${fmt(r.modelled_tokens_per_s, 0)} | ${fmt(r.fabric_words_per_token, 0)} | ${fmt(r.offchip_bytes_per_token, 0)} | ${fmt(r.energy_uj_per_token, 2)} | ${r.max_abs_dlogit === null ? '-' : r.max_abs_dlogit.toExponential(1)} |`,
     );
+  }
+  if (prompts.length > 0) {
+    lines.push(
+      '',
+      'Prompt sweep: time to first token (TTFT: the prompt through the model, then the first id) and prefill tokens/s measured (wall clock, median of the repeats); TTFT modelled for the GPU baseline (batched prefill) and the mesh (the prompt token by token); decode tok/s after the first id.',
+      '',
+      '| engine | model | mesh | prompt tokens | prefill | TTFT ms (median) | [min–max] | prefill tok/s | modelled TTFT ms | decode tok/s | max abs Δlogit |',
+      '|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const r of prompts) {
+      const lead = `| ${r.engine} | ${r.model} | ${r.mesh ?? '-'} | ${r.prompt_tokens ?? r.sweep} |`;
+      if (r.error) {
+        lines.push(`${lead} error: ${r.error} | | | | | | |`);
+        continue;
+      }
+      lines.push(
+        `${lead} ${r.prefill} | ${fmtMs(r.ttft_ms)} | ${fmtMs(r.ttft_ms_min)}–${fmtMs(r.ttft_ms_max)} | ${fmt(r.prefill_tokens_per_s ?? null)} | ${fmtMs(r.modelled_ttft_ms)} | ${fmt(r.tokens_per_s)} | ${r.max_abs_dlogit === null ? '-' : r.max_abs_dlogit.toExponential(1)} |`,
+      );
+    }
   }
   return lines.join('\n') + '\n';
 }
@@ -87,6 +124,14 @@ export function sweepCharts(results: BenchResult[], model: string): { file: stri
       points: rows.filter((r) => r.engine === e).map((r) => ({ x: r.sweep, y: r.tokens_per_s })),
     }));
     charts.push({ file: `-${s.replace(/\s+/g, '-')}.svg`, svg: lineChartSvg(`${model}: tokens/s by ${s} (wall clock, this driver)`, s, 'tokens/s', series) });
+  }
+  const prompts = results.filter((r) => r.suite === 'prompt' && !r.error && r.ttft_ms !== undefined);
+  if (prompts.length > 0) {
+    const series: Series[] = [...new Set(prompts.map((r) => r.engine))].map((e) => ({
+      name: `${e} (measured)`,
+      points: prompts.filter((r) => r.engine === e).map((r) => ({ x: r.sweep, y: r.ttft_ms! })),
+    }));
+    charts.push({ file: '-prompt.svg', svg: lineChartSvg(`${model}: time to first token by prompt length (wall clock, this driver)`, 'prompt tokens', 'TTFT ms', series) });
   }
   return charts;
 }

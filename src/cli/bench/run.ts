@@ -6,6 +6,9 @@ import type { Allreduce } from '../../mesh/collectives.ts';
 import { BOS } from '../../model/config.ts';
 import { ReferenceTransformer } from '../../model/reference.ts';
 import { argmax } from '../../model/sampler.ts';
+import { gpuPrefillCost } from '../../cost/model.ts';
+import { gpuPreset } from '../../cost/hardware.ts';
+import { checkPromptFits } from '../../engines/generate.ts';
 import type { Model } from '../../model/weights.ts';
 import type { CDecoder } from '../cdecode.ts';
 import type { BenchEngine, Case } from './suite.ts';
@@ -28,8 +31,24 @@ export interface BenchResult {
   offchip_bytes_per_token: number | null;
   energy_uj_per_token: number | null;
   max_abs_dlogit: number | null;
+  // The prompt sweep only (absent on the other rows): the prompt's positions (BOS included), fed
+  // before the first id; tokens_per_s above is then the decode after the first id.
+  prompt_tokens?: number;
+  prefill?: 'batched' | 'token by token';
+  ttft_ms?: number; // median over repeats, wall clock: the prompt through the model and the first id found
+  ttft_ms_min?: number;
+  ttft_ms_max?: number;
+  prefill_tokens_per_s?: number; // prompt_tokens / ttft_ms (median)
+  modelled_ttft_ms?: number | null; // gpu: gpuPrefillCost of the prompt; mesh: its positions' modelled costs summed; cpu: none
+  modelled_prefill_tokens_per_s?: number | null;
   error?: string;
 }
+
+/**
+ * The largest |Δlogit| against the reference a prompt row accepts before it is timed (the GPU
+ * baseline and the mesh sit near 1e-4 on the bench's models; the CLI test holds them to this).
+ */
+export const LOGIT_TOLERANCE = 1e-3;
 
 /** What every case of one bench run shares. */
 export interface RunSettings {
@@ -83,7 +102,7 @@ export async function runCase(c: Case, model: Model, s: RunSettings): Promise<Be
   try {
     const positions = c.context + s.tokens;
     if (positions > model.config.seqLen) throw new WafermeshError('bad-option', `context ${c.context} + ${s.tokens} tokens exceeds seq_len ${model.config.seqLen}; use smaller --contexts or --tokens`);
-    const rates = c.engine === 'c' ? runC(c, model, s) : await runMachine(c, model, s, r);
+    const rates = c.engine === 'c' ? runC(c, model, s) : c.prompt !== undefined ? await runPrompt(c, c.prompt, model, s, r) : await runMachine(c, model, s, r);
     r.tokens_per_s = median(rates);
     r.tokens_per_s_min = Math.min(...rates);
     r.tokens_per_s_max = Math.max(...rates);
@@ -149,6 +168,91 @@ async function runMachine(c: Case, model: Model, s: RunSettings, r: BenchResult)
       rates.push((1000 * s.tokens) / (performance.now() - t0));
     }
     if (engine.plan) modelled(engine, traces, s.tokens, r);
+    return rates;
+  } finally {
+    engine.dispose();
+  }
+}
+
+/**
+ * The prompt sweep: `P` prompt positions (the reference's greedy ids from BOS), then `tokens`
+ * decoded after the first id. A warm-up checks every position's logits against the reference (the
+ * prefill's last ones included) and keeps the traces; then `repeats` timed runs, each: the prompt
+ * through the model — one batch where the machine has `prefill`, token by token otherwise — and
+ * the first id (the time to first token), then the decode, after one such run untimed. Returns the decode's tokens/s of each.
+ */
+async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: BenchResult): Promise<number[]> {
+  const positions = P + s.tokens;
+  const { ids, logits } = referenceRun(model, positions);
+  const engine: Machine = await createMachine(c.engine, model, { gpu: async () => s.gpu!, mesh: c.mesh, allreduce: s.allreduce, gpuPreset: s.gpuPreset });
+  try {
+    checkPromptFits(positions, engine);
+    const batched = !!engine.prefill;
+    r.prompt_tokens = P;
+    r.prefill = batched ? 'batched' : 'token by token';
+    const prompt = ids.slice(0, P);
+    let maxDiff = 0;
+    const check = (l: Float32Array, pos: number) => {
+      for (let j = 0; j < l.length; j++) maxDiff = Math.max(maxDiff, Math.abs(l[j] - logits[pos][j]));
+    };
+    // Warm-up and verification (pipelines built on first use are not timed below).
+    const promptTraces: MachineTrace[] = [];
+    const decodeTraces: MachineTrace[] = [];
+    engine.reset();
+    if (engine.measuring !== undefined) engine.measuring = true;
+    if (batched) {
+      check(await engine.prefill!(prompt, 0), P - 1);
+    } else {
+      for (let pos = 0; pos < P; pos++) {
+        check(await engine.forward(ids[pos], pos), pos);
+        const t = engine.lastTrace();
+        if (t) promptTraces.push(t);
+      }
+    }
+    for (let pos = P; pos < positions; pos++) {
+      check(await engine.forward(ids[pos], pos), pos);
+      const t = engine.lastTrace();
+      if (t) decodeTraces.push(t);
+    }
+    if (engine.measuring !== undefined) engine.measuring = false;
+    r.max_abs_dlogit = maxDiff;
+    if (maxDiff > LOGIT_TOLERANCE) throw new WafermeshError('mismatch', `${c.engine} with a ${P}-token prompt: max |Δlogit| ${maxDiff.toExponential(2)} against the reference exceeds ${LOGIT_TOLERANCE}`);
+
+    // Timed: where the machine finds the id itself (the wafer), only the id comes back.
+    const step = engine.greedy ? (pos: number) => engine.greedy!(ids[pos], pos, true) : async (pos: number) => argmax(await engine.forward(ids[pos], pos));
+    const ttfts: number[] = [];
+    const rates: number[] = [];
+    // k = 0 runs the timed path once untimed (the wafer's greedy pipelines, not the forward ones
+    // the check above used, are built on first use).
+    for (let k = 0; k <= s.repeats; k++) {
+      engine.reset();
+      const t0 = performance.now();
+      let first: number;
+      if (batched) first = argmax(await engine.prefill!(prompt, 0));
+      else {
+        first = -1;
+        for (let pos = 0; pos < P; pos++) first = await step(pos);
+      }
+      const t1 = performance.now();
+      if (first !== ids[P]) throw new WafermeshError('mismatch', `${c.engine} with a ${P}-token prompt: first id ${first}, the reference's ${ids[P]}`);
+      for (let pos = P; pos < positions; pos++) await step(pos);
+      const t2 = performance.now();
+      if (k === 0) continue;
+      ttfts.push(t1 - t0);
+      rates.push((1000 * s.tokens) / (t2 - t1));
+    }
+    r.ttft_ms = median(ttfts);
+    r.ttft_ms_min = Math.min(...ttfts);
+    r.ttft_ms_max = Math.max(...ttfts);
+    r.prefill_tokens_per_s = (1000 * P) / r.ttft_ms;
+    // Modelled on the preset hardware: the GPU baseline's batched prefill, or the wafer's prompt
+    // positions one by one (the last gives the first id); none for the plain CPU reference.
+    let seconds: number | null = null;
+    if (engine.plan === 'gpu' && batched) seconds = gpuPrefillCost(model.config, P, gpuPreset(s.gpuPreset)).seconds;
+    else if (engine.plan === 'mesh' && !batched && promptTraces.length === P) seconds = promptTraces.reduce((a, t) => a + t.cost.seconds, 0);
+    r.modelled_ttft_ms = seconds === null ? null : 1000 * seconds;
+    r.modelled_prefill_tokens_per_s = seconds === null ? null : P / seconds;
+    if (engine.plan) modelled(engine, decodeTraces, s.tokens, r);
     return rates;
   } finally {
     engine.dispose();

@@ -8,8 +8,17 @@ import type { Model } from '../../model/weights.ts';
 export type BenchEngine = EngineName | 'c';
 export const BENCH_ENGINES: readonly BenchEngine[] = [...ENGINES, 'c'];
 
-/** `engines`: one case per engine; `default`: that, then the sweeps over mesh size, context and model size. */
-export const SUITES = ['default', 'engines'] as const;
+/**
+ * `engines`: one case per engine; `prompt`: the prompt-length sweep alone (time to the first id,
+ * prefill tokens/s); `default`: the engines, then the sweeps over mesh size, context, model size and
+ * prompt length.
+ */
+export const SUITES = ['default', 'engines', 'prompt'] as const;
+
+/** The prompt lengths swept when --prompts is not given (those that fit the context with the timed tokens). */
+export const DEFAULT_PROMPTS = [1, 16, 64, 200] as const;
+/** The machines the prompt sweep runs (the C decode only times from BOS). */
+const PROMPT_ENGINES: readonly BenchEngine[] = ['cpu', 'gpu', 'mesh'];
 
 /** One measurement: an engine decoding `tokens` positions of a model after `context` untimed ones. */
 export interface Case {
@@ -19,6 +28,8 @@ export interface Case {
   model: string; // a name loadModel takes
   mesh?: MeshConfig;
   context: number; // positions decoded before the timed ones
+  /** The prompt sweep: positions in the prompt (BOS included), prefilled before the first id; absent elsewhere. */
+  prompt?: number;
 }
 
 export interface SuiteOptions {
@@ -29,6 +40,24 @@ export interface SuiteOptions {
   tokens: number; // timed positions per case (the context sweep keeps context + tokens ≤ seq_len)
   meshes?: string[]; // the mesh-size sweep, WxH each
   contexts?: number[]; // the context sweep
+  prompts?: number[]; // the prompt-length sweep (checked by checkPrompts)
+}
+
+/** `--prompts 1,16,64`: whole numbers ≥ 1, each checked; the context is checked by checkPrompts once the model is loaded. */
+export function parsePrompts(s: string): number[] {
+  return s.split(',').map((p) => {
+    const n = Number(p.trim());
+    if (p.trim() === '' || !Number.isInteger(n) || n < 1) throw new WafermeshError('bad-option', `--prompts: "${p.trim()}" is not a whole number of at least 1 (prompt length in tokens, BOS included), e.g. --prompts 1,16,64`);
+    return n;
+  });
+}
+
+/** Each prompt, with the timed tokens after it, must fit the context (seq_len); refused in one line otherwise. */
+export function checkPrompts(prompts: readonly number[], seqLen: number, tokens: number): void {
+  for (const p of prompts) {
+    if (p >= seqLen) throw new WafermeshError('bad-option', `--prompts: ${p} is not shorter than the context (seq_len ${seqLen}); choose lengths below ${seqLen}`);
+    if (p + tokens > seqLen) throw new WafermeshError('bad-option', `--prompts: ${p} + ${tokens} timed tokens exceeds seq_len ${seqLen}; use shorter --prompts or fewer --tokens`);
+  }
 }
 
 /** `--engines a,b`, each checked. */
@@ -53,10 +82,23 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
     return meshFromPreset(o.preset, width, height);
   };
   const base = await getModel(o.model);
+  const prompts = o.prompts ?? DEFAULT_PROMPTS.filter((p) => p + o.tokens <= base.config.seqLen);
+  checkPrompts(prompts, base.config.seqLen, o.tokens);
   // The main model's mesh: the smallest square that holds it, at least 8x8.
   const fitting = smallestFittingMesh(base.config, meshFromPreset(o.preset, 8, 8)) ?? meshOf('8x8');
   const main = fitting.width < 8 ? meshOf('8x8') : fitting;
   const cases: Case[] = [];
+  const promptSweep = () => {
+    for (const p of prompts) {
+      for (const e of o.engines.filter((x) => PROMPT_ENGINES.includes(x))) {
+        cases.push({ suite: 'prompt', sweep: String(p), engine: e, model: o.model, mesh: e === 'mesh' ? main : undefined, context: 0, prompt: p });
+      }
+    }
+  };
+  if (o.suite === 'prompt') {
+    promptSweep();
+    return cases;
+  }
   for (const e of o.engines) cases.push({ suite: 'engines', sweep: e, engine: e, model: o.model, mesh: e === 'mesh' ? main : undefined, context: 0 });
   if (o.suite !== 'default') return cases;
 
@@ -77,5 +119,6 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
       cases.push({ suite: 'model size', sweep: `dim ${dim}`, engine: e, model: name, mesh: e === 'mesh' ? fit : undefined, context: 0 });
     }
   }
+  promptSweep();
   return cases;
 }
