@@ -384,15 +384,19 @@ fn argmax_local(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (me >= W * H || me % W != 0u) {
     return;
   }
-  var best = -3.0e38;
+  // The lowest f32 for a slice with no finite logit; otherwise the largest logit itself (so a
+  // maximum below any marker is still found).
+  var best = -3.4028234e38;
+  var found = false;
   var bad = 0.0;
   let n = mt(F_ROWS_VOCAB);
   for (var i = 0u; i < n; i++) {
     let v = ld(mt(F_LOGITS) + i);
     if (not_finite(v)) {
       bad = 1.0;
-    } else {
-      best = max(best, v);
+    } else if (!found || v > best) {
+      best = v;
+      found = true;
     }
   }
   st(mt(F_STATS) + S_BEST, best);

@@ -165,7 +165,12 @@ export class MeshRuntime {
       staging.unmap();
       this.res.ctx.check();
       // The column's max-reduce of −(index of the maximum) (+1 where a logit was not finite).
-      return pick > 0 ? -1 : -pick;
+      if (pick > 0) return -1;
+      const id = -pick;
+      if (!Number.isInteger(id) || id >= this.program.model.vocabSize) {
+        throw new WafermeshError('internal', `the wafer's max-reduce found no maximum at position ${pos} (it read ${pick}); this is a bug in the fabric decode`);
+      }
+      return id;
     } finally {
       this.res.destroyBuffer(staging);
     }

@@ -110,7 +110,16 @@ export class MeshEngine implements Machine {
     if (this.measuring) fabric.clearCounters();
     const id = await this.runtime.stepGreedy(token, pos, fed);
     this.last = { token, pos };
-    this.lastMeasured = this.measuring ? this.compare((await fabric.readCounters()).phases, token, pos) : undefined;
+    this.stepped = undefined;
+    this.steppedPhases = [];
+    this.lastMeasured = undefined;
+    if (this.measuring) {
+      const { phases, violation } = await fabric.readCounters();
+      if (violation) {
+        throw new WafermeshError('fabric-violation', `a core reached outside its SRAM and its neighbours' links (${violation.code} at core ${violation.core}); this is a bug in the fabric decode`);
+      }
+      this.lastMeasured = this.compare(phases, token, pos);
+    }
     this.waferId = id;
     if (id < 0) throw new WafermeshError('non-finite-logits', `a logit at position ${pos} is not finite (the wafer's max-reduce flagged it); the model produced non-finite values, so no token is chosen`);
     return id;
