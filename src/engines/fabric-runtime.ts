@@ -2,7 +2,7 @@ import { WafermeshError } from '../errors.ts';
 import type { GpuResources } from '../gpu/resources.ts';
 import type { FabricViolation } from './machine.ts';
 import { DIR } from '../mesh/collectives.ts';
-import { checkRound, FLOW_DIR, streamCore, streamSpan, streamSteps, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
+import { checkRound, downstream, FLOW_DIR, streamCore, streamSpan, streamSteps, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
 
 /** Words per entry of the fabric tables, item kinds, counter layout: put before shaders/fabric.wgsl. */
 const STREAM_WORDS = 5;
@@ -50,7 +50,7 @@ interface RoundInfo {
   /** The most steps the round takes (every KV-cache slot in use). */
   readonly steps: number;
   /** Its streams' sizes, to bound the steps at a position: items, hops to the farthest end, KV rows. */
-  readonly bounds: readonly { readonly items: number; readonly hops: number; readonly perSlot: number; readonly row: number }[];
+  readonly bounds: readonly { readonly items: number; readonly perSlot: number; readonly row: number; readonly last: Int32Array }[];
   readonly axisRow: boolean;
   readonly line: number;
   readonly locals: number;
@@ -91,7 +91,13 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       }
       // The kernel loops until the last item reached its end, counted from the stream's first core.
       steps = Math.max(steps, streamSteps(s));
-      if (s.items.length) bounds.push({ items: s.items.length, hops: streamSteps(s) - s.items.length, perSlot: s.perSlot ?? 0, row: s.line });
+      // last[k]: the step by which items 0…k have all reached their ends (item k reaches its end
+      // k + its hops from the stream's first core after the clock starts).
+      if (s.items.length) {
+        const last = new Int32Array(s.items.length);
+        s.items.forEach((it, k) => (last[k] = Math.max(k > 0 ? last[k - 1] : 0, k + downstream(s, it.end) + 1)));
+        bounds.push({ items: s.items.length, perSlot: s.perSlot ?? 0, row: s.line, last });
+      }
     }
     const byCore = new Map<number, number[]>();
     for (const l of r.locals) {
@@ -236,7 +242,7 @@ export class FabricRuntime {
     for (const b of r.bounds) {
       const used = this.pos < b.row ? 0 : Math.floor((this.pos - b.row) / H) + 1;
       const items = b.perSlot ? Math.min(b.items, used * b.perSlot) : b.items;
-      if (items > 0) steps = Math.max(steps, items + b.hops);
+      if (items > 0) steps = Math.max(steps, b.last[items - 1]);
     }
     return steps;
   }
