@@ -1,7 +1,7 @@
 // fabric: the wafer's routers and links, one invocation per core, looping the fabric steps of a
 // round with a barrier between steps. A mesh of at most 256 cores runs as one workgroup and a whole
-// phase (all its rounds) in one dispatch; a larger one runs a round per dispatch, a workgroup per
-// line (a row or a column).
+// phase (all its rounds) in one dispatch; a larger one runs a workgroup per line (a row or a
+// column), consecutive rounds along the same axis in one dispatch.
 //
 // Every core has its SRAM slice and four outgoing link registers (east, west, south, north), each
 // holding one word per step (double-buffered by step parity: written at step s, read by the

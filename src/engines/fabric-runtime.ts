@@ -130,8 +130,9 @@ const WHOLE_MESH = 256;
 /**
  * The fabric on the GPU: link registers, route tables and counters over a mesh's SRAM. It runs
  * the rounds of its phases — a mesh of at most 256 cores as one workgroup, a whole phase (all its
- * rounds) per dispatch; a larger one a round per dispatch, a workgroup per line; the steps looped
- * with a barrier between them — and reads back what moved, measured where it moved.
+ * rounds) per dispatch; a larger one a workgroup per line, consecutive rounds along the same axis
+ * per dispatch; the steps looped with a barrier between them — and reads back what moved,
+ * measured where it moved.
  */
 export class FabricRuntime {
   readonly layout: FabricLayout;
@@ -217,7 +218,14 @@ export class FabricRuntime {
         if (rounds.length) await dispatch(p, rounds, nCores, 1);
       }
     } else {
-      for (let i = 0; i < t.rounds.length; i++) await dispatch(t.rounds[i].phase, [i], t.rounds[i].line, t.rounds[i].axisRow ? H : W);
+      // A workgroup per line: consecutive rounds of a phase along the same axis touch only their own
+      // line, so one dispatch loops them; a round along the other axis needs the next dispatch.
+      for (let i = 0; i < t.rounds.length; ) {
+        const r = t.rounds[i];
+        const group = [i++];
+        while (i < t.rounds.length && t.rounds[i].phase === r.phase && t.rounds[i].axisRow === r.axisRow) group.push(i++);
+        await dispatch(r.phase, group, r.line, r.axisRow ? H : W);
+      }
     }
     this.res.ctx.check();
   }
