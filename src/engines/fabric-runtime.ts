@@ -2,7 +2,7 @@ import { WafermeshError } from '../errors.ts';
 import type { GpuResources } from '../gpu/resources.ts';
 import type { FabricViolation } from './machine.ts';
 import { DIR } from '../mesh/collectives.ts';
-import { checkRound, downstream, FLOW_DIR, streamCore, streamSpan, streamSteps, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
+import { checkRound, downstream, FLOW_DIR, streamCore, streamSpan, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
 
 /** Words per entry of the fabric tables, item kinds, counter layout: put before shaders/fabric.wgsl. */
 const STREAM_WORDS = 5;
@@ -47,10 +47,8 @@ export interface FabricOptions {
 /** One round's dispatch: its phase, the steps it loops, rows or columns, and when it runs. */
 interface RoundInfo {
   readonly phase: number;
-  /** The most steps the round takes (every KV-cache slot in use). */
-  readonly steps: number;
-  /** Its streams' sizes, to bound the steps at a position: items, hops to the farthest end, KV rows. */
-  readonly bounds: readonly { readonly items: number; readonly perSlot: number; readonly row: number; readonly last: Int32Array }[];
+  /** Per stream, to bound the round's steps at a position: KV-cache items per slot and its row, and (one entry per item) the step by which items 0…k have arrived. */
+  readonly bounds: readonly { readonly perSlot: number; readonly row: number; readonly last: Int32Array }[];
   readonly axisRow: boolean;
   readonly line: number;
   readonly locals: number;
@@ -74,7 +72,6 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
     checkRound(W, H, r);
     const N = r.axis === 'row' ? W : H;
     if (N > 256) throw new WafermeshError('mesh-too-large', `a fabric line of ${N} cores is over the 256 one workgroup emulates; use a mesh of at most 256 cores a side`);
-    let steps = 0;
     const bounds: RoundInfo['bounds'][number][] = [];
     const used = new Uint8Array(nCores);
     for (const s of r.streams) {
@@ -90,13 +87,12 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
         members[(ri * nCores + core) * MEMBER_WORDS + 2 + slot] = (index + 1) | (!ramps || ramps.has(p) ? RAMP_BIT : 0);
       }
       // The kernel loops until the last item reached its end, counted from the stream's first core.
-      steps = Math.max(steps, streamSteps(s));
       // last[k]: the step by which items 0…k have all reached their ends (item k reaches its end
       // k + its hops from the stream's first core after the clock starts).
       if (s.items.length) {
         const last = new Int32Array(s.items.length);
         s.items.forEach((it, k) => (last[k] = Math.max(k > 0 ? last[k - 1] : 0, k + downstream(s, it.end) + 1)));
-        bounds.push({ items: s.items.length, perSlot: s.perSlot ?? 0, row: s.line, last });
+        bounds.push({ perSlot: s.perSlot ?? 0, row: s.line, last });
       }
     }
     const byCore = new Map<number, number[]>();
@@ -110,7 +106,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       members[(ri * nCores + core) * MEMBER_WORDS + 1] = list.length / LOCAL_WORDS;
       locals.push(...list);
     }
-    roundInfo.push({ phase, steps, bounds, axisRow: r.axis === 'row', line: N, locals: r.locals.length, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
+    roundInfo.push({ phase, bounds, axisRow: r.axis === 'row', line: N, locals: r.locals.length, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
   });
   const parts = [layout.regions, Uint32Array.from(streams), Uint32Array.from(items), members, Uint32Array.from(locals)];
   const offsets: number[] = [];
@@ -249,7 +245,7 @@ export class FabricRuntime {
     let steps = 0;
     for (const b of r.bounds) {
       const used = this.pos < b.row ? 0 : Math.floor((this.pos - b.row) / H) + 1;
-      const items = b.perSlot ? Math.min(b.items, used * b.perSlot) : b.items;
+      const items = b.perSlot ? Math.min(b.last.length, used * b.perSlot) : b.last.length;
       if (items > 0) steps = Math.max(steps, b.last[items - 1]);
     }
     return steps;

@@ -1,3 +1,4 @@
+import { WafermeshError } from '../errors.ts';
 import type { MachineTrace, PlanKind } from '../cost/model.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
 import type { WaferProgram } from '../mesh/program.ts';
@@ -36,6 +37,11 @@ export interface FabricViolation {
   readonly core: number;
   readonly round: number;
   readonly address: number;
+}
+
+/** The one-line refusal of a run in which the fabric saw an access outside a core's SRAM or its neighbours' links. */
+export function violationError(v: FabricViolation): WafermeshError {
+  return new WafermeshError('fabric-violation', `a core reached outside its SRAM and its neighbours' links (${v.code} at core ${v.core}); this is a bug in the fabric decode`);
 }
 
 /** A token decoded on the fabric with what moved, phase by phase. */

@@ -6,7 +6,7 @@ import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
-import type { Machine, MeasuredPhase, PassInfo, TokenMeasurement } from './machine.ts';
+import { violationError, type Machine, type MeasuredPhase, type PassInfo, type TokenMeasurement } from './machine.ts';
 import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 
@@ -116,7 +116,7 @@ export class MeshEngine implements Machine {
     if (this.measuring) {
       const { phases, violation } = await fabric.readCounters();
       if (violation) {
-        throw new WafermeshError('fabric-violation', `a core reached outside its SRAM and its neighbours' links (${violation.code} at core ${violation.core}); this is a bug in the fabric decode`);
+        throw violationError(violation);
       }
       this.lastMeasured = this.compare(phases, token, pos);
     }

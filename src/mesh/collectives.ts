@@ -171,7 +171,7 @@ export interface MulticastElement {
  * group is streamed on its own segment of the line, all at once, so a word that travels a few hops
  * at the far end of the line does not wait for a stream clocked from its near end.
  */
-function multicastGroups<T extends Pick<MulticastElement, 'at' | 'lo' | 'hi'>>(elements: readonly T[]): T[][] {
+export function multicastGroups<T extends Pick<MulticastElement, 'at' | 'lo' | 'hi'>>(elements: readonly T[]): T[][] {
   const groups: { hi: number; els: T[] }[] = [];
   for (const e of [...elements].sort((x, y) => x.lo - y.lo)) {
     const last = groups[groups.length - 1];

@@ -1,5 +1,5 @@
 import { kvDim, type ModelConfig } from '../model/config.ts';
-import { allreducePlan, type Segment } from './collectives.ts';
+import { allreducePlan, multicastGroups, type Segment } from './collectives.ts';
 import { ringOrder } from './ring.ts';
 import { scoreClasses } from './programs/decode-fabric.ts';
 import type { MeshConfig } from './config.ts';
@@ -355,17 +355,9 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
         }
         for (const e of els) linkWords += e.hi - e.lo;
         // Groups of elements whose spans overlap, each streamed on its own segment.
-        const groups: { hi: number; els: typeof els }[] = [];
-        for (const e of [...els].sort((x, y) => x.lo - y.lo)) {
-          const last = groups[groups.length - 1];
-          if (last && e.lo <= last.hi) {
-            last.els.push(e);
-            last.hi = Math.max(last.hi, e.hi);
-          } else groups.push({ hi: e.hi, els: [e] });
-        }
-        for (const g of groups) {
+        for (const group of multicastGroups(els)) {
           for (const forward of [true, false]) {
-            const items = g.els.filter((e) => (forward ? e.hi > e.at : e.lo < e.at)).map((e) => ({ origin: e.at, end: forward ? e.hi : e.lo }));
+            const items = group.filter((e) => (forward ? e.hi > e.at : e.lo < e.at)).map((e) => ({ origin: e.at, end: forward ? e.hi : e.lo }));
             if (items.length === 0) continue;
             const first = forward ? Math.min(...items.map((i) => i.origin)) : Math.max(...items.map((i) => i.origin));
             items.sort((x, y) => Math.abs(y.end - first) - Math.abs(x.end - first));

@@ -15,7 +15,7 @@ import { isRandomSpec, loadModel, parseModelSpec, type LoadedModel } from '../mo
 import { TextStream, type Tokenizer } from '../model/tokenizer.ts';
 import type { Model } from '../model/weights.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
-import type { MeasuredPhase } from '../engines/machine.ts';
+import { violationError, type MeasuredPhase } from '../engines/machine.ts';
 import { stepCaption } from './captions.ts';
 import type { FitReport, PhaseEvent, PhaseInfo, PhaseMeasurement, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
 
@@ -271,7 +271,7 @@ export class RaceSession {
       } else if (r.measured) {
         const m = await r.mesh.measure!(token, pos);
         if (m.violation) {
-          throw new WafermeshError('fabric-violation', `a core reached outside its SRAM and its neighbours' links (${m.violation.code} at core ${m.violation.core}); this is a bug in the fabric decode`);
+          throw violationError(m.violation);
         }
         this.tokenLinks.fill(0);
         for (const p of m.phases) p.measured.linkWords.forEach((w, i) => (this.tokenLinks[i] += w));

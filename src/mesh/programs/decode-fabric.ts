@@ -197,7 +197,7 @@ export function compileFabricDecode(program: WaferProgram, algorithm: Allreduce 
 
   const classes = scoreClasses(m, mesh);
   const segOf = new Map(classes.flat().map((x) => [`${x.seg.lo}:${x.seg.hi}`, x]));
-  const headsOf = (s: Segment) => [...segOf.values()].find((x) => x.seg.lo === s.lo && x.seg.hi === s.hi)!.heads;
+  const headsOf = (s: Segment) => segOf.get(`${s.lo}:${s.hi}`)!.heads;
   const slotsOf = (r: number) => placement.cores[r * W].kvSlots;
   const used = (r: number, pos: number) => (pos < r ? 0 : Math.floor((pos - r) / H) + 1);
 
