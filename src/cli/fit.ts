@@ -38,6 +38,13 @@ export const fitCommand: Command = {
     json: { type: 'boolean' },
   },
   choices: { model: CHOICES.anyModel, ...MESH_CHOICES },
+  descriptions: {
+    model: 'the model: a name below (shapes known without weights too), a llama2.c checkpoint PATH, or random:<spec>',
+    mesh: 'the wafer: WIDTHxHEIGHT cores, e.g. 8x8 (up to 2048 a side)',
+    preset: 'the wafer core (SRAM per core, clock)',
+    sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
+    json: 'print one JSON object (the fit and the occupancy map) instead of text',
+  },
   async run(v) {
     const model = loadConfig(String(v.model));
     const mesh = meshOption(v);

@@ -30,14 +30,30 @@ export const generateCommand: Command = {
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     json: { type: 'boolean' },
   },
-  choices: { model: CHOICES.runnableModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
+  choices: { engine: CHOICES.engine, model: CHOICES.runnableModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
+  descriptions: {
+    engine: 'the machine that decodes: cpu (the reference), gpu (the off-chip GPU baseline) or mesh (the emulated wafer)',
+    model: 'the model: a name below, a llama2.c checkpoint PATH, or random:dim=64,layers=2,… (a seeded random model)',
+    tokenizer: "a llama2.c tokenizer file (default: the built-in model's own; without one, ids are printed)",
+    prompt: 'text to start from, after BOS (needs a tokenizer)',
+    tokens: 'how many ids to generate at most (fewer if the model emits BOS or the context ends)',
+    temperature: 'sampling temperature; 0 = greedy (the most likely id)',
+    'top-p': 'nucleus sampling: sample among the most likely ids holding this much probability; 1 = off',
+    seed: "the sampler's random seed (a whole number)",
+    mesh: 'the wafer for --engine mesh: WIDTHxHEIGHT cores, e.g. 8x8',
+    preset: 'the wafer core for --engine mesh (SRAM, clock, link width)',
+    sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
+    allreduce: 'how the wafer runs its allreduces: chain, ring or ktree (tree is accepted for ktree)',
+    json: 'print one JSON object (ids, text, stop, timings, what moved) instead of streaming text',
+  },
   async run(v) {
     const tokens = numberOption('tokens', v.tokens, 256, true);
     const temperature = numberOption('temperature', v.temperature, 0);
     const topP = numberOption('top-p', v['top-p'], 1);
     const seed = numberOption('seed', v.seed, 42, true);
     const prompt = String(v.prompt ?? '');
-    const { model, tokenizer } = await loadModel(String(v.model), v.tokenizer as string | undefined);
+    const { model, tokenizer, warnings } = await loadModel(String(v.model), v.tokenizer as string | undefined);
+    for (const w of warnings) console.error(`wafermesh generate: warning: ${w}`);
     if (prompt !== '' && !tokenizer) {
       throw new WafermeshError(
         'no-tokenizer',

@@ -8,6 +8,7 @@ export const infoCommand: Command = {
   summary: 'the WebGPU adapter, driver, limits and features this machine gives',
   usage: '[--json]',
   options: { json: { type: 'boolean' } },
+  descriptions: { json: 'print one JSON object (adapter, driver, features, limits, largest mesh) instead of text' },
   async run(values) {
     const ctx = await nodeGpu();
     try {

@@ -1,8 +1,9 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WafermeshError } from '../errors.ts';
-import { modelEntry } from '../catalog.ts';
+import { errorCode, WafermeshError } from '../errors.ts';
+import { CATALOG, modelEntry, runnableModels } from '../catalog.ts';
+import { didYouMean } from './options.ts';
 import { readCheckpointHeader } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { loadModel as loadAnyModel, parseModelSpec, type LoadedModel } from '../model/load.ts';
@@ -37,7 +38,7 @@ const readProjectFile = (path: string, what: string, builtin: boolean) => readFi
 export function loadConfig(nameOrPath: string): { config: ModelConfig; source: string } {
   const entry = modelEntry(nameOrPath);
   if (entry?.config) return { config: entry.config, source: entry.id };
-  const spec = parseModelSpec(nameOrPath, looksLikePath);
+  const spec = modelSpec(nameOrPath, CATALOG.models.map((m) => m.id));
   if (spec.kind === 'random') return { config: parseRandomSpec(spec.spec.slice('random:'.length)).config, source: spec.spec };
   const builtin = spec.kind === 'builtin' ? spec.entry : undefined;
   const path = builtin ? resolve(PROJECT_ROOT, builtin.checkpoint) : nameOrPath;
@@ -58,5 +59,23 @@ export function loadConfig(nameOrPath: string): { config: ModelConfig; source: s
  * `tokenizerPath`, else the built-in model's own, else none.
  */
 export function loadModel(nameOrPath: string, tokenizerPath?: string): Promise<LoadedModel> {
-  return loadAnyModel(parseModelSpec(nameOrPath, looksLikePath), readProjectFile, tokenizerPath);
+  if (tokenizerPath !== undefined) checkFile(tokenizerPath, 'tokenizer');
+  const entry = modelEntry(nameOrPath);
+  if (entry && !entry.checkpoint) {
+    throw new WafermeshError('no-weights', `model ${entry.id} is known by its shape only (its weights are not here): \`fit\`, \`trace\` and \`predict\` take it; to run one, use ${runnableModels().map((m) => m.id).join(', ')}, a checkpoint PATH or random:<spec>`);
+  }
+  return loadAnyModel(modelSpec(nameOrPath, runnableModels().map((m) => m.id)), readProjectFile, tokenizerPath);
+}
+
+/**
+ * What a model name means (parseModelSpec), with an unknown name refused in one line that lists
+ * the names this command takes (`known`) and the closest of them.
+ */
+function modelSpec(nameOrPath: string, known: string[]) {
+  try {
+    return parseModelSpec(nameOrPath, looksLikePath);
+  } catch (e) {
+    if (errorCode(e) !== 'unknown-model') throw e;
+    throw new WafermeshError('unknown-model', `model "${nameOrPath}" is neither a known name (${known.join(', ')}), a random:<spec>, nor an existing file${didYouMean(nameOrPath, known)}`);
+  }
 }

@@ -28,6 +28,17 @@ export const traceCommand: Command = {
     json: { type: 'boolean' },
   },
   choices: { model: CHOICES.anyModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
+  descriptions: {
+    model: 'the model: a name below, a llama2.c checkpoint PATH, or random:<spec>',
+    mesh: 'the wafer: WIDTHxHEIGHT cores, e.g. 8x8',
+    preset: 'the wafer core (SRAM per core, clock, link width)',
+    sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
+    allreduce: 'how allreduces run on the fabric: chain, ring or ktree (tree is accepted for ktree)',
+    pos: 'the position of the traced token (0 … the context the mesh holds − 1)',
+    token: 'the id of the traced token (default: BOS)',
+    measure: 'also run the token on the GPU and print what it counted beside the closed form (needs WebGPU and the model\'s weights)',
+    json: 'print one JSON object instead of a table',
+  },
   async run(v) {
     const model = loadConfig(String(v.model));
     const mesh = meshOption(v);

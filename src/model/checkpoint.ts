@@ -74,16 +74,32 @@ export function readCheckpointHeader(bytes: Uint8Array, fileBytes: number, sourc
   return config;
 }
 
-/** Throws naming the first tensor and index holding NaN or ±Infinity. */
+/**
+ * The largest weight magnitude accepted: 2^64. A larger weight's square overflows float32 (whose
+ * largest value is about 2^128), so the first RMSNorm's Σx² is infinite in f32 arithmetic: the
+ * GPU and the wafer then compute garbage (1/√∞ = 0 gives all-zero logits, not an error) where the
+ * CPU reference, in f64, meets Infinity and NaN. Refusing such checkpoints when they are read makes
+ * every engine refuse them, the same way, before anything runs.
+ */
+export const MAX_WEIGHT_MAGNITUDE = 2 ** 64;
+
+/** Throws naming the first tensor and index holding NaN, ±Infinity, or a value beyond MAX_WEIGHT_MAGNITUDE. */
 export function checkFinite(w: Weights, source: string): void {
   const names = [...WEIGHT_ORDER, 'wcls'] as const;
   for (const k of names) {
     const t = w[k];
     for (let i = 0; i < t.length; i++) {
-      if (!Number.isFinite(t[i])) {
+      const v = t[i];
+      if (!Number.isFinite(v)) {
         throw new WafermeshError(
           'bad-checkpoint',
-          `${source}: weight ${k}[${i}] is ${t[i]}; the checkpoint is corrupt (re-export or re-download it)`,
+          `${source}: weight ${k}[${i}] is ${v}; the checkpoint is corrupt (re-export or re-download it)`,
+        );
+      }
+      if (Math.abs(v) > MAX_WEIGHT_MAGNITUDE) {
+        throw new WafermeshError(
+          'bad-checkpoint',
+          `${source}: weight ${k}[${i}] is ${v.toPrecision(3)}, beyond ±1.8e19: its square overflows float32, so every engine would compute non-finite values; the checkpoint is corrupt (re-export or re-download it)`,
         );
       }
     }

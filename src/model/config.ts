@@ -25,13 +25,24 @@ const LIMITS = {
   seqLen: 1 << 20,
 };
 
+/** The fields as llama2.c's header and config.json name them, for messages a person reads. */
+const HEADER_NAMES: Record<keyof typeof LIMITS | 'nKvHeads', string> = {
+  dim: 'dim',
+  hiddenDim: 'hidden_dim',
+  nLayers: 'n_layers',
+  nHeads: 'n_heads',
+  nKvHeads: 'n_kv_heads',
+  vocabSize: 'vocab_size',
+  seqLen: 'seq_len',
+};
+
 /** Validates and freezes a config; throws a one-line WafermeshError naming the bad field. */
 export function makeConfig(c: ModelConfig): ModelConfig {
   const field = (name: keyof typeof LIMITS | 'nKvHeads', v: number, max: number) => {
     if (!Number.isInteger(v) || v < 1 || v > max) {
       throw new WafermeshError(
         'bad-config',
-        `${name} = ${v} is not an integer in 1…${max}; the checkpoint header is corrupt or not a llama2.c version-0 file`,
+        `${HEADER_NAMES[name]} = ${v} is not an integer in 1…${max}; the checkpoint header is corrupt or not a llama2.c version-0 file`,
       );
     }
   };
@@ -43,16 +54,16 @@ export function makeConfig(c: ModelConfig): ModelConfig {
   field('vocabSize', c.vocabSize, LIMITS.vocabSize);
   field('seqLen', c.seqLen, LIMITS.seqLen);
   if (c.dim % c.nHeads !== 0) {
-    throw new WafermeshError('bad-config', `dim = ${c.dim} is not a multiple of nHeads = ${c.nHeads}; each head needs an equal slice`);
+    throw new WafermeshError('bad-config', `dim = ${c.dim} is not a multiple of n_heads = ${c.nHeads}; each head needs an equal slice`);
   }
   if ((c.dim / c.nHeads) % 2 !== 0) {
-    throw new WafermeshError('bad-config', `head size ${c.dim / c.nHeads} (dim ${c.dim} / nHeads ${c.nHeads}) is odd; rotary embeddings rotate pairs`);
+    throw new WafermeshError('bad-config', `head size ${c.dim / c.nHeads} (dim ${c.dim} / n_heads ${c.nHeads}) is odd; rotary embeddings rotate pairs`);
   }
   if (c.nHeads % c.nKvHeads !== 0) {
-    throw new WafermeshError('bad-config', `nHeads = ${c.nHeads} is not a multiple of nKvHeads = ${c.nKvHeads}; query heads must share KV heads evenly`);
+    throw new WafermeshError('bad-config', `n_heads = ${c.nHeads} is not a multiple of n_kv_heads = ${c.nKvHeads}; query heads must share KV heads evenly`);
   }
   if (c.vocabSize < 3) {
-    throw new WafermeshError('bad-config', `vocabSize = ${c.vocabSize} is below 3; ids 1 (BOS) and 2 (EOS) must exist`);
+    throw new WafermeshError('bad-config', `vocab_size = ${c.vocabSize} is below 3; ids 1 (BOS) and 2 (EOS) must exist`);
   }
   return Object.freeze({ ...c });
 }

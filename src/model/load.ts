@@ -1,5 +1,6 @@
 import { WafermeshError } from '../errors.ts';
 import { readCheckpoint } from './checkpoint.ts';
+import { pairingWarning, sha256Hex } from './pairing.ts';
 import { parseRandomSpec, randomModel } from './random.ts';
 import { builtinModel, builtinModels, type BuiltinModel } from './registry.ts';
 import { readTokenizer, type Tokenizer } from './tokenizer.ts';
@@ -21,6 +22,11 @@ export interface LoadedModel {
   tokenizer: Tokenizer | undefined;
   /** The name to show: the built-in's, the spec, or the file's. */
   name: string;
+  /**
+   * One-line warnings for a person, e.g. a known checkpoint given another model's tokenizer
+   * (pairing.ts): the model still loads.
+   */
+  warnings: string[];
 }
 
 /** Reads a file: a built-in's (`builtin`: its path is relative to the project root) or one a person named. */
@@ -45,10 +51,12 @@ export function parseModelSpec(name: string, isFile?: (s: string) => boolean): M
 export async function loadModel(spec: ModelSpec, read: ReadFile, tokenizerPath?: string): Promise<LoadedModel> {
   let model: Model;
   let name: string;
+  let checkpoint: Uint8Array | undefined; // the file's bytes, for pairing it with its tokenizer
   switch (spec.kind) {
     case 'builtin':
       name = spec.entry.name;
-      model = readCheckpoint(await read(spec.entry.checkpoint, `model ${name}: checkpoint`, true), name);
+      checkpoint = await read(spec.entry.checkpoint, `model ${name}: checkpoint`, true);
+      model = readCheckpoint(checkpoint, name);
       break;
     case 'random': {
       const { config, seed } = parseRandomSpec(spec.spec.slice('random:'.length));
@@ -58,11 +66,13 @@ export async function loadModel(spec: ModelSpec, read: ReadFile, tokenizerPath?:
     }
     case 'file':
       name = spec.path;
-      model = readCheckpoint(await read(spec.path, 'checkpoint', false), name);
+      checkpoint = await read(spec.path, 'checkpoint', false);
+      model = readCheckpoint(checkpoint, name);
       break;
     case 'bytes':
       name = spec.name;
-      model = readCheckpoint(spec.checkpoint, name);
+      checkpoint = spec.checkpoint;
+      model = readCheckpoint(checkpoint, name);
       break;
   }
   let tok: { bytes: Uint8Array; source: string } | undefined;
@@ -70,5 +80,10 @@ export async function loadModel(spec: ModelSpec, read: ReadFile, tokenizerPath?:
   else if (tokenizerPath) tok = { bytes: await read(tokenizerPath, 'tokenizer', false), source: tokenizerPath };
   else if (spec.kind === 'builtin' && spec.entry.tokenizer) tok = { bytes: await read(spec.entry.tokenizer, `model ${name}: tokenizer`, true), source: spec.entry.tokenizer };
   const tokenizer = tok ? readTokenizer(tok.bytes, tok.source, model.config.vocabSize) : undefined;
-  return { model, tokenizer, name };
+  const warnings: string[] = [];
+  if (tok && checkpoint) {
+    const w = pairingWarning(await sha256Hex(checkpoint), await sha256Hex(tok.bytes), { checkpoint: name, tokenizer: tok.source });
+    if (w) warnings.push(w);
+  }
+  return { model, tokenizer, name, warnings };
 }

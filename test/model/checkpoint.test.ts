@@ -121,7 +121,7 @@ describe('llama2.c checkpoints', () => {
     it('heads that do not divide dim', () => {
       const bad = good.slice();
       new DataView(bad.buffer).setInt32(12, 3, true); // n_heads = 3, dim 32
-      refuse(bad, /not a multiple of nHeads = 3/);
+      refuse(bad, /not a multiple of n_heads = 3/);
     });
     it('NaN weights', () => {
       const bad = good.slice();

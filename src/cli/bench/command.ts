@@ -5,15 +5,15 @@ import { gpuPreset } from '../../cost/hardware.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { nodeGpu } from '../../gpu/node.ts';
 import type { Allreduce } from '../../mesh/collectives.ts';
-import { DEFAULT_PRESET } from '../../mesh/config.ts';
+import { DEFAULT_PRESET, meshFromPreset } from '../../mesh/config.ts';
 import type { Model } from '../../model/weights.ts';
 import { CDecoder } from '../cdecode.ts';
 import type { Command } from '../command.ts';
 import { loadModel } from '../load.ts';
-import { CHOICES, numberOption } from '../options.ts';
+import { CHOICES, numberOption, outputPathOption } from '../options.ts';
 import { COLUMNS, formatLine, formatPromptLine, PROMPT_COLUMNS, gitCommit, header, jsonLines, markdown, progressBar, sweepCharts } from './report.ts';
 import { runCase, type BenchResult } from './run.ts';
-import { BENCH_ENGINES, buildSuite, parseEngines, parsePrompts, SUITES } from './suite.ts';
+import { BENCH_ENGINES, buildSuite, parseContexts, parseEngines, parseMeshes, parsePrompts, SUITES } from './suite.ts';
 
 /**
  * `wafermesh bench`: builds the suite's cases (suite.ts), runs each (run.ts: the machines through
@@ -38,17 +38,41 @@ export const benchCommand: Command = {
     md: { type: 'string' },
     svg: { type: 'string' },
   },
-  choices: { model: CHOICES.runnableModel, allreduce: CHOICES.allreduce, preset: CHOICES.wafer, 'gpu-preset': CHOICES.gpu },
+  choices: { suite: { values: () => SUITES }, model: CHOICES.runnableModel, allreduce: CHOICES.allreduce, preset: CHOICES.wafer, 'gpu-preset': CHOICES.gpu },
+  descriptions: {
+    engines: `the machines to time, comma-separated: ${BENCH_ENGINES.join(', ')} (c: the plain C decode)`,
+    suite: 'which cases: default (engines, then mesh size, context, model size and prompt sweeps), engines, or prompt',
+    model: 'the model timed: a name below, a llama2.c checkpoint PATH, or random:<spec>',
+    meshes: 'the mesh-size sweep, comma-separated WIDTHxHEIGHT (default: 8x8,16x16,32x32)',
+    contexts: 'the context sweep: positions decoded before the timed ones, comma-separated (default: 0,128,384 where they fit)',
+    prompts: 'the prompt-length sweep: prompt tokens with BOS, comma-separated (default: 1,16,64,200 where they fit)',
+    tokens: 'timed tokens per repeat',
+    repeats: 'repeats per case (the median is reported, with the range)',
+    allreduce: 'how the wafer runs its allreduces: chain, ring or ktree',
+    preset: 'the wafer core every mesh is made of',
+    'gpu-preset': "the GPU the baseline's modelled numbers are for",
+    json: 'also write JSON Lines, one object per case, to FILE',
+    md: 'also write a markdown table to FILE',
+    svg: 'also write SVG plots of the sweeps to files starting with PREFIX',
+  },
   async run(v) {
+    // Every option and output path is checked here, before a model is loaded or the GPU started.
     const engines = parseEngines(String(v.engines));
     const tokens = numberOption('tokens', v.tokens, 16, true);
     const repeats = numberOption('repeats', v.repeats, 3, true);
-    if (tokens < 1 || repeats < 1) throw new WafermeshError('bad-option', '--tokens and --repeats must be at least 1');
+    if (tokens < 1) throw new WafermeshError('bad-option', `--tokens ${tokens} must be at least 1`);
+    if (repeats < 1) throw new WafermeshError('bad-option', `--repeats ${repeats} must be at least 1`);
     // Checked here, and against the context in buildSuite, before any GPU work.
     const prompts = v.prompts !== undefined ? parsePrompts(String(v.prompts)) : undefined;
+    const meshes = v.meshes !== undefined ? parseMeshes(String(v.meshes)) : undefined;
+    const contexts = v.contexts !== undefined ? parseContexts(String(v.contexts)) : undefined;
+    if (v.json !== undefined) outputPathOption('json', String(v.json));
+    if (v.md !== undefined) outputPathOption('md', String(v.md));
+    if (v.svg !== undefined) outputPathOption('svg', String(v.svg), true);
     const allreduce = String(v.allreduce) as Allreduce;
     const preset = String(v.preset);
     const gpuHw = gpuPreset(String(v['gpu-preset']));
+    for (const s of meshes ?? []) meshFromPreset(preset, s.width, s.height);
     const mainModel = String(v.model);
     const models = new Map<string, Model>();
     const getModel = async (name: string) => {
@@ -66,8 +90,8 @@ export const benchCommand: Command = {
         model: mainModel,
         preset,
         tokens,
-        meshes: v.meshes ? String(v.meshes).split(',') : undefined,
-        contexts: v.contexts ? String(v.contexts).split(',').map(Number) : undefined,
+        meshes: meshes?.map((m) => `${m.width}x${m.height}`),
+        contexts,
         prompts,
       },
       getModel,

@@ -3,6 +3,7 @@ import { WafermeshError } from '../../errors.ts';
 import { meshFromPreset, parseMeshSize, type MeshConfig } from '../../mesh/config.ts';
 import { smallestFittingMesh } from '../../mesh/placement.ts';
 import type { Model } from '../../model/weights.ts';
+import { didYouMean, meshSizeOption } from '../options.ts';
 
 /** What the bench runs: the three machines (through createMachine) and the plain C decode. */
 export type BenchEngine = EngineName | 'c';
@@ -60,10 +61,27 @@ export function checkPrompts(prompts: readonly number[], seqLen: number, tokens:
   }
 }
 
+/** `--meshes 8x8,16x16`: each WIDTHxHEIGHT, checked against the emulator's limits. */
+export function parseMeshes(s: string): { width: number; height: number }[] {
+  return s.split(',').map((m) => {
+    if (m.trim() === '') throw new WafermeshError('bad-option', `--meshes "${s}" has an empty entry; give WIDTHxHEIGHT sizes separated by commas, e.g. --meshes 8x8,16x16`);
+    return meshSizeOption('meshes', m.trim());
+  });
+}
+
+/** `--contexts 0,128`: whole numbers ≥ 0 (positions decoded before the timed ones); the context is checked by buildSuite. */
+export function parseContexts(s: string): number[] {
+  return s.split(',').map((p) => {
+    const n = Number(p.trim());
+    if (p.trim() === '' || !Number.isInteger(n) || n < 0) throw new WafermeshError('bad-option', `--contexts: "${p.trim()}" is not a whole number of at least 0 (positions before the timed tokens), e.g. --contexts 0,128`);
+    return n;
+  });
+}
+
 /** `--engines a,b`, each checked. */
 export function parseEngines(s: string): BenchEngine[] {
   const engines = s.split(',').map((e) => e.trim()) as BenchEngine[];
-  for (const e of engines) if (!BENCH_ENGINES.includes(e)) throw new WafermeshError('bad-option', `--engines: "${e}" is not one of ${BENCH_ENGINES.join(', ')}`);
+  for (const e of engines) if (!BENCH_ENGINES.includes(e)) throw new WafermeshError('bad-option', `--engines: "${e}" is not one of ${BENCH_ENGINES.join(', ')}${didYouMean(e, BENCH_ENGINES)}`);
   return engines;
 }
 
@@ -106,6 +124,9 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
     for (const s of o.meshes ?? ['8x8', '16x16', '32x32']) cases.push({ suite: 'mesh size', sweep: s, engine: 'mesh', model: o.model, mesh: meshOf(s), context: 0 });
   }
   const contexts = o.contexts ?? [0, 128, 384].filter((c) => c + o.tokens <= base.config.seqLen);
+  for (const c of contexts) {
+    if (c + o.tokens > base.config.seqLen) throw new WafermeshError('bad-option', `--contexts: ${c} + ${o.tokens} timed tokens exceeds seq_len ${base.config.seqLen}; use smaller --contexts or fewer --tokens`);
+  }
   for (const c of contexts) {
     // The C decode only times from BOS.
     for (const e of o.engines.filter((x) => x !== 'c')) cases.push({ suite: 'context', sweep: String(c), engine: e, model: o.model, mesh: e === 'mesh' ? main : undefined, context: c });
