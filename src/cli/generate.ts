@@ -100,28 +100,53 @@ export const generateCommand: Command = {
       let ttftMs: number | null = null;
       let firstTrace: MachineTrace | undefined;
       let traceMs = 0; // time spent reading traces (the modelled costs), left out of the time to first token
+      // Test hook: lose the GPU device (as a driver fault would, not through dispose) once this
+      // many ids have been printed; the CLI must then say so in one line and keep what it printed.
+      const loseAfter = process.env.WAFERMESH_TEST_LOSE_DEVICE_AFTER === undefined ? undefined : Number(process.env.WAFERMESH_TEST_LOSE_DEVICE_AFTER);
+      let lostAfter: number | undefined; // ids generated when the device-lost handler ran
+      gpu?.onLost(() => (lostAfter ??= decoder.ids.length));
       const t0 = performance.now();
-      while (!decoder.done) {
-        const ts = performance.now();
-        const id = await decoder.step();
-        const te = performance.now();
-        stepMs.push(te - ts);
-        if (id !== undefined && firstStep < 0) {
-          firstStep = stepMs.length - 1;
-          ttftMs = te - t0 - traceMs;
+      try {
+        while (!decoder.done) {
+          const ts = performance.now();
+          const id = await decoder.step();
+          const te = performance.now();
+          stepMs.push(te - ts);
+          if (id !== undefined && firstStep < 0) {
+            firstStep = stepMs.length - 1;
+            ttftMs = te - t0 - traceMs;
+          }
+          const t = eng.lastTrace();
+          traceMs += performance.now() - te;
+          if (id === undefined) {
+            if (firstStep < 0 && t) promptTraces.push(t);
+            continue;
+          }
+          if (firstStep === stepMs.length - 1) firstTrace = t;
+          if (t) traces.push(t);
+          if (!v.json) {
+            const i = decoder.ids.length - 1;
+            if (stream) write(stream.push(id));
+            else write(`${i === 0 ? '' : ' '}${id}`);
+          }
+          if (loseAfter !== undefined && decoder.ids.length === loseAfter) gpu?.loseDevice();
         }
-        const t = eng.lastTrace();
-        traceMs += performance.now() - te;
-        if (id === undefined) {
-          if (firstStep < 0 && t) promptTraces.push(t);
-          continue;
+      } catch (e) {
+        // A lost device: what was generated so far stays printed (text mode) or is printed (JSON),
+        // then one line says what happened.
+        if (!gpu?.lostMessage) throw e;
+        await gpu.whenLost;
+        const n = decoder.ids.length;
+        if (v.json) {
+          console.log(JSON.stringify({ engine: engine.engine, model: model.source, prompt, prompt_ids: promptIds, ids: decoder.ids, ...(tokenizer ? { text: tokenizer.decode(decoder.ids, promptIds[promptIds.length - 1]) } : {}), stop: 'device-lost', error: gpu.lostMessage }));
+        } else {
+          if (stream) write(stream.flush());
+          write('\n');
         }
-        if (firstStep === stepMs.length - 1) firstTrace = t;
-        if (t) traces.push(t);
-        if (v.json) continue;
-        const i = decoder.ids.length - 1;
-        if (stream) write(stream.push(id));
-        else write(`${i === 0 ? '' : ' '}${id}`);
+        throw new WafermeshError(
+          'device-lost',
+          `${gpu.lostMessage} after ${lostAfter ?? n} of ${tokens} tokens; the ${n} generated before it are printed${v.json ? ' (stop: "device-lost")' : ' above'}; run the command again`,
+        );
       }
       const totalMs = performance.now() - t0;
       const result = { ids: decoder.ids, stop: decoder.stop! };
@@ -171,8 +196,11 @@ export const generateCommand: Command = {
       } else {
         if (stream) write(stream.flush());
         write('\n');
+        // The rate is the decode's alone: the warm-up position runs before the clock starts, and
+        // the step that gives the first id (the prompt's prefill) is reported apart, as TTFT.
+        const decodeRate = timings.decode_tokens_per_s === null ? 'no decode steps after it' : `then ${timings.decode_tokens_per_s} tok/s over ${decodeMs.length}`;
         console.error(
-          `[${engine.engine}] ${result.ids.length} tokens, ${timings.tokens_per_s} tok/s (wall clock, median ${timings.ms_per_token_median} ms/token), stop: ${result.stop}`,
+          `[${engine.engine}] ${result.ids.length} token${result.ids.length === 1 ? '' : 's'}: the first after ${timings.ttft_ms ?? '-'} ms (prefill of ${P} positions, ${timings.prefill}), ${decodeRate} (wall clock, warm-up excluded), stop: ${result.stop}`,
         );
       }
       return 0;

@@ -37,11 +37,34 @@ export class GpuContext {
       const msg = (ev as GPUUncapturedErrorEvent).error.message.replace(/\s+/g, ' ').trim();
       this.fault ??= `GPU error: ${msg}`;
     });
-    void device.lost.then((info) => {
-      // Our own destroy() is a shutdown, not a fault.
-      if (this.destroyed || info.reason === 'destroyed') return;
-      this.fault ??= `GPU device lost (${info.reason}): ${info.message.replace(/\s+/g, ' ').trim()}; restart the program (or reload the page)`;
+    this.whenLost = device.lost.then((info) => {
+      // Our own destroy() is a shutdown, not a fault; any other loss (a driver reset, a device
+      // destroyed behind our back, loseDevice()) is one.
+      if (this.destroyed) return;
+      const why = [info.reason !== 'unknown' ? info.reason : '', info.message.replace(/\s+/g, ' ').trim()].filter(Boolean).join(': ');
+      this.lostMessage = `the GPU device was lost${why ? ` (${why})` : ''}`;
+      this.fault ??= `${this.lostMessage}; restart the program (or reload the page)`;
+      for (const f of this.lostListeners) f(this.lostMessage);
     });
+  }
+
+  /** Set once the device was lost other than by destroy(): one line saying so. */
+  lostMessage: string | undefined;
+  /** Resolves when the device is lost or destroyed (after lostMessage is set). */
+  readonly whenLost: Promise<void>;
+  private readonly lostListeners: ((message: string) => void)[] = [];
+
+  /** Calls `f` with one line when the device is lost other than by destroy(). */
+  onLost(f: (message: string) => void): void {
+    this.lostListeners.push(f);
+  }
+
+  /**
+   * Test hook: loses the device as a fault would, outside destroy() (which is a shutdown): the
+   * device is destroyed, every later GPU call fails, and the lost handler reports it as a loss.
+   */
+  loseDevice(): void {
+    this.device.destroy();
   }
 
   /** One line naming adapter and driver. */
@@ -57,7 +80,7 @@ export class GpuContext {
 
   /** Throws the first uncaptured error or device loss seen so far. */
   check(): void {
-    if (this.fault) throw new WafermeshError('gpu-error', this.fault);
+    if (this.fault) throw new WafermeshError(this.lostMessage ? 'device-lost' : 'gpu-error', this.fault);
   }
 
   destroy(): void {

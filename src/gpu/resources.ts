@@ -10,6 +10,9 @@ export async function mapOrExplain(ctx: GpuContext, staging: GPUBuffer, what: st
   try {
     await staging.mapAsync(GPUMapMode.READ);
   } catch (e) {
+    // A lost device rejects the map before its lost promise settles: give the handler a moment
+    // to say why, so the error names the loss rather than an empty AbortError.
+    await Promise.race([ctx.whenLost, new Promise((r) => setTimeout(r, 1000))]);
     ctx.check();
     throw new WafermeshError('gpu-readback', `reading "${what}" back from the GPU failed (${(e as Error).name}: ${(e as Error).message || 'no detail'}); the device was lost or the engine disposed mid-read`);
   }

@@ -139,7 +139,7 @@ export function sweepCharts(results: BenchResult[], model: string): { file: stri
 /** A progress bar on stderr, only on a terminal; `update(cases, '')` clears it. */
 export function progressBar(cases: number): (i: number, what: string) => void {
   return (i, what) => {
-    if (!process.stderr.isTTY) return;
+    if (!process.stderr.isTTY && process.env.WAFERMESH_STDERR_TTY !== '1') return;
     const n = 30;
     const done = Math.round((i / cases) * n);
     process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(n - done)}] ${i}/${cases} ${what}`.padEnd(90).slice(0, 90));
