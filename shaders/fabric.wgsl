@@ -1,7 +1,15 @@
-// fabric: the wafer's routers and links, one invocation per core, looping the fabric steps of a
-// round with a barrier between steps. A mesh of at most 256 cores runs as one workgroup and a whole
-// phase (all its rounds) in one dispatch; a larger one runs a workgroup per line (a row or a
-// column), consecutive rounds along the same axis in one dispatch.
+// fabric: the wafer's routers and links, one invocation per core. A mesh of at most 256 cores in
+// one shard runs as one workgroup and a whole phase (all its rounds) in one dispatch, looping the
+// fabric steps with a barrier between them (round_main, WHOLE); a larger one runs a workgroup per
+// line (a row or a column), consecutive rounds along the same axis in one dispatch (round_main).
+// A line that a workgroup cannot hold — over 256 cores, or crossing shards — runs one dispatch per
+// fabric step and shard (step_main): WebGPU promises no forward progress between workgroups, so
+// nothing spins waiting for another; the dispatch boundary is the step's barrier.
+//
+// Shards: a mesh whose SRAM is too large for one binding is split into bands of rows, each with its
+// own SRAM, per-core tables and link counters (binding 0, 5, 6; `band` says which rows). A
+// dispatch binds one band; link registers are one buffer over the mesh, so the words that cross a
+// band's edge are read from the register the neighbour in the next band wrote the step before.
 //
 // Every core has its SRAM slice and four outgoing link registers (east, west, south, north), each
 // holding one word per step (double-buffered by step parity: written at step s, read by the
@@ -11,10 +19,12 @@
 // Routes are data (`tables`): per round, per core and per flow direction, the colour (stream) the
 // router carries and whether it takes the colour's words down the ramp to the core.
 //
-// Shapes: sram (W*H, SRAM) f32; regs (2, W*H, 4, 3) u32 = (value bits, item + 1, round serial);
-// tables: regions (W*H, NREG) | streams (S, 5) | items (I, 7) | members (R, W*H, 2 + SLOTS) | locals
-// (L, 5) u32 (a member: its local copies' first and count, then per colour slot stream + 1 | ramp bit); live (R, 4) u32 = per round, for the token decoded: steps to loop, 1 for a row round, its
-// serial, 1 if it runs; counters u32 (see C_* below).
+// Shapes: sram (band cores, SRAM) f32; regs (2, W*H, 4, 3) u32 = (value bits, item + 1, round
+// serial); tables: streams (S, 5) | items (I, 7) | locals (L, 5) u32; cores (the band's): regions
+// (band cores, NREG) | members (R, band cores, 2 + SLOTS) u32 (a member: its local copies' first and
+// count, then per colour slot stream + 1 | ramp bit); live (R, 4) u32 = per round, for the token
+// decoded: steps to loop, 1 for a row round, its serial, 1 if it runs; counters u32 (see C_* below);
+// links (phases, band cores, 4) u32: words each core wrote to each outgoing link, per phase.
 
 override W: u32; // mesh width
 override H: u32; // mesh height
@@ -31,15 +41,14 @@ override FAULT: u32 = 0u;
 // E, WST, S, N (the catalog's link order), the table layout (STREAM_WORDS, ITEM_WORDS,
 // MEMBER_WORDS, LOCAL_WORDS), the item kinds K_REDUCE, K_BCAST, K_MAX and C_ROUNDS.
 // counters: [0] violations, [1] first violation's code, [2] core, [3] round, [4] address;
-// then from C_ROUNDS per round [steps, ramp words, adds, words written], then per phase words per
-// link (W*H*4).
+// then from C_ROUNDS per round [steps, ramp words, adds, words written].
 const V_SRAM = 1u; // an SRAM access outside the core's slice
 const V_LINK = 2u; // a register read that is not a neighbour's pointing at this core
 const V_WORD = 3u; // a register that does not hold the word the schedule says (lost or misrouted)
 
-// One dispatch: rounds [first, first + count) of phase `phase` (one round per dispatch unless
-// WHOLE), and the tables' layout (the offsets of the sub-tables, the rounds in the counters) —
-// uniform data, so pipelines differ only by mesh. What changes per token is in `live`.
+// One dispatch: rounds [first, first + count) of phase `phase`, and the tables' layout (the
+// offsets of the sub-tables) — uniform data, so pipelines differ only by mesh. What changes per
+// token is in `live`; the step a step_main dispatch runs is `at` (a dynamic offset per step).
 struct Dispatch {
   first: u32,
   count: u32,
@@ -47,8 +56,20 @@ struct Dispatch {
   nrounds: u32,
   o_streams: u32,
   o_items: u32,
-  o_members: u32,
   o_locals: u32,
+  pad: u32,
+}
+struct Band {
+  core0: u32, // its first core
+  cores: u32, // its cores
+  row0: u32, // its first row
+  o_members: u32, // where the members start in `cores`
+}
+struct Step {
+  step: u32,
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> sram: array<f32>;
@@ -56,6 +77,9 @@ struct Dispatch {
 @group(0) @binding(2) var<storage, read> tables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read> live: array<u32>;
+@group(0) @binding(5) var<storage, read> cores: array<u32>;
+@group(0) @binding(6) var<storage, read_write> links: array<u32>;
+@group(0) @binding(7) var<uniform> band: Band;
 @group(1) @binding(0) var<uniform> info: Dispatch;
 // The token decoded: what a broadcast of its embedding and the KV-cache positions depend on.
 struct Token {
@@ -65,6 +89,7 @@ struct Token {
   pad1: u32,
 }
 @group(1) @binding(1) var<uniform> token: Token;
+@group(1) @binding(2) var<uniform> at: Step;
 
 fn combine(kind: u32, a: f32, b: f32) -> f32 {
   if (kind == K_MAX) {
@@ -104,14 +129,14 @@ fn sram_ld(a_in: u32) -> f32 {
   if (INSTRUMENT && a >= SRAM) {
     violation(V_SRAM, a);
   }
-  return sram[me * SRAM + a];
+  return sram[(me - band.core0) * SRAM + a];
 }
 
 fn sram_st(a: u32, v: f32) {
   if (INSTRUMENT && a >= SRAM) {
     violation(V_SRAM, a);
   }
-  sram[me * SRAM + a] = v;
+  sram[(me - band.core0) * SRAM + a] = v;
 }
 
 // The core one hop from c in direction d (east, west, south, north), or W*H off the mesh.
@@ -166,7 +191,7 @@ fn addr(region: u32, offset: u32) -> u32 {
   if (INSTRUMENT && region >= NREG) {
     violation(V_SRAM, region);
   }
-  return tables[me * NREG + min(region, NREG - 1u)] + offset;
+  return cores[(me - band.core0) * NREG + min(region, NREG - 1u)] + offset;
 }
 
 
@@ -248,40 +273,47 @@ fn route(f: Flow, step: u32) {
   last_step = step + 1u;
 }
 
-// One round on this core: its local copies, then its router for the round's steps; what it moved
-// is added to the counters at the end.
-fn run_round(r: u32, pos: u32, steps: u32, axis_row: bool) {
+// The colours this router carries in the round begun (up to SLOTS, each one way along the line).
+var<private> flows: array<Flow, SLOTS>;
+var<private> nflows: u32;
+
+// Starts round r on this core: its serial and counts; its local copies when `locals` (the round's
+// first step: a reduction's home seeds its result, a gather's origin keeps its own); its colours.
+fn begin_round(r: u32, pos: u32, locals: bool) {
   round = r;
   serial = live[r * 4u + 2u];
   sent = array<u32, 4>(0u, 0u, 0u, 0u);
   ramped = 0u;
   adds = 0u;
   last_step = 0u;
-  let mb = info.o_members + (r * W * H + me) * MEMBER_WORDS;
-  // A round's local copies first (a reduction's home seeds its result; a gather's origin keeps its own).
-  let l0 = tables[mb];
-  let nl = tables[mb + 1u];
-  for (var i = 0u; i < nl; i++) {
-    let lb = info.o_locals + (l0 + i) * LOCAL_WORDS;
-    sram_st(addr(tables[lb + 3u], tables[lb + 4u]), sram_ld(addr(tables[lb + 1u], tables[lb + 2u])));
+  let mb = band.o_members + (r * band.cores + me - band.core0) * MEMBER_WORDS;
+  if (locals) {
+    let l0 = cores[mb];
+    let nl = cores[mb + 1u];
+    for (var i = 0u; i < nl; i++) {
+      let lb = info.o_locals + (l0 + i) * LOCAL_WORDS;
+      sram_st(addr(tables[lb + 3u], tables[lb + 4u]), sram_ld(addr(tables[lb + 1u], tables[lb + 2u])));
+    }
   }
-  // The colours this router carries in this round (up to SLOTS at once, each one way along the line).
-  var flows: array<Flow, SLOTS>;
-  var nf = 0u;
+  nflows = 0u;
   for (var i = 0u; i < SLOTS; i++) {
-    let m = tables[mb + 2u + i];
+    let m = cores[mb + 2u + i];
     if (m != 0u) {
-      flows[nf] = flow_of(m, pos);
-      nf += 1u;
+      flows[nflows] = flow_of(m, pos);
+      nflows += 1u;
     }
   }
-  for (var step = 0u; step < steps; step++) {
-    for (var i = 0u; i < nf; i++) {
-      route(flows[i], step);
-    }
-    storageBarrier();
-    workgroupBarrier();
+}
+
+// One fabric step of this core's router on every colour it carries.
+fn step_round(step: u32) {
+  for (var i = 0u; i < nflows; i++) {
+    route(flows[i], step);
   }
+}
+
+// What this core moved in the round (or in this dispatch's step of it), added to the counters.
+fn end_round(r: u32) {
   let rb = C_ROUNDS + 4u * r;
   if (last_step > 0u) {
     atomicMax(&counters[rb], last_step);
@@ -295,11 +327,15 @@ fn run_round(r: u32, pos: u32, steps: u32, axis_row: bool) {
   for (var d = 0u; d < 4u; d++) {
     if (sent[d] > 0u) {
       atomicAdd(&counters[rb + 3u], sent[d]);
-      atomicAdd(&counters[C_ROUNDS + 4u * info.nrounds + (info.phase * W * H + me) * 4u + d], sent[d]);
+      // Only this core writes its own entries, and only one dispatch runs at a time.
+      let li = ((info.phase * band.cores) + me - band.core0) * 4u + d;
+      links[li] = links[li] + sent[d];
     }
   }
 }
 
+// Rounds [first, first + count) looped in one dispatch: the whole mesh as one workgroup (WHOLE),
+// or a workgroup per line of the band (a row round) or of the mesh (a column round, one band).
 @compute @workgroup_size(LINE)
 fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   for (var r = info.first; r < info.first + info.count; r++) {
@@ -314,11 +350,33 @@ fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
       pos = select(me / W, me % W, axis_row);
     } else {
       pos = lid.x;
-      me = select(pos * W + wid.x, wid.x * W + pos, axis_row);
+      me = select(pos * W + wid.x, (band.row0 + wid.x) * W + pos, axis_row);
     }
-    run_round(r, pos, live[lb], axis_row);
+    begin_round(r, pos, true);
+    for (var step = 0u; step < live[lb]; step++) {
+      step_round(step);
+      storageBarrier();
+      workgroupBarrier();
+    }
+    end_round(r);
     // The next round reads what this one wrote in other cores' SRAM.
     storageBarrier();
     workgroupBarrier();
   }
+}
+
+// One fabric step (`at.step`) of round `info.first` on this band's cores, an invocation per core:
+// for lines a workgroup cannot hold. Its local copies run with step 0.
+@compute @workgroup_size(LINE)
+fn step_main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = info.first;
+  let lb = r * 4u;
+  if (gid.x >= band.cores || live[lb + 3u] == 0u) {
+    return;
+  }
+  me = band.core0 + gid.x;
+  let axis_row = live[lb + 1u] == 1u;
+  begin_round(r, select(me / W, me % W, axis_row), at.step == 0u);
+  step_round(at.step);
+  end_round(r);
 }

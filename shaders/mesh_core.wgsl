@@ -1,8 +1,8 @@
 // mesh_core: the wafer's cores computing, one invocation per core, between fabric phases
 // (shaders/fabric.wgsl moves every word between neighbours). A core here reads and writes only its
-// own SRAM slice sram[core * SRAM, (core + 1) * SRAM): what other cores computed reaches it only
+// own SRAM slice (its band's sram[(core − first core) * SRAM, … + SRAM)): what other cores computed reaches it only
 // through the fabric, into its own regions (q, k, v, att, hb, hb2, the scores, the statistics).
-// Shapes: core table `table` (W*H, CT) u32; index lists `idx` u32; `sram` (W*H, SRAM) f32.
+// Shapes: core table `table` (band cores, CT) u32; index lists `idx` u32; `sram` (band cores, SRAM) f32.
 
 override W: u32; // mesh width (cores per row)
 override H: u32; // mesh height
@@ -26,17 +26,26 @@ struct Step {
   wafer_id: u32, // 1: embed the id the wafer found for the token before, not `token`
 }
 
-@group(0) @binding(0) var<storage, read_write> sram: array<f32>; // (W*H, SRAM)
-@group(0) @binding(1) var<storage, read> table: array<u32>; // (W*H, CT)
+@group(0) @binding(0) var<storage, read_write> sram: array<f32>; // (band cores, SRAM)
+@group(0) @binding(1) var<storage, read> table: array<u32>; // (band cores, CT)
 @group(0) @binding(2) var<storage, read> idx: array<u32>; // per-core index lists, owner tables
 @group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
+// The shard this dispatch runs: rows of the mesh whose SRAM and core table are `sram` and `table`
+// (a mesh too large for one binding is split into bands of rows, one dispatch per band).
+struct Band {
+  core0: u32, // its first core
+  cores: u32, // its cores
+  pad0: u32,
+  pad1: u32,
+}
+@group(0) @binding(4) var<uniform> band: Band;
 @group(1) @binding(0) var<uniform> stepInfo: Step;
 
 var<private> me: u32;
 var<private> flops: u32;
 
 fn mt(f: u32) -> u32 {
-  return table[me * CT + f];
+  return table[(me - band.core0) * CT + f];
 }
 
 // Own SRAM: word a of this core's slice.
@@ -44,14 +53,14 @@ fn ld(a: u32) -> f32 {
   if (INSTRUMENT && a >= SRAM) {
     atomicAdd(&counters[0], 1u);
   }
-  return sram[me * SRAM + min(a, SRAM - 1u)];
+  return sram[(me - band.core0) * SRAM + min(a, SRAM - 1u)];
 }
 fn st(a: u32, v: f32) {
   if (INSTRUMENT && a >= SRAM) {
     atomicAdd(&counters[0], 1u);
     return;
   }
-  sram[me * SRAM + a] = v;
+  sram[(me - band.core0) * SRAM + a] = v;
 }
 
 fn finish() {
@@ -117,8 +126,8 @@ fn sumsq() {
 // found for the token before (kept in every core's stats by the last fabric phase).
 @compute @workgroup_size(WG)
 fn embed_load(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   var tok = stepInfo.token;
@@ -139,8 +148,8 @@ fn embed_load(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size(WG)
 fn embed_sumsq(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   sumsq();
@@ -150,8 +159,8 @@ fn embed_sumsq(@builtin(global_invocation_id) gid: vec3<u32>) {
 // rmsnorm; q, k, v tile products into `partial` (the fabric reduces them along the row).
 @compute @workgroup_size(WG)
 fn qkv(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let lb = layerBase();
@@ -180,8 +189,8 @@ fn ropePair(a: u32, i: u32) {
 // scores of this core's positions over its coordinates.
 @compute @workgroup_size(WG)
 fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let nd = mt(F_N_DIM);
@@ -222,8 +231,8 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
 // its values over this core's coordinates.
 @compute @workgroup_size(WG)
 fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let used = usedSlots();
@@ -269,8 +278,8 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
 // this row's Σ exp and weighted values to it.
 @compute @workgroup_size(WG)
 fn rescale(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let hLo = mt(F_HEAD_LO);
@@ -293,8 +302,8 @@ fn rescale(@builtin(global_invocation_id) gid: vec3<u32>) {
 // normalise; wo tile product.
 @compute @workgroup_size(WG)
 fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let nd = mt(F_N_DIM);
@@ -311,8 +320,8 @@ fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Residual add of the gathered dim vector (in att), then Σx².
 @compute @workgroup_size(WG)
 fn residual(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let nd = mt(F_N_DIM);
@@ -327,8 +336,8 @@ fn residual(@builtin(global_invocation_id) gid: vec3<u32>) {
 // rmsnorm; w1 and w3 tile products.
 @compute @workgroup_size(WG)
 fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let lb = layerBase();
@@ -343,8 +352,8 @@ fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
 // SwiGLU of the gathered w1 (hb) and w3 (hb2) outputs; w2 tile product.
 @compute @workgroup_size(WG)
 fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   let nh = mt(F_N_HID);
@@ -361,8 +370,8 @@ fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Final rmsnorm; classifier tile product (the fabric reduces it to column 0).
 @compute @workgroup_size(WG)
 fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores) {
     return;
   }
   rmsnorm(mt(F_RMS_FINAL));
@@ -380,8 +389,8 @@ fn not_finite(v: f32) -> bool {
 // fabric then takes the maximum of both down column 0).
 @compute @workgroup_size(WG)
 fn argmax_local(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H || me % W != 0u) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores || me % W != 0u) {
     return;
   }
   // The lowest f32 for a slice with no finite logit; otherwise the largest logit itself (so a
@@ -410,8 +419,8 @@ fn argmax_local(@builtin(global_invocation_id) gid: vec3<u32>) {
 // the CPU's argmax does; +1 where a logit was not finite; −3e38 where this slice has no maximum.
 @compute @workgroup_size(WG)
 fn argmax_pick(@builtin(global_invocation_id) gid: vec3<u32>) {
-  me = gid.x;
-  if (me >= W * H || me % W != 0u) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores || me % W != 0u) {
     return;
   }
   let best = ld(mt(F_STATS) + S_BEST_ALL);

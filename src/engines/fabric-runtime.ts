@@ -35,6 +35,49 @@ export interface FabricLayout {
   /** (cores, regions): each core's base word of each region its streams name. */
   readonly regions: Uint32Array;
   readonly regionCount: number;
+  /** The shards: bands of rows, each with its own SRAM buffer (default: one band, the whole mesh). */
+  readonly bands?: readonly Band[];
+}
+
+/** A shard of the mesh: rows [row0, row0 + rows), cores [core0, core0 + cores), with its own buffers. */
+export interface Band {
+  readonly row0: number;
+  readonly rows: number;
+  readonly core0: number;
+  readonly cores: number;
+}
+
+/**
+ * Splits a mesh into bands of whole rows so that no band's buffer is over `maxBytes`, given the
+ * bytes each core needs in the largest per-band buffer; `atLeast` forces more bands (tests).
+ * Throws one line when a single row is already too large.
+ */
+export function planBands(width: number, height: number, bytesPerCore: number, maxBytes: number, atLeast = 1): Band[] {
+  const rowBytes = width * bytesPerCore;
+  if (rowBytes > maxBytes) {
+    throw new WafermeshError('mesh-too-large', `one row of the ${width}-core-wide mesh needs ${rowBytes} bytes in one GPU buffer but this adapter binds at most ${maxBytes}; use a narrower mesh or less SRAM per core`);
+  }
+  const n = Math.min(height, Math.max(atLeast, Math.ceil((height * rowBytes) / maxBytes), 1));
+  // Even bands (the first ones one row taller), each within the limit: n ≥ height·rowBytes / max.
+  let rowsPer = Math.ceil(height / n);
+  while (rowsPer * rowBytes > maxBytes) rowsPer--;
+  const bands: Band[] = [];
+  for (let b = 0, row0 = 0; row0 < height; b++) {
+    const left = n - b;
+    const rows = Math.min(rowsPer, Math.max(1, Math.ceil((height - row0) / Math.max(1, left))));
+    bands.push({ row0, rows, core0: row0 * width, cores: rows * width });
+    row0 += rows;
+  }
+  return bands;
+}
+
+/** The band holding each core (index into `bands`). */
+function bandOfCore(width: number, bands: readonly Band[]): (core: number) => number {
+  const byRow: number[] = [];
+  bands.forEach((b, i) => {
+    for (let r = b.row0; r < b.row0 + b.rows; r++) byRow[r] = i;
+  });
+  return (core) => byRow[Math.floor(core / width)];
 }
 
 export interface FabricOptions {
@@ -55,7 +98,25 @@ interface RoundInfo {
   readonly tokenRow?: number;
 }
 
-/** Flattens phases into the tables the fabric kernel reads. */
+/** The mesh's bands (one, the whole mesh, unless the layout says otherwise). */
+export function layoutBands(layout: FabricLayout): readonly Band[] {
+  return layout.bands ?? [{ row0: 0, rows: layout.height, core0: 0, cores: layout.width * layout.height }];
+}
+
+/** Rounds of the phases, in order. */
+export function roundCount(phases: readonly FabricPhase[]): number {
+  return phases.reduce((n, p) => n + p.rounds.length, 0);
+}
+
+/** Words per core of a band's core tables (regions, then members per round). */
+export function coreTableWords(regionCount: number, rounds: number): number {
+  return regionCount + rounds * MEMBER_WORDS;
+}
+
+/**
+ * Flattens phases into the tables the fabric kernel reads: streams, items and local copies for
+ * the whole mesh, and per band its cores' regions and round memberships.
+ */
 export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[]) {
   const { width: W, height: H } = layout;
   const nCores = W * H;
@@ -65,13 +126,24 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
   const rounds = phases.flatMap((p, phase) => p.rounds.map((r) => ({ r, phase })));
   const streams: number[] = [];
   const items: number[] = [];
-  const members = new Uint32Array(rounds.length * nCores * MEMBER_WORDS);
+  const bands = layoutBands(layout);
+  const bandOf = bandOfCore(W, bands);
+  const NREG = layout.regionCount;
+  const cores = bands.map((b) => {
+    const t = new Uint32Array(b.cores * coreTableWords(NREG, rounds.length));
+    t.set(layout.regions.subarray(b.core0 * NREG, (b.core0 + b.cores) * NREG));
+    return t;
+  });
+  /** Where core `core`'s member entry of round `ri` starts in its band's core table. */
+  const member = (ri: number, core: number): [Uint32Array, number] => {
+    const b = bands[bandOf(core)];
+    return [cores[bandOf(core)], b.cores * NREG + (ri * b.cores + core - b.core0) * MEMBER_WORDS];
+  };
   const locals: number[] = [];
   const roundInfo: RoundInfo[] = [];
   rounds.forEach(({ r, phase }, ri) => {
     checkRound(W, H, r);
     const N = r.axis === 'row' ? W : H;
-    if (N > 256) throw new WafermeshError('mesh-too-large', `a fabric line of ${N} cores is over the 256 one workgroup emulates; use a mesh of at most 256 cores a side`);
     const bounds: RoundInfo['bounds'][number][] = [];
     const used = new Uint8Array(nCores);
     for (const s of r.streams) {
@@ -84,7 +156,8 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
         const core = streamCore(W, s, p);
         const slot = used[core]++;
         if (slot >= SLOTS) throw new WafermeshError('too-many-colours', `core ${core} carries more than the ${SLOTS} colours at once a fabric round emulates; split the round`);
-        members[(ri * nCores + core) * MEMBER_WORDS + 2 + slot] = (index + 1) | (!ramps || ramps.has(p) ? RAMP_BIT : 0);
+        const [t, at] = member(ri, core);
+        t[at + 2 + slot] = ((index + 1) | (!ramps || ramps.has(p) ? RAMP_BIT : 0)) >>> 0;
       }
       // The kernel loops until the last item reached its end, counted from the stream's first core.
       // last[k]: the step by which items 0…k have all reached their ends (item k reaches its end
@@ -102,13 +175,14 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       byCore.set(l.core, list);
     }
     for (const [core, list] of byCore) {
-      members[(ri * nCores + core) * MEMBER_WORDS] = locals.length / LOCAL_WORDS;
-      members[(ri * nCores + core) * MEMBER_WORDS + 1] = list.length / LOCAL_WORDS;
+      const [t, at] = member(ri, core);
+      t[at] = locals.length / LOCAL_WORDS;
+      t[at + 1] = list.length / LOCAL_WORDS;
       locals.push(...list);
     }
     roundInfo.push({ phase, bounds, axisRow: r.axis === 'row', line: N, locals: r.locals.length, ...(r.tokenRow !== undefined ? { tokenRow: r.tokenRow } : {}) });
   });
-  const parts = [layout.regions, Uint32Array.from(streams), Uint32Array.from(items), members, Uint32Array.from(locals)];
+  const parts = [Uint32Array.from(streams), Uint32Array.from(items), Uint32Array.from(locals)];
   const offsets: number[] = [];
   let n = 0;
   for (const p of parts) {
@@ -117,28 +191,48 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
   }
   const tables = new Uint32Array(Math.max(1, n));
   parts.forEach((p, i) => tables.set(p, offsets[i]));
-  return { tables, offsets: { streams: offsets[1], items: offsets[2], members: offsets[3], locals: offsets[4] }, rounds: roundInfo };
+  return { tables, cores, bands, offsets: { streams: offsets[0], items: offsets[1], locals: offsets[2] }, rounds: roundInfo };
 }
 
 /** A mesh of at most this many cores runs as one workgroup, a whole phase per dispatch. */
 const WHOLE_MESH = 256;
+/** Cores per workgroup of a dispatch per fabric step (step_main). */
+const STEP_GROUP = 64;
+/** Bytes between the per-step uniforms a step_main dispatch picks with its dynamic offset. */
+const STEP_STRIDE = 256;
+
+/** One dispatch of the fabric kernel: rounds it runs, how, and on which band. */
+interface Dispatch {
+  readonly phase: number;
+  readonly rounds: number[];
+  readonly group: GPUBindGroup;
+  readonly pipeline: GPUComputePipeline;
+  /** 'loop': the rounds' steps looped in the dispatch; 'step': one dispatch per step and band. */
+  readonly mode: 'loop' | 'step';
+  /** The bands it runs on (a loop dispatch: one; a column loop over one band; step: every band). */
+  readonly bands: number[];
+  /** Workgroups per band. */
+  readonly workgroups: (band: Band) => number;
+}
 
 /**
  * The fabric on the GPU: link registers, route tables and counters over a mesh's SRAM. It runs
- * the rounds of its phases — a mesh of at most 256 cores as one workgroup, a whole phase (all its
- * rounds) per dispatch; a larger one a workgroup per line, consecutive rounds along the same axis
- * per dispatch; the steps looped with a barrier between them — and reads back what moved,
- * measured where it moved.
+ * the rounds of its phases — a mesh of at most 256 cores in one shard as one workgroup, a whole
+ * phase (all its rounds) per dispatch; a larger one a workgroup per line, consecutive rounds along
+ * the same axis per dispatch; the steps looped with a barrier between them; a line a workgroup
+ * cannot hold (over 256 cores, or crossing shards) one dispatch per step and shard — and reads
+ * back what moved, measured where it moved.
  */
 export class FabricRuntime {
   readonly layout: FabricLayout;
   readonly phases: readonly FabricPhase[];
+  readonly bands: readonly Band[];
   private readonly res: GpuResources;
-  private readonly sram: GPUBuffer;
+  private readonly srams: readonly GPUBuffer[];
   private counters!: GPUBuffer;
-  private group0!: GPUBindGroup;
-  /** Per dispatch: the rounds it runs (a phase's when the mesh is one workgroup, else one round). */
-  private readonly dispatches: { phase: number; rounds: number[]; group: GPUBindGroup; pipeline: GPUComputePipeline; workgroups: number }[] = [];
+  private links: GPUBuffer[] = [];
+  private groups0: GPUBindGroup[] = [];
+  private readonly dispatches: Dispatch[] = [];
   private readonly roundInfo: RoundInfo[] = [];
   /** Per round, for the token decoded: steps, 1 for a row round, serial, 1 if it runs (the GPU's copy is `liveBuffer`). */
   private live!: Uint32Array;
@@ -150,17 +244,24 @@ export class FabricRuntime {
   private pos = 0;
   private countersLength = 0;
   private serial = 0;
+  /** GPU dispatches encoded since counting began (see `dispatchCount`). */
+  private dispatched = 0;
 
-  private constructor(res: GpuResources, sram: GPUBuffer, layout: FabricLayout, phases: readonly FabricPhase[]) {
+  private constructor(res: GpuResources, srams: readonly GPUBuffer[], layout: FabricLayout, phases: readonly FabricPhase[]) {
     this.res = res;
-    this.sram = sram;
+    this.srams = srams;
     this.layout = layout;
     this.phases = phases;
+    this.bands = layoutBands(layout);
+    if (srams.length !== this.bands.length) throw new WafermeshError('internal', `${srams.length} SRAM buffers for ${this.bands.length} bands`);
   }
 
-  /** `sram`: the mesh's SRAM buffer ((cores, sramWords) f32), which the fabric reads and writes in place. */
-  static async create(res: GpuResources, sram: GPUBuffer, layout: FabricLayout, phases: readonly FabricPhase[], options: FabricOptions = {}): Promise<FabricRuntime> {
-    const f = new FabricRuntime(res, sram, layout, phases);
+  /**
+   * `sram`: the mesh's SRAM ((cores, sramWords) f32), which the fabric reads and writes in place:
+   * one buffer, or one per band of `layout.bands`.
+   */
+  static async create(res: GpuResources, sram: GPUBuffer | readonly GPUBuffer[], layout: FabricLayout, phases: readonly FabricPhase[], options: FabricOptions = {}): Promise<FabricRuntime> {
+    const f = new FabricRuntime(res, Array.isArray(sram) ? sram : [sram as GPUBuffer], layout, phases);
     await f.init(options);
     return f;
   }
@@ -175,52 +276,90 @@ export class FabricRuntime {
     const tables = this.res.storage('fabric:routes', t.tables);
     this.live = new Uint32Array(Math.max(1, t.rounds.length) * 4);
     this.liveBuffer = this.res.storage('fabric:live rounds', this.live);
-    this.countersLength = C_ROUNDS + 4 * t.rounds.length + this.phases.length * nCores * 4;
+    this.countersLength = C_ROUNDS + 4 * t.rounds.length;
     this.counters = this.res.storage('fabric:counters', this.countersLength * 4);
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
-    const g0 = dev.createBindGroupLayout({ label: 'fabric:group0', entries: [entry(0, 'storage'), entry(1, 'storage'), entry(2, 'read-only-storage'), entry(3, 'storage'), entry(4, 'read-only-storage')] });
-    const g1 = dev.createBindGroupLayout({ label: 'fabric:group1', entries: [entry(0, 'uniform'), entry(1, 'uniform')] });
+    const entry = (binding: number, type: GPUBufferBindingType, hasDynamicOffset = false): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type, hasDynamicOffset } });
+    const g0 = dev.createBindGroupLayout({
+      label: 'fabric:group0',
+      entries: [entry(0, 'storage'), entry(1, 'storage'), entry(2, 'read-only-storage'), entry(3, 'storage'), entry(4, 'read-only-storage'), entry(5, 'read-only-storage'), entry(6, 'storage'), entry(7, 'uniform')],
+    });
+    const g1 = dev.createBindGroupLayout({ label: 'fabric:group1', entries: [entry(0, 'uniform'), entry(1, 'uniform'), entry(2, 'uniform', true)] });
     this.tokenUniform = this.res.uniform('fabric:token', 16);
     const layout = dev.createPipelineLayout({ label: 'fabric', bindGroupLayouts: [g0, g1] });
-    this.group0 = dev.createBindGroup({
-      label: 'fabric:group0',
-      layout: g0,
-      entries: [this.sram, regs, tables, this.counters, this.liveBuffer].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    const NREG = this.layout.regionCount;
+    this.bands.forEach((b, i) => {
+      const cores = this.res.storage(`fabric:band ${i} routes`, t.cores[i]);
+      const links = this.res.storage(`fabric:band ${i} link counters`, Math.max(1, this.phases.length * b.cores * 4) * 4);
+      this.links.push(links);
+      const band = this.res.uniform(`fabric:band ${i}`, 16);
+      dev.queue.writeBuffer(band, 0, Uint32Array.of(b.core0, b.cores, b.row0, b.cores * NREG));
+      this.groups0.push(
+        dev.createBindGroup({
+          label: `fabric:group0 band ${i}`,
+          layout: g0,
+          entries: [this.srams[i], regs, tables, this.counters, this.liveBuffer, cores, links, band].map((buffer, binding) => ({ binding, resource: { buffer } })),
+        }),
+      );
     });
+    // The step a step_main dispatch runs, one uniform per possible step (picked by dynamic offset).
+    const maxSteps = Math.max(1, ...t.rounds.map((r) => Math.max(1, ...r.bounds.map((b) => (b.last.length ? b.last[b.last.length - 1] : 0)))));
+    const stepData = new Uint32Array((maxSteps * STEP_STRIDE) / 4);
+    for (let s = 0; s < maxSteps; s++) stepData[(s * STEP_STRIDE) / 4] = s;
+    const stepUniform = this.res.buffer('fabric:steps', stepData.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    dev.queue.writeBuffer(stepUniform, 0, stepData);
     const constants = {
       W,
       H,
       SRAM: this.layout.sramWords,
-      NREG: this.layout.regionCount,
+      NREG,
       INSTRUMENT: options.instrument ? 1 : 0,
       FAULT: options.fault ?? 0,
     };
-    const whole = nCores <= Math.min(WHOLE_MESH, dev.limits.maxComputeInvocationsPerWorkgroup);
-    const pipelines = new Map<number, GPUComputePipeline>();
-    const pipeline = async (line: number) => {
-      if (!pipelines.has(line)) pipelines.set(line, await this.res.pipeline('fabric', { ...constants, LINE: line, WHOLE: whole ? 1 : 0 }, 'round_main', layout, fabricPrelude()));
-      return pipelines.get(line)!;
+    const maxGroup = Math.min(WHOLE_MESH, dev.limits.maxComputeInvocationsPerWorkgroup);
+    const oneBand = this.bands.length === 1;
+    const whole = oneBand && nCores <= maxGroup;
+    const pipelines = new Map<string, GPUComputePipeline>();
+    const pipeline = async (line: number, entryPoint: string) => {
+      const key = `${entryPoint} ${line}`;
+      if (!pipelines.has(key)) pipelines.set(key, await this.res.pipeline('fabric', { ...constants, LINE: line, WHOLE: whole ? 1 : 0 }, entryPoint, layout, fabricPrelude()));
+      return pipelines.get(key)!;
     };
     const o = t.offsets;
-    const dispatch = async (phase: number, rounds: number[], line: number, workgroups: number) => {
+    const all = this.bands.map((_, i) => i);
+    const dispatch = async (phase: number, rounds: number[], mode: Dispatch['mode'], line: number, bands: number[], workgroups: Dispatch['workgroups']) => {
       const u = this.res.uniform(`fabric:dispatch ${this.dispatches.length}`, 32);
-      dev.queue.writeBuffer(u, 0, Uint32Array.of(rounds[0], rounds.length, phase, t.rounds.length, o.streams, o.items, o.members, o.locals));
-      const group = dev.createBindGroup({ label: `fabric:dispatch ${this.dispatches.length}`, layout: g1, entries: [{ binding: 0, resource: { buffer: u } }, { binding: 1, resource: { buffer: this.tokenUniform } }] });
-      this.dispatches.push({ phase, rounds, group, pipeline: await pipeline(line), workgroups });
+      dev.queue.writeBuffer(u, 0, Uint32Array.of(rounds[0], rounds.length, phase, t.rounds.length, o.streams, o.items, o.locals, 0));
+      const group = dev.createBindGroup({
+        label: `fabric:dispatch ${this.dispatches.length}`,
+        layout: g1,
+        entries: [
+          { binding: 0, resource: { buffer: u } },
+          { binding: 1, resource: { buffer: this.tokenUniform } },
+          { binding: 2, resource: { buffer: stepUniform, size: 16 } },
+        ],
+      });
+      this.dispatches.push({ phase, rounds, group, mode, bands, workgroups, pipeline: await pipeline(line, mode === 'loop' ? 'round_main' : 'step_main') });
     };
     if (whole) {
       for (let p = 0; p < this.phases.length; p++) {
         const rounds = t.rounds.flatMap((r, i) => (r.phase === p ? [i] : []));
-        if (rounds.length) await dispatch(p, rounds, nCores, 1);
+        if (rounds.length) await dispatch(p, rounds, 'loop', nCores, [0], () => 1);
       }
     } else {
       // A workgroup per line: consecutive rounds of a phase along the same axis touch only their own
-      // line, so one dispatch loops them; a round along the other axis needs the next dispatch.
+      // line, so one dispatch loops them; a round along the other axis needs the next dispatch. A
+      // row round loops per band (its lines lie in one band); a column round only if one band
+      // holds the mesh; a line longer than a workgroup runs a dispatch per step.
+      const loops = (r: RoundInfo) => r.line <= maxGroup && (r.axisRow || oneBand);
       for (let i = 0; i < t.rounds.length; ) {
         const r = t.rounds[i];
+        if (!loops(r)) {
+          await dispatch(r.phase, [i++], 'step', STEP_GROUP, all, (b) => Math.ceil(b.cores / STEP_GROUP));
+          continue;
+        }
         const group = [i++];
-        while (i < t.rounds.length && t.rounds[i].phase === r.phase && t.rounds[i].axisRow === r.axisRow) group.push(i++);
-        await dispatch(r.phase, group, r.line, r.axisRow ? H : W);
+        while (i < t.rounds.length && t.rounds[i].phase === r.phase && t.rounds[i].axisRow === r.axisRow && loops(t.rounds[i])) group.push(i++);
+        await dispatch(r.phase, group, 'loop', r.line, all, r.axisRow ? (b) => b.rows : () => W);
       }
     }
     this.res.ctx.check();
@@ -251,27 +390,43 @@ export class FabricRuntime {
     return steps;
   }
 
+  /** GPU dispatches the fabric encoded since the last call (for reports of passes per token). */
+  takeDispatchCount(): number {
+    const n = this.dispatched;
+    this.dispatched = 0;
+    return n;
+  }
+
   /** Encodes phase `phase` into a compute pass for the current token (each round it runs gets a fresh serial). */
   encodePhase(pass: GPUComputePassEncoder, phase: number): void {
     // The rounds' steps and serials are written to `live` when the work is submitted: encoding a
     // phase twice before one submit would give both dispatches the second's values.
     if (this.encoded.has(phase)) throw new WafermeshError('internal', `fabric phase ${phase} encoded twice before one submit`);
     this.encoded.add(phase);
-    pass.setBindGroup(0, this.group0);
     for (const d of this.dispatches) {
       if (d.phase !== phase) continue;
       let runs = false;
+      let steps = 0;
       for (const i of d.rounds) {
         const r = this.roundInfo[i];
-        const steps = this.stepsAt(r);
-        const run = (r.tokenRow === undefined || r.tokenRow === this.tokenRow) && (steps > 0 || r.locals > 0);
-        this.live.set([steps, r.axisRow ? 1 : 0, run ? ++this.serial : 0, run ? 1 : 0], i * 4);
+        const n = this.stepsAt(r);
+        const run = (r.tokenRow === undefined || r.tokenRow === this.tokenRow) && (n > 0 || r.locals > 0);
+        this.live.set([n, r.axisRow ? 1 : 0, run ? ++this.serial : 0, run ? 1 : 0], i * 4);
         runs ||= run;
+        steps = n;
       }
       if (!runs) continue;
       pass.setPipeline(d.pipeline);
-      pass.setBindGroup(1, d.group);
-      pass.dispatchWorkgroups(d.workgroups);
+      // A step dispatch runs its round's steps one dispatch each (at least one: its local copies).
+      const perStep = d.mode === 'step' ? Math.max(1, steps) : 1;
+      for (let s = 0; s < perStep; s++) {
+        pass.setBindGroup(1, d.group, [s * STEP_STRIDE]);
+        for (const bi of d.bands) {
+          pass.setBindGroup(0, this.groups0[bi]);
+          pass.dispatchWorkgroups(d.workgroups(this.bands[bi]));
+          this.dispatched++;
+        }
+      }
     }
   }
 
@@ -297,13 +452,14 @@ export class FabricRuntime {
 
   clearCounters(): void {
     this.res.device.queue.writeBuffer(this.counters, 0, new Uint32Array(this.countersLength));
+    this.bands.forEach((b, i) => this.res.device.queue.writeBuffer(this.links[i], 0, new Uint32Array(Math.max(1, this.phases.length * b.cores * 4))));
   }
 
   /** What moved, per phase, as counted by the shader at each link write and ramp transfer. */
   async readCounters(): Promise<{ phases: FabricCount[]; violation: FabricViolation | null }> {
     const c = new Uint32Array(await this.res.read(this.counters));
+    const links = await Promise.all(this.links.map(async (l) => new Uint32Array(await this.res.read(l))));
     const nCores = this.layout.width * this.layout.height;
-    const nRounds = this.roundInfo.length;
     const phases = this.phases.map((_, p) => {
       let steps = 0;
       let rampWords = 0;
@@ -314,8 +470,9 @@ export class FabricRuntime {
         rampWords += c[C_ROUNDS + 4 * i + 1];
         flops += c[C_ROUNDS + 4 * i + 2];
       });
-      const base = C_ROUNDS + 4 * nRounds + p * nCores * 4;
-      return { steps, rampWords, flops, linkWords: Float64Array.from(c.subarray(base, base + nCores * 4)) };
+      const linkWords = new Float64Array(nCores * 4);
+      this.bands.forEach((b, i) => linkWords.set(links[i].subarray(p * b.cores * 4, (p + 1) * b.cores * 4), b.core0 * 4));
+      return { steps, rampWords, flops, linkWords };
     });
     const code = (['sram', 'link', 'word'] as const)[c[1] - 1];
     const violation = c[0] > 0 ? { count: c[0], code, core: c[2], round: c[3], address: c[4] } : null;

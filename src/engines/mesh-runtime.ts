@@ -2,7 +2,8 @@ import { WafermeshError } from '../errors.ts';
 import { mapOrExplain, type GpuResources } from '../gpu/resources.ts';
 import { buildImage, meshPrelude } from '../mesh/image.ts';
 import type { FabricDecode, FabricDecodeStep } from '../mesh/programs/decode-fabric.ts';
-import { FabricRuntime } from './fabric-runtime.ts';
+import { coreTableWords, FabricRuntime, planBands, roundCount, type Band } from './fabric-runtime.ts';
+import { CT } from '../mesh/image.ts';
 import { owners } from '../mesh/placement.ts';
 import { MESH_LIMITS } from '../mesh/config.ts';
 import { split, STATS_LAYOUT } from '../mesh/placement.ts';
@@ -12,6 +13,21 @@ import type { Model } from '../model/weights.ts';
 export interface MeshRuntimeOptions {
   /** Count every out-of-slice SRAM access and FLOP of the compute passes, and check every fabric access (slower; for tests). */
   instrument?: boolean;
+  /**
+   * Split the mesh's SRAM into at least this many buffers (bands of rows), as a mesh too large for
+   * one binding is: tests force it on small meshes.
+   */
+  shards?: number;
+}
+
+/** Bytes per core in a band's largest buffer: its SRAM, its core table, the fabric's routes and link counters. */
+export function bandBytesPerCore(sramBytes: number, regionCount: number, rounds: number, phases: number): number {
+  return Math.max(sramBytes, CT * 4, coreTableWords(regionCount, rounds) * 4, phases * 16);
+}
+
+/** The largest buffer one band may use on this device. */
+export function bandLimit(limits: GPUSupportedLimits): number {
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
 }
 
 /**
@@ -24,10 +40,13 @@ export class MeshRuntime {
   readonly instrumented: boolean;
   readonly countersLength: number;
   private readonly res: GpuResources;
-  private sram!: GPUBuffer;
+  /** The SRAM, one buffer per band of rows. */
+  private srams: GPUBuffer[] = [];
+  /** The mesh's shards (bands of rows). */
+  bands: readonly Band[] = [];
   private counters!: GPUBuffer;
   private stepBuffers: GPUBuffer[] = [];
-  private group0!: GPUBindGroup;
+  private groups0: GPUBindGroup[] = [];
   private stepGroups: GPUBindGroup[] = [];
   private pipelines = new Map<string, GPUComputePipeline>();
   /**
@@ -38,7 +57,7 @@ export class MeshRuntime {
     const n = this.program.mesh.width * this.program.mesh.height;
     return n >= 1024 ? 64 : n >= 256 ? 32 : n >= 64 ? 16 : 4;
   }
-  private readonly logitsReads: { core: number; offset: number; lo: number; n: number }[] = [];
+  private readonly logitsReads: { band: number; offset: number; lo: number; n: number }[] = [];
   /** The mesh row holding each token's embedding row. */
   private tokenRows: Uint32Array = new Uint32Array(0);
 
@@ -47,17 +66,20 @@ export class MeshRuntime {
   /** The fabric under the cores. */
   fabric!: FabricRuntime;
 
-  private constructor(res: GpuResources, decode: FabricDecode, instrument: boolean) {
+  private readonly shards: number;
+
+  private constructor(res: GpuResources, decode: FabricDecode, instrument: boolean, shards: number) {
     this.res = res;
     this.program = decode.program;
     this.instrumented = instrument;
+    this.shards = shards;
     this.decode = decode;
     // Counters: out-of-slice accesses, then FLOPs per core.
     this.countersLength = 1 + this.program.mesh.width * this.program.mesh.height;
   }
 
   static async create(res: GpuResources, decode: FabricDecode, model: Model, options: MeshRuntimeOptions = {}): Promise<MeshRuntime> {
-    const rt = new MeshRuntime(res, decode, options.instrument ?? false);
+    const rt = new MeshRuntime(res, decode, options.instrument ?? false, options.shards ?? 1);
     await rt.init(model);
     return rt;
   }
@@ -71,17 +93,16 @@ export class MeshRuntime {
     const { mesh } = this.program;
     const m = model.config;
     const dev = this.res.device;
-    // Checked before the image is built: every core's SRAM is one binding.
-    const sramBytes = mesh.width * mesh.height * mesh.sramBytes;
-    if (sramBytes > dev.limits.maxStorageBufferBindingSize) {
-      throw new WafermeshError(
-        'mesh-too-large',
-        `the ${mesh.width}x${mesh.height} mesh needs ${sramBytes} bytes of emulated SRAM but this adapter binds at most ${dev.limits.maxStorageBufferBindingSize}; use fewer cores or less SRAM per core`,
-      );
-    }
+    // Checked before the image is built: the SRAM is split into bands of rows, each within one binding.
+    const d = this.decode;
+    this.bands = planBands(mesh.width, mesh.height, bandBytesPerCore(mesh.sramBytes, d.regions.length, roundCount(d.phases), d.phases.length), bandLimit(dev.limits), this.shards);
     const image = buildImage(this.program, model);
-    this.sram = this.res.storage('mesh:sram', image.sram);
-    const table = this.res.storage('mesh:table', image.table);
+    const SRAM = mesh.sramBytes / 4;
+    const tables: GPUBuffer[] = [];
+    this.bands.forEach((b, i) => {
+      this.srams.push(this.res.storage(`mesh:sram band ${i}`, image.sram.subarray(b.core0 * SRAM, (b.core0 + b.cores) * SRAM)));
+      tables.push(this.res.storage(`mesh:table band ${i}`, image.table.subarray(b.core0 * CT, (b.core0 + b.cores) * CT)));
+    });
     const idx = this.res.storage('mesh:idx', image.idx);
     this.counters = this.res.storage('mesh:counters', this.countersLength * 4);
     const storage = (type: GPUBufferBindingType): GPUBindGroupLayoutEntry['buffer'] => ({ type });
@@ -92,6 +113,7 @@ export class MeshRuntime {
         { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: storage('read-only-storage') },
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: storage('read-only-storage') },
         { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: storage('storage') },
+        { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
       ],
     });
     const g1 = dev.createBindGroupLayout({
@@ -99,10 +121,16 @@ export class MeshRuntime {
       entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } }],
     });
     const layout = dev.createPipelineLayout({ label: 'mesh_core', bindGroupLayouts: [g0, g1] });
-    this.group0 = dev.createBindGroup({
-      label: 'mesh_core:group0',
-      layout: g0,
-      entries: [this.sram, table, idx, this.counters].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    this.bands.forEach((b, i) => {
+      const band = this.res.uniform(`mesh:band ${i}`, 16);
+      dev.queue.writeBuffer(band, 0, Uint32Array.of(b.core0, b.cores, 0, 0));
+      this.groups0.push(
+        dev.createBindGroup({
+          label: `mesh_core:group0 band ${i}`,
+          layout: g0,
+          entries: [this.srams[i], tables[i], idx, this.counters, band].map((buffer, binding) => ({ binding, resource: { buffer } })),
+        }),
+      );
     });
     // One small uniform per layer (and one for the passes outside layers): {pos, token, layer}.
     for (let l = 0; l <= m.nLayers; l++) {
@@ -115,16 +143,16 @@ export class MeshRuntime {
     const prelude = meshPrelude(image.ownerOffsets, MESH_LIMITS.maxSide);
     const made = await Promise.all(entries.map((e) => this.res.pipeline('mesh_core', constants, e, layout, prelude)));
     entries.forEach((e, i) => this.pipelines.set(e, made[i]));
-    const d = this.decode;
     this.tokenRows = owners(m, mesh).row.vocab;
-    this.fabric = await FabricRuntime.create(this.res, this.sram, { width: mesh.width, height: mesh.height, sramWords: mesh.sramBytes / 4, regions: d.regionTable, regionCount: d.regions.length }, d.phases, { instrument: this.instrumented });
+    this.fabric = await FabricRuntime.create(this.res, this.srams, { width: mesh.width, height: mesh.height, sramWords: SRAM, regions: d.regionTable, regionCount: d.regions.length, bands: this.bands }, d.phases, { instrument: this.instrumented });
     // Logits: row r's slice is read from core (r, 0).
     for (let r = 0; r < mesh.height; r++) {
       const core = r * mesh.width;
       const cp = this.program.placement.cores[core];
       const reg = cp.regions.find((x) => x.name === 'logits')!;
       const [lo, hi] = split(m.vocabSize, mesh.height, r);
-      this.logitsReads.push({ core, offset: (core * (mesh.sramBytes / 4) + reg.offset) * 4, lo, n: hi - lo });
+      const band = this.bands.findIndex((b) => r >= b.row0 && r < b.row0 + b.rows);
+      this.logitsReads.push({ band, offset: ((core - this.bands[band].core0) * SRAM + reg.offset) * 4, lo, n: hi - lo });
     }
     this.res.ctx.check();
   }
@@ -157,7 +185,7 @@ export class MeshRuntime {
     const enc = this.encodePasses(token, pos, 0, this.steps.length, !fed);
     const staging = this.res.buffer('mesh:id readback', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const stats = this.program.placement.cores[0].regions.find((x) => x.name === 'stats')!;
-    enc.copyBufferToBuffer(this.sram, (stats.offset + STATS_LAYOUT.pickAll) * 4, staging, 0, 4);
+    enc.copyBufferToBuffer(this.srams[0], (stats.offset + STATS_LAYOUT.pickAll) * 4, staging, 0, 4);
     this.submit(enc);
     try {
       await mapOrExplain(this.res.ctx, staging, 'mesh next id');
@@ -181,7 +209,6 @@ export class MeshRuntime {
     const dev = this.res.device;
     for (let l = 0; l <= m.nLayers; l++) dev.queue.writeBuffer(this.stepBuffers[l], 0, Uint32Array.of(pos, token, l, waferId ? 1 : 0));
     const enc = dev.createCommandEncoder({ label: `mesh token ${pos}` });
-    const groups = Math.ceil((this.program.mesh.width * this.program.mesh.height) / this.workgroup);
     // All passes in one compute pass: each dispatch is a barrier for the next (WebGPU orders
     // storage writes between dispatches), which is exactly the wafer's phase boundary.
     this.fabric.setToken(token, pos, this.tokenRows[token]);
@@ -191,10 +218,12 @@ export class MeshRuntime {
         this.fabric.encodePhase(cp, s.phase);
         continue;
       }
-      cp.setBindGroup(0, this.group0);
       cp.setPipeline(this.pipelines.get(s.entry)!);
       cp.setBindGroup(1, this.stepGroups[s.layer ?? m.nLayers]);
-      cp.dispatchWorkgroups(groups);
+      this.bands.forEach((b, i) => {
+        cp.setBindGroup(0, this.groups0[i]);
+        cp.dispatchWorkgroups(Math.ceil(b.cores / this.workgroup));
+      });
     }
     cp.end();
     return enc;
@@ -209,7 +238,7 @@ export class MeshRuntime {
     // Copy each row's logits out of the SRAM of core (r, 0).
     const bytes = m.vocabSize * 4;
     const staging = this.res.buffer('mesh:logits readback', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    for (const r of this.logitsReads) if (r.n > 0) enc.copyBufferToBuffer(this.sram, r.offset, staging, r.lo * 4, r.n * 4);
+    for (const r of this.logitsReads) if (r.n > 0) enc.copyBufferToBuffer(this.srams[r.band], r.offset, staging, r.lo * 4, r.n * 4);
     this.submit(enc);
     try {
       await mapOrExplain(this.res.ctx, staging, 'mesh logits');

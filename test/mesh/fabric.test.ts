@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FabricRuntime, type FabricOptions } from '../../src/engines/fabric-runtime.ts';
+import { FabricRuntime, planBands, type FabricOptions } from '../../src/engines/fabric-runtime.ts';
 import { GpuResources } from '../../src/gpu/resources.ts';
 import {
   chainReduceScatter,
@@ -168,17 +168,22 @@ const models = [
   lineAllgatherModel(W, H, rows, () => [3]),
 ];
 
-async function runFabric(options: FabricOptions, run: FabricPhase[] = phases) {
+/** Runs phases on the 5×3 test mesh; `shards` > 1 splits its SRAM into that many buffers (bands of rows). */
+async function runFabric(options: FabricOptions, run: FabricPhase[] = phases, shards = 1) {
   const res = new GpuResources(await testGpu());
   const rng = new Rng(7);
   const image = Float32Array.from({ length: W * H * SRAM }, () => rng.nextNormal());
-  const sram = res.storage('test:sram', image);
+  const bands = planBands(W, H, SRAM * 4, Number.MAX_SAFE_INTEGER, shards);
+  const srams = bands.map((b, i) => res.storage(`test:sram ${i}`, image.subarray(b.core0 * SRAM, (b.core0 + b.cores) * SRAM)));
   try {
-    const f = await FabricRuntime.create(res, sram, { width: W, height: H, sramWords: SRAM, regions, regionCount: 2 }, run, options);
+    const f = await FabricRuntime.create(res, srams, { width: W, height: H, sramWords: SRAM, regions, regionCount: 2, bands }, run, options);
     f.clearCounters();
     await f.run();
+    const dispatches = f.takeDispatchCount();
     const counts = await f.readCounters();
-    return { image, out: await res.readF32(sram), ...counts };
+    const out = new Float32Array(W * H * SRAM);
+    for (const [i, b] of bands.entries()) out.set(await res.readF32(srams[i]), b.core0 * SRAM);
+    return { image, out, dispatches, bands, ...counts };
   } finally {
     res.dispose();
   }
@@ -333,6 +338,48 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
     const extra = await runFabric({ instrument: true, fault: 3 });
     expect(extra.violation).toBeNull();
     expect(extra.phases.map((m, i) => firstDifference(models[i], m)).find((d) => d)).toMatch(/modelled \d+ words, measured \d+/);
+  });
+
+  it('splits the SRAM over 3 buffers (a band per row): the same words and counts as one buffer, column rounds a dispatch per step, faults still caught', async () => {
+    const ph: FabricPhase[] = [...phases, { name: 'column ktree', rounds: lineAllreduce(cols, 'ktree', [{ src: a(20), dst: b(20) }]) }];
+    const one = await runFabric({ instrument: true }, ph);
+    const three = await runFabric({ instrument: true }, ph, 3);
+    expect(three.bands.map((b) => [b.row0, b.rows])).toEqual([[0, 1], [1, 1], [2, 1]]);
+    expect(three.violation).toBeNull();
+    expect(three.out).toEqual(one.out);
+    three.phases.forEach((m, i) => {
+      expect(m.steps, ph[i].name).toBe(one.phases[i].steps);
+      expect(firstDifference(one.phases[i], m), ph[i].name).toBeNull();
+      expect(m.rampWords).toBe(one.phases[i].rampWords);
+    });
+    // One buffer: a dispatch per phase (one workgroup). Three: a row round per band, a column round
+    // a dispatch per step per band.
+    expect(one.dispatches).toBe(ph.length);
+    expect(three.dispatches).toBeGreaterThan(3 * (one.phases[1].steps + one.phases[3].steps) - 1);
+    const far = await runFabric({ instrument: true, fault: 1 }, phases, 3);
+    expect(far.violation?.code).toBe('link');
+    const dropped = await runFabric({ instrument: true, fault: 2 }, phases, 3);
+    expect(dropped.violation?.code).toBe('word');
+    const foreign = await runFabric({ instrument: true, fault: 4 }, phases, 3);
+    expect(foreign.violation).toMatchObject({ code: 'sram', core: 1 });
+  });
+
+  it('bands rows so that no buffer is over the limit, and refuses a row that alone is', () => {
+    expect(planBands(4, 10, 100, 4000).map((b) => b.rows)).toEqual([10]);
+    expect(planBands(4, 10, 100, 1200).map((b) => b.rows)).toEqual([3, 3, 2, 2]);
+    expect(planBands(4, 10, 100, 4000, 3).map((b) => [b.row0, b.rows, b.core0, b.cores])).toEqual([[0, 4, 0, 16], [4, 3, 16, 12], [7, 3, 28, 12]]);
+    // Contiguous, covering every row, each within the limit.
+    for (const [w, h, per, max, at] of [[7, 13, 48, 7 * 48 * 2, 1], [3, 5, 8, 1e9, 5], [5, 9, 10, 1e9, 4]]) {
+      const bs = planBands(w, h, per, max, at);
+      expect(bs.length).toBeGreaterThanOrEqual(Math.min(h, at));
+      bs.forEach((b, i) => {
+        expect(b.row0).toBe(i ? bs[i - 1].row0 + bs[i - 1].rows : 0);
+        expect(b.core0).toBe(b.row0 * w);
+        expect(b.cores * per).toBeLessThanOrEqual(max);
+      });
+      expect(bs.at(-1)!.row0 + bs.at(-1)!.rows).toBe(h);
+    }
+    expect(() => planBands(4, 10, 100, 399)).toThrow(/^mesh-too-large: one row of the 4-core-wide mesh needs 400 bytes in one GPU buffer but this adapter binds at most 399; use a narrower mesh or less SRAM per core$/);
   });
 
   it('names the raw buffers only inside its accessors', () => {
