@@ -34,13 +34,14 @@ export interface WaferFigures {
 export interface GpuFigures {
   readonly hbmBytes: Figure; // off-chip memory per chip
   readonly hbmBytesPerS: Figure; // off-chip bandwidth per chip
-  readonly l2Bytes: Figure;
+  readonly l2Bytes: Figure; // last on-chip cache level
   readonly fp32Flops: Figure; // dense, per chip
-  readonly fp16Flops: Figure;
-  readonly fp8Flops: Figure;
-  readonly launchSeconds: Figure; // per kernel launch
-  readonly linkBytesPerS: Figure; // chip-to-chip, per direction (NVLink)
-  readonly linkLatencySeconds: Figure; // per collective step between chips
+  readonly fp16Flops: Figure; // dense 16-bit tensor rate, per chip
+  readonly fp8Flops: Figure; // dense rate for 1-byte weights, per chip
+  readonly launchSeconds: Figure; // per kernel: a node of a replayed CUDA graph (or an eager launch where no graph is used)
+  readonly graphLaunchSeconds: Figure; // once per token: replaying the captured graph (0 where kernels are launched one by one)
+  readonly linkBytesPerS: Figure; // chip-to-chip, per direction per chip (NVLink through NVSwitch, or the vendor's equivalent)
+  readonly allreduceSeconds: Figure; // fixed latency of one small-message allreduce between the chips (one-shot, inside a graph)
 }
 
 export type HardwarePreset =
@@ -87,21 +88,129 @@ const WSE3_CORE = {
   colours: fig(24, 'Cerebras SDK documentation: 24 routable colours, some reserved by the runtime'),
 } satisfies WaferFigures;
 
+// ---- Off-chip accelerators: every figure from the vendor's datasheet or documentation ----
+
+/**
+ * How kernels are launched and allreduced on a GPU server today. A decode step is captured once
+ * as a CUDA graph and replayed per token (gpt-fast's `torch.compile(mode="reduce-overhead")`,
+ * vLLM, SGLang and TensorRT-LLM all do), so a kernel costs a graph node's gap, not an eager
+ * launch; small-message allreduces run one-shot (each GPU reads its peers' partial vectors over
+ * NVLink and adds them) or two-shot (reduce-scatter then allgather) inside the graph, as
+ * TensorRT-LLM's and vLLM's custom allreduce kernels do (vLLM pull request #2192, "Custom all
+ * reduce kernels"; TensorRT-LLM's ONESHOT / TWOSHOT strategies).
+ */
+const GRAPH_NODE = fig(
+  0.58e-6,
+  'a node of a replayed CUDA graph: about 15 µs per replay plus 0.58 µs per kernel, measured with chains of no-op kernels (GitHub ahrefs/ocannl issue #488, RTX 5070 Ti Laptop, CUDA 13.3); we assume datacenter GPUs alike',
+  true,
+);
+const GRAPH_REPLAY = fig(15e-6, 'one CUDA graph replay per token: about 15 µs fixed (GitHub ahrefs/ocannl issue #488, same measurement); assumed alike on datacenter GPUs', true);
+const NVLINK_ALLREDUCE = fig(
+  6e-6,
+  'one small-message (≤ 64 KB) allreduce inside a CUDA graph over NVLink/NVSwitch: about 6 µs measured on 2 H100s with NCCL NVLS (GitHub NVIDIA/nccl issue #1259, nccl-tests with CUDA graphs); the same thread reports it growing with more GPUs, so on 8 it is a lower bound',
+  true,
+);
+
+const H100_DS = 'NVIDIA H100 Tensor Core GPU datasheet (H100 SXM)';
 const H100 = {
-  hbmBytes: fig(80e9, 'NVIDIA H100 SXM datasheet: 80 GB HBM3'),
-  hbmBytesPerS: fig(3.35e12, `3.35 TB/s: ${SEED}; NVIDIA H100 datasheet`),
-  l2Bytes: fig(50e6, `50 MB: ${SEED}`),
-  fp32Flops: fig(67e12, 'NVIDIA H100 SXM datasheet: 67 TFLOPS FP32'),
-  fp16Flops: fig(989e12, 'NVIDIA H100 SXM datasheet: 989 TFLOPS dense BF16'),
-  fp8Flops: fig(1979e12, 'NVIDIA H100 SXM datasheet: 1,979 TFLOPS dense FP8'),
-  launchSeconds: fig(3e-6, 'typical measured kernel-launch overheads are 2–5 µs without CUDA graphs', true),
-  linkBytesPerS: fig(450e9, 'NVIDIA H100 datasheet: NVLink 900 GB/s, 450 each way'),
-  linkLatencySeconds: fig(2e-6, 'per NVLink collective step', true),
+  hbmBytes: fig(80e9, `${H100_DS}: 80 GB HBM3`),
+  hbmBytesPerS: fig(3.35e12, `${H100_DS}: 3.35 TB/s; ${SEED}`),
+  l2Bytes: fig(50e6, `50 MB: ${SEED}; NVIDIA H100 architecture whitepaper`),
+  fp32Flops: fig(67e12, `${H100_DS}: 67 TFLOPS FP32`),
+  fp16Flops: fig(989e12, `${H100_DS}: 989 TFLOPS dense BF16 (1,979 with sparsity)`),
+  fp8Flops: fig(1979e12, `${H100_DS}: 1,979 TFLOPS dense FP8 (3,958 with sparsity)`),
+  launchSeconds: GRAPH_NODE,
+  graphLaunchSeconds: GRAPH_REPLAY,
+  linkBytesPerS: fig(450e9, `${H100_DS}: NVLink 900 GB/s per GPU, 450 each way`),
+  allreduceSeconds: NVLINK_ALLREDUCE,
 } satisfies GpuFigures;
 
+const H200_DS = 'NVIDIA H200 Tensor Core GPU datasheet (H200 SXM)';
+const H200 = {
+  ...H100,
+  hbmBytes: fig(141e9, `${H200_DS}: 141 GB HBM3e`),
+  hbmBytesPerS: fig(4.8e12, `${H200_DS}: 4.8 TB/s`),
+  l2Bytes: fig(50e6, 'the H100 die (same GH100 chip; the H200 datasheet does not list its L2)', true),
+  fp32Flops: fig(67e12, `${H200_DS}: 67 TFLOPS FP32`),
+  fp16Flops: fig(989e12, `${H200_DS}: 989 TFLOPS dense BF16 (1,979 with sparsity)`),
+  fp8Flops: fig(1979e12, `${H200_DS}: 1,979 TFLOPS dense FP8 (3,958 with sparsity)`),
+  linkBytesPerS: fig(450e9, `${H200_DS}: NVLink 900 GB/s per GPU, 450 each way`),
+} satisfies GpuFigures;
+
+const B200_DS = 'NVIDIA DGX B200 datasheet (8 GPUs: 1,440 GB HBM3e, 64 TB/s, NVLink 5 at 1.8 TB/s per GPU) and the HGX B200 per-GPU rates at 1,000 W (as tabulated from NVIDIA by glennklockwood.com/garden/processors/B200)';
+const B200 = {
+  hbmBytes: fig(180e9, `${B200_DS}: 1,440 GB / 8 = 180 GB per GPU`),
+  hbmBytesPerS: fig(8e12, `${B200_DS}: 64 TB/s / 8 = 8 TB/s per GPU`),
+  l2Bytes: fig(50e6, 'not in the datasheet; the H100 L2 size assumed (it only decides whether weights could stay on chip, and none do)', true),
+  fp32Flops: fig(80e12, `${B200_DS}: 80 TFLOPS FP32`),
+  fp16Flops: fig(2250e12, `${B200_DS}: 2,250 TFLOPS dense BF16 (4,500 with sparsity)`),
+  fp8Flops: fig(4500e12, `${B200_DS}: 4,500 TFLOPS dense FP8 (9,000 with sparsity)`),
+  launchSeconds: GRAPH_NODE,
+  graphLaunchSeconds: GRAPH_REPLAY,
+  linkBytesPerS: fig(900e9, `${B200_DS}: NVLink 5 1.8 TB/s per GPU, 900 each way`),
+  allreduceSeconds: NVLINK_ALLREDUCE,
+} satisfies GpuFigures;
+
+const A100_DS = 'NVIDIA A100 Tensor Core GPU datasheet (A100 80GB SXM)';
+const A100 = {
+  hbmBytes: fig(80e9, `${A100_DS}: 80 GB HBM2e`),
+  hbmBytesPerS: fig(2.039e12, `${A100_DS}: 2,039 GB/s`),
+  l2Bytes: fig(40e6, 'NVIDIA A100 architecture whitepaper: 40 MB L2'),
+  fp32Flops: fig(19.5e12, `${A100_DS}: 19.5 TFLOPS FP32`),
+  fp16Flops: fig(312e12, `${A100_DS}: 312 TFLOPS dense BF16 (624 with sparsity)`),
+  fp8Flops: fig(312e12, `${A100_DS}: no FP8 on Ampere; 1-byte weights (int8 weight-only) are multiplied at the BF16 rate, 312 TFLOPS`),
+  launchSeconds: GRAPH_NODE,
+  graphLaunchSeconds: GRAPH_REPLAY,
+  linkBytesPerS: fig(300e9, `${A100_DS}: NVLink 600 GB/s per GPU, 300 each way`),
+  allreduceSeconds: NVLINK_ALLREDUCE,
+} satisfies GpuFigures;
+
+const MI300X_DS = 'AMD Instinct MI300X accelerator data sheet';
+const MI300X = {
+  hbmBytes: fig(192e9, `${MI300X_DS}: 192 GB HBM3`),
+  hbmBytesPerS: fig(5.3e12, `${MI300X_DS}: 5.3 TB/s peak`),
+  l2Bytes: fig(256e6, `${MI300X_DS}: 256 MB AMD Infinity Cache (last level)`),
+  fp32Flops: fig(163.4e12, `${MI300X_DS}: 163.4 TFLOPS FP32 matrix`),
+  fp16Flops: fig(1307.4e12, `${MI300X_DS}: 1,307.4 TFLOPS dense FP16/BF16`),
+  fp8Flops: fig(2614.9e12, `${MI300X_DS}: 2,614.9 TFLOPS dense FP8`),
+  launchSeconds: fig(GRAPH_NODE.value, `HIP graphs assumed to cost what CUDA graphs do: ${GRAPH_NODE.source}`, true),
+  graphLaunchSeconds: fig(GRAPH_REPLAY.value, `HIP graphs assumed to cost what CUDA graphs do: ${GRAPH_REPLAY.source}`, true),
+  linkBytesPerS: fig(448e9, `${MI300X_DS}: 7 Infinity Fabric links of 128 GB/s (bidirectional) per GPU, 448 GB/s each way in all`),
+  allreduceSeconds: fig(NVLINK_ALLREDUCE.value, `assumed alike over Infinity Fabric: ${NVLINK_ALLREDUCE.source}`, true),
+} satisfies GpuFigures;
+
+const TRN2_DS = 'AWS Neuron documentation, "Trainium2 Architecture" (per chip: eight NeuronCore-v3, 96 GiB HBM at 2.9 TB/s, 4 NeuronLink-v3)';
+const TRAINIUM2 = {
+  hbmBytes: fig(96 * 2 ** 30, `${TRN2_DS}: 96 GiB`),
+  hbmBytesPerS: fig(2.9e12, `${TRN2_DS}: 2.9 TB/s`),
+  l2Bytes: fig(24 * 2 ** 20, 'on-chip SBUF: 24 MiB per chip (8 NeuronCores × 24 MiB ÷ 8 assumed; the NKI guide gives per-core SBUF, not a chip cache)', true),
+  fp32Flops: fig(181e12, `${TRN2_DS}: 181 FP32 TFLOPS`),
+  fp16Flops: fig(667e12, `${TRN2_DS}: 667 BF16/FP16 TFLOPS dense`),
+  fp8Flops: fig(1299e12, `${TRN2_DS}: 1,299 FP8 TFLOPS dense`),
+  launchSeconds: fig(GRAPH_NODE.value, `the Neuron runtime runs a compiled graph per step; assumed to cost what a CUDA graph node does: ${GRAPH_NODE.source}`, true),
+  graphLaunchSeconds: fig(GRAPH_REPLAY.value, `assumed alike: ${GRAPH_REPLAY.source}`, true),
+  linkBytesPerS: fig(640e9, 'NeuronLink-v3: 1.28 TB/s per chip as AWS announced Trn2 (not in the architecture page); 640 GB/s each way assumed', true),
+  allreduceSeconds: fig(NVLINK_ALLREDUCE.value, `assumed alike over NeuronLink: ${NVLINK_ALLREDUCE.source}`, true),
+} satisfies GpuFigures;
+
+/**
+ * The toy models' GPU: the H100 with bandwidth, FLOPs, memory and L2 divided by `k`. Its kernels
+ * are WebGPU dispatches launched one by one (no graph), so it keeps an eager launch per kernel.
+ */
 const scaled = (f: GpuFigures, k: number, why: string): GpuFigures => {
   const s = (x: Figure) => fig(x.value / k, `${why}: ${x.source}`, x.assumed);
-  return { ...f, hbmBytes: s(f.hbmBytes), hbmBytesPerS: s(f.hbmBytesPerS), l2Bytes: s(f.l2Bytes), fp32Flops: s(f.fp32Flops), fp16Flops: s(f.fp16Flops), fp8Flops: s(f.fp8Flops), linkBytesPerS: s(f.linkBytesPerS) };
+  return {
+    ...f,
+    hbmBytes: s(f.hbmBytes),
+    hbmBytesPerS: s(f.hbmBytesPerS),
+    l2Bytes: s(f.l2Bytes),
+    fp32Flops: s(f.fp32Flops),
+    fp16Flops: s(f.fp16Flops),
+    fp8Flops: s(f.fp8Flops),
+    linkBytesPerS: s(f.linkBytesPerS),
+    launchSeconds: fig(3e-6, 'an eager kernel launch (the toy baseline dispatches its kernels one by one, no graph): typical measured launch overheads are 2–5 µs', true),
+    graphLaunchSeconds: fig(0, 'no graph: every kernel is launched on its own'),
+  };
 };
 
 export const CATALOG = {
@@ -135,11 +244,21 @@ export const CATALOG = {
         colours: fig(24, 'Cerebras SDK documentation (the SDK targets the WSE-2 and WSE-3 alike): 24 routable colours'),
       },
     },
-    { id: 'h100', kind: 'gpu', description: 'NVIDIA H100 SXM: 80 GB HBM3 at 3.35 TB/s, 50 MB L2', figures: H100 },
+    { id: 'h100', kind: 'gpu', description: 'NVIDIA H100 SXM: 80 GB HBM3 at 3.35 TB/s, NVLink 450 GB/s each way', figures: H100 },
+    { id: 'h200', kind: 'gpu', description: 'NVIDIA H200 SXM: 141 GB HBM3e at 4.8 TB/s, NVLink 450 GB/s each way', figures: H200 },
+    { id: 'b200', kind: 'gpu', description: 'NVIDIA B200 (HGX/DGX, 1,000 W): 180 GB HBM3e at 8 TB/s, NVLink 5 900 GB/s each way', figures: B200 },
+    { id: 'a100', kind: 'gpu', description: 'NVIDIA A100 80GB SXM: HBM2e at 2.04 TB/s, NVLink 300 GB/s each way', figures: A100 },
+    { id: 'mi300x', kind: 'gpu', description: 'AMD Instinct MI300X: 192 GB HBM3 at 5.3 TB/s, Infinity Fabric 448 GB/s each way', figures: MI300X },
+    {
+      id: 'trainium2',
+      kind: 'gpu',
+      description: 'AWS Trainium2 (an accelerator with off-chip HBM, costed as the GPUs are): 96 GiB at 2.9 TB/s, NeuronLink-v3',
+      figures: TRAINIUM2,
+    },
     {
       id: 'toy-gpu',
       kind: 'gpu',
-      description: 'the H100 scaled down 16,000x for the toy models (bandwidth, FLOPs, memory, L2), launch latency kept',
+      description: 'the H100 scaled down 16,000x for the toy models (bandwidth, FLOPs, memory, L2), an eager 3 µs launch per kernel kept',
       figures: scaled(H100, 16000, "h100 ÷ 16,000 (the README's scaled-down pair)"),
     },
   ] as HardwarePreset[],
@@ -174,6 +293,54 @@ export const CATALOG = {
       config: makeConfig({ dim: 8192, hiddenDim: 28672, nLayers: 80, nHeads: 64, nKvHeads: 8, vocabSize: 128256, seqLen: 131072, sharedClassifier: false }),
       demo: false,
     },
+    {
+      id: 'llama-3.3-70b',
+      description: "Meta's Llama 3.3 70B: Llama 3.1 70B's shape (its published config; predict only)",
+      config: makeConfig({ dim: 8192, hiddenDim: 28672, nLayers: 80, nHeads: 64, nKvHeads: 8, vocabSize: 128256, seqLen: 131072, sharedClassifier: false }),
+      demo: false,
+    },
+    {
+      id: 'llama-3-8b',
+      description: "Meta's Llama 3 8B, WaferLLM's LLaMA3-8B (its published config: Llama 3.1 8B's shape with an 8K context; predict only)",
+      config: makeConfig({ dim: 4096, hiddenDim: 14336, nLayers: 32, nHeads: 32, nKvHeads: 8, vocabSize: 128256, seqLen: 8192, sharedClassifier: false }),
+      demo: false,
+    },
+    {
+      id: 'llama-3.2-1b',
+      description: "Meta's Llama 3.2 1B (its published config; tied embeddings; predict only, e.g. as a draft model)",
+      config: makeConfig({ dim: 2048, hiddenDim: 8192, nLayers: 16, nHeads: 32, nKvHeads: 8, vocabSize: 128256, seqLen: 131072, sharedClassifier: true }),
+      demo: false,
+    },
+    {
+      id: 'llama-2-7b',
+      description: "Meta's Llama 2 7B (its published config: multi-head attention, 4K context; predict only)",
+      config: makeConfig({ dim: 4096, hiddenDim: 11008, nLayers: 32, nHeads: 32, nKvHeads: 32, vocabSize: 32000, seqLen: 4096, sharedClassifier: false }),
+      demo: false,
+    },
+    {
+      id: 'llama-2-13b',
+      description: "Meta's Llama 2 13B, WaferLLM's LLaMA2-13B (its published config; predict only)",
+      config: makeConfig({ dim: 5120, hiddenDim: 13824, nLayers: 40, nHeads: 40, nKvHeads: 40, vocabSize: 32000, seqLen: 4096, sharedClassifier: false }),
+      demo: false,
+    },
+    {
+      id: 'llama-2-70b',
+      description: "Meta's Llama 2 70B (its published config: grouped-query attention, 8 KV heads; predict only)",
+      config: makeConfig({ dim: 8192, hiddenDim: 28672, nLayers: 80, nHeads: 64, nKvHeads: 8, vocabSize: 32000, seqLen: 4096, sharedClassifier: false }),
+      demo: false,
+    },
+    {
+      id: 'codellama-34b',
+      description: "Meta's Code Llama 34B, WaferLLM's CodeLLaMA-34B (its published config; predict only)",
+      config: makeConfig({ dim: 8192, hiddenDim: 22016, nLayers: 48, nHeads: 64, nKvHeads: 8, vocabSize: 32000, seqLen: 16384, sharedClassifier: false }),
+      demo: false,
+    },
+    {
+      id: 'qwen2-72b',
+      description: "Alibaba's Qwen2 72B, WaferLLM's QWen2-72B (its published config; its q/k/v biases, 0.01% of the weights, are left out; predict only)",
+      config: makeConfig({ dim: 8192, hiddenDim: 29568, nLayers: 80, nHeads: 64, nKvHeads: 8, vocabSize: 152064, seqLen: 32768, sharedClassifier: false }),
+      demo: false,
+    },
   ] as ModelEntry[],
   /** The order of a core's four outgoing links: link id = core * 4 + index. */
   linkOrder: ['east', 'west', 'south', 'north'] as const,
@@ -198,7 +365,11 @@ export function hardwarePreset<K extends HardwareKind>(id: string, kind?: K, cat
   const p = catalog.hardware.find((h): h is Extract<HardwarePreset, { kind: K }> => h.id === id.toLowerCase() && (!kind || h.kind === kind));
   if (!p) {
     const what = kind === 'wafer' ? 'mesh preset' : kind === 'gpu' ? 'GPU preset' : 'hardware';
-    throw new WafermeshError(kind === 'wafer' ? 'unknown-preset' : 'unknown-hardware', `${what} "${id}" is unknown; use one of ${hardwareIds(kind, catalog).join(', ')}`);
+    // Any kind: name both lists, so a wafer is offered beside the GPUs (and the other way round).
+    const choices = kind
+      ? hardwareIds(kind, catalog).join(', ')
+      : `${hardwareIds('wafer', catalog).join(', ')} (wafers) or ${hardwareIds('gpu', catalog).join(', ')} (GPUs and other off-chip-memory accelerators)`;
+    throw new WafermeshError(kind === 'wafer' ? 'unknown-preset' : 'unknown-hardware', `${what} "${id}" is unknown; use one of ${choices}`);
   }
   return p;
 }

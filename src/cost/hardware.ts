@@ -13,9 +13,10 @@ export interface GpuHardware {
   readonly hbmBytesPerS: number; // off-chip bandwidth per chip
   readonly l2Bytes: number;
   readonly peakFlops: { readonly fp32: number; readonly fp16: number; readonly fp8: number }; // dense, per chip
-  readonly launchSeconds: number; // per kernel launch (assumption)
-  readonly linkBytesPerS: number; // chip-to-chip, per direction (NVLink)
-  readonly linkLatencySeconds: number; // per collective step between chips (assumption)
+  readonly launchSeconds: number; // per kernel: a node of a replayed graph (or an eager launch)
+  readonly graphLaunchSeconds: number; // once per token: replaying the captured graph (0 without one)
+  readonly linkBytesPerS: number; // chip-to-chip, per direction per chip (NVLink via NVSwitch)
+  readonly allreduceSeconds: number; // fixed latency of one small-message allreduce between the chips
   readonly sources: string;
 }
 
@@ -51,8 +52,9 @@ export function gpuPreset(name: string, catalog: Catalog = CATALOG): GpuHardware
     l2Bytes: f.l2Bytes.value,
     peakFlops: { fp32: f.fp32Flops.value, fp16: f.fp16Flops.value, fp8: f.fp8Flops.value },
     launchSeconds: f.launchSeconds.value,
+    graphLaunchSeconds: f.graphLaunchSeconds.value,
     linkBytesPerS: f.linkBytesPerS.value,
-    linkLatencySeconds: f.linkLatencySeconds.value,
+    allreduceSeconds: f.allreduceSeconds.value,
     sources: presetSources(p),
   };
 }

@@ -60,19 +60,22 @@ export function meshTokenCost(trace: TokenTrace, mesh: MeshConfig, model: ModelC
 
 /**
  * The conventional GPU: each kernel of the baseline program takes the longer of its off-chip
- * bytes ÷ bandwidth and its FLOPs ÷ peak, plus a launch. The memory time is split between
- * weights and KV cache in proportion to their bytes.
+ * bytes ÷ bandwidth and its FLOPs ÷ peak, plus its launch (a graph node's gap; the graph's replay
+ * once per token). The memory time is split between weights and KV cache in proportion to their
+ * bytes. `tokens` > 1 is one step over that many positions at once (a speculative verification):
+ * every weight and the cached K and V are still read once, the FLOPs are `tokens` times one
+ * token's.
  */
-export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, precision: Precision = 'fp32', e: EnergyCosts = ENERGY): MachineCost {
+export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, precision: Precision = 'fp32', e: EnergyCosts = ENERGY, tokens = 1): MachineCost {
   const vb = BYTES_PER_VALUE[precision];
   const peak = hw.peakFlops[precision];
-  const time = { 'HBM: weights': 0, 'HBM: KV cache': 0, 'compute': 0, 'kernel launches': 0 };
+  const time = { 'HBM: weights': 0, 'HBM: KV cache': 0, 'compute': 0, 'kernel launches': hw.graphLaunchSeconds };
   let bytes = 0;
   let flops = 0;
   for (const k of baselineProgram(model, vb)) {
     const kv = k.kvBytes(pos);
     const mem = (k.weightBytes + kv) / hw.hbmBytesPerS;
-    const comp = k.flops(pos) / peak;
+    const comp = (tokens * k.flops(pos)) / peak;
     if (mem >= comp) {
       const total = k.weightBytes + kv;
       if (total > 0) {
@@ -84,7 +87,7 @@ export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, p
     }
     if (k.launch) time['kernel launches'] += hw.launchSeconds;
     bytes += k.weightBytes + kv;
-    flops += k.flops(pos);
+    flops += tokens * k.flops(pos);
   }
   return finish(hw.name, time, { 'FLOPs': flops * e.pjPerFlop * 1e-12, 'HBM reads': bytes * e.pjPerHbmByte * 1e-12 }, bytes, 0);
 }

@@ -1,4 +1,4 @@
-import { assumedFigures, CATALOG, hardwarePreset, type Catalog } from '../catalog.ts';
+import { assumedFigures, CATALOG, hardwarePreset, modelEntry, type Catalog } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { makeMesh } from '../mesh/config.ts';
 import { kvCopies, place } from '../mesh/placement.ts';
@@ -7,8 +7,24 @@ import { fabricTokenCycles, LAYER_PHASES } from '../mesh/fabric-closed.ts';
 import type { TokenTrace } from '../mesh/fabric-trace.ts';
 import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
 import { baselineBytes } from '../baseline/program.ts';
-import { ENERGY, gpuPreset, waferPreset } from './hardware.ts';
+import { ENERGY, gpuPreset, waferPreset, type GpuHardware } from './hardware.ts';
 import { BYTES_PER_VALUE, gpuTokenCost, meshTokenCost, type MachineCost, type Precision } from './model.ts';
+
+/** Speculative decoding as `predict` models it (Leviathan, Kalman and Matias, ICML 2023). */
+export interface SpeculativeResult {
+  readonly draft: string;
+  /** α: the chance the target accepts a drafted token. */
+  readonly acceptance: number;
+  /** γ: tokens the draft proposes per step. */
+  readonly draft_tokens: number;
+  /** E = (1 − α^(γ+1)) / (1 − α): tokens a step yields on average. */
+  readonly tokens_per_step: number;
+  readonly draft_ms_per_token: number;
+  readonly verify_ms: number;
+  readonly step_ms: number;
+  /** The target alone, decoding one token a step, for comparison. */
+  readonly plain_tokens_per_s: number;
+}
 
 export interface Prediction {
   readonly model: string;
@@ -16,148 +32,320 @@ export interface Prediction {
   readonly chips: number;
   readonly precision: Precision;
   readonly context: number;
+  /** The wafer region used, when not the whole wafer. */
+  readonly mesh?: { readonly width: number; readonly height: number };
   readonly tokens_per_s: number;
   readonly ms_per_token: number;
   readonly bound: string;
   readonly time_breakdown_ms: Record<string, number>;
   readonly energy_per_token_j: number;
+  readonly speculative?: SpeculativeResult;
   readonly assumptions: string[];
+}
+
+export interface SpeculativeOptions {
+  /** The draft model's name (for the report) and shape. */
+  readonly draft: string;
+  readonly draftModel: ModelConfig;
+  /** α in [0, 1); default SPECULATIVE_DEFAULTS.acceptance. */
+  readonly acceptance?: number;
+  /** γ ≥ 1; default SPECULATIVE_DEFAULTS.draftTokens. */
+  readonly draftTokens?: number;
+}
+
+export interface PredictOptions {
+  chips?: number;
+  precision?: Precision;
+  context?: number;
+  allreduce?: Allreduce;
+  catalog?: Catalog;
+  /** Wafers: the region of cores the model is placed on (default the whole wafer). */
+  mesh?: { width: number; height: number };
+  speculative?: SpeculativeOptions;
+}
+
+/**
+ * One documented default for speculative decoding, the same for every prediction and every
+ * validation row (never chosen per row): γ = 5 drafted tokens, gpt-fast's `--speculate_k` default
+ * (pytorch-labs/gpt-fast generate.py); α = 0.8, our assumption — acceptance depends on the pair
+ * of models and the text, and Leviathan et al. (ICML 2023) show it varying widely between pairs.
+ */
+export const SPECULATIVE_DEFAULTS = {
+  acceptance: 0.8,
+  draftTokens: 5,
+  sources:
+    "γ = 5: gpt-fast's --speculate_k default (pytorch-labs/gpt-fast, generate.py); α = 0.8: our assumption, one value for every row; " +
+    'expected tokens per step E = (1 − α^(γ+1)) / (1 − α): Leviathan, Kalman and Matias, "Fast Inference from Transformers via Speculative Decoding", ICML 2023',
+};
+
+/** Expected tokens a speculative step yields: (1 − α^(γ+1)) / (1 − α) (Leviathan et al. 2023, eq. 1). */
+export function tokensPerStep(acceptance: number, draftTokens: number): number {
+  if (acceptance === 0) return 1;
+  return (1 - acceptance ** (draftTokens + 1)) / (1 - acceptance);
 }
 
 const round = (x: number, d = 4) => Number(x.toPrecision(d));
 
-function result(model: string, hardware: string, chips: number, precision: Precision, context: number, cost: MachineCost, extra: Record<string, number>, assumptions: string[]): Prediction {
-  const time: Record<string, number> = { ...cost.time, ...extra };
-  const seconds = Object.values(time).reduce((a, b) => a + b, 0);
+/** Bytes with a unit that keeps the number readable: 1.74 MB, not 0.00 GB. */
+export function formatBytes(b: number): string {
+  const units: [number, string][] = [
+    [1e12, 'TB'],
+    [1e9, 'GB'],
+    [1e6, 'MB'],
+    [1e3, 'kB'],
+  ];
+  for (const [size, unit] of units) if (b >= size) return `${(b / size).toPrecision(3)} ${unit}`;
+  return `${b} B`;
+}
+
+/** One decode step's cost before it is turned into a Prediction: seconds and joules by category. */
+interface StepCost {
+  readonly time: Record<string, number>;
+  readonly joules: number;
+  readonly assumptions: string[];
+}
+
+function sum(x: Record<string, number>): number {
+  return Object.values(x).reduce((a, b) => a + b, 0);
+}
+
+function result(base: Omit<Prediction, 'tokens_per_s' | 'ms_per_token' | 'bound' | 'time_breakdown_ms' | 'energy_per_token_j' | 'assumptions'>, time: Record<string, number>, joules: number, assumptions: string[]): Prediction {
+  const seconds = sum(time);
   const bound = Object.entries(time).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
   return {
-    model,
-    hardware,
-    chips,
-    precision,
-    context,
+    ...base,
     tokens_per_s: round(1 / seconds),
     ms_per_token: round(seconds * 1e3),
     bound,
     time_breakdown_ms: Object.fromEntries(Object.entries(time).map(([k, v]) => [k, round(v * 1e3)])),
-    energy_per_token_j: round(cost.joules),
+    energy_per_token_j: round(joules),
     assumptions,
   };
 }
 
 /**
- * Single-stream decode speed from first principles: the GPU streams every weight and the KV cache
- * from HBM per token (tensor-parallel over `chips`); the wafer runs the fabric decode for this
- * model on the whole wafer (its layers split over `chips` wafers), costed by the fabric's cost model
- * (α per hop, β per ramp relay, link serialisation, the busiest core's compute; phases one after
- * another) in closed form, plus a hand-off between wafers. No published speed is used anywhere.
+ * An allreduce of `bytes` between `n` chips, as current inference engines run it for small
+ * messages: one-shot (every chip reads its n − 1 peers' vectors over its links and adds them:
+ * α + (n − 1)·S ÷ B) or two-shot (reduce-scatter then allgather: 2α + 2(n − 1)/n·S ÷ B),
+ * whichever is faster — TensorRT-LLM's and vLLM's custom allreduce choose between them by size.
  */
-export function predict(
-  name: string,
-  model: ModelConfig,
-  hardware: string,
-  options: { chips?: number; precision?: Precision; context?: number; allreduce?: Allreduce; catalog?: Catalog } = {},
-): Prediction {
+export function allreduceSeconds(n: number, bytes: number, hw: Pick<GpuHardware, 'allreduceSeconds' | 'linkBytesPerS'>): { seconds: number; algorithm: 'one-shot' | 'two-shot' | 'none' } {
+  if (n <= 1) return { seconds: 0, algorithm: 'none' };
+  const oneShot = hw.allreduceSeconds + ((n - 1) * bytes) / hw.linkBytesPerS;
+  const twoShot = 2 * hw.allreduceSeconds + (2 * (n - 1) * bytes) / n / hw.linkBytesPerS;
+  return oneShot <= twoShot ? { seconds: oneShot, algorithm: 'one-shot' } : { seconds: twoShot, algorithm: 'two-shot' };
+}
+
+/**
+ * Single-stream decode speed from first principles: the GPU streams every weight and the KV cache
+ * from HBM per token (tensor-parallel over `chips`, two allreduces per layer); the wafer runs the
+ * fabric decode for this model on the whole wafer or the given region (its layers split over
+ * `chips` wafers), costed by the fabric's cost model (α per hop, β per ramp relay, link
+ * serialisation, the busiest core's compute; phases one after another) in closed form, plus a
+ * hand-off between wafers. With `speculative`, a draft model proposes γ tokens and the target
+ * verifies them in one step. No published speed is used anywhere.
+ */
+export function predict(name: string, model: ModelConfig, hardware: string, options: PredictOptions = {}): Prediction {
   const catalog = options.catalog ?? CATALOG;
   const preset = hardwarePreset(hardware, undefined, catalog);
   const chips = options.chips ?? 1;
   const precision = options.precision ?? 'fp16';
-  const vb = BYTES_PER_VALUE[precision];
   const context = options.context ?? Math.min(1024, model.seqLen);
   if (!Number.isInteger(chips) || chips < 1 || chips > 1024) throw new WafermeshError('bad-option', `--chips ${chips} must be a whole number in 1…1024`);
   if (!Number.isInteger(context) || context < 1 || context > model.seqLen) {
     throw new WafermeshError('bad-option', `--context ${context} must be a whole number in 1…${model.seqLen} (the model's seq_len)`);
   }
+  if (options.mesh && preset.kind !== 'wafer') throw new WafermeshError('bad-option', `--cores applies to wafers; ${preset.id} is not one`);
+  const spec = options.speculative;
+  const tokens = spec ? (spec.draftTokens ?? SPECULATIVE_DEFAULTS.draftTokens) + 1 : 1;
+  const target = preset.kind === 'wafer' ? waferStep(name, model, hardware, chips, precision, context, tokens, options, catalog) : gpuStep(name, model, preset.id, chips, precision, context, tokens, catalog);
+  const base = { model: name, hardware, chips, precision, context, ...(options.mesh ? { mesh: { width: options.mesh.width, height: options.mesh.height } } : {}) };
+  if (!spec) return result(base, target.time, target.joules, target.assumptions);
+
+  // Speculative decoding: γ draft tokens one after another, then the target verifies γ + 1
+  // positions in one step; a step yields E tokens on average.
+  const acceptance = spec.acceptance ?? SPECULATIVE_DEFAULTS.acceptance;
+  const gamma = spec.draftTokens ?? SPECULATIVE_DEFAULTS.draftTokens;
+  if (!(acceptance >= 0 && acceptance < 1)) throw new WafermeshError('bad-option', `--acceptance ${acceptance} must be a number in [0, 1)`);
+  if (!Number.isInteger(gamma) || gamma < 1 || gamma > 64) throw new WafermeshError('bad-option', `--draft-tokens ${gamma} must be a whole number in 1…64`);
+  const draftChips = preset.kind === 'wafer' ? Math.min(chips, spec.draftModel.nLayers) : chips;
+  const draft = predict(spec.draft, spec.draftModel, hardware, { ...options, chips: draftChips, speculative: undefined, context: Math.min(context, spec.draftModel.seqLen) });
+  const plain = predict(name, model, hardware, { ...options, speculative: undefined });
+  const E = tokensPerStep(acceptance, gamma);
+  const draftSeconds = gamma * (draft.ms_per_token / 1e3);
+  const verifySeconds = sum(target.time);
+  const perToken: Record<string, number> = { [`draft: ${gamma} tokens of ${spec.draft}`]: draftSeconds / E };
+  for (const [k, v] of Object.entries(target.time)) perToken[`verify: ${k}`] = v / E;
+  const joules = (gamma * draft.energy_per_token_j + target.joules) / E;
+  const speculative: SpeculativeResult = {
+    draft: spec.draft,
+    acceptance,
+    draft_tokens: gamma,
+    tokens_per_step: round(E),
+    draft_ms_per_token: draft.ms_per_token,
+    verify_ms: round(verifySeconds * 1e3),
+    step_ms: round((draftSeconds + verifySeconds) * 1e3),
+    plain_tokens_per_s: plain.tokens_per_s,
+  };
+  return result({ ...base, speculative }, perToken, joules, [
+    ...target.assumptions,
+    `speculative decoding: ${spec.draft} drafts γ = ${gamma} tokens (${draft.ms_per_token} ms each on the same ${draftChips} ${hardware}), the target verifies ${gamma + 1} positions in one step (${round(verifySeconds * 1e3)} ms); with acceptance α = ${acceptance} a step yields E = (1 − α^(γ+1)) / (1 − α) = ${round(E)} tokens on average (Leviathan et al., ICML 2023); the target alone: ${plain.tokens_per_s} tokens/s`,
+    `speculative defaults: ${SPECULATIVE_DEFAULTS.sources}`,
+    ...(preset.kind === 'wafer' ? [`the draft is costed as if it had the same wafer(s) to itself; that it shares SRAM with the target is not modelled`] : []),
+  ]);
+}
+
+/** The wafer: the fabric decode in closed form on the whole wafer or a region of it. */
+function waferStep(name: string, model: ModelConfig, hardware: string, chips: number, precision: Precision, context: number, tokens: number, options: PredictOptions, catalog: Catalog): StepCost {
+  const preset = hardwarePreset(hardware, 'wafer', catalog);
+  const vb = BYTES_PER_VALUE[precision];
   const pos = context - 1;
   const weightsTotal = parameterCount(model) * vb;
   const kvTotal = 2 * model.nLayers * context * kvDim(model) * vb;
-  const common = [
-    `model ${name}: ${parameterCount(model).toLocaleString('en')} parameters = ${(weightsTotal / 1e9).toFixed(2)} GB at ${precision} (${vb} B/value)`,
-    `decoding one stream (batch 1) at position ${pos}: the KV cache holds ${context} positions = ${(kvTotal / 1e9).toFixed(3)} GB`,
-  ];
-  if (preset.kind === 'wafer') {
-    if (chips > model.nLayers) {
-      throw new WafermeshError('bad-option', `--chips ${chips} is more wafers than ${name} has layers (${model.nLayers}); a wafer holds at least one layer`);
-    }
-    const w = waferPreset(preset.id, catalog);
-    const layersPerWafer = Math.ceil(model.nLayers / chips);
-    const mesh = makeMesh({ ...w.core, width: w.fullWidth, height: w.fullHeight, flopsPerCoreCycle: precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle });
-    // Capacity: each wafer holds its layers' weights and their KV cache for the context; with
-    // several wafers the first holds the embedding and the last the classifier (one table each).
-    const fitOn = (n: number) => {
-      const share = makeConfig({ ...model, nLayers: Math.ceil(model.nLayers / n), seqLen: context, sharedClassifier: n > 1 || model.sharedClassifier });
-      const p = place(share, mesh, vb);
-      return { p, ok: p.fits && p.context >= context };
-    };
-    const fit = fitOn(chips);
-    if (!fit.ok) {
-      let more = Math.max(chips + 1, Math.ceil((weightsTotal + kvTotal) / (w.cores * w.core.sramBytes)));
-      while (more <= Math.min(1024, model.nLayers) && !fitOn(more).ok) more++;
-      const hint = more <= Math.min(1024, model.nLayers) ? `--chips ${more}` : 'fewer positions (--context) or fp8';
-      const why = fit.p.fits
-        ? `its KV cache would hold only ${fit.p.context} of the ${context} positions`
-        : `core (${fit.p.fullest.row},${fit.p.fullest.col}) would need ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`;
-      throw new WafermeshError('does-not-fit', `${name} at ${precision} with a ${context}-position KV cache does not fit ${chips} ${hardware} wafer(s): ${why}; use ${hint}`);
-    }
-    // Time: the decode on the fabric, costed in closed form on the whole wafer (the same cost model
-    // as the fabric trace, without compiling per-core tables): every layer's phases, the embedding,
-    // the final norm and the logits, one after another; each wafer runs its layers on all its cores.
-    const algorithm = allreduceOf(options.allreduce ?? DEFAULT_ALLREDUCE);
-    const c = fabricTokenCycles(model, mesh, pos, algorithm, 1, context);
-    const t = c.total;
-    const full: TokenTrace = {
-      token: c.token,
-      pos,
-      phases: [],
-      cycles: t.cycles,
-      transferCycles: t.cycles - t.compute,
-      computeCycles: t.compute,
-      breakdown: { compute: t.compute, hops: t.hops, serialisation: t.serialisation, ramps: t.ramps },
-      linkWords: t.linkWords,
-      flops: t.flops,
-      seconds: t.cycles / mesh.clockHz,
-      passes: c.steps,
-    };
-    const layerCycles = LAYER_PHASES.reduce((a, k) => a + c.layer[k].cycles, 0);
-    const layerPhases = LAYER_PHASES.map((k) => `${k} ${c.layer[k].cycles.toLocaleString('en')}`).join(', ');
-    const cost = meshTokenCost(full, mesh, model, vb);
-    const handoffs = (chips - 1) * w.waferToWaferSeconds;
-    return result(name, hardware, chips, precision, context, cost, chips > 1 ? { 'wafer-to-wafer hand-offs': handoffs } : {}, [
-      ...common,
-      `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric), ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (${w.sources})`,
-      `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (${precision === 'fp32' ? 'the preset\'s f32 rate' : 'twice the preset\'s f32 rate at 16 bits'})`,
+  if (chips > model.nLayers) {
+    throw new WafermeshError('bad-option', `--chips ${chips} is more wafers than ${name} has layers (${model.nLayers}); a wafer holds at least one layer`);
+  }
+  const w = waferPreset(preset.id, catalog);
+  const width = options.mesh?.width ?? w.fullWidth;
+  const height = options.mesh?.height ?? w.fullHeight;
+  if (width > w.fullWidth || height > w.fullHeight) {
+    throw new WafermeshError('bad-option', `--cores ${width}x${height} is larger than the ${preset.id} fabric (${w.fullWidth} x ${w.fullHeight})`);
+  }
+  const region = width !== w.fullWidth || height !== w.fullHeight;
+  const layersPerWafer = Math.ceil(model.nLayers / chips);
+  const mesh = makeMesh({ ...w.core, width, height, flopsPerCoreCycle: precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle });
+  // Capacity: each wafer holds its layers' weights and their KV cache for the context; with
+  // several wafers the first holds the embedding and the last the classifier (one table each).
+  const fitOn = (n: number) => {
+    const share = makeConfig({ ...model, nLayers: Math.ceil(model.nLayers / n), seqLen: context, sharedClassifier: n > 1 || model.sharedClassifier });
+    const p = place(share, mesh, vb);
+    return { p, ok: p.fits && p.context >= context };
+  };
+  const fit = fitOn(chips);
+  if (!fit.ok) {
+    let more = Math.max(chips + 1, Math.ceil((weightsTotal + kvTotal) / (width * height * w.core.sramBytes)));
+    while (more <= Math.min(1024, model.nLayers) && !fitOn(more).ok) more++;
+    const hint = more <= Math.min(1024, model.nLayers) ? `--chips ${more}` : 'fewer positions (--context) or fp8';
+    const why = fit.p.fits
+      ? `its KV cache would hold only ${fit.p.context} of the ${context} positions`
+      : `core (${fit.p.fullest.row},${fit.p.fullest.col}) would need ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`;
+    const where = region ? `a ${width} x ${height} region of ${chips} ${hardware} wafer(s)` : `${chips} ${hardware} wafer(s)`;
+    throw new WafermeshError('does-not-fit', `${name} at ${precision} with a ${context}-position KV cache does not fit ${where}: ${why}; use ${hint}`);
+  }
+  // Time: the decode on the fabric, costed in closed form (the same cost model as the fabric
+  // trace, without compiling per-core tables): every layer's phases, the embedding, the final
+  // norm and the logits, one after another; each wafer runs its layers on all its cores.
+  const algorithm = allreduceOf(options.allreduce ?? DEFAULT_ALLREDUCE);
+  const c = fabricTokenCycles(model, mesh, pos, algorithm, 1, context);
+  const t = c.total;
+  const full: TokenTrace = {
+    token: c.token,
+    pos,
+    phases: [],
+    cycles: t.cycles,
+    transferCycles: t.cycles - t.compute,
+    computeCycles: t.compute,
+    breakdown: { compute: t.compute, hops: t.hops, serialisation: t.serialisation, ramps: t.ramps },
+    linkWords: t.linkWords,
+    flops: t.flops,
+    seconds: t.cycles / mesh.clockHz,
+    passes: c.steps,
+  };
+  const layerCycles = LAYER_PHASES.reduce((a, k) => a + c.layer[k].cycles, 0);
+  const layerPhases = LAYER_PHASES.map((k) => `${k} ${c.layer[k].cycles.toLocaleString('en')}`).join(', ');
+  const cost = meshTokenCost(full, mesh, model, vb);
+  // A step over `tokens` positions (speculative verification): the words of each stream are
+  // `tokens` times as many and so is every core's arithmetic; hop latency and ramp relays are
+  // paid once, the vectors following one another down the same routes.
+  const time: Record<string, number> = {};
+  for (const [k, v] of Object.entries(cost.time)) time[k] = k === 'compute' || k === 'fabric: link serialisation' ? v * tokens : v;
+  if (chips > 1) time['wafer-to-wafer hand-offs'] = (chips - 1) * w.waferToWaferSeconds;
+  return {
+    time,
+    joules: cost.joules * tokens,
+    assumptions: [
+      ...commonLines(name, model, precision, context),
+      `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric)${region ? `, the model on a ${width} x ${height} region of each (the setup asked for)` : ''}, ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (${w.sources})`,
+      `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (${precision === 'fp32' ? "the preset's f32 rate" : "twice the preset's f32 rate at 16 bits"})`,
       ...assumedFigures(preset).map((a) => `assumption: ${a}`),
-      `placement: every matrix of each layer tiled over the whole wafer; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
+      `placement: every matrix of each layer tiled over the ${region ? 'region' : 'whole wafer'}; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
       `the fullest core holds ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`,
       `KV cache: each KV coordinate stored at most ${kvCopies(model, mesh)} time(s) (query heads sit in the columns of their KV head; storing it per query head would take ${model.nHeads / model.nKvHeads} copies)`,
-      `time per token = the fabric decode's cost model on the whole wafer, in closed form (equal, part by part, to the trace of the compiled fabric decode wherever that can be compiled): ${model.nLayers} layers of ${LAYER_PHASES.length} fabric phases and their compute passes, plus the embedding allreduce, the final norm, the logits reduction and the next token's id`,
+      `time per token = the fabric decode's cost model on the ${region ? 'region' : 'whole wafer'}, in closed form (equal, part by part, to the trace of the compiled fabric decode wherever that can be compiled): ${model.nLayers} layers of ${LAYER_PHASES.length} fabric phases and their compute passes, plus the embedding allreduce, the final norm, the logits reduction and the next token's id`,
       `a fabric phase costs its slowest word, round after round: its place in its stream ÷ ${mesh.wordsPerLinkCycle} word per link-cycle (link serialisation) + α = ${mesh.cyclesPerHop} cycle for every hop from its origin to its end (hop latency) + β = ${mesh.cyclesPerRamp} cycles for every ramp relay on its way — each core that adds it on a reduction, the one delivery of a broadcast (ramp relays; β is assumed); a compute pass costs the busiest core's FLOPs ÷ ${mesh.flopsPerCoreCycle} FLOPs per cycle`,
       `phases and compute passes run one after another: no overlap between them is modelled`,
-      `one layer's fabric phases on the wafer: ${layerCycles.toLocaleString('en')} cycles (${layerPhases})`,
+      `one layer's fabric phases: ${layerCycles.toLocaleString('en')} cycles (${layerPhases})`,
       `Σx² and the attention statistics allreduced by the ${{ chain: 'streamed chain', ring: 'folded ring', ktree: 'two-level K-tree' }[algorithm]} (--allreduce ${algorithm}); matrix-vector results reduce-scattered along the rows by streamed chains, gathered down the columns by broadcasts${kvCopies(model, mesh) > 1 ? ', K and V multicast along the rows to their copies' : ''}`,
-      ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption)`] : []),
+      ...(tokens > 1 ? [`a step over ${tokens} positions multiplies compute and link serialisation by ${tokens}; hop latency and ramp relays are paid once (the vectors follow one another down the same routes)`] : []),
+      ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption); the wafers run one after another (a pipeline holds one token in flight at batch 1)`] : []),
       `energy: ${ENERGY.sources}`,
-    ]);
-  }
+    ],
+  };
+}
+
+/** The GPU server: tensor parallel over `chips`, each streaming its share of weights and KV cache. */
+function gpuStep(name: string, model: ModelConfig, hardware: string, chips: number, precision: Precision, context: number, tokens: number, catalog: Catalog): StepCost {
+  const preset = hardwarePreset(hardware, 'gpu', catalog);
   const hw = gpuPreset(preset.id, catalog);
+  const vb = BYTES_PER_VALUE[precision];
+  const pos = context - 1;
+  const weightsTotal = parameterCount(model) * vb;
+  const kvTotal = 2 * model.nLayers * context * kvDim(model) * vb;
   if (weightsTotal / chips + kvTotal / chips > hw.hbmBytes) {
     const need = Math.ceil((weightsTotal + kvTotal) / hw.hbmBytes);
-    throw new WafermeshError('does-not-fit', `${name} at ${precision} needs ${((weightsTotal + kvTotal) / 1e9).toFixed(1)} GB but ${chips} ${hardware} hold ${((chips * hw.hbmBytes) / 1e9).toFixed(0)} GB; use --chips ${need} or more`);
+    throw new WafermeshError('does-not-fit', `${name} at ${precision} needs ${formatBytes(weightsTotal + kvTotal)} but ${chips} ${hardware} hold ${formatBytes(chips * hw.hbmBytes)}; use --chips ${need} or more`);
   }
-  // Tensor parallel over `chips`: each chip streams 1/chips of every weight and of the KV cache;
-  // two allreduces of the activations per layer cross NVLink.
-  const perChip = gpuTokenCost(model, pos, { ...hw, hbmBytesPerS: hw.hbmBytesPerS * chips, peakFlops: { fp32: hw.peakFlops.fp32 * chips, fp16: hw.peakFlops.fp16 * chips, fp8: hw.peakFlops.fp8 * chips } }, precision);
-  const steps = 2 * (chips - 1);
-  const allreduce = chips > 1 ? 2 * model.nLayers * steps * (hw.linkLatencySeconds + (model.dim * vb) / chips / hw.linkBytesPerS) : 0;
+  // Tensor parallel over `chips`: each chip streams 1/chips of every weight and of the KV cache
+  // and runs every kernel on its share (the same kernel count, in parallel).
+  const shard: GpuHardware = { ...hw, hbmBytesPerS: hw.hbmBytesPerS * chips, peakFlops: { fp32: hw.peakFlops.fp32 * chips, fp16: hw.peakFlops.fp16 * chips, fp8: hw.peakFlops.fp8 * chips } };
+  const cost: MachineCost = gpuTokenCost(model, pos, shard, precision, ENERGY, tokens);
+  // Two allreduces of the activations per layer (after attention's wo and after the FFN's w2),
+  // in 16-bit (32-bit at fp32) whatever the weights' precision.
+  const actBytes = precision === 'fp32' ? 4 : 2;
+  const ar = allreduceSeconds(chips, model.dim * actBytes * tokens, hw);
+  const time: Record<string, number> = { ...cost.time };
+  if (chips > 1) time['allreduces'] = 2 * model.nLayers * ar.seconds;
   const bytes = baselineBytes(model, pos, vb);
-  return result(name, hardware, chips, precision, context, perChip, chips > 1 ? { 'NVLink allreduces': allreduce } : {}, [
-    ...common,
-    `${chips} x ${hw.description} (${hw.sources})`,
-    ...assumedFigures(preset).map((a) => `assumption: ${a}`),
-    `every token streams all weights once (${(bytes.weights / 1e9).toFixed(2)} GB) and the KV cache up to the position (${(bytes.kv / 1e9).toFixed(3)} GB) from HBM at the full peak bandwidth (an upper bound: real kernels reach less)`,
-    `per kernel: the longer of its bytes ÷ ${(chips * hw.hbmBytesPerS) / 1e12} TB/s and its FLOPs ÷ ${(chips * hw.peakFlops[precision]) / 1e12} TFLOPS (${precision}, dense), plus ${hw.launchSeconds * 1e6} µs launch; the kernels are wafermesh's baseline program (${5 * model.nLayers + 1} per token)`,
-    `the ${(hw.l2Bytes / 1e6).toPrecision(3)} MB L2 holds none of the weights between tokens (${(bytes.weights / 1e6).toPrecision(4)} MB ≫ ${(hw.l2Bytes / 1e6).toPrecision(3)} MB)`,
-    ...(chips > 1 ? [`tensor parallel: 2 ring allreduces of ${model.dim * vb} B per layer over NVLink (${hw.linkBytesPerS / 1e9} GB/s each way, ${hw.linkLatencySeconds * 1e6} µs per step)`] : []),
-    `energy: ${ENERGY.sources}`,
-  ]);
+  const kernels = 5 * model.nLayers + 1;
+  return {
+    time,
+    joules: cost.joules,
+    assumptions: [
+      ...commonLines(name, model, precision, context),
+      `${chips} x ${hw.description} (${hw.sources})`,
+      ...assumedFigures(preset).map((a) => `assumption: ${a}`),
+      `every token streams all weights once (${formatBytes(bytes.weights)}) and the KV cache up to the position (${formatBytes(bytes.kv)}) from HBM at the full peak bandwidth (an upper bound: real kernels reach less)`,
+      `per kernel: the longer of its bytes ÷ ${(chips * hw.hbmBytesPerS) / 1e12} TB/s and its FLOPs ÷ ${(chips * hw.peakFlops[precision]) / 1e12} TFLOPS (${precision}, dense); the kernels are wafermesh's baseline program (${kernels} per token)`,
+      hw.graphLaunchSeconds > 0
+        ? `launches: the token's ${kernels} kernels replayed as one CUDA graph, ${hw.graphLaunchSeconds * 1e6} µs per replay plus ${hw.launchSeconds * 1e6} µs per kernel node`
+        : `launches: ${hw.launchSeconds * 1e6} µs per kernel, each launched on its own`,
+      `the ${formatBytes(hw.l2Bytes)} last-level cache holds none of the weights between tokens (${formatBytes(bytes.weights)} ≫ ${formatBytes(hw.l2Bytes)})`,
+      ...(chips > 1
+        ? [
+            `tensor parallel: 2 allreduces of ${formatBytes(model.dim * actBytes * tokens)} per layer, ${ar.algorithm} (one-shot: α + (n − 1)·S ÷ B; two-shot: 2α + 2(n − 1)/n·S ÷ B; the faster), α = ${hw.allreduceSeconds * 1e6} µs, B = ${hw.linkBytesPerS / 1e9} GB/s each way per chip: ${round(ar.seconds * 1e6, 3)} µs each`,
+          ]
+        : []),
+      ...(tokens > 1 ? [`a step over ${tokens} positions reads every weight and the cached K and V once and does ${tokens} times one token's FLOPs`] : []),
+      `energy: ${ENERGY.sources}`,
+    ],
+  };
+}
+
+function commonLines(name: string, model: ModelConfig, precision: Precision, context: number): string[] {
+  const vb = BYTES_PER_VALUE[precision];
+  const kvTotal = 2 * model.nLayers * context * kvDim(model) * vb;
+  return [
+    `model ${name}: ${parameterCount(model).toLocaleString('en')} parameters = ${formatBytes(parameterCount(model) * vb)} at ${precision} (${vb} B/value)`,
+    `decoding one stream (batch 1) at position ${context - 1}: the KV cache holds ${context} positions = ${formatBytes(kvTotal)}`,
+  ];
+}
+
+/** A draft model for `--draft NAME`: a catalog model with a published shape. */
+export function draftModel(name: string, catalog: Catalog = CATALOG): ModelConfig {
+  const m = modelEntry(name, catalog);
+  if (!m?.config) {
+    const known = catalog.models.filter((x) => x.config).map((x) => x.id);
+    throw new WafermeshError('bad-option', `--draft ${name} is not a model with a published shape in the catalog; use one of ${known.join(', ')}`);
+  }
+  return m.config;
 }
