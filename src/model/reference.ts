@@ -38,6 +38,23 @@ export class ReferenceTransformer {
     this.valueCache = new Float32Array(c.nLayers * c.seqLen * kvDim(c));
   }
 
+  /**
+   * A copy of the KV cache's first `positions` positions, (layers, positions, kvDim) keys (after
+   * RoPE) and values: what a prefill hands to another machine.
+   */
+  kvCache(positions: number): { positions: number; k: Float32Array; v: Float32Array } {
+    const c = this.config;
+    const kvd = kvDim(c);
+    const k = new Float32Array(c.nLayers * positions * kvd);
+    const v = new Float32Array(c.nLayers * positions * kvd);
+    for (let l = 0; l < c.nLayers; l++) {
+      const from = l * c.seqLen * kvd;
+      k.set(this.keyCache.subarray(from, from + positions * kvd), l * positions * kvd);
+      v.set(this.valueCache.subarray(from, from + positions * kvd), l * positions * kvd);
+    }
+    return { positions, k, v };
+  }
+
   /** Forgets the KV cache (a new sequence). */
   reset(): void {
     this.keyCache.fill(0);
