@@ -73,3 +73,35 @@ describe('the catalog and the code agree', () => {
     expect([...allreduceIds()].sort()).toEqual([...ALLREDUCE_ALGORITHMS].sort());
   });
 });
+
+describe('the published model shapes', () => {
+  it('give the parameter counts their makers publish (within 1%)', async () => {
+    const { parameterCount } = await import('../../src/model/config.ts');
+    // Published sizes: Llama 2 7B 6.74B, 13B 13.0B, 70B 69.0B; Code Llama 34B 33.7B; Llama 3 8B 8.03B;
+    // Llama 3.2 1B 1.24B; Llama 3.1/3.3 70B 70.6B; Qwen2-72B 72.7B (less its 0.01% of q/k/v biases).
+    const published: Record<string, number> = {
+      'llama-2-7b': 6.74e9,
+      'llama-2-13b': 13.0e9,
+      'llama-2-70b': 68.98e9,
+      'codellama-34b': 33.74e9,
+      'llama-3-8b': 8.03e9,
+      'llama-3.1-8b': 8.03e9,
+      'llama-3.2-1b': 1.236e9,
+      'llama-3.1-70b': 70.55e9,
+      'llama-3.3-70b': 70.55e9,
+      'qwen2-72b': 72.7e9,
+    };
+    for (const [id, n] of Object.entries(published)) {
+      const c = modelEntry(id)!.config!;
+      expect(Math.abs(parameterCount(c) / n - 1), `${id}: ${parameterCount(c)} against ${n}`).toBeLessThan(0.01);
+    }
+  });
+});
+
+describe('wafermesh predict --help', () => {
+  it('describes every option, the speculative and validation ones included, and lists every kind of preset', () => {
+    const help = commandHelp('predict');
+    for (const opt of ['validate', 'draft', 'acceptance', 'draft-tokens', 'cores', 'chips', 'json']) expect(help).toMatch(new RegExp(`--${opt} .*\\S{3,}`));
+    expect(choicesOf(help, 'hardware')).toMatch(/wse-2, .*h100, h200, b200, .*mi300x, trainium2/);
+  });
+});
