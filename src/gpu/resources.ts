@@ -23,6 +23,8 @@ export async function mapOrExplain(ctx: GpuContext, staging: GPUBuffer, what: st
  * destroys everything in dispose(). `liveBuffers` lets a test prove nothing leaks.
  */
 export class GpuResources {
+  /** Owners not yet disposed, in this process: a test proves every engine it closed let go of its own. */
+  static readonly open = new Set<GpuResources>();
   readonly ctx: GpuContext;
   private readonly buffers = new Set<GPUBuffer>();
   private readonly modules = new Map<string, Promise<GPUShaderModule>>();
@@ -31,6 +33,7 @@ export class GpuResources {
 
   constructor(ctx: GpuContext) {
     this.ctx = ctx;
+    GpuResources.open.add(this);
   }
 
   get device(): GPUDevice {
@@ -39,6 +42,11 @@ export class GpuResources {
 
   get liveBuffers(): number {
     return this.buffers.size;
+  }
+
+  /** Shader modules and pipelines cached now (0 once disposed: the cache is dropped with the engine). */
+  get cachedPipelines(): number {
+    return this.pipelines.size + this.modules.size;
   }
 
   /** A storage buffer of `size` bytes (rounded up to 4), optionally filled with `data`. */
@@ -147,5 +155,6 @@ export class GpuResources {
     this.pipelines.clear();
     this.modules.clear();
     this.disposed = true;
+    GpuResources.open.delete(this);
   }
 }

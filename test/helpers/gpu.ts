@@ -11,3 +11,32 @@ export function testGpu(): Promise<GpuContext> {
   shared ??= nodeGpu();
   return shared;
 }
+
+/**
+ * Counts the GPU buffers made on `device` from now on that are not yet destroyed, whoever made
+ * them (an engine's GpuResources or anything else): `live()` is created − destroyed. `stop()`
+ * puts createBuffer back.
+ */
+export function trackBuffers(device: GPUDevice): { live: () => number; created: () => number; stop: () => void } {
+  const original = device.createBuffer;
+  const alive = new Set<GPUBuffer>();
+  let created = 0;
+  device.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor): GPUBuffer {
+    const b = original.call(this, descriptor);
+    created++;
+    alive.add(b);
+    const destroy = b.destroy;
+    b.destroy = function (this: GPUBuffer) {
+      alive.delete(b);
+      return destroy.call(this);
+    };
+    return b;
+  };
+  return {
+    live: () => alive.size,
+    created: () => created,
+    stop: () => {
+      device.createBuffer = original;
+    },
+  };
+}
