@@ -9,6 +9,55 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Debian archive this machine's apt already uses (a local mirror, a caching proxy's address),
+# so the private backports source below goes where apt is configured to go: WAFERMESH_APT_MIRROR
+# if set, else the first source in apt's own lists (read through apt-config, which honours
+# APT_CONFIG) that serves this release's main suite, else deb.debian.org. Proxies and every other
+# Acquire:: setting apply anyway: the private apt calls below override only the source lists.
+debian_mirror() {
+  if [ -n "${WAFERMESH_APT_MIRROR:-}" ]; then echo "${WAFERMESH_APT_MIRROR%/}"; return; fi
+  local codename="" list="/etc/apt/sources.list" parts="/etc/apt/sources.list.d/" X="" Y=""
+  codename=$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)
+  [ -n "$codename" ] || codename=bookworm
+  if command -v apt-config >/dev/null 2>&1; then
+    eval "$(apt-config shell X Dir::Etc::sourcelist/f Y Dir::Etc::sourceparts/d 2>/dev/null)" || true
+    list=${X:-$list}
+    parts=${Y:-$parts}
+  fi
+  local files=() f
+  [ -f "$list" ] && files+=("$list")
+  for f in "$parts"*.list "$parts"*.sources; do [ -f "$f" ] && files+=("$f"); done
+  local uri=""
+  if [ ${#files[@]} -gt 0 ]; then
+    # One-line entries ("deb [opts] URI SUITE COMPONENTS…") and deb822 stanzas (Types/URIs/Suites),
+    # the release's own suite (not -security), binary (deb) entries only.
+    uri=$(awk -v want="$codename" '
+      function flush() { if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled != "no") { n = split(suites, s, /[ \t]+/); for (i = 1; i <= n; i++) if (s[i] == want) { split(uris, u, /[ \t]+/); if (u[1] != "") { print u[1]; found = 1; exit } } } types = ""; uris = ""; suites = ""; enabled = "" }
+      FNR == 1 { flush() }
+      /^[ \t]*#/ { next }
+      FILENAME ~ /\.sources$/ {
+        if ($0 ~ /^[ \t]*$/) { flush(); next }
+        line = $0; key = tolower(line); sub(/:.*/, "", key); sub(/^[^:]*:[ \t]*/, "", line)
+        if (key == "types") types = line; else if (key == "uris") uris = line; else if (key == "suites") suites = line; else if (key == "enabled") enabled = tolower(line)
+        next
+      }
+      $1 == "deb" {
+        i = 2
+        if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+        if ($(i + 1) == want) { print $i; found = 1; exit }
+      }
+      END { if (!found) flush() }
+    ' "${files[@]}" 2>/dev/null | head -n 1)
+  fi
+  uri=${uri%/}
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+if [ "${1:-}" = "--print-mirror" ]; then
+  debian_mirror
+  exit 0
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 
 need_apt=()
@@ -42,9 +91,12 @@ if [ ! -e "$LVP/root/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so" ] && [ "$(dpkg -
   echo "setup: fetching lavapipe (Mesa 25, bookworm-backports) into $LVP"
   fetch_lavapipe() {
     rm -rf "$LVP" && mkdir -p "$LVP/apt/lists/partial" "$LVP/debs" || return 1
-    cat > "$LVP/apt/backports.sources" <<'SRC' || return 1
+    local mirror
+    mirror=$(debian_mirror)
+    echo "setup: from $mirror"
+    cat > "$LVP/apt/backports.sources" <<SRC || return 1
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
