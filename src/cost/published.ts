@@ -66,7 +66,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'llama-3-8b', hardware: 'wse-2', chips: 1, precision: 'fp16', context: 4096 },
     setupNote:
-      "stated: one Cerebras WSE-2, 16-bit, one request. Not in what we could read (the paper's tables): the cores used and the position; we place the model on the whole WSE-2 fabric and decode at position 4,095 (the repository's decode configs are named llama8B_4k_*)",
+      "stated: one Cerebras WSE-2, 16-bit, one request. The repository decodes on a P x P square of cores inside the 757 x 996 fabric (Decode/WSE-2/compile.py; its benchmark sweeps P from 240 to 720); which P gave 2,700 and at what position is in the paper's tables, which we could not read: we place the model on the whole WSE-2 fabric and decode at position 4,095 (the decode configs are named llama8B_4k_*)",
     note: "our fabric decode reduces every matrix-vector product's partial sums along a whole row by a streamed chain, paying a ramp relay (β, assumed 8 cycles) at each of ~750 cores; WaferLLM's MeshGEMV reduces them by a two-level K-tree over a smaller region, and we do not search placements (issue 13's item 1)",
   },
   {
