@@ -77,7 +77,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'qwen2-72b', hardware: 'wse-2', chips: 5, precision: 'fp16', context: 4096 },
     setupNote:
-      "stated: a Cerebras WSE-2, 16-bit, one request. Qwen2-72B's 16-bit weights (145 GB) do not fit one WSE-2's 40 GB of SRAM, so we cost the fewest chained WSE-2s that hold it with a 4,096-position cache (5, pipeline, one token in flight); how the paper ran it on one wafer is in the tables we could not read",
+      "stated: a Cerebras WSE-2, 16-bit, one request. Qwen2-72B's 16-bit weights (145 GB) do not fit one WSE-2's 40 GB of SRAM, so we cost the fewest chained WSE-2s that hold it with a 4,096-position cache (5, pipeline, one token in flight): each layer runs on a whole wafer, so the time is one wafer's per-layer cost times 80 plus four 5 µs hand-offs, what scaling a subset of layers on one wafer up to 80 would give; how the paper ran it is in the tables we could not read",
     note: 'the same fabric-decode gap as the Llama3-8B row; and the paper ran on one wafer what needs five of ours, so it must hold or stream the weights in a way we do not model',
   },
   {
