@@ -200,7 +200,7 @@ export const generateCommand: Command = {
         // the step that gives the first id (the prompt's prefill) is reported apart, as TTFT.
         const decodeRate = timings.decode_tokens_per_s === null ? 'no decode steps after it' : `then ${timings.decode_tokens_per_s} tok/s over ${decodeMs.length}`;
         console.error(
-          `[${engine.engine}] ${result.ids.length} token${result.ids.length === 1 ? '' : 's'}: the first after ${timings.ttft_ms ?? '-'} ms (prefill of ${P} positions, ${timings.prefill}), ${decodeRate} (wall clock, warm-up excluded), stop: ${result.stop}`,
+          `[${engine.engine}] ${result.ids.length} token${result.ids.length === 1 ? '' : 's'}: the first after ${timings.ttft_ms ?? '-'} ms (prefill of ${P} position${P === 1 ? '' : 's'}, ${timings.prefill}), ${decodeRate} (wall clock, warm-up excluded), stop: ${result.stop}`,
         );
       }
       return 0;

@@ -1,4 +1,4 @@
-import { WafermeshError } from '../errors.ts';
+import { personMessage, WafermeshError } from '../errors.ts';
 import { headSize, makeConfig, tensorSizes, checkpointBytes, type ModelConfig } from './config.ts';
 import { WEIGHT_ORDER, type Model, type Weights } from './weights.ts';
 
@@ -61,7 +61,7 @@ export function readCheckpointHeader(bytes: Uint8Array, fileBytes: number, sourc
       sharedClassifier: vocabRaw > 0,
     });
   } catch (e) {
-    throw new WafermeshError('bad-checkpoint', `${source}: header [${h.join(', ')}] is not a valid model (${(e as Error).message})`);
+    throw new WafermeshError('bad-checkpoint', `${source}: header [${h.join(', ')}] is not a valid model (${personMessage(e)})`);
   }
   const expected = checkpointBytes(config);
   if (fileBytes !== expected) {

@@ -162,7 +162,7 @@ describe('wafermesh fit', () => {
 
   it('refuses an absurd mesh in one line', () => {
     expectOneLineError(cli('fit', '--mesh', '0x5'), /^wafermesh fit: --mesh 0x5: each side must be 1…2048 cores$/);
-    expectOneLineError(cli('fit', '--mesh', '5x5', '--preset', 'h100'), /mesh preset "h100" is unknown/);
+    expectOneLineError(cli('fit', '--mesh', '5x5', '--preset', 'h100'), /^wafermesh fit: --preset h100 is not one of wse-3\b.*; see `wafermesh fit --help`$/);
   });
 });
 
