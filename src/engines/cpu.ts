@@ -1,3 +1,4 @@
+import type { KvCache } from '../mesh/programs/handoff.ts';
 import type { MachineTrace } from '../cost/model.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
@@ -62,6 +63,17 @@ export class CpuEngine implements Machine {
     const V = this.ref.config.vocabSize;
     this.last = undefined;
     return all.slice((tokens.length - 1) * V);
+  }
+
+  /** The KV cache of the first `positions` positions (a prefill's hand-off to another machine). */
+  async kvCache(positions: number): Promise<KvCache> {
+    return this.ref.kvCache(positions);
+  }
+
+  /** Takes over a KV cache another machine computed; decoding continues at kv.positions. */
+  async importKv(kv: KvCache): Promise<void> {
+    this.ref.loadKv(kv);
+    this.last = undefined;
   }
 
   /** The reference has no passes of its own: the last pass computes the whole token. */

@@ -244,8 +244,10 @@ export class FabricRuntime {
   private pos = 0;
   private countersLength = 0;
   private serial = 0;
-  /** GPU dispatches encoded since counting began (see `dispatchCount`). */
+  /** GPU dispatches encoded since counting began (see `takeDispatchCount`). */
   private dispatched = 0;
+  /** The buffers it made (not the SRAM it was given), freed by dispose(). */
+  private readonly made: GPUBuffer[] = [];
 
   private constructor(res: GpuResources, srams: readonly GPUBuffer[], layout: FabricLayout, phases: readonly FabricPhase[]) {
     this.res = res;
@@ -270,28 +272,32 @@ export class FabricRuntime {
     const { width: W, height: H } = this.layout;
     const nCores = W * H;
     const dev = this.res.device;
+    const own = <B extends GPUBuffer>(b: B): B => {
+      this.made.push(b);
+      return b;
+    };
     const t = fabricTables(this.layout, this.phases);
     this.roundInfo.push(...t.rounds);
-    const regs = this.res.storage('fabric:link registers', 2 * nCores * 4 * 3 * 4);
-    const tables = this.res.storage('fabric:routes', t.tables);
+    const regs = own(this.res.storage('fabric:link registers', 2 * nCores * 4 * 3 * 4));
+    const tables = own(this.res.storage('fabric:routes', t.tables));
     this.live = new Uint32Array(Math.max(1, t.rounds.length) * 4);
-    this.liveBuffer = this.res.storage('fabric:live rounds', this.live);
+    this.liveBuffer = own(this.res.storage('fabric:live rounds', this.live));
     this.countersLength = C_ROUNDS + 4 * t.rounds.length;
-    this.counters = this.res.storage('fabric:counters', this.countersLength * 4);
+    this.counters = own(this.res.storage('fabric:counters', this.countersLength * 4));
     const entry = (binding: number, type: GPUBufferBindingType, hasDynamicOffset = false): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type, hasDynamicOffset } });
     const g0 = dev.createBindGroupLayout({
       label: 'fabric:group0',
       entries: [entry(0, 'storage'), entry(1, 'storage'), entry(2, 'read-only-storage'), entry(3, 'storage'), entry(4, 'read-only-storage'), entry(5, 'read-only-storage'), entry(6, 'storage'), entry(7, 'uniform')],
     });
     const g1 = dev.createBindGroupLayout({ label: 'fabric:group1', entries: [entry(0, 'uniform'), entry(1, 'uniform'), entry(2, 'uniform', true)] });
-    this.tokenUniform = this.res.uniform('fabric:token', 16);
+    this.tokenUniform = own(this.res.uniform('fabric:token', 16));
     const layout = dev.createPipelineLayout({ label: 'fabric', bindGroupLayouts: [g0, g1] });
     const NREG = this.layout.regionCount;
     this.bands.forEach((b, i) => {
-      const cores = this.res.storage(`fabric:band ${i} routes`, t.cores[i]);
-      const links = this.res.storage(`fabric:band ${i} link counters`, Math.max(1, this.phases.length * b.cores * 4) * 4);
+      const cores = own(this.res.storage(`fabric:band ${i} routes`, t.cores[i]));
+      const links = own(this.res.storage(`fabric:band ${i} link counters`, Math.max(1, this.phases.length * b.cores * 4) * 4));
       this.links.push(links);
-      const band = this.res.uniform(`fabric:band ${i}`, 16);
+      const band = own(this.res.uniform(`fabric:band ${i}`, 16));
       dev.queue.writeBuffer(band, 0, Uint32Array.of(b.core0, b.cores, b.row0, b.cores * NREG));
       this.groups0.push(
         dev.createBindGroup({
@@ -305,7 +311,7 @@ export class FabricRuntime {
     const maxSteps = Math.max(1, ...t.rounds.map((r) => Math.max(1, ...r.bounds.map((b) => (b.last.length ? b.last[b.last.length - 1] : 0)))));
     const stepData = new Uint32Array((maxSteps * STEP_STRIDE) / 4);
     for (let s = 0; s < maxSteps; s++) stepData[(s * STEP_STRIDE) / 4] = s;
-    const stepUniform = this.res.buffer('fabric:steps', stepData.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const stepUniform = own(this.res.buffer('fabric:steps', stepData.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST));
     dev.queue.writeBuffer(stepUniform, 0, stepData);
     const constants = {
       W,
@@ -327,7 +333,7 @@ export class FabricRuntime {
     const o = t.offsets;
     const all = this.bands.map((_, i) => i);
     const dispatch = async (phase: number, rounds: number[], mode: Dispatch['mode'], line: number, bands: number[], workgroups: Dispatch['workgroups']) => {
-      const u = this.res.uniform(`fabric:dispatch ${this.dispatches.length}`, 32);
+      const u = own(this.res.uniform(`fabric:dispatch ${this.dispatches.length}`, 32));
       dev.queue.writeBuffer(u, 0, Uint32Array.of(rounds[0], rounds.length, phase, t.rounds.length, o.streams, o.items, o.locals, 0));
       const group = dev.createBindGroup({
         label: `fabric:dispatch ${this.dispatches.length}`,
@@ -448,6 +454,11 @@ export class FabricRuntime {
     if (this.encoded.size) this.res.device.queue.writeBuffer(this.liveBuffer, 0, this.live);
     this.res.device.queue.submit([enc.finish()]);
     this.encoded.clear();
+  }
+
+  /** Frees the buffers it made (its tables, registers, counters); the SRAM stays its owner's. */
+  dispose(): void {
+    for (const b of this.made.splice(0)) this.res.destroyBuffer(b);
   }
 
   clearCounters(): void {

@@ -1,3 +1,4 @@
+import type { KvCache } from '../mesh/programs/handoff.ts';
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources, mapOrExplain } from '../gpu/resources.ts';
@@ -174,6 +175,37 @@ export class GpuEngine implements Machine {
   /** As prefill(), returning the logits of every prompt position, (T, vocab) (the reference's prefill contract). */
   async prefillAll(tokens: readonly number[], startPos: number): Promise<Float32Array> {
     return (await this.runPrefill(tokens, startPos, 'all')).logits;
+  }
+
+  /** The KV cache of the first `positions` positions, (layers, positions, kvDim) keys and values (read back from its (2, L, seq_len, kvDim) buffer). */
+  async kvCache(positions: number): Promise<KvCache> {
+    const c = this.config;
+    const kvd = kvDim(c);
+    const all = await this.res.readF32(this.kv);
+    const k = new Float32Array(c.nLayers * positions * kvd);
+    const v = new Float32Array(c.nLayers * positions * kvd);
+    for (let l = 0; l < c.nLayers; l++) {
+      k.set(all.subarray((0 * c.nLayers + l) * c.seqLen * kvd, ((0 * c.nLayers + l) * c.seqLen + positions) * kvd), l * positions * kvd);
+      v.set(all.subarray((1 * c.nLayers + l) * c.seqLen * kvd, ((1 * c.nLayers + l) * c.seqLen + positions) * kvd), l * positions * kvd);
+    }
+    return { positions, k, v };
+  }
+
+  /** Takes over a KV cache another machine computed (written into its off-chip KV buffer); decoding continues at kv.positions. */
+  async importKv(kv: KvCache): Promise<void> {
+    const c = this.config;
+    const kvd = kvDim(c);
+    const T = kv.positions;
+    if (kv.k.length !== c.nLayers * T * kvd || kv.v.length !== c.nLayers * T * kvd || T > c.seqLen) {
+      throw new WafermeshError('bad-kv-cache', `a KV cache of ${T} positions needs ${c.nLayers * T * kvd} keys and values for this model, not ${kv.k.length} and ${kv.v.length}; it was made for another model`);
+    }
+    for (let l = 0; l < c.nLayers; l++) {
+      this.res.device.queue.writeBuffer(this.kv, (0 * c.nLayers + l) * c.seqLen * kvd * 4, kv.k.subarray(l * T * kvd, (l + 1) * T * kvd));
+      this.res.device.queue.writeBuffer(this.kv, (1 * c.nLayers + l) * c.seqLen * kvd * 4, kv.v.subarray(l * T * kvd, (l + 1) * T * kvd));
+    }
+    await this.res.device.queue.onSubmittedWorkDone();
+    this.res.ctx.check();
+    this.last = undefined;
   }
 
   /** The last prefill: its plan (bytes and FLOPs in closed form) and, when instrumented, what its kernels counted. */

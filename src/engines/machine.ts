@@ -1,3 +1,4 @@
+import type { KvCache } from '../mesh/programs/handoff.ts';
 import { WafermeshError } from '../errors.ts';
 import type { MachineTrace, PlanKind } from '../cost/model.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
@@ -28,6 +29,17 @@ export interface MeasuredPhase {
   readonly modelled: FabricCount;
   readonly measured: FabricCount;
   readonly firstDifference: string | null;
+}
+
+/** A KV cache handed to the wafer: what entered at its edge, and what the fabric moved, measured beside its closed form. */
+export interface KvImport {
+  readonly positions: number;
+  /** Words the host's I/O landed on the edge cores (each KV word once per copy the wafer keeps). */
+  readonly edgeWords: number;
+  /** Modelled cycles of the hand-off's fabric phases at the preset. */
+  readonly fabricCycles: number;
+  readonly phases: readonly MeasuredPhase[];
+  readonly violation: FabricViolation | null;
 }
 
 /** The first access an instrumented fabric run saw outside a core's slice or its neighbours' registers. */
@@ -91,6 +103,14 @@ export interface Machine {
    * host passes it too, to check). A non-finite logit anywhere is refused (non-finite-logits).
    */
   greedy?(token: number, pos: number, fed: boolean): Promise<number>;
+  /** Its KV cache's first `positions` positions, for another machine to decode from (a prefill's hand-off). */
+  kvCache?(positions: number): Promise<KvCache>;
+  /**
+   * Takes over a KV cache another machine computed, positions 0 … kv.positions − 1; decoding goes
+   * on at kv.positions. The wafer takes it in at its edge and moves it over the fabric, and says
+   * what moved (KvImport); the others write it into their memory.
+   */
+  importKv?(kv: KvCache): Promise<KvImport | void>;
   /**
    * Runs pass `pass` of the token at `pos` alone (passes in order, 0 first); the last pass returns
    * the logits, the others undefined. forward() is all passes at once.

@@ -9,6 +9,10 @@ import { MESH_LIMITS } from '../mesh/config.ts';
 import { split, STATS_LAYOUT } from '../mesh/placement.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { Model } from '../model/weights.ts';
+import { landingValues, type KvCache, type KvHandoff } from '../mesh/programs/handoff.ts';
+import type { FabricCount } from '../mesh/fabric.ts';
+import type { FabricViolation } from './machine.ts';
+import { kvDim } from '../model/config.ts';
 
 export interface MeshRuntimeOptions {
   /** Count every out-of-slice SRAM access and FLOP of the compute passes, and check every fabric access (slower; for tests). */
@@ -28,6 +32,21 @@ export function bandBytesPerCore(sramBytes: number, regionCount: number, rounds:
 /** The largest buffer one band may use on this device. */
 export function bandLimit(limits: GPUSupportedLimits): number {
   return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
+/**
+ * What bounds the mesh this device can emulate at `sramBytes` per core. The SRAM is split into
+ * bands of rows, so one binding bounds only a row (`widestRow`); the whole mesh is bounded by the
+ * memory the driver gives, which WebGPU does not report. `memoryBytes` (a CPU driver: the host's
+ * memory) turns that into cores: SRAM alone, so a ceiling — the route tables, link registers and
+ * the host's copy of the image come on top.
+ */
+export function meshCapacity(limits: GPUSupportedLimits, sramBytes: number, memoryBytes?: number) {
+  const perBuffer = bandLimit(limits);
+  const widestRow = Math.floor(perBuffer / sramBytes);
+  const cores = memoryBytes === undefined ? undefined : Math.floor(memoryBytes / sramBytes);
+  const side = cores === undefined ? undefined : Math.min(Math.floor(Math.sqrt(cores)), widestRow);
+  return { perBufferBytes: perBuffer, widestRow, cores, square: side === undefined ? undefined : `${side}x${side}` };
 }
 
 /**
@@ -248,6 +267,45 @@ export class MeshRuntime {
       return out;
     } finally {
       this.res.destroyBuffer(staging);
+    }
+  }
+
+  /**
+   * Hands a KV cache to the wafer: for each hand-off phase the host's I/O lands the words on the
+   * edge cores (row, 0) — the only words written from outside — and the fabric carries them to the
+   * cores that keep them. Returns what the fabric counted per phase (and the first violation, when
+   * instrumented). The hand-off's fabric is made for it and freed after.
+   */
+  async importKv(h: KvHandoff, kv: KvCache): Promise<{ phases: FabricCount[]; violation: FabricViolation | null }> {
+    const { mesh, model: m } = this.program;
+    const SRAM = mesh.sramBytes / 4;
+    const dev = this.res.device;
+    const fabric = await FabricRuntime.create(
+      this.res,
+      this.srams,
+      { width: mesh.width, height: mesh.height, sramWords: SRAM, regions: h.regionTable, regionCount: h.regions.length, bands: this.bands },
+      h.phases.map((p) => p.phase),
+      { instrument: this.instrumented },
+    );
+    try {
+      fabric.clearCounters();
+      for (const [i, p] of h.phases.entries()) {
+        // The edge I/O, then the phase: the queue runs them in this order.
+        for (const l of p.landings) {
+          const band = this.bands.findIndex((b) => l.row >= b.row0 && l.row < b.row0 + b.rows);
+          dev.queue.writeBuffer(this.srams[band], ((l.core - this.bands[band].core0) * SRAM + l.offset) * 4, landingValues(l, kv, m.nLayers, kvDim(m)));
+        }
+        const enc = dev.createCommandEncoder({ label: `KV hand-off ${i}` });
+        const pass = enc.beginComputePass({ label: p.phase.name });
+        fabric.encodePhase(pass, i);
+        pass.end();
+        fabric.submit(enc);
+      }
+      await dev.queue.onSubmittedWorkDone();
+      this.res.ctx.check();
+      return await fabric.readCounters();
+    } finally {
+      fabric.dispose();
     }
   }
 

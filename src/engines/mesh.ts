@@ -6,9 +6,12 @@ import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
-import { violationError, type Machine, type MeasuredPhase, type PassInfo, type TokenMeasurement } from './machine.ts';
+import { violationError, type KvImport, type Machine, type MeasuredPhase, type PassInfo, type TokenMeasurement } from './machine.ts';
 import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
+import { compileKvHandoff, type KvCache } from '../mesh/programs/handoff.ts';
+import { kvDim } from '../model/config.ts';
+
 
 /** A fabric decode's steps as a machine lists them: compute passes and fabric phases, in order. */
 export function fabricPasses(d: FabricDecode): PassInfo[] {
@@ -132,6 +135,31 @@ export class MeshEngine implements Machine {
       const modelled = decode.models[i](token, pos);
       return { name: decode.phases[i].name, modelled, measured: m, firstDifference: firstDifference(modelled, m) };
     });
+  }
+
+  /**
+   * Takes over a KV cache another machine computed (a prefill elsewhere): positions 0 …
+   * kv.positions − 1 enter at the wafer's west edge and reach the cores that keep them through
+   * fabric phases, each counted where it moves and checked against its closed form. Decoding then
+   * continues at position kv.positions. A fabric violation is refused as in decoding.
+   */
+  async importKv(kv: KvCache, options: { maxLanding?: number } = {}): Promise<KvImport> {
+    const m = this.config;
+    const plane = m.nLayers * kv.positions * kvDim(m);
+    if (kv.k.length !== plane || kv.v.length !== plane) {
+      throw new WafermeshError('bad-kv-cache', `a KV cache of ${kv.positions} positions holds ${plane} keys and values per kind for this model, not ${kv.k.length} and ${kv.v.length}; it was made for another model`);
+    }
+    const h = compileKvHandoff(this.wafer, kv.positions, options);
+    const { phases, violation } = await this.runtime.importKv(h, kv);
+    if (violation) throw violationError(violation);
+    this.last = undefined;
+    return {
+      positions: kv.positions,
+      edgeWords: h.edgeWords,
+      fabricCycles: h.fabricCycles,
+      violation,
+      phases: phases.map((measured, i) => ({ name: h.phases[i].phase.name, modelled: h.phases[i].model, measured, firstDifference: firstDifference(h.phases[i].model, measured) })),
+    };
   }
 
   /**
