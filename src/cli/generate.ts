@@ -51,6 +51,12 @@ export const generateCommand: Command = {
     const temperature = numberOption('temperature', v.temperature, 0);
     const topP = numberOption('top-p', v['top-p'], 1);
     const seed = numberOption('seed', v.seed, 42, true);
+    // The Decoder and the Sampler check these too, but only once the engine exists: here they are
+    // refused in the options' own names before a model is read or the GPU started.
+    if (tokens < 0) throw new WafermeshError('bad-option', `--tokens ${tokens} must be 0 or more`);
+    if (temperature < 0) throw new WafermeshError('bad-option', `--temperature ${temperature} must be 0 or more (0 = greedy)`);
+    if (temperature > 0 && !Number.isFinite(1 / temperature)) throw new WafermeshError('bad-option', `--temperature ${temperature} is too small to divide by; use 0 for greedy decoding`);
+    if (!(topP > 0 && topP <= 1)) throw new WafermeshError('bad-option', `--top-p ${topP} must be more than 0 and at most 1 (1 = off)`);
     const prompt = String(v.prompt ?? '');
     const { model, tokenizer, warnings } = await loadModel(String(v.model), v.tokenizer as string | undefined);
     for (const w of warnings) console.error(`wafermesh generate: warning: ${w}`);
@@ -67,6 +73,7 @@ export const generateCommand: Command = {
       throw new WafermeshError('prompt-too-long', `the prompt is ${promptBytes} bytes, more than the context of ${model.config.seqLen} tokens can hold; shorten the prompt`);
     }
     const promptIds = tokenizer ? tokenizer.encode(prompt, true) : [BOS];
+    checkPromptFits(promptIds.length, { context: model.config.seqLen, config: model.config }); // the engine's own context is checked once it exists
     const mesh = meshOption(v);
     const allreduce = String(v.allreduce) as Allreduce;
     let gpu: GpuContext | undefined;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isWafermeshError, oneLine, personMessage } from '../errors.ts';
+import { isWafermeshError, oneLine, personMessage, WafermeshError } from '../errors.ts';
 import type { Choices, Command, OptionValues } from './command.ts';
 import { benchCommand } from './bench/command.ts';
 import { fitCommand } from './fit.ts';
@@ -79,12 +79,25 @@ export function checkChoices(c: Command, values: OptionValues): void {
     if (choices.or || typeof v !== 'string') continue;
     const ids = choices.values();
     const ok = [...ids, ...(choices.aliases ?? [])].some((id) => id.toLowerCase() === v.toLowerCase());
-    if (!ok) throw new OptionError(`--${opt} ${v === '' ? '""' : v} is not one of ${ids.join(', ')}${didYouMean(v, ids)}`);
+    if (!ok) throw new WafermeshError('bad-option', `--${opt} ${v === '' ? '""' : v} is not one of ${ids.join(', ')}${didYouMean(v, ids)}`);
   }
 }
 
-/** A command line that cannot be parsed or names a value no option takes: exit code 2. */
-class OptionError extends Error {}
+/**
+ * A command's arguments parsed (node:util's parseArgs, strict: no unknown option, no positional)
+ * and its fixed-choice values checked. Anything wrong throws a WafermeshError ('bad-option') in
+ * one line; nothing else is thrown, whatever the strings.
+ */
+export function parseCommandLine(command: Command, args: readonly string[]): OptionValues {
+  let values: OptionValues;
+  try {
+    values = parseArgs({ args: joinNegativeValues([...args], command.options), options: command.options, allowPositionals: false, strict: true }).values as OptionValues;
+  } catch (e) {
+    throw new WafermeshError('bad-option', parseMessage(e, command));
+  }
+  checkChoices(command, values);
+  return values;
+}
 
 /** Runs one command; returns the exit code. Errors become one line on stderr, never a stack. */
 export async function main(argv: string[]): Promise<number> {
@@ -102,16 +115,15 @@ export async function main(argv: string[]): Promise<number> {
     console.log(commandHelp(name));
     return 0;
   }
-  let parsed;
+  let values: OptionValues;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(rest, command.options), options: command.options, allowPositionals: false, strict: true });
-    checkChoices(command, parsed.values as OptionValues);
+    values = parseCommandLine(command, rest);
   } catch (e) {
-    console.error(`wafermesh ${name}: ${parseMessage(e, command)}; see \`wafermesh ${name} --help\``);
+    console.error(`wafermesh ${name}: ${personMessage(e)}; see \`wafermesh ${name} --help\``);
     return 2;
   }
   try {
-    return await command.run(parsed.values as OptionValues, parsed.positionals);
+    return await command.run(values, []);
   } catch (e) {
     if (isWafermeshError(e)) {
       console.error(`wafermesh ${name}: ${personMessage(e)}`);

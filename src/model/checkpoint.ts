@@ -83,11 +83,28 @@ export function readCheckpointHeader(bytes: Uint8Array, fileBytes: number, sourc
  */
 export const MAX_WEIGHT_MAGNITUDE = 2 ** 64;
 
+/** The tensors as llama2.c's run.c names them, for messages a person reads. */
+const TENSOR_NAMES: Record<(typeof WEIGHT_ORDER)[number] | 'wcls', string> = {
+  tokenEmbedding: 'token_embedding_table',
+  rmsAtt: 'rms_att_weight',
+  wq: 'wq',
+  wk: 'wk',
+  wv: 'wv',
+  wo: 'wo',
+  rmsFfn: 'rms_ffn_weight',
+  w1: 'w1',
+  w2: 'w2',
+  w3: 'w3',
+  rmsFinal: 'rms_final_weight',
+  wcls: 'wcls',
+};
+
 /** Throws naming the first tensor and index holding NaN, ±Infinity, or a value beyond MAX_WEIGHT_MAGNITUDE. */
 export function checkFinite(w: Weights, source: string): void {
   const names = [...WEIGHT_ORDER, 'wcls'] as const;
-  for (const k of names) {
-    const t = w[k];
+  for (const key of names) {
+    const t = w[key];
+    const k = TENSOR_NAMES[key];
     for (let i = 0; i < t.length; i++) {
       const v = t[i];
       if (!Number.isFinite(v)) {

@@ -96,7 +96,7 @@ describe('wafermesh generate', () => {
       const b = Buffer.from(good);
       b.writeFloatLE(NaN, 28 + 4 * 1234);
       writeFileSync(p, b);
-      expectOneLineError(cli('generate', '--model', p), /weight tokenEmbedding\[1234\] is NaN/);
+      expectOneLineError(cli('generate', '--model', p), /weight token_embedding_table\[1234\] is NaN/);
     });
     it('an unknown model name', () => {
       expectOneLineError(cli('generate', '--model', 'stories15M'), /^wafermesh generate: model "stories15M" is neither a known name \(wm-stories, stories260K\), a random:<spec>, nor an existing file \(did you mean stories260K\?\)$/);
@@ -118,7 +118,7 @@ describe('wafermesh generate', () => {
     });
     it('nonsense options', () => {
       expectOneLineError(cli('generate', '--tokens', 'many'), /--tokens many is not a whole number/);
-      expectOneLineError(cli('generate', '--temperature', '-1'), /temperature = -1 must be a number ≥ 0/);
+      expectOneLineError(cli('generate', '--temperature', '-1'), /^wafermesh generate: --temperature -1 must be 0 or more \(0 = greedy\)$/);
       expectOneLineError(cli('generate', '--engine', 'tpu'), /--engine tpu is not one of cpu, gpu, mesh/);
       expectOneLineError(cli('generate', '--frobnicate'), /^wafermesh generate: unknown option --frobnicate; see `wafermesh generate --help`$/);
       expectOneLineError(cli('dance'), /unknown command "dance"/);

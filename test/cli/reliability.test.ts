@@ -31,7 +31,7 @@ describe('non-finite logits are refused by every engine the way the CPU engine r
     const lines = (['cpu', 'gpu', 'mesh'] as const).map((engine) => {
       const r = cli('generate', '--model', p, '--engine', engine, '--tokens', '3');
       expect(r.stdout).toBe('');
-      return expectOneLineError(r, /huge\.bin: weight tokenEmbedding\[0\] is 1\.00e\+30, beyond ±1\.8e19: its square overflows float32, so every engine would compute non-finite values/);
+      return expectOneLineError(r, /huge\.bin: weight token_embedding_table\[0\] is 1\.00e\+30, beyond ±1\.8e19: its square overflows float32, so every engine would compute non-finite values/);
     });
     expect(new Set(lines).size).toBe(1);
   });
@@ -77,6 +77,10 @@ describe('every option and path is checked before any GPU work starts', () => {
     expectOneLineError(cliEnv(NO_GPU, 'generate', '--engine', 'gpu', '--tokenizer', join(dir, 'none.bin')), /tokenizer .*none\.bin does not exist/);
     expectOneLineError(cliEnv(NO_GPU, 'generate', '--engine', 'gpu', '--allreduce', 'star'), /--allreduce star is not one of chain, ring, ktree/);
     expectOneLineError(cliEnv(NO_GPU, 'generate', '--engine', 'gpu', '--tokens'), /^wafermesh generate: --tokens needs a value; see/);
+    expectOneLineError(cliEnv(NO_GPU, 'generate', '--engine', 'gpu', '--tokens', '-3'), /^wafermesh generate: --tokens -3 must be 0 or more$/);
+    expectOneLineError(cliEnv(NO_GPU, 'generate', '--engine', 'gpu', '--temperature', '-0.5'), /^wafermesh generate: --temperature -0\.5 must be 0 or more/);
+    expectOneLineError(cliEnv(NO_GPU, 'generate', '--engine', 'mesh', '--top-p', '1.5'), /^wafermesh generate: --top-p 1\.5 must be more than 0 and at most 1/);
+    expectOneLineError(cliEnv(NO_GPU, 'generate', '--engine', 'gpu', '--prompt', 'Once upon a time '.repeat(100)), /^wafermesh generate: the prompt is \d+ tokens with BOS but the context \(seq_len\) is 256; shorten the prompt$/);
     expectOneLineError(cliEnv(NO_GPU, 'generate', '--tokns', '3'), /^wafermesh generate: unknown option --tokns \(did you mean --tokens\?\); see/);
   });
 });

@@ -126,7 +126,7 @@ describe('llama2.c checkpoints', () => {
     it('NaN weights', () => {
       const bad = good.slice();
       new DataView(bad.buffer).setFloat32(28 + 4 * 100, NaN, true);
-      refuse(bad, /weight tokenEmbedding\[100\] is NaN/);
+      refuse(bad, /weight token_embedding_table\[100\] is NaN/);
     });
     it('an infinite weight in the separate classifier', () => {
       const bad = good.slice();
