@@ -6,6 +6,7 @@ import { Decoder } from '../engines/generate.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { meshFromPreset } from '../mesh/config.ts';
 import { fitSummary } from '../mesh/fit.ts';
+import { columnRuns, split, vectorLength, type VectorKind } from '../mesh/placement.ts';
 import { traceFabricToken, type TokenTrace } from '../mesh/fabric-trace.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import { compileProgram } from '../mesh/programs/decode.ts';
@@ -46,6 +47,16 @@ async function loadRequestedModel(req: SessionRequest, host: SessionHost): Promi
   return loadModel(spec, async (path) => new Uint8Array(await host.fetchBytes(url(path))));
 }
 
+/** Which rows and columns of the weights each mesh row and column holds (the placement's split). */
+export function tileMap(c: Model['config'], mesh: ReturnType<typeof meshFromPreset>): FitReport['tiles'] {
+  const rowsOf = (k: VectorKind) => Array.from({ length: mesh.height }, (_, r) => split(vectorLength(c, k), mesh.height, r));
+  const colsOf = (k: 'dim' | 'kv' | 'hidden') => Array.from({ length: mesh.width }, (_, col) => columnRuns(c, mesh, k, col));
+  return {
+    rows: { dim: rowsOf('dim'), kv: rowsOf('kv'), hidden: rowsOf('hidden'), vocab: rowsOf('vocab') },
+    cols: { dim: colsOf('dim'), kv: colsOf('kv'), hidden: colsOf('hidden') },
+  };
+}
+
 function fitReport(model: Model, req: SessionRequest): FitReport {
   const mesh = meshFromPreset(req.preset, req.mesh.width, req.mesh.height);
   const fit = fitSummary(model.config, mesh);
@@ -72,6 +83,7 @@ function fitReport(model: Model, req: SessionRequest): FitReport {
     fullest: { row: fit.fullest.row, col: fit.fullest.col, bytes: fit.fullest.bytes },
     smallestFittingMesh: bigger ? `${bigger.width}x${bigger.height}` : null,
     error: fit.error,
+    tiles: tileMap(model.config, mesh),
   };
 }
 

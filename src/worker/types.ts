@@ -40,6 +40,16 @@ export interface FitReport {
   smallestFittingMesh: string | null;
   /** The one-line refusal when it does not fit. */
   error: string | null;
+  /**
+   * Which tile of the weights each core holds: core (r, c) holds rows `rows[kind][r]` × columns
+   * `cols[kind][c]` of every matrix whose output is `kind` and input the column kind (e.g. wq:
+   * rows dim × columns dim; w2: rows dim × columns hidden). Ranges are [lo, hi), a column's may be
+   * several runs (attention is split by head and RoPE pair). Absent from older workers.
+   */
+  tiles?: {
+    rows: Record<'dim' | 'kv' | 'hidden' | 'vocab', [number, number][]>;
+    cols: Record<'dim' | 'kv' | 'hidden', [number, number][][]>;
+  };
 }
 
 /**
@@ -143,4 +153,44 @@ export interface PhaseEvent {
 export interface Progress {
   stage: string;
   fraction: number;
+}
+
+/**
+ * A number a lesson quotes, asked of the worker when the lesson is shown (`workerApi.figures`):
+ * computed by the functions the CLI prints it with. `model` is a catalog id, or 'current' (the
+ * model loaded in the demo).
+ */
+export type FigureQuery =
+  | { kind: 'model'; model?: string; precision?: 'fp32' | 'fp16' | 'fp8' }
+  | { kind: 'fit'; model?: string; mesh: { width: number; height: number }; preset: string }
+  | { kind: 'trace'; model?: string; mesh: { width: number; height: number }; preset: string; allreduce: string; pos?: number }
+  | { kind: 'gpu'; model?: string; hardware?: string; pos?: number; precision?: 'fp32' | 'fp16' | 'fp8' }
+  | { kind: 'prefill'; model?: string; hardware?: string; promptTokens: number; precision?: 'fp32' | 'fp16' | 'fp8' }
+  | { kind: 'predict'; model: string; hardware: string; chips?: number; precision?: 'fp32' | 'fp16' | 'fp8'; context?: number }
+  | { kind: 'wafer'; preset: string }
+  | { kind: 'scale'; real: string; toy: string };
+
+/** A query's values (numbers, names, flags), or the one-line reason it has none. */
+export interface FigureResult {
+  key: string;
+  values: Record<string, number | string | boolean | null>;
+  error: string | null;
+}
+
+/** Pre-generated text the real-scale race replays, with the modelled speeds it replays it at. */
+export interface RealScaleRace {
+  /** Token pieces of several stories chained (decoded here on the CPU reference). */
+  pieces: string[];
+  /** Where the text came from, in one line. */
+  source: string;
+  /** The two machines: name, tokens/s, and where the speed comes from (modelled by predict, or published). */
+  machines: { mesh: RealScaleMachine; gpu: RealScaleMachine };
+}
+
+export interface RealScaleMachine {
+  name: string;
+  tokensPerS: number;
+  /** 'modelled' (predict) or 'published' (the seed article's figures). */
+  kind: 'modelled' | 'published';
+  note: string;
 }

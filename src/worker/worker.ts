@@ -6,8 +6,11 @@ import * as Comlink from 'comlink';
 import { catalogData } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { browserGpu } from '../gpu/browser.ts';
+import { computeFigures } from './figures.ts';
+import { realScaleRace, type RealScaleChoice, type RealScaleText } from './real-scale.ts';
 import { RaceSession } from './session.ts';
-import type { Catalog, PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+import type { Catalog, FigureQuery, FigureResult, PhaseEvent, Progress, RealScaleRace, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+import type { ModelConfig } from '../model/config.ts';
 
 let session: RaceSession | undefined;
 // Calls run one after another, in the order they came: a second open or step waits for the first.
@@ -51,6 +54,20 @@ export const workerApi = {
       const bufs = [event.perLink.buffer, ...(event.token ? [event.token.perLink.buffer, event.token.phaseCycles.buffer] : [])] as ArrayBuffer[];
       return Comlink.transfer({ event, done: s.done }, bufs);
     });
+  },
+  /**
+   * Numbers a lesson quotes, computed now by the functions the CLI prints them with (fit, trace,
+   * predict, the cost model), for `config` (the model the page has loaded) or catalog models.
+   * Pure arithmetic on shapes: it does not wait for the engines.
+   */
+  figures(config: ModelConfig | null, queries: FigureQuery[]): FigureResult[] {
+    return computeFigures(config, queries);
+  },
+  /** The real-scale race: the pre-generated text served at `textUrl`, with the speeds to replay it at (predict's, or the seed's published pair). */
+  async realScale(choice: RealScaleChoice, textUrl: string): Promise<RealScaleRace> {
+    const bytes = await fetchBytes(textUrl);
+    const text = JSON.parse(new TextDecoder().decode(bytes)) as RealScaleText;
+    return realScaleRace(choice, text);
   },
   close(): Promise<void> {
     return serial(async () => {
