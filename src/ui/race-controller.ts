@@ -1,19 +1,27 @@
 import * as Comlink from 'comlink';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { WorkerApi } from '../worker/worker.ts';
-import type { Catalog, PhaseEvent, Progress, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
+import type { Catalog, FigureQuery, FigureResult, PhaseEvent, Progress, RealScaleRace, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
 import { PlaybackController } from './playback-controller.ts';
-import { parseState, serializeState, type AppState } from './url-state.ts';
+import { chooseScale, covered, emptyTrack, extend, revealedAt, trackSeconds, type Track } from './race-clock.ts';
+import { LESSONS } from './lessons/index.ts';
+import { lessonPatchFor } from './lessons/lesson.ts';
+import { modelHasTokenizer, parseState, promptClearedMessage, serializeState, type AppState } from './url-state.ts';
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
-/** Generated tokens the race reveals per second on screen for the slower machine, at speed 1. */
-const SLOW_TOKENS_PER_SCREEN_SECOND = 6;
+/** Tokens asked of the worker at a time while the race decodes (small, so progress shows). */
+const CHUNK = 4;
+
+export type Machine = 'mesh' | 'gpu';
 
 /**
  * Holds the worker API and all async state of the demo; components only render what it holds and
- * call its methods. The race reveals each machine's tokens on its own modelled clock, scaled so
- * that the slower one shows about six tokens a second; the on-screen clock is `playback`.
+ * call its methods. The race has one clock for both panes: modelled time = seconds on screen ×
+ * `scale` × speed, `scale` chosen so the slower machine finishes in 10–60 s at 1×; each pane
+ * reveals a token once its machine's modelled time reaches the token's end, and nothing holds the
+ * faster one back. The engines decode ahead (wall clock on this machine); the clock waits only
+ * until what it would reveal is decoded. The on-screen clock is `playback`.
  *
  * On connecting it first asks the worker for the catalog, then reads the URL against it: until
  * then `catalog` and `state` are null.
@@ -32,8 +40,16 @@ export class RaceController implements ReactiveController {
   /** Words per link to draw on the wafer: the last step run alone, or the last token revealed. */
   perLink: Float32Array | null = null;
   workerDone = false;
-  /** Modelled seconds per second on screen. */
+  /** Modelled seconds per second on screen at 1×. */
   scale = 0;
+  /** Each pane's tokens and the modelled time each is done by: the engines' events, or a real-scale replay. */
+  tracks: Record<Machine, Track> = { mesh: emptyTrack(), gpu: emptyTrack() };
+  /** The real-scale race being replayed (race ≠ emulated), or null. */
+  real: RealScaleRace | null = null;
+  /** Wall clock on this machine spent decoding the race's tokens (both engines), for what is measured here. */
+  wall = { ms: 0, tokens: 0 };
+  /** Numbers a lesson asked for, by query key (see `figures`). */
+  figureResults = new Map<string, FigureResult>();
   /** The on-screen clock: playing, seconds on screen, speed. */
   readonly playback: PlaybackController;
   private files: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer } = {};
@@ -47,7 +63,7 @@ export class RaceController implements ReactiveController {
     host.addController(this);
     this.playback = new PlaybackController(host, {
       speed: () => this.state?.speed ?? 1,
-      canAdvance: () => this.scale > 0,
+      canAdvance: () => this.canAdvance(),
       frame: (screenSeconds) => this.frame(screenSeconds),
     });
     const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'wafermesh-engines' });
@@ -74,9 +90,22 @@ export class RaceController implements ReactiveController {
     const parsed = parseState(location.search, this.catalog);
     this.state = parsed.state;
     this.messages = parsed.errors;
+    // A lesson's state, except what the URL itself says (a lesson opened with another mesh shows that mesh).
+    if (this.state.lesson > LESSONS.length) {
+      this.messages.push(`lesson=${this.state.lesson} is not a lesson (there are ${LESSONS.length}); showing the demo`);
+      this.state = { ...this.state, lesson: 0 };
+    } else if (this.state.lesson > 0) {
+      this.state = { ...this.state, ...lessonPatchFor(LESSONS[this.state.lesson - 1], location.search) };
+    }
+    history.replaceState(null, '', serializeState({ ...this.state, autoplay: false }));
     this.host.requestUpdate();
     await this.open();
     if (this.state.autoplay && this.runnable) this.play();
+  }
+
+  /** Which session is open: changes on every load (results for an older one are dropped). */
+  get session(): number {
+    return this.generation;
   }
 
   get playing(): boolean {
@@ -88,20 +117,58 @@ export class RaceController implements ReactiveController {
     return !!this.info && this.info.refusal === null;
   }
 
-  get done(): boolean {
-    return this.workerDone && this.revealed.mesh === this.events.length && this.revealed.gpu === this.events.length;
+  /** Every token decoded (or the replay loaded): the tracks are whole. */
+  get decoded(): boolean {
+    return this.real ? true : this.workerDone;
   }
 
-  text(machine: 'mesh' | 'gpu'): string {
-    return this.events.slice(0, this.revealed[machine]).map((e) => e[machine].piece).join('');
+  /** A pane has shown all of its tokens. */
+  paneDone(m: Machine): boolean {
+    return this.decoded && this.tracks[m].ends.length > 0 && this.revealed[m] === this.tracks[m].ends.length;
+  }
+
+  get done(): boolean {
+    return this.paneDone('mesh') && this.paneDone('gpu');
+  }
+
+  /** Modelled seconds on the race clock now. */
+  get modelledNow(): number {
+    return this.playback.screenSeconds * this.scale;
+  }
+
+  /** Modelled seconds a pane takes for all its tokens (what is decoded so far while decoding). */
+  finish(m: Machine): number {
+    return trackSeconds(this.tracks[m]);
+  }
+
+  text(machine: Machine): string {
+    return this.tracks[machine].pieces.slice(0, this.revealed[machine]).join('');
+  }
+
+  /** The number of tokens the race will have: all of the replay, or what the URL asks for. */
+  get expectedTokens(): number {
+    return this.real ? this.real.pieces.length : this.workerDone ? this.events.length : (this.state?.tokens ?? 0);
   }
 
   /** Changes settings (and the URL); anything but the speed reloads the model. */
   async update(patch: Partial<AppState>, files?: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer }): Promise<void> {
     if (!this.state) return; // the controls appear only once the catalog and the URL are read
-    const onlySpeed = Object.keys(patch).every((k) => k === 'speed' || k === 'autoplay');
+    const old = this.state;
+    // Only what changes the session reloads it: the clock's speed, autoplay and the lesson do not, nor values already set.
+    const onlySpeed = !files && Object.entries(patch).every(([k, v]) => k === 'speed' || k === 'autoplay' || k === 'lesson' || JSON.stringify(v) === JSON.stringify(old[k as keyof AppState]));
     this.state = { ...this.state, ...patch, mesh: patch.mesh ?? this.state.mesh };
     if (files) this.files = files;
+    this.messages = [];
+    // A model without a tokenizer starts from BOS: a prompt would be refused, so it is cleared, with a word.
+    if (this.state.prompt !== '' && !modelHasTokenizer(this.state.model, this.state.model === 'file' ? this.files : undefined)) {
+      this.messages = [promptClearedMessage(this.state.model)];
+      this.state = { ...this.state, prompt: '' };
+      if (onlySpeed) {
+        history.replaceState(null, '', serializeState({ ...this.state, autoplay: false }));
+        await this.open();
+        return;
+      }
+    }
     history.replaceState(null, '', serializeState({ ...this.state, autoplay: false }));
     this.host.requestUpdate();
     if (!onlySpeed) await this.open();
@@ -138,6 +205,10 @@ export class RaceController implements ReactiveController {
     this.workerDone = false;
     this.playback.reset();
     this.scale = 0;
+    this.tracks = { mesh: emptyTrack(), gpu: emptyTrack() };
+    this.real = null;
+    this.wall = { ms: 0, tokens: 0 };
+    this.figureResults = new Map();
     this.loading = { stage: 'starting the engines', fraction: 0 };
     this.host.requestUpdate();
     try {
@@ -153,6 +224,18 @@ export class RaceController implements ReactiveController {
       if (gen !== this.generation) return;
       this.info = info;
       this.perLink = null;
+      if (this.state!.race !== 'emulated') {
+        this.loading = { stage: 'loading the pre-generated text', fraction: 0.95 };
+        this.host.requestUpdate();
+        const real = await this.api.realScale(this.state!.race === 'seed' ? 'seed' : 'llama-8b', new URL('real-scale/stories.json', document.baseURI).href);
+        if (gen !== this.generation) return;
+        this.real = real;
+        const n = real.pieces.length;
+        extend(this.tracks.mesh, real.pieces, new Array(n).fill(1 / real.machines.mesh.tokensPerS));
+        extend(this.tracks.gpu, real.pieces, new Array(n).fill(1 / real.machines.gpu.tokensPerS));
+        // Real time: one modelled second is one second on screen (slow motion still stretches it).
+        this.scale = 1;
+      }
     } catch (e) {
       if (gen !== this.generation) return;
       this.error = oneLine((e as Error).message);
@@ -167,10 +250,19 @@ export class RaceController implements ReactiveController {
   private accept(events: TokenEvent[], done: boolean): void {
     this.events.push(...events);
     this.workerDone = done;
-    if (this.scale === 0 && events.length) {
-      const slow = Math.max(events[0].gpuCost.seconds, events[0].meshCost.seconds);
-      this.scale = slow * SLOW_TOKENS_PER_SCREEN_SECOND;
+    for (const m of ['mesh', 'gpu'] as const) {
+      extend(this.tracks[m], events.map((e) => e[m].piece), events.map((e) => (m === 'mesh' ? e.meshCost : e.gpuCost).seconds));
     }
+    // The scale is fixed before the clock first moves (it moves once what it reveals is decoded),
+    // from the whole decode when it is done, else extrapolated from what is.
+    if (this.playback.screenSeconds === 0 && this.events.length) this.scale = chooseScale([this.tracks.mesh, this.tracks.gpu], this.expectedTokens);
+  }
+
+  /** Whether the race clock may run: the emulated race once its scale is known, a replay at once. */
+  private canAdvance(): boolean {
+    if (this.scale <= 0) return false;
+    const next = (this.playback.screenSeconds + 0.1 * (this.state?.speed ?? 1)) * this.scale;
+    return covered([this.tracks.mesh, this.tracks.gpu], Math.min(next, Math.max(this.finish('mesh'), this.finish('gpu'))), !this.decoded);
   }
 
   play(): void {
@@ -185,19 +277,27 @@ export class RaceController implements ReactiveController {
 
   /** One generated token on both machines, shown at once. */
   async stepToken(): Promise<void> {
-    if (!this.runnable || this.playing || this.workerDone || this.stepping || this.fetching) return;
+    if (!this.runnable || this.real || this.playing || this.workerDone || this.stepping || this.fetching) return;
     await this.guard(async (gen) => {
+      const t0 = performance.now();
       const { events, done } = await this.api.stepTokens(1);
       if (gen !== this.generation) return;
+      this.measureWall(t0, events.length);
+      // What the wafer shows is now the token, not the phase stepped before it.
       this.phase = null;
       this.accept(events, done);
       this.revealAll();
+      if (!events.length) this.perLink = null;
     });
+  }
+
+  private measureWall(t0: number, tokens: number): void {
+    this.wall = { ms: this.wall.ms + performance.now() - t0, tokens: this.wall.tokens + tokens };
   }
 
   /** The wafer's next step alone (a compute pass or a fabric phase): what it moved drawn on the wafer. */
   async stepPhase(): Promise<void> {
-    if (!this.runnable || this.playing || this.workerDone || this.stepping || this.fetching) return;
+    if (!this.runnable || this.real || this.playing || this.workerDone || this.stepping || this.fetching) return;
     await this.guard(async (gen) => {
       const { event, done } = await this.api.stepPhase();
       if (gen !== this.generation) return;
@@ -213,13 +313,13 @@ export class RaceController implements ReactiveController {
     });
   }
 
+  /** Stepping shows every decoded token in both panes at once; the clock moves to where the slower one ends. */
   private revealAll(): void {
     this.revealed = { mesh: this.events.length, gpu: this.events.length };
     const last = this.events[this.events.length - 1];
     if (last) {
       this.perLink = last.perLink;
-      let t = 0;
-      for (const e of this.events) t += Math.max(e.meshCost.seconds, e.gpuCost.seconds);
+      const t = Math.max(this.finish('mesh'), this.finish('gpu'));
       this.playback.seek(this.scale > 0 ? t / this.scale : 0);
     }
     this.host.requestUpdate();
@@ -243,15 +343,19 @@ export class RaceController implements ReactiveController {
     this.host.requestUpdate();
   }
 
+  /** Decodes the next few tokens on both engines: no cap, the race decodes to its end while it plays. */
   private async fetchAhead(): Promise<void> {
-    if (this.fetching || this.stepping || this.workerDone) return;
-    const ahead = this.events.length - Math.min(this.revealed.mesh, this.revealed.gpu);
-    if (ahead > 8) return;
+    if (this.real || this.fetching || this.stepping || this.workerDone) return;
     this.fetching = true;
     const gen = this.generation;
     try {
-      const { events, done } = await this.api.stepTokens(4);
-      if (gen === this.generation) this.accept(events, done);
+      const t0 = performance.now();
+      const { events, done } = await this.api.stepTokens(CHUNK);
+      if (gen === this.generation) {
+        this.measureWall(t0, events.length);
+        this.accept(events, done);
+        this.host.requestUpdate();
+      }
     } catch (e) {
       if (gen === this.generation) {
         this.error = oneLine((e as Error).message);
@@ -262,25 +366,36 @@ export class RaceController implements ReactiveController {
     }
   }
 
-  /** One frame of playback: fetch ahead, reveal what each machine has decoded by now; true when all is shown. */
+  /** One frame of playback: decode ahead, reveal what each machine has done by the race clock; true when all is shown. */
   private frame(screenSeconds: number): boolean {
     void this.fetchAhead();
     if (this.scale > 0) {
       const modelled = screenSeconds * this.scale;
       for (const m of ['mesh', 'gpu'] as const) {
-        let t = 0;
-        let n = 0;
-        for (const e of this.events) {
-          t += m === 'mesh' ? e.meshCost.seconds : e.gpuCost.seconds;
-          if (t > modelled) break;
-          n++;
-        }
+        const n = revealedAt(this.tracks[m], modelled);
         if (n !== this.revealed[m]) {
           this.revealed[m] = n;
-          if (m === 'mesh' && n > 0) this.perLink = this.events[n - 1].perLink;
+          if (m === 'mesh' && n > 0 && !this.real) this.perLink = this.events[n - 1].perLink;
         }
       }
     }
     return this.done;
+  }
+
+  /**
+   * Asks the worker for the numbers a lesson quotes (computed now by the functions the CLI uses),
+   * keeping them by query key; answers for a model replaced meanwhile are dropped.
+   */
+  async figures(queries: FigureQuery[]): Promise<void> {
+    const gen = this.generation;
+    const config = this.info?.config ?? null;
+    try {
+      const results = await this.api.figures(config, queries);
+      if (gen !== this.generation) return;
+      for (const r of results) this.figureResults.set(r.key, r);
+    } catch (e) {
+      if (gen === this.generation) this.error = oneLine((e as Error).message);
+    }
+    this.host.requestUpdate();
   }
 }

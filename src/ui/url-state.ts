@@ -17,8 +17,34 @@ export interface AppState {
   preset: string; // a wafer preset id of the catalog
   allreduce: string; // an allreduce id of the catalog
   autoplay: boolean;
-  speed: number; // animation speed multiplier
+  speed: number; // the race clock's multiplier: 1 = the slower machine finishes in RACE_SECONDS; below 1 is slow motion
+  /** The open lesson, 1-based; 0 when none is. */
+  lesson: number;
+  /** Which race the panes run: the emulated pair decoding the loaded model, or a real-scale replay. */
+  race: RaceMode;
 }
+
+/**
+ * The races the panes can run: 'emulated' (the wafer and the toy GPU decode the loaded model),
+ * 'llama-8b' (pre-generated text replayed at predict's speeds for Llama-3.1-8B on WSE-3 and H100)
+ * and 'seed' (the same text at the seed article's published speeds).
+ */
+export const RACE_MODES = ['emulated', 'llama-8b', 'seed'] as const;
+export type RaceMode = (typeof RACE_MODES)[number];
+
+/** The longest prompt a URL carries (longer ones are cut, with a message). */
+export const MAX_URL_PROMPT = 2000;
+
+/** Whether a model can take a prompt: random models have no tokenizer; a file only with one. */
+export function modelHasTokenizer(model: string, files?: { tokenizer?: unknown }): boolean {
+  if (model.startsWith(RANDOM_PREFIX)) return false;
+  if (model === 'file') return !!files?.tokenizer;
+  return true;
+}
+
+/** The message for a prompt cleared because the model has no tokenizer. */
+export const promptClearedMessage = (model: string) =>
+  `the prompt was cleared: ${model === 'file' ? 'the checkpoint came without a tokenizer' : `${model} has no tokenizer`}, so it starts from BOS and shows token ids instead of text`;
 
 /** A seeded random model's spec starts with this (the syntax `parseModelSpec` reads). */
 const RANDOM_PREFIX = 'random:';
@@ -53,6 +79,8 @@ export function defaultState(catalog: Catalog): AppState {
     allreduce: catalog.defaults.allreduce,
     autoplay: false,
     speed: 1,
+    lesson: 0,
+    race: 'emulated',
   };
 }
 
@@ -74,12 +102,21 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
     else errors.push(`model=${model} is not one the demo serves (${orList([...served, `${RANDOM_PREFIX}<spec>`])}); drop a checkpoint file instead`);
   }
   const prompt = q.get('prompt');
-  if (prompt !== null) s.prompt = prompt.slice(0, 2000);
+  if (prompt !== null) {
+    s.prompt = prompt.slice(0, MAX_URL_PROMPT);
+    if (prompt.length > MAX_URL_PROMPT) errors.push(`prompt is ${prompt.length.toLocaleString('en')} characters; it was cut to the first ${MAX_URL_PROMPT.toLocaleString('en')}`);
+  }
   num('tokens', (n) => Number.isInteger(n) && n >= 1 && n <= 1024, 'a whole number in 1…1024', (n) => (s.tokens = n));
   num('temperature', (n) => n >= 0 && n <= 10, 'a number in 0…10', (n) => (s.temperature = n));
   num('top_p', (n) => n > 0 && n <= 1, 'in (0, 1]', (n) => (s.topP = n));
   num('seed', (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0', (n) => (s.seed = n));
-  num('speed', (n) => n > 0 && n <= 100, 'in (0, 100]', (n) => (s.speed = n));
+  num('speed', (n) => n >= 1e-4 && n <= 100, 'in 0.0001…100', (n) => (s.speed = n));
+  num('lesson', (n) => Number.isInteger(n) && n >= 0, 'a lesson number', (n) => (s.lesson = n));
+  const race = q.get('race');
+  if (race !== null) {
+    if ((RACE_MODES as readonly string[]).includes(race)) s.race = race as RaceMode;
+    else errors.push(`race=${race} is not ${orList([...RACE_MODES])}; using emulated`);
+  }
   const mesh = q.get('mesh');
   if (mesh !== null) {
     const m = /^(\d+)x(\d+)$/i.exec(mesh.trim());
@@ -101,6 +138,10 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
     else errors.push(`allreduce=${ar} is not ${orList(ids)}; using ${s.allreduce}`);
   }
   s.autoplay = q.get('autoplay') === '1';
+  if (s.prompt !== '' && !modelHasTokenizer(s.model)) {
+    errors.push(promptClearedMessage(s.model));
+    s.prompt = '';
+  }
   return { state: s, errors };
 }
 
@@ -116,6 +157,8 @@ export function serializeState(s: AppState): string {
   q.set('preset', s.preset);
   q.set('allreduce', s.allreduce);
   if (s.speed !== 1) q.set('speed', String(s.speed));
+  if (s.race !== 'emulated') q.set('race', s.race);
+  if (s.lesson > 0) q.set('lesson', String(s.lesson));
   if (s.autoplay) q.set('autoplay', '1');
   return `?${q.toString()}`;
 }

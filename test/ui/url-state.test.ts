@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/catalog.ts';
-import { allreduceIds, defaultState, demoModels, parseState, serializeState, waferPresets } from '../../src/ui/url-state.ts';
+import { allreduceIds, defaultState, demoModels, MAX_URL_PROMPT, modelHasTokenizer, parseState, promptClearedMessage, RACE_MODES, serializeState, waferPresets } from '../../src/ui/url-state.ts';
 
 describe('URL state', () => {
   const DEFAULT = defaultState(CATALOG);
@@ -18,7 +18,7 @@ describe('URL state', () => {
   });
 
   it('accepts every id the lists offer: demo models, the random model, wafer presets, allreduce algorithms', () => {
-    for (const model of demoModels(CATALOG)) expect(parseState(serializeState({ ...DEFAULT, model }), CATALOG).errors).toEqual([]);
+    for (const model of demoModels(CATALOG)) expect(parseState(serializeState({ ...DEFAULT, model, prompt: '' }), CATALOG).errors).toEqual([]);
     for (const preset of waferPresets(CATALOG)) expect(parseState(`?preset=${preset}`, CATALOG).state.preset).toBe(preset);
     for (const allreduce of allreduceIds(CATALOG)) expect(parseState(`?allreduce=${allreduce}`, CATALOG).state.allreduce).toBe(allreduce);
     expect(demoModels(CATALOG)).toContain(CATALOG.demoRandomModel);
@@ -44,5 +44,42 @@ describe('URL state', () => {
       `preset=${gpu} is unknown; use one of ${waferPresets(CATALOG).join(', ')}`,
       'allreduce=butterfly is not chain, ring or ktree; using ktree',
     ]);
+  });
+
+  it('offers the random model once (it used to appear twice once chosen)', () => {
+    const models = demoModels(CATALOG);
+    expect(new Set(models).size).toBe(models.length);
+    expect(models.filter((m) => m === CATALOG.demoRandomModel)).toHaveLength(1);
+  });
+
+  it('clears the prompt of a model without a tokenizer, with a message, instead of failing on it', () => {
+    const { state, errors } = parseState(serializeState({ ...DEFAULT, model: CATALOG.demoRandomModel }), CATALOG);
+    expect(state.prompt).toBe('');
+    expect(state.model).toBe(CATALOG.demoRandomModel);
+    expect(errors).toEqual([promptClearedMessage(CATALOG.demoRandomModel)]);
+    expect(errors[0]).toMatch(/^the prompt was cleared: random:.* has no tokenizer/);
+    expect(modelHasTokenizer('file', {})).toBe(false);
+    expect(modelHasTokenizer('file', { tokenizer: new ArrayBuffer(4) })).toBe(true);
+    expect(modelHasTokenizer(CATALOG.defaults.model)).toBe(true);
+    // A model with a tokenizer keeps its prompt.
+    expect(parseState('?prompt=Hello', CATALOG)).toEqual({ state: { ...DEFAULT, prompt: 'Hello' }, errors: [] });
+  });
+
+  it('says so when a URL prompt is cut to its limit, and not before', () => {
+    const long = 'a'.repeat(MAX_URL_PROMPT + 500);
+    const cut = parseState(`?prompt=${long}`, CATALOG);
+    expect(cut.state.prompt).toHaveLength(MAX_URL_PROMPT);
+    expect(cut.errors).toEqual([`prompt is 2,500 characters; it was cut to the first 2,000`]);
+    expect(parseState(`?prompt=${'b'.repeat(MAX_URL_PROMPT)}`, CATALOG).errors).toEqual([]);
+  });
+
+  it('keeps the lesson and the race mode in the URL, and refuses a race it does not know', () => {
+    const s = { ...DEFAULT, lesson: 3, race: 'llama-8b' as const, speed: 0.001 };
+    expect(serializeState(s)).toMatch(/race=llama-8b.*lesson=3/);
+    expect(parseState(serializeState(s), CATALOG)).toEqual({ state: s, errors: [] });
+    for (const r of RACE_MODES) expect(parseState(`?race=${r}`, CATALOG).state.race).toBe(r);
+    const bad = parseState('?race=f1&lesson=-2&speed=0', CATALOG);
+    expect(bad.state.race).toBe('emulated');
+    expect(bad.errors).toEqual(['speed=0 is not in 0.0001…100; using the default', 'lesson=-2 is not a lesson number; using the default', 'race=f1 is not emulated, llama-8b or seed; using emulated']);
   });
 });

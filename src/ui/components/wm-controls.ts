@@ -1,16 +1,38 @@
 import { LitElement, css, html } from 'lit';
 import type { Catalog } from '../../worker/types.ts';
-import { allreduceIds, demoModels, waferPresets, type AppState } from '../url-state.ts';
+import { allreduceIds, demoModels, waferPresets, type AppState, type RaceMode } from '../url-state.ts';
 
 export interface SettingsChange {
   patch: Partial<AppState>;
   files?: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer };
 }
 
+/** The race clock's speeds offered: 1 = the slower machine finishes in 10–60 s; below 1 is slow motion. */
+export const SPEEDS: readonly { value: number; label: string }[] = [
+  { value: 8, label: '8× faster' },
+  { value: 4, label: '4× faster' },
+  { value: 2, label: '2× faster' },
+  { value: 1, label: '1× (the slower one takes 10–60 s)' },
+  { value: 0.5, label: '½ slow motion' },
+  { value: 0.1, label: '1/10 slow motion' },
+  { value: 0.01, label: '1/100 slow motion' },
+  { value: 0.001, label: '1/1,000 slow motion' },
+  { value: 0.0001, label: '1/10,000 slow motion' },
+];
+
+export const RACE_LABELS: Record<RaceMode, string> = {
+  emulated: 'emulated: the wafer and the toy GPU decode this model',
+  'llama-8b': 'real scale: Llama-3.1-8B, WSE-3 against H100 (modelled)',
+  seed: 'real scale: the seed article’s claim, 1,000+ against 65–70 tokens/s (published)',
+};
+
+const MESHES = ['4x4', '6x6', '8x8', '6x10', '12x12', '16x16', '32x32', '64x64'];
+
 /**
- * The demo's controls. It only renders and reports: `settings` (apply) and `action` events. Its
- * models, presets and allreduce algorithms are the catalog's; it renders nothing without a catalog
- * and a state.
+ * The demo's controls. It only renders and reports: `settings` (load, or a change that needs no
+ * reload) and `action` events. Its models, presets and allreduce algorithms are the catalog's; it
+ * renders nothing without a catalog and a state. A llama2.c checkpoint (and its tokenizer) can be
+ * chosen or dropped on the drop zone.
  */
 export class WmControls extends LitElement {
   static override properties = {
@@ -19,6 +41,9 @@ export class WmControls extends LitElement {
     playing: { type: Boolean },
     busy: { type: Boolean },
     canRun: { type: Boolean },
+    canStep: { type: Boolean },
+    dropping: { state: true },
+    fileNames: { state: true },
   };
   constructor() {
     super();
@@ -27,6 +52,9 @@ export class WmControls extends LitElement {
     this.playing = false;
     this.busy = false;
     this.canRun = false;
+    this.canStep = false;
+    this.dropping = false;
+    this.fileNames = [];
   }
 
   /** The catalog the worker serves: the model, preset and allreduce lists. */
@@ -37,16 +65,34 @@ export class WmControls extends LitElement {
   declare playing: boolean;
   /** A model is loading: load is disabled. */
   declare busy: boolean;
-  /** A model is loaded, fits and nothing is in flight: play and the steps may run. */
+  /** A model is loaded, fits and nothing is in flight: play may run. */
   declare canRun: boolean;
+  /** The steps may run (the emulated race, not a replay). */
+  declare canStep: boolean;
+  private declare dropping: boolean;
+  private declare fileNames: string[];
+  private files: File[] = [];
+
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    form { display: flex; flex-wrap: wrap; gap: 8px 14px; align-items: end; }
-    label { display: flex; flex-direction: column; gap: 2px; }
-    input[type='number'] { width: 5em; }
-    input[name='prompt'] { width: 18em; }
-    .buttons { display: flex; gap: 6px; margin-top: 8px; flex-wrap: wrap; }
-    button { padding: 4px 10px; }
+    :host { display: block; font-size: var(--wm-small, 13px); }
+    form { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px 12px; align-items: end; }
+    label { display: flex; flex-direction: column; gap: 4px; color: var(--wm-muted, #555); font-weight: 500; min-width: 0; }
+    .wide { grid-column: span 2; }
+    input, select { font: inherit; color: var(--wm-text, #222); background: var(--wm-field, #fff); border: 1px solid var(--wm-border, #c8ccd8);
+      border-radius: 6px; padding: 6px 8px; min-width: 0; width: 100%; box-sizing: border-box; }
+    input:focus-visible, select:focus-visible, button:focus-visible, .drop:focus-visible { outline: 3px solid var(--wm-focus, #2563eb); outline-offset: 1px; }
+    button { font: inherit; font-weight: 600; border-radius: 6px; padding: 7px 14px; border: 1px solid var(--wm-border, #c8ccd8);
+      background: var(--wm-surface, #fff); color: var(--wm-text, #222); cursor: pointer; }
+    button:hover:not(:disabled) { border-color: var(--wm-accent, #2563eb); }
+    button:disabled { opacity: 0.45; cursor: default; }
+    button.primary { background: var(--wm-accent, #2563eb); border-color: var(--wm-accent, #2563eb); color: var(--wm-on-accent, #fff); }
+    .drop { border: 2px dashed var(--wm-border, #c8ccd8); border-radius: 8px; padding: 6px 10px; color: var(--wm-muted, #555); display: flex; gap: 8px;
+      align-items: center; min-height: 34px; box-sizing: border-box; cursor: pointer; }
+    .drop.over { border-color: var(--wm-accent, #2563eb); background: var(--wm-accent-soft, #e8effd); }
+    .drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
+    .bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin-top: 12px; }
+    .bar label { flex-direction: column; }
+    .sep { flex: 1; }
   `;
 
   private emit(name: string, detail: unknown) {
@@ -57,12 +103,11 @@ export class WmControls extends LitElement {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
     const mesh = /^(\d+)x(\d+)$/.exec(String(f.get('mesh')));
-    const files = (this.renderRoot.querySelector('input[type=file]') as HTMLInputElement | null)?.files;
     let fileBytes: SettingsChange['files'];
     let model = String(f.get('model'));
-    if (files && files.length > 0) {
+    if (this.files.length > 0) {
       // The larger file is the checkpoint, a smaller second one the tokenizer.
-      const sorted = [...files].sort((a, b) => b.size - a.size);
+      const sorted = [...this.files].sort((a, b) => b.size - a.size);
       fileBytes = { checkpoint: await sorted[0].arrayBuffer(), tokenizer: sorted[1] ? await sorted[1].arrayBuffer() : undefined };
       model = 'file';
     }
@@ -76,10 +121,23 @@ export class WmControls extends LitElement {
         mesh: mesh ? { width: Number(mesh[1]), height: Number(mesh[2]) } : this.state!.mesh,
         preset: String(f.get('preset')),
         allreduce: String(f.get('allreduce')),
+        race: String(f.get('race')) as RaceMode,
       },
       files: fileBytes,
     };
     this.emit('settings', change);
+  }
+
+  /** Files chosen or dropped: kept until load (a model choice from the list clears them). */
+  private take(list: FileList | null | undefined) {
+    this.files = list ? [...list].slice(0, 2) : [];
+    this.fileNames = this.files.map((f) => f.name);
+  }
+
+  private onDrop(e: DragEvent) {
+    e.preventDefault();
+    this.dropping = false;
+    this.take(e.dataTransfer?.files);
   }
 
   override render() {
@@ -87,36 +145,60 @@ export class WmControls extends LitElement {
     const c = this.catalog;
     if (!s || !c) return html``;
     const models = demoModels(c);
-    const meshes = ['4x4', '6x6', '8x8', '6x10', '12x12', '16x16', '32x32', '64x64'];
     const mesh = `${s.mesh.width}x${s.mesh.height}`;
+    const speeds = SPEEDS.some((x) => x.value === s.speed) ? SPEEDS : [...SPEEDS, { value: s.speed, label: `${s.speed}×` }];
     return html`
-      <form @submit=${this.apply}>
+      <form @submit=${this.apply} aria-label="settings">
         <label>model
-          <select name="model">
+          <select name="model" @change=${() => this.take(null)}>
             ${models.map((m) => html`<option ?selected=${s.model === m} value=${m}>${m}</option>`)}
-            ${models.includes(s.model) ? '' : html`<option selected value=${s.model}>${s.model}</option>`}
+            ${models.includes(s.model) || s.model === 'file' ? '' : html`<option selected value=${s.model}>${s.model}</option>`}
+            ${s.model === 'file' ? html`<option selected value="file">the checkpoint loaded</option>` : ''}
           </select>
         </label>
-        <label>or a llama2.c checkpoint (+ tokenizer)<input type="file" multiple accept=".bin" data-testid="model-file" /></label>
-        <label>prompt<input name="prompt" .value=${s.prompt} /></label>
+        <label class="wide">or a llama2.c checkpoint (+ tokenizer)
+          <span class="drop ${this.dropping ? 'over' : ''}" data-testid="drop-zone" tabindex="0" role="button" aria-label="choose or drop a llama2.c checkpoint and its tokenizer"
+            @dragover=${(e: DragEvent) => {
+              e.preventDefault();
+              this.dropping = true;
+            }}
+            @dragleave=${() => (this.dropping = false)}
+            @drop=${this.onDrop}
+            @click=${() => (this.renderRoot.querySelector('input[type=file]') as HTMLInputElement).click()}
+            @keydown=${(e: KeyboardEvent) => {
+              if (e.key === 'Enter' || e.key === ' ') {
+                e.preventDefault();
+                (this.renderRoot.querySelector('input[type=file]') as HTMLInputElement).click();
+              }
+            }}>
+            ${this.fileNames.length ? this.fileNames.join(' + ') : 'drop .bin files here, or click to choose'}
+            <input type="file" multiple accept=".bin" data-testid="model-file" tabindex="-1" aria-hidden="true" @change=${(e: Event) => this.take((e.target as HTMLInputElement).files)} />
+          </span>
+        </label>
+        <label class="wide">prompt<input name="prompt" .value=${s.prompt} placeholder="empty: start from BOS" /></label>
         <label>tokens<input name="tokens" type="number" min="1" max="1024" .value=${String(s.tokens)} /></label>
         <label>temperature<input name="temperature" type="number" min="0" max="10" step="0.1" .value=${String(s.temperature)} /></label>
         <label>seed<input name="seed" type="number" min="0" .value=${String(s.seed)} /></label>
-        <label>mesh
-          <select name="mesh">${[...new Set([mesh, ...meshes])].map((m) => html`<option ?selected=${m === mesh} value=${m}>${m}</option>`)}</select>
+        <label>mesh (cores)
+          <select name="mesh">${[...new Set([mesh, ...MESHES])].map((m) => html`<option ?selected=${m === mesh} value=${m}>${m.replace('x', ' × ')}</option>`)}</select>
         </label>
-        <label>preset<select name="preset">${waferPresets(c).map((p) => html`<option ?selected=${p === s.preset}>${p}</option>`)}</select></label>
-        <label>allreduce<select name="allreduce">${allreduceIds(c).map((a) => html`<option ?selected=${a === s.allreduce}>${a}</option>`)}</select></label>
-        <button type="submit" data-testid="apply" ?disabled=${this.busy}>load</button>
+        <label>wafer preset<select name="preset">${waferPresets(c).map((p) => html`<option ?selected=${p === s.preset} value=${p}>${p}</option>`)}</select></label>
+        <label>allreduce<select name="allreduce">${allreduceIds(c).map((a) => html`<option ?selected=${a === s.allreduce} value=${a}>${a}</option>`)}</select></label>
+        <label class="wide">race
+          <select name="race" data-testid="race-mode">${(Object.keys(RACE_LABELS) as RaceMode[]).map((r) => html`<option ?selected=${r === s.race} value=${r}>${RACE_LABELS[r]}</option>`)}</select>
+        </label>
+        <button type="submit" class="primary" data-testid="apply" ?disabled=${this.busy}>load</button>
       </form>
-      <div class="buttons">
-        <button data-testid="play" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'play')}>▶ play</button>
+      <div class="bar" role="toolbar" aria-label="playback">
+        <button class="primary" data-testid="play" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'play')}>▶ play</button>
         <button data-testid="pause" ?disabled=${!this.playing} @click=${() => this.emit('action', 'pause')}>❚❚ pause</button>
-        <button data-testid="step-token" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'token')}>step one token</button>
-        <button data-testid="step-phase" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'phase')}>step one phase</button>
-        <label>animation speed
-          <input type="range" min="0.25" max="8" step="0.25" .value=${String(s.speed)} data-testid="speed"
-            @input=${(e: Event) => this.emit('settings', { patch: { speed: Number((e.target as HTMLInputElement).value) } })} />
+        <button data-testid="step-token" ?disabled=${!this.canRun || !this.canStep || this.playing} @click=${() => this.emit('action', 'token')}>step one token</button>
+        <button data-testid="step-phase" ?disabled=${!this.canRun || !this.canStep || this.playing} @click=${() => this.emit('action', 'phase')}>step one phase</button>
+        <span class="sep"></span>
+        <label>race clock
+          <select data-testid="speed" @change=${(e: Event) => this.emit('settings', { patch: { speed: Number((e.target as HTMLSelectElement).value) } })}>
+            ${speeds.map((x) => html`<option ?selected=${x.value === s.speed} value=${String(x.value)}>${x.label}</option>`)}
+          </select>
         </label>
       </div>
     `;

@@ -11,9 +11,9 @@ export class WmFitReport extends LitElement {
 
   declare fit: FitReport | null;
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    .bad { color: #b00; font-weight: bold; }
-    .ok { color: #070; font-weight: bold; }
+    :host { display: block; font-size: var(--wm-small, 13px); line-height: 1.5; }
+    .bad { color: var(--wm-error, #c62828); font-weight: 600; }
+    .ok { color: var(--wm-ok, #15803d); font-weight: 600; }
   `;
 
   override render() {

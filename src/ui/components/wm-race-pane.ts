@@ -1,67 +1,113 @@
 import { LitElement, css, html } from 'lit';
-import type { TokenEvent } from '../../worker/types.ts';
+import type { RealScaleMachine, TokenEvent } from '../../worker/types.ts';
 import './wm-time-bars.ts';
 
-/** One machine of the race: its generated text (revealed at its modelled speed) and its numbers. */
+/**
+ * One machine of the race: its text (revealed on the race clock at its modelled speed), a track
+ * to the finish line, its numbers, and what it stands for (the toy GPU's scaling, a real-scale
+ * replay's source).
+ */
 export class WmRacePane extends LitElement {
   static override properties = {
-    machine: { type: String },
+    machine: { type: String, reflect: true },
     heading: { type: String },
+    note: { type: String },
     text: { type: String },
     prompt: { type: String },
     last: { attribute: false },
+    real: { attribute: false },
     count: { type: Number },
+    total: { type: Number },
     done: { type: Boolean },
+    finish: { type: String },
   };
   constructor() {
     super();
     this.machine = 'mesh';
     this.heading = '';
+    this.note = '';
     this.text = '';
     this.prompt = '';
     this.last = null;
+    this.real = null;
     this.count = 0;
+    this.total = 0;
     this.done = false;
+    this.finish = '';
   }
 
   /** "mesh" or "gpu": which engine's text this pane shows. */
   declare machine: 'mesh' | 'gpu';
   declare heading: string;
+  /** What the pane stands for, in a line (e.g. the toy GPU's scaling). */
+  declare note: string;
   /** The generated text revealed so far (the prompt is shown apart). */
   declare text: string;
   declare prompt: string;
-  /** The last revealed token's event, for the numbers. */
+  /** The last revealed token's event, for the numbers (the emulated race). */
   declare last: TokenEvent | null;
+  /** The real-scale replay's machine, or null. */
+  declare real: RealScaleMachine | null;
   declare count: number;
+  /** Tokens this pane will show in all (what is decoded so far while decoding). */
+  declare total: number;
+  /** This pane has shown all of its tokens. */
   declare done: boolean;
+  /** The finish line's words once done ("finished in 1.23 ms modelled …"). */
+  declare finish: string;
+
   static override styles = css`
-    :host { display: block; border: 1px solid #ccd; border-radius: 6px; padding: 10px; background: #fff; }
-    h3 { margin: 0 0 6px; font-size: 15px; }
-    .text { font-family: Georgia, serif; font-size: 15px; line-height: 1.45; min-height: 6em; white-space: pre-wrap; }
-    .prompt { color: #555; font-weight: bold; }
-    .stats { display: grid; grid-template-columns: repeat(3, 1fr); gap: 4px; margin: 8px 0; font-size: 12px; }
-    .stats b { display: block; font-size: 16px; font-variant-numeric: tabular-nums; }
+    :host { display: flex; flex-direction: column; min-width: 0; border: 1px solid var(--wm-border, #ccd); border-radius: 10px; padding: 12px 14px; background: var(--wm-surface, #fff);
+      border-top: 4px solid var(--pane-colour); }
+    :host([machine='mesh']) { --pane-colour: var(--wm-wafer-accent, #0f766e); }
+    :host([machine='gpu']) { --pane-colour: var(--wm-gpu-accent, #9a3412); }
+    h3 { margin: 0; font-size: 15px; }
+    .note { color: var(--wm-muted, #555); font-size: 12px; margin: 2px 0 8px; min-height: 4.2em; line-height: 1.4; }
+    .track { position: relative; height: 10px; border-radius: 5px; background: var(--wm-track, #e6e8ef); margin: 4px 0 8px; }
+    .fill { position: absolute; inset: 0 auto 0 0; border-radius: 5px; background: var(--pane-colour); }
+    .flag { position: absolute; right: -2px; top: -4px; bottom: -4px; width: 4px; background: repeating-linear-gradient(var(--wm-text, #222) 0 3px, var(--wm-surface, #fff) 3px 6px); }
+    .finish { font-size: 13px; font-weight: 600; min-height: 1.4em; color: var(--pane-colour); }
+    .text { font-family: var(--wm-serif, Georgia, serif); font-size: 15px; line-height: 1.5; height: 9.5em; overflow-y: auto; white-space: pre-wrap;
+      overflow-wrap: anywhere; word-break: break-word; border-radius: 6px; background: var(--wm-paper, #fbfbfd); padding: 6px 8px; }
+    .prompt { color: var(--wm-muted, #555); font-weight: 600; }
+    .stats { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 6px; margin: 10px 0 6px; font-size: 12px; color: var(--wm-muted, #555); }
+    .stats b { display: block; font-size: 17px; color: var(--wm-text, #222); font-variant-numeric: tabular-nums; }
+    .where { font-size: 12px; color: var(--wm-muted, #555); }
   `;
 
   override render() {
     const cost = this.last ? (this.machine === 'mesh' ? this.last.meshCost : this.last.gpuCost) : null;
+    const pct = this.total > 0 ? Math.min(100, (100 * this.count) / this.total) : 0;
     return html`
       <h3>${this.heading}</h3>
-      <div class="text"><span class="prompt" data-testid="prompt-text">${this.prompt}</span><span
+      <div class="note" data-testid="pane-note">${this.note}</div>
+      <div class="track" role="progressbar" aria-label="${this.heading}: tokens shown" aria-valuemin="0" aria-valuemax=${String(this.total)} aria-valuenow=${String(this.count)} data-testid="race-track">
+        <div class="fill" style="width:${pct.toFixed(2)}%"></div><div class="flag" title="finish line"></div>
+      </div>
+      <div class="finish" data-testid="finish" aria-live="polite">${this.done ? this.finish : `${this.count.toLocaleString('en')} of ${this.total.toLocaleString('en')} tokens`}</div>
+      <div class="text" tabindex="0" aria-label="${this.heading}: generated text"><span class="prompt" data-testid="prompt-text">${this.prompt}</span><span
           data-testid="generated-text"
           data-engine=${this.machine}
           data-done=${this.done ? 'true' : 'false'}
           data-count=${String(this.count)}
+          data-total=${String(this.total)}
         >${this.text}</span></div>
-      ${cost
+      ${this.real
         ? html`<div class="stats">
-              <span>modelled tokens/s<b>${Math.round(cost.tokensPerS).toLocaleString('en')}</b></span>
-              <span>time per token<b>${(cost.seconds * 1e6).toFixed(2)} µs</b></span>
-              <span>energy per token<b>${(cost.joules * 1e6).toFixed(3)} µJ</b></span>
-            </div>
-            <div>where the time goes:</div>
-            <wm-time-bars .parts=${cost.time}></wm-time-bars>`
-        : html`<div class="stats">no token yet</div>`}
+            <span>${this.real.kind} tokens/s<b>${Math.round(this.real.tokensPerS).toLocaleString('en')}</b></span>
+            <span>time per token<b>${(1000 / this.real.tokensPerS).toFixed(2)} ms</b></span>
+            <span>source<b style="font-size:12px">${this.real.kind}</b></span>
+          </div>
+          <div class="where">${this.real.note}</div>`
+        : cost
+          ? html`<div class="stats">
+                <span>tokens/s (modelled)<b>${Math.round(cost.tokensPerS).toLocaleString('en')}</b></span>
+                <span>time per token (modelled)<b>${(cost.seconds * 1e6).toFixed(2)} µs</b></span>
+                <span>energy per token (modelled)<b>${(cost.joules * 1e6).toFixed(3)} µJ</b></span>
+              </div>
+              <div class="where">where the time goes (modelled):</div>
+              <wm-time-bars .parts=${cost.time}></wm-time-bars>`
+          : html`<div class="stats">no token yet</div>`}
     `;
   }
 }
