@@ -112,6 +112,7 @@ export const generateCommand: Command = {
       const loseAfter = process.env.WAFERMESH_TEST_LOSE_DEVICE_AFTER === undefined ? undefined : Number(process.env.WAFERMESH_TEST_LOSE_DEVICE_AFTER);
       let lostAfter: number | undefined; // ids generated when the device-lost handler ran
       gpu?.onLost(() => (lostAfter ??= decoder.ids.length));
+      if (loseAfter === 0) gpu?.loseDevice();
       const t0 = performance.now();
       try {
         while (!decoder.done) {
@@ -146,13 +147,16 @@ export const generateCommand: Command = {
         const n = decoder.ids.length;
         if (v.json) {
           console.log(JSON.stringify({ engine: engine.engine, model: model.source, prompt, prompt_ids: promptIds, ids: decoder.ids, ...(tokenizer ? { text: tokenizer.decode(decoder.ids, promptIds[promptIds.length - 1]) } : {}), stop: 'device-lost', error: gpu.lostMessage }));
-        } else {
+        } else if (n > 0 || promptIds.length > 1) {
           if (stream) write(stream.flush());
           write('\n');
         }
+        const at = lostAfter ?? n;
         throw new WafermeshError(
           'device-lost',
-          `${gpu.lostMessage} after ${lostAfter ?? n} of ${tokens} tokens; the ${n} generated before it are printed${v.json ? ' (stop: "device-lost")' : ' above'}; run the command again`,
+          n === 0
+            ? `${gpu.lostMessage} before the first of ${tokens} tokens; nothing was generated; run the command again`
+            : `${gpu.lostMessage} after ${at} of ${tokens} tokens; the ${n} generated before it ${n === 1 ? 'is' : 'are'} printed${v.json ? ' (stop: "device-lost")' : ' above'}; run the command again`,
         );
       }
       const totalMs = performance.now() - t0;
