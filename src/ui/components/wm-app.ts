@@ -182,10 +182,10 @@ export class WmApp extends LitElement {
         </div>
         <div class="panes">
           <wm-race-pane machine="mesh" heading=${real ? 'Wafer' : 'Wafer: weights in SRAM, activations on the mesh'} .note=${notes.mesh} .prompt=${real ? '' : (s?.prompt ?? '')}
-            .text=${r.text('mesh')} .last=${lastMesh} .real=${real?.machines.mesh ?? null} .count=${r.revealed.mesh} .total=${r.tracks.mesh.ends.length}
+            .text=${r.text('mesh')} .last=${lastMesh} .real=${real?.machines.mesh ?? null} .count=${r.revealed.mesh} .total=${r.decoded ? r.tracks.mesh.ends.length : r.expectedTokens}
             .done=${r.paneDone('mesh')} .finish=${finish('mesh')}></wm-race-pane>
           <wm-race-pane machine="gpu" heading=${real ? 'GPU' : 'GPU: weights streamed from HBM every token'} .note=${notes.gpu} .prompt=${real ? '' : (s?.prompt ?? '')}
-            .text=${r.text('gpu')} .last=${lastGpu} .real=${real?.machines.gpu ?? null} .count=${r.revealed.gpu} .total=${r.tracks.gpu.ends.length}
+            .text=${r.text('gpu')} .last=${lastGpu} .real=${real?.machines.gpu ?? null} .count=${r.revealed.gpu} .total=${r.decoded ? r.tracks.gpu.ends.length : r.expectedTokens}
             .done=${r.paneDone('gpu')} .finish=${finish('gpu')}></wm-race-pane>
         </div>
         <div class="summary" data-testid="race-summary" data-ratio=${both ? String(ratio) : ''} aria-live="polite">

@@ -86,10 +86,13 @@ export class WmControls extends LitElement {
     button:hover:not(:disabled) { border-color: var(--wm-accent, #2563eb); }
     button:disabled { opacity: 0.45; cursor: default; }
     button.primary { background: var(--wm-accent, #2563eb); border-color: var(--wm-accent, #2563eb); color: var(--wm-on-accent, #fff); }
-    .drop { border: 2px dashed var(--wm-border, #c8ccd8); border-radius: 8px; padding: 6px 10px; color: var(--wm-muted, #555); display: flex; gap: 8px;
-      align-items: center; min-height: 34px; box-sizing: border-box; cursor: pointer; }
+    .drop { border: 2px dashed var(--wm-border, #c8ccd8); border-radius: 8px; padding: 4px 8px; display: flex; flex-direction: column; gap: 2px; box-sizing: border-box; }
     .drop.over { border-color: var(--wm-accent, #2563eb); background: var(--wm-accent-soft, #e8effd); }
-    .drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
+    .drop label { gap: 2px; }
+    .drop input[type='file'] { border: none; padding: 0; background: transparent; font-size: 12px; }
+    .drop input[type='file']::file-selector-button { font: inherit; font-weight: 600; border-radius: 6px; padding: 3px 10px; border: 1px solid var(--wm-border, #c8ccd8);
+      background: var(--wm-surface, #fff); color: var(--wm-text, #222); margin-right: 8px; cursor: pointer; }
+    .names { font-size: 12px; color: var(--wm-text, #222); overflow-wrap: anywhere; }
     .bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin-top: 12px; }
     .bar label { flex-direction: column; }
     .sep { flex: 1; }
@@ -156,25 +159,20 @@ export class WmControls extends LitElement {
             ${s.model === 'file' ? html`<option selected value="file">the checkpoint loaded</option>` : ''}
           </select>
         </label>
-        <label class="wide">or a llama2.c checkpoint (+ tokenizer)
-          <span class="drop ${this.dropping ? 'over' : ''}" data-testid="drop-zone" tabindex="0" role="button" aria-label="choose or drop a llama2.c checkpoint and its tokenizer"
+        <div class="wide drop-wrap">
+          <div class="drop ${this.dropping ? 'over' : ''}" data-testid="drop-zone"
             @dragover=${(e: DragEvent) => {
               e.preventDefault();
               this.dropping = true;
             }}
             @dragleave=${() => (this.dropping = false)}
-            @drop=${this.onDrop}
-            @click=${() => (this.renderRoot.querySelector('input[type=file]') as HTMLInputElement).click()}
-            @keydown=${(e: KeyboardEvent) => {
-              if (e.key === 'Enter' || e.key === ' ') {
-                e.preventDefault();
-                (this.renderRoot.querySelector('input[type=file]') as HTMLInputElement).click();
-              }
-            }}>
-            ${this.fileNames.length ? this.fileNames.join(' + ') : 'drop .bin files here, or click to choose'}
-            <input type="file" multiple accept=".bin" data-testid="model-file" tabindex="-1" aria-hidden="true" @change=${(e: Event) => this.take((e.target as HTMLInputElement).files)} />
-          </span>
-        </label>
+            @drop=${this.onDrop}>
+            <label>or a llama2.c checkpoint (+ tokenizer): choose, or drop the files here
+              <input type="file" multiple accept=".bin" data-testid="model-file" @change=${(e: Event) => this.take((e.target as HTMLInputElement).files)} />
+            </label>
+            <span class="names" data-testid="file-names" aria-live="polite">${this.fileNames.length ? `to load: ${this.fileNames.join(' + ')}` : ''}</span>
+          </div>
+        </div>
         <label class="wide">prompt<input name="prompt" .value=${s.prompt} placeholder="empty: start from BOS" /></label>
         <label>tokens<input name="tokens" type="number" min="1" max="1024" .value=${String(s.tokens)} /></label>
         <label>temperature<input name="temperature" type="number" min="0" max="10" step="0.1" .value=${String(s.temperature)} /></label>

@@ -138,7 +138,7 @@ export class WmLesson extends LitElement {
             </section>
           </div>
         </div>
-        <nav aria-label="lessons">
+        <nav aria-label="previous and next lesson">
           <button data-testid="lesson-prev" ?disabled=${this.number <= 1} @click=${() => this.emit('lesson-nav', this.number - 1)}>← previous</button>
           <span class="sep"></span>
           <button class="primary" data-testid="lesson-next" ?disabled=${this.number >= this.count} @click=${() => this.emit('lesson-nav', this.number + 1)}>next →</button>
