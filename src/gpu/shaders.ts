@@ -2,6 +2,7 @@ import { WafermeshError } from '../errors.ts';
 import baseline from '../../shaders/baseline.wgsl?raw';
 import baseline_prefill from '../../shaders/baseline_prefill.wgsl?raw';
 import fabric from '../../shaders/fabric.wgsl?raw';
+import gemm_core from '../../shaders/gemm_core.wgsl?raw';
 import matvec from '../../shaders/matvec.wgsl?raw';
 import mesh_core from '../../shaders/mesh_core.wgsl?raw';
 
@@ -13,6 +14,7 @@ export const SHADERS = {
   baseline,
   baseline_prefill,
   fabric,
+  gemm_core,
   matvec,
   mesh_core,
 } as const;
