@@ -35,7 +35,7 @@ export const traceCommand: Command = {
     sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
     allreduce: 'how allreduces run on the fabric: chain, ring or ktree (tree is accepted for ktree)',
     pos: 'the position of the traced token (0 … the context the mesh holds − 1)',
-    token: 'the id of the traced token (default: BOS)',
+    token: 'the id of the traced token (1 is BOS)',
     measure: 'also run the token on the GPU and print what it counted beside the closed form (needs WebGPU and the model\'s weights)',
     json: 'print one JSON object instead of a table',
   },
