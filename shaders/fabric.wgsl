@@ -19,8 +19,8 @@
 // Routes are data (`tables`): per round, per core and per flow direction, the colour (stream) the
 // router carries and whether it takes the colour's words down the ramp to the core.
 //
-// Shapes: sram (band cores, SRAM) f32; regs (2, W*H, 4, 3) u32 = (value bits, item + 1, round
-// serial); tables: streams (S, 5) | items (I, 7) | locals (L, 5) u32; cores (the band's): regions
+// Shapes: sram (band cores, SRAM) f32; regs (2, W*H, 4, 4) u32 = (value bits, item + 1, round
+// serial, step + 1); tables: streams (S, 5) | items (I, 7) | locals (L, 5) u32; cores (the band's): regions
 // (band cores, NREG) | members (R, band cores, 2 + SLOTS) u32 (a member: its local copies' first and
 // count, then per colour slot stream + 1 | ramp bit); live (R, 4) u32 = per round, for the token
 // decoded: steps to loop, 1 for a row round, its serial, 1 if it runs; counters u32 (see C_* below);
@@ -34,14 +34,16 @@ override LINE: u32; // this pipeline's workgroup size: W*H (WHOLE), else the cor
 override WHOLE: bool = false; // one workgroup is the whole mesh and a dispatch runs a whole phase
 override INSTRUMENT: bool = false; // check every access on the GPU and record the first violation
 // Test-only faults, to prove the checks can fail: 1 reads a register two hops away, 2 drops one
-// word, 3 sends one word one hop past its end, 4 reads another core's SRAM.
+// word, 3 sends one word one hop past its end, 4 reads another core's SRAM, 5 offers a link two
+// words in one step.
 override FAULT: u32 = 0u;
 
 // Generated before this file from src/engines/fabric-runtime.ts (fabricPrelude): the directions
 // E, WST, S, N (the catalog's link order), the table layout (STREAM_WORDS, ITEM_WORDS,
 // MEMBER_WORDS, LOCAL_WORDS), the item kinds K_REDUCE, K_BCAST, K_MAX and C_ROUNDS.
 // counters: [0] violations, [1] first violation's code, [2] core, [3] round, [4] address;
-// then from C_ROUNDS per round [steps, ramp words, adds, words written].
+// then from C_ROUNDS per round [steps, ramp words, adds, words written, most words offered to one
+// link register in one step (1: no word ever waited; 2 or more: a link was oversubscribed)].
 const V_SRAM = 1u; // an SRAM access outside the core's slice
 const V_LINK = 2u; // a register read that is not a neighbour's pointing at this core
 const V_WORD = 3u; // a register that does not hold the word the schedule says (lost or misrouted)
@@ -107,6 +109,7 @@ var<private> serial: u32;
 // the round's end (atomics per word would serialise the cores): words written per outgoing link,
 // words taken down the ramp, adds, and the last step in which it sent or took a word.
 var<private> sent: array<u32, 4>;
+var<private> queued: u32;
 var<private> ramped: u32;
 var<private> adds: u32;
 var<private> last_step: u32;
@@ -159,10 +162,22 @@ fn link_wr(d: u32, step: u32, v: f32, item: u32) {
   if (FAULT == 2u && me == 1u && item == 0u) {
     return; // test-only: the word is lost
   }
-  let at = (((step & 1u) * W * H + me) * 4u + d) * 3u;
+  let at = (((step & 1u) * W * H + me) * 4u + d) * 4u;
+  // A register already written in this step of this round holds a word that must wait: the link's
+  // queue is one deeper (the schedule is built so that this never happens; this measures it).
+  if (FAULT == 5u && me == 1u && item == 0u) {
+    regs[at + 2u] = serial; // test-only: another word of this step already waits in the register
+    regs[at + 3u] = step + 1u;
+  }
+  var depth = 1u;
+  if (regs[at + 2u] == serial && regs[at + 3u] == step + 1u) {
+    depth = 2u;
+  }
+  queued = max(queued, depth);
   regs[at] = bitcast<u32>(v);
   regs[at + 1u] = item + 1u;
   regs[at + 2u] = serial;
+  regs[at + 3u] = step + 1u;
   sent[d] += 1u;
 }
 
@@ -179,7 +194,7 @@ fn link_rd(d: u32, step: u32, item: u32) -> f32 {
   if (INSTRUMENT && (src >= W * H || neighbour(src, d) != me)) {
     violation(V_LINK, src);
   }
-  let at = ((((step + 1u) & 1u) * W * H + src) * 4u + d) * 3u;
+  let at = ((((step + 1u) & 1u) * W * H + src) * 4u + d) * 4u;
   if (INSTRUMENT && (regs[at + 1u] != item + 1u || regs[at + 2u] != serial)) {
     violation(V_WORD, at);
   }
@@ -283,6 +298,7 @@ fn begin_round(r: u32, pos: u32, locals: bool) {
   round = r;
   serial = live[r * 4u + 2u];
   sent = array<u32, 4>(0u, 0u, 0u, 0u);
+  queued = 0u;
   ramped = 0u;
   adds = 0u;
   last_step = 0u;
@@ -314,9 +330,12 @@ fn step_round(step: u32) {
 
 // What this core moved in the round (or in this dispatch's step of it), added to the counters.
 fn end_round(r: u32) {
-  let rb = C_ROUNDS + 4u * r;
+  let rb = C_ROUNDS + ROUND_WORDS * r;
   if (last_step > 0u) {
     atomicMax(&counters[rb], last_step);
+  }
+  if (queued > 0u) {
+    atomicMax(&counters[rb + 4u], queued);
   }
   if (ramped > 0u) {
     atomicAdd(&counters[rb + 1u], ramped);

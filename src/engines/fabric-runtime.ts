@@ -12,6 +12,8 @@ export const SLOTS = 4;
 const MEMBER_WORDS = 2 + SLOTS;
 const LOCAL_WORDS = 5;
 const C_ROUNDS = 8;
+/** Counter words per round: steps, ramp words, adds, words written, deepest link queue. */
+const ROUND_WORDS = 5;
 const KIND = { reduce: 0, bcast: 1, max: 2 } as const;
 const RAMP_BIT = 0x80000000;
 
@@ -23,7 +25,7 @@ export function fabricPrelude(): string {
     u('E', DIR.east), u('WST', DIR.west), u('S', DIR.south), u('N', DIR.north),
     u('STREAM_WORDS', STREAM_WORDS), u('ITEM_WORDS', ITEM_WORDS), u('MEMBER_WORDS', MEMBER_WORDS), u('LOCAL_WORDS', LOCAL_WORDS),
     u('SLOTS', SLOTS),
-    u('K_REDUCE', KIND.reduce), u('K_BCAST', KIND.bcast), u('K_MAX', KIND.max), u('C_ROUNDS', C_ROUNDS),
+    u('K_REDUCE', KIND.reduce), u('K_BCAST', KIND.bcast), u('K_MAX', KIND.max), u('C_ROUNDS', C_ROUNDS), u('ROUND_WORDS', ROUND_WORDS),
   ].join('\n');
 }
 
@@ -83,8 +85,8 @@ function bandOfCore(width: number, bands: readonly Band[]): (core: number) => nu
 export interface FabricOptions {
   /** Check every access on the GPU (slower; tests). */
   instrument?: boolean;
-  /** Test-only fault (see shaders/fabric.wgsl): 1 far read, 2 dropped word, 3 extra hop, 4 another core's SRAM. */
-  fault?: 0 | 1 | 2 | 3 | 4;
+  /** Test-only fault (see shaders/fabric.wgsl): 1 far read, 2 dropped word, 3 extra hop, 4 another core's SRAM, 5 two words offered to a link in one step. */
+  fault?: 0 | 1 | 2 | 3 | 4 | 5;
 }
 
 /** One round's dispatch: its phase, the steps it loops, rows or columns, and when it runs. */
@@ -278,11 +280,11 @@ export class FabricRuntime {
     };
     const t = fabricTables(this.layout, this.phases);
     this.roundInfo.push(...t.rounds);
-    const regs = own(this.res.storage('fabric:link registers', 2 * nCores * 4 * 3 * 4));
+    const regs = own(this.res.storage('fabric:link registers', 2 * nCores * 4 * 4 * 4));
     const tables = own(this.res.storage('fabric:routes', t.tables));
     this.live = new Uint32Array(Math.max(1, t.rounds.length) * 4);
     this.liveBuffer = own(this.res.storage('fabric:live rounds', this.live));
-    this.countersLength = C_ROUNDS + 4 * t.rounds.length;
+    this.countersLength = C_ROUNDS + ROUND_WORDS * t.rounds.length;
     this.counters = own(this.res.storage('fabric:counters', this.countersLength * 4));
     const entry = (binding: number, type: GPUBufferBindingType, hasDynamicOffset = false): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type, hasDynamicOffset } });
     const g0 = dev.createBindGroupLayout({
@@ -475,15 +477,18 @@ export class FabricRuntime {
       let steps = 0;
       let rampWords = 0;
       let flops = 0;
+      let maxQueue = 0;
       this.roundInfo.forEach((r, i) => {
         if (r.phase !== p) return;
-        steps += c[C_ROUNDS + 4 * i];
-        rampWords += c[C_ROUNDS + 4 * i + 1];
-        flops += c[C_ROUNDS + 4 * i + 2];
+        const at = C_ROUNDS + ROUND_WORDS * i;
+        steps += c[at];
+        rampWords += c[at + 1];
+        flops += c[at + 2];
+        maxQueue = Math.max(maxQueue, c[at + 4]);
       });
       const linkWords = new Float64Array(nCores * 4);
       this.bands.forEach((b, i) => linkWords.set(links[i].subarray(p * b.cores * 4, (p + 1) * b.cores * 4), b.core0 * 4));
-      return { steps, rampWords, flops, linkWords };
+      return { steps, rampWords, flops, linkWords, maxQueue };
     });
     const code = (['sram', 'link', 'word'] as const)[c[1] - 1];
     const violation = c[0] > 0 ? { count: c[0], code, core: c[2], round: c[3], address: c[4] } : null;

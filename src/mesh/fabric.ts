@@ -150,6 +150,12 @@ export interface FabricCount {
   readonly rampWords: number;
   /** Adds the cores did for reductions. */
   readonly flops: number;
+  /**
+   * Measured only: the most words offered to one link register in one step (1: no word waited;
+   * more: a link was oversubscribed and a queue formed). The schedule is contention-free by
+   * construction (checkRound), so the model's answer is 1 wherever a word moved.
+   */
+  readonly maxQueue?: number;
 }
 
 /** The first link (or total) where two counts differ, in words, or null if they agree exactly. */

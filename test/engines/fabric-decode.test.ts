@@ -151,6 +151,8 @@ describe('the mesh engine (the decode on the fabric), token for token against th
             const { phases, violation } = await m.measure(token, pos);
             expect(violation, `${w}x${h} pos ${pos}`).toBeNull();
             for (const p of phases) expect(p.firstDifference, `${w}x${h} ${a} pos ${pos}: ${p.name}`).toBeNull();
+            // No word waited for a link: at most one word offered to a link register in a step.
+            for (const p of phases) expect(p.measured.maxQueue ?? 0, `${w}x${h} ${a} pos ${pos}: ${p.name}`).toBeLessThanOrEqual(1);
             expect(phases.reduce((s, p) => s + p.measured.linkWords.reduce((x, y) => x + y, 0), 0)).toBeGreaterThan(0);
             // Only where the KV cache is kept more than once do the q, k, v phases multicast (one per layer).
             expect(phases.filter((p) => p.name.includes('multicast to the KV copies')), `${w}x${h}`).toHaveLength(w === 14 ? gqaSeparate.nLayers : 0);

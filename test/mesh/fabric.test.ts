@@ -210,6 +210,8 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
     }
     for (let c = 0; c < W; c++) for (let r = 0; r < H; r++) expect(out[(r * W + c) * SRAM + 32 + 12], `row ${r} column ${c}`).toBe(at(r * W + 3, 12));
     measured.forEach((m, i) => expect(firstDifference(models[i], m), phases[i].name).toBeNull());
+    // No word ever waited for a link: the deepest queue, measured at every register write, is one word.
+    for (const m of measured) expect(m.maxQueue).toBe(1);
     expect(measured[2].steps).toBe(5);
     expect(measured[0].flops).toBe(3 * 7 * (W - 1));
   });
@@ -338,6 +340,12 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
     const extra = await runFabric({ instrument: true, fault: 3 });
     expect(extra.violation).toBeNull();
     expect(extra.phases.map((m, i) => firstDifference(models[i], m)).find((d) => d)).toMatch(/modelled \d+ words, measured \d+/);
+  });
+
+  it('measures a link offered two words in one step as a queue two deep', async () => {
+    const queue = await runFabric({ instrument: true, fault: 5 });
+    // Core 1 (row 0, column 1) sends an item 0 in the row reduce-scatter and in the row allgather, none in the column allgather.
+    expect(queue.phases.map((m) => m.maxQueue)).toEqual([2, 1, 2]);
   });
 
   it('splits the SRAM over 3 buffers (a band per row): the same words and counts as one buffer, column rounds a dispatch per step, faults still caught', async () => {
