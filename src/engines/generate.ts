@@ -1,4 +1,4 @@
-import { WafermeshError } from '../errors.ts';
+import { errorCode, WafermeshError } from '../errors.ts';
 import { BOS } from '../model/config.ts';
 import { Sampler, type SamplerOptions } from '../model/sampler.ts';
 import type { Machine } from './machine.ts';
@@ -91,7 +91,8 @@ export class Decoder {
   /** Takes the logits of input(); returns the generated id, or undefined while the prompt is fed or when it stops. */
   accept(logits: Float32Array): number | undefined {
     const prompt = this.options.promptIds;
-    return this.acceptId(this.pos < prompt.length - 1 ? prompt[this.pos + 1] : this.sampler.sample(logits));
+    if (this.pos < prompt.length - 1) return this.acceptId(prompt[this.pos + 1]);
+    return this.acceptId(sameRefusal(this.pos, () => this.sampler.sample(logits)));
   }
 
   /** Takes the id that follows input() (the prompt's next id while it is fed). */
@@ -132,10 +133,39 @@ export class Decoder {
     if (this.sampler.options.temperature === 0 && this.engine.greedy) {
       const fed = pos < prompt.length || this.hostChose;
       this.hostChose = false;
-      return this.acceptId(await this.engine.greedy(token, pos, fed));
+      const greedy = this.engine.greedy.bind(this.engine);
+      return this.acceptId(await sameRefusalAsync(pos, () => greedy(token, pos, fed)));
     }
     this.hostChose = false;
     return this.accept(await this.engine.forward(token, pos));
+  }
+}
+
+/**
+ * One refusal of non-finite logits whichever machine found them — the Sampler on logits read back
+ * (cpu, gpu), or the wafer's own non-finite flag (greedy on the mesh) — so every engine refuses
+ * a model the same way, in the same words, naming the position.
+ */
+function nonFiniteLogits(pos: number): WafermeshError {
+  return new WafermeshError(
+    'non-finite-logits',
+    `a logit at position ${pos} is not finite (NaN or infinite), so no token is chosen; the model's weights overflow float32 arithmetic or are corrupt`,
+  );
+}
+
+function sameRefusal<T>(pos: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw errorCode(e) === 'non-finite-logits' ? nonFiniteLogits(pos) : e;
+  }
+}
+
+async function sameRefusalAsync<T>(pos: number, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw errorCode(e) === 'non-finite-logits' ? nonFiniteLogits(pos) : e;
   }
 }
 
