@@ -66,6 +66,10 @@ describe('every option and path is checked before any GPU work starts', () => {
     expectOneLineError(cliEnv(NO_GPU, 'bench', '--contexts', '0,x'), /--contexts: "x" is not a whole number/);
     expectOneLineError(cliEnv(NO_GPU, 'bench', '--engines', 'gpu,meh'), /--engines: "meh" is not one of cpu, gpu, mesh, c \(did you mean mesh\?\)/);
     expectOneLineError(cliEnv(NO_GPU, 'bench', '--gpu-preset', 'wse-3'), /--gpu-preset wse-3 is not one of/);
+    // A sweep's option where that sweep does not run is refused, not ignored.
+    expectOneLineError(cliEnv(NO_GPU, 'bench', '--suite', 'engines', '--meshes', '8x8'), /--meshes sweeps the mesh engine in the default suite; it does nothing with --suite engines$/);
+    expectOneLineError(cliEnv(NO_GPU, 'bench', '--engines', 'cpu,gpu', '--meshes', '8x8'), /--meshes .* it does nothing with --suite default and --engines cpu,gpu$/);
+    expectOneLineError(cliEnv(NO_GPU, 'bench', '--suite', 'prompt', '--contexts', '0'), /--contexts sweeps the context in the default suite/);
   });
 
   it('generate: an engine, a preset, a mesh, an SRAM size and a tokenizer path, each named in its own words', () => {

@@ -66,6 +66,11 @@ export const benchCommand: Command = {
     const prompts = v.prompts !== undefined ? parsePrompts(String(v.prompts)) : undefined;
     const meshes = v.meshes !== undefined ? parseMeshes(String(v.meshes)) : undefined;
     const contexts = v.contexts !== undefined ? parseContexts(String(v.contexts)) : undefined;
+    // A sweep's option on a suite that does not run it would be ignored without a word: refused.
+    const suite = String(v.suite);
+    if (meshes && (suite !== 'default' || !engines.includes('mesh'))) throw new WafermeshError('bad-option', `--meshes sweeps the mesh engine in the default suite; it does nothing with --suite ${suite}${engines.includes('mesh') ? '' : ` and --engines ${engines.join(',')}`}`);
+    if (contexts && suite !== 'default') throw new WafermeshError('bad-option', `--contexts sweeps the context in the default suite; it does nothing with --suite ${suite}`);
+    if (prompts && suite === 'engines') throw new WafermeshError('bad-option', '--prompts sweeps prompt lengths in the default and prompt suites; it does nothing with --suite engines');
     if (v.json !== undefined) outputPathOption('json', String(v.json));
     if (v.md !== undefined) outputPathOption('md', String(v.md));
     if (v.svg !== undefined) outputPathOption('svg', String(v.svg), true);
@@ -85,7 +90,7 @@ export const benchCommand: Command = {
     };
     const cases = await buildSuite(
       {
-        suite: String(v.suite),
+        suite,
         engines,
         model: mainModel,
         preset,
