@@ -48,7 +48,9 @@ export function commandHelp(name: string): string {
   const c = COMMANDS[name];
   if (!c) throw new Error(`no command "${name}"`);
   const lines = [`usage: wafermesh ${name} ${c.usage}`, '', c.summary, '', 'options:'];
-  const heads = Object.entries(c.options).map(([opt, o]) => `  --${opt}${o.type === 'string' ? ' <value>' : ''}`);
+  // Each option's value as its usage line names it (`--tokens N`, `--model PATH|NAME`), else <value>.
+  const meta = new Map([...c.usage.matchAll(/--([\w-]+)[ =]([^\s\]\[]+)/g)].map((m) => [m[1], m[2]]));
+  const heads = Object.entries(c.options).map(([opt, o]) => `  --${opt}${o.type === 'string' ? ` ${meta.get(opt) ?? '<value>'}` : ''}`);
   const width = Math.max(...heads.map((h) => h.length)) + 2;
   Object.entries(c.options).forEach(([opt, o], i) => {
     const what = optionDescription(c, opt) ?? '';
