@@ -81,7 +81,8 @@ export async function loadModel(spec: ModelSpec, read: ReadFile, tokenizerPath?:
   else if (spec.kind === 'builtin' && spec.entry.tokenizer) tok = { bytes: await read(spec.entry.tokenizer, `model ${name}: tokenizer`, true), source: spec.entry.tokenizer };
   const tokenizer = tok ? readTokenizer(tok.bytes, tok.source, model.config.vocabSize) : undefined;
   const warnings: string[] = [];
-  if (tok && checkpoint) {
+  // Web Crypto is missing only on pages served insecurely (plain http off localhost): no check there.
+  if (tok && checkpoint && globalThis.crypto?.subtle) {
     const w = pairingWarning(await sha256Hex(checkpoint), await sha256Hex(tok.bytes), { checkpoint: name, tokenizer: tok.source });
     if (w) warnings.push(w);
   }
