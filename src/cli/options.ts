@@ -33,7 +33,8 @@ function distance(a: string, b: string): number {
 
 /** ` (did you mean X?)` for the closest of `candidates` to `value` (case-insensitive), or '' when none is close. */
 export function didYouMean(value: string, candidates: readonly string[]): string {
-  const v = value.toLowerCase();
+  const v = value.trim().toLowerCase();
+  if (v === '') return '';
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
