@@ -81,8 +81,8 @@ function tokenCaption(info: SessionInfo, ev: TokenEvent): Omit<WaferCaption, 'he
     };
   }
   return {
-    label: `token ${ev.index + 1} at position ${ev.pos}: all ${info.passes} phases — link-words from the closed form`,
-    figures: [{ name: `link-words (${MODELLED})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) }, cycles],
+    label: `token ${ev.index + 1} at position ${ev.pos}: all ${info.passes} phases — words on links from the closed form`,
+    figures: [{ name: `words on links (${MODELLED})`, value: n(ev.perLink.reduce((a, b) => a + b, 0)) }, cycles],
   };
 }
 

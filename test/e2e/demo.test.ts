@@ -48,9 +48,32 @@ async function open(query: string, webgpu = true): Promise<{ page: Page; errors:
 
 const textOf = (page: Page, engine: string) => page.locator(`[data-testid=generated-text][data-engine=${engine}]`).textContent();
 
+// axe-core (a dev dependency) checks each page; serious and critical violations fail the test.
+const AXE = resolve(ROOT, 'node_modules/axe-core/axe.min.js');
+
+/** Serious or critical accessibility violations on the page, one line each (axe-core). */
+async function axeProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (c: Document, o: object) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`);
+  });
+}
+
+/** The CLI's JSON for a command. */
+function cliJson(...args: string[]) {
+  const r = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), ...args, '--json'], { encoding: 'utf8', cwd: ROOT });
+  return JSON.parse(r.stdout);
+}
+
+/** A lesson's figure as shown (its raw value), by name.field. */
+const figure = (page: Page, name: string) => page.locator(`[data-testid=lesson] [data-figure="${name}"]`).first().getAttribute('data-raw');
+
 describe('the demo in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`bash tools/setup.sh\` (it installs Debian's chromium)`);
+    if (!existsSync(AXE)) throw new Error(`${AXE} is missing: the accessibility check needs axe-core (npm install --save-dev axe-core)`);
     // vitest runs with NODE_ENV=test, which would make Vite bundle Lit's development build.
     process.env.NODE_ENV = 'production';
     await build({ root: ROOT, logLevel: 'error', mode: 'production' });
@@ -68,10 +91,37 @@ describe('the demo in headless Chromium', () => {
     await server?.close();
   });
 
-  it('autoplays from the URL and the wafer pane, on the mesh engine, writes what `generate --engine mesh` writes, its link words measured on the fabric', async () => {
-    const q = '?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=24&temperature=0&mesh=8x8&preset=wse-3&allreduce=tree&autoplay=1&speed=8';
+  it('autoplays from the URL and races: the wafer pane, on the mesh engine, writes what `generate --engine mesh` writes, finishes while the GPU has shown under half, and the GPU then finishes at its own modelled pace', async () => {
+    const q = '?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=24&temperature=0&mesh=8x8&preset=wse-3&allreduce=tree&autoplay=1';
     const { page, errors } = await open(q);
-    await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 120_000 });
+    const meshDone = page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]');
+    await meshDone.waitFor({ timeout: 150_000 });
+    const atWaferFinish = await page.evaluate(() => {
+      const app = document.querySelector('wm-app')!.shadowRoot!;
+      const pane = (e: string) => [...app.querySelectorAll('wm-race-pane')].map((p) => p.shadowRoot!.querySelector(`[data-testid=generated-text][data-engine=${e}]`)).find(Boolean) as HTMLElement;
+      return { mesh: Number(pane('mesh').dataset.count), meshTotal: Number(pane('mesh').dataset.total), gpu: Number(pane('gpu').dataset.count), t: performance.now() };
+    });
+    expect(atWaferFinish.mesh).toBe(atWaferFinish.meshTotal);
+    expect(atWaferFinish.gpu).toBeLessThan(atWaferFinish.meshTotal / 2);
+    await page.screenshot({ path: resolve(SHOTS, 'race.png'), fullPage: true });
+    // The scale is on screen, and the slower pane takes 10-60 s of it at 1x.
+    const clock = page.locator('[data-testid=race-clock]');
+    expect(await page.locator('[data-testid=race-scale]').innerText()).toMatch(/^1 s on screen = [\d.]+ (ms|µs|ns|s) of modelled time \([\d,.]+× slower than real time\)$/);
+    await page.locator('[data-testid=generated-text][data-engine=gpu][data-done=true]').waitFor({ timeout: 90_000 });
+    const gpuSeconds = (await page.evaluate(() => performance.now())) / 1000 - atWaferFinish.t / 1000;
+    const scale = Number(await clock.getAttribute('data-scale'));
+    const finishMesh = Number(await clock.getAttribute('data-finish-mesh'));
+    const finishGpu = Number(await clock.getAttribute('data-finish-gpu'));
+    // The GPU's modelled time on the race clock: 10 s at 1x for 24 tokens; frames are at most 0.1 s of clock, so a slow page runs it slower, never faster.
+    expect(finishGpu / scale).toBeCloseTo(10, 3);
+    expect(gpuSeconds).toBeGreaterThan(7);
+    expect(gpuSeconds).toBeLessThan(60);
+    // The finish line states the modelled ratio, and it is the modelled times' ratio.
+    const summary = page.locator('[data-testid=race-summary]');
+    expect(Number(await summary.getAttribute('data-ratio'))).toBeCloseTo(finishGpu / finishMesh, 6);
+    expect(finishGpu / finishMesh).toBeGreaterThan(100);
+    expect(await summary.innerText()).toMatch(/^Finish: the wafer in [\d.]+ µs, the GPU in [\d.]+ ms \(modelled\): the wafer finished [\d,]+× sooner\.$/);
+    expect(await page.locator('wm-race-pane[machine=gpu] >> [data-testid=pane-note]').innerText()).toMatch(/^toy-gpu: an H100 scaled down 16,000× /);
     const mesh = await textOf(page, 'mesh');
     const gpu = await textOf(page, 'gpu');
     const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--engine', 'mesh', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '24', '--temperature', '0', '--json'], { encoding: 'utf8' });
@@ -83,10 +133,11 @@ describe('the demo in headless Chromium', () => {
     const figures = await page.locator('[data-testid=wafer-figures]').innerText();
     expect(figures).toMatch(/words moved \(measured\)\s*[\d,]+/);
     expect(figures).toMatch(/phases measured = modelled\s*(\d+) of \1\b/);
-    await page.screenshot({ path: resolve(SHOTS, 'race.png'), fullPage: true });
+    await page.screenshot({ path: resolve(SHOTS, 'race-finished.png'), fullPage: true });
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer.png') });
     await page.locator('wm-gpu-view').screenshot({ path: resolve(SHOTS, 'gpu.png') });
     expect(await page.locator('[data-testid=no-webgpu]').count()).toBe(0);
+    expect(await axeProblems(page)).toEqual([]);
     expect(errors).toEqual([]);
   });
 
@@ -102,9 +153,14 @@ describe('the demo in headless Chromium', () => {
     await stepPhase.click();
     await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(/^phase 2 of \d+ at position 0: → embedding: column allreduce — fabric: /);
     expect(await figures.innerText()).toMatch(/words on links \(measured\)\s*[1-9][\d,]*[\s\S]*measured = modelled\s*yes/);
+    // The transformer block lights where the phase sits.
+    expect(await page.locator('[data-testid=block-diagram] li.on').getAttribute('data-node')).toBe('embed');
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-phase.png') });
     await page.locator('[data-testid=step-token]').click();
     await expect.poll(async () => (await page.locator('[data-testid=generated-text][data-engine=mesh]').getAttribute('data-count')) ?? '0', { timeout: 60_000 }).toBe('1');
+    // Bug: "step one token" after "step one phase" left the phase's caption; it now says the token.
+    expect(await label.textContent()).toMatch(/^token 1 at position \d+: all \d+ phases/);
+    expect(await page.locator('[data-testid=block-diagram] li.on').count()).toBe(0);
     await page.locator('[data-testid=play]').click();
     await page.locator('[data-testid=pause]').click();
     expect(errors).toEqual([]);
@@ -155,8 +211,10 @@ describe('the demo in headless Chromium', () => {
           requestAnimationFrame(f);
         }),
     );
+    // Level of detail: links aggregated into heat rings, the SRAM colours still drawn.
+    expect(await page.locator('[data-testid=wafer-canvas]').getAttribute('data-detail')).toBe('heat');
     const engine = (await page.locator('[data-testid=wafer-engine]').textContent()) ?? '';
-    console.log(`wafer view, 64x64 cores with a token's traffic animated: ${fps.toFixed(1)} frames/s in headless Chromium on SwiftShader (${engine.startsWith('Mesh engine') ? 'mesh engine, measured on the fabric' : 'CPU stand-in, modelled'})`);
+    console.log(`wafer view, 64x64 cores with a token's traffic drawn as heat rings: ${fps.toFixed(1)} frames/s in headless Chromium on SwiftShader (${engine.startsWith('Mesh engine') ? 'mesh engine, measured on the fabric' : 'CPU stand-in, modelled'})`);
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-64x64.png') });
     expect(fps).toBeGreaterThan(0);
   });
@@ -172,5 +230,181 @@ describe('the demo in headless Chromium', () => {
     await p2.locator('[data-testid=apply]').click();
     await expect.poll(() => p2.locator('[data-testid=fit-report]').innerText(), { timeout: 60_000 }).toMatch(/^fits on 8×8 cores/);
     expect(p2.url()).toMatch(/mesh=8x8/);
+  });
+
+  it('races at real scale: replayed text at predict\'s Llama-3.1-8B speeds, WSE-3 against H100, in real time', async () => {
+    const { page, errors } = await open('?race=llama-8b&autoplay=1');
+    const mesh = page.locator('[data-testid=generated-text][data-engine=mesh]');
+    await expect.poll(async () => Number((await mesh.getAttribute('data-count')) ?? 0), { timeout: 150_000, interval: 50 }).toBeGreaterThan(0);
+    await page.waitForTimeout(2000);
+    const counts = await page.evaluate(() => {
+      const app = document.querySelector('wm-app')!.shadowRoot!;
+      const c = (e: string) => Number(([...app.querySelectorAll('wm-race-pane')].map((p) => p.shadowRoot!.querySelector(`[data-testid=generated-text][data-engine=${e}]`)).find(Boolean) as HTMLElement).dataset.count);
+      return { mesh: c('mesh'), gpu: c('gpu'), scale: Number((app.querySelector('[data-testid=race-clock]') as HTMLElement).dataset.scale) };
+    });
+    const wafer = cliJson('predict', '--model', 'llama-3.1-8b', '--hardware', 'wse-3');
+    const h100 = cliJson('predict', '--model', 'llama-3.1-8b', '--hardware', 'h100');
+    const want = wafer.tokens_per_s / h100.tokens_per_s;
+    console.log(`real-scale race after about 2 s: wafer ${counts.mesh} tokens, GPU ${counts.gpu} (ratio ${(counts.mesh / counts.gpu).toFixed(2)}; predict ${want.toFixed(2)})`);
+    expect(counts.scale).toBe(1);
+    expect(counts.gpu).toBeGreaterThan(50);
+    expect(Math.abs(counts.mesh / counts.gpu / want - 1)).toBeLessThan(0.2);
+    expect(await page.locator('wm-race-pane[machine=mesh] >> [data-testid=pane-note]').innerText()).toMatch(/^Llama-3\.1-8B on one WSE-3\. pre-generated text: /);
+    expect(await page.locator('[data-testid=race-scale]').innerText()).toMatch(/of real time \(real time\)/);
+    await page.screenshot({ path: resolve(SHOTS, 'race-real-scale.png') });
+    // The seed's comparison, labelled published.
+    await page.locator('[data-testid=race-mode]').selectOption('seed');
+    await page.locator('[data-testid=apply]').click();
+    await page.locator('wm-race-pane[machine=gpu] >> text=published tokens/s').waitFor({ timeout: 60_000 });
+    expect(page.url()).toMatch(/race=seed/);
+    expect(errors).toEqual([]);
+  });
+
+  it('walks the lessons: each opens from its URL, quotes the numbers the CLI prints, runs its try-this step, checks its question both ways, and passes the accessibility check', async () => {
+    const t0 = Date.now();
+    const mark = (what: string) => console.log(`lessons walk: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const { page, errors } = await open('?lesson=1');
+    const lesson = page.locator('[data-testid=lesson]');
+    const waitFigures = async () => {
+      // Every figure not waiting for a live run is filled in.
+      await expect.poll(async () => page.locator('[data-testid=lesson-body] [data-figure]:not([data-figure^=live]):not([data-figure^=calc])[data-raw=""]').count(), { timeout: 120_000 }).toBe(0);
+    };
+    const check = async (choice: number) => {
+      await page.locator('[data-testid=lesson-choice]').nth(choice).check();
+      await page.locator('[data-testid=lesson-check]').click();
+      const v = page.locator('[data-testid=lesson-verdict]:not([data-correct=""])');
+      await v.waitFor({ timeout: 120_000 });
+      return { correct: await v.getAttribute('data-correct'), answer: Number(await v.getAttribute('data-answer')) };
+    };
+    // Lesson 1: the GPU's bytes per token; the check needs a decoded token and runs one.
+    await expect.poll(() => lesson.getAttribute('data-lesson'), { timeout: 60_000 }).toBe('1');
+    expect(await page.locator('[data-testid=lesson-title]').innerText()).toBe('Why decode is memory-bound');
+    await waitFigures();
+    const right = await check(1);
+    expect(right).toEqual({ correct: 'true', answer: 1 });
+    expect(await page.locator('[data-testid=lesson-verdict]').innerText()).toMatch(/^Right\. The token just decoded streamed [\d.]+ MB/);
+    const wrong = await check(2);
+    expect(wrong).toEqual({ correct: 'false', answer: 1 });
+    expect(await page.locator('[data-testid=lesson-verdict]').innerText()).toMatch(/^Not quite: the live run says “About all of the weights, once”\./);
+    await page.screenshot({ path: resolve(SHOTS, 'lesson-1.png'), fullPage: true });
+    mark('lesson 1 checked');
+    expect(await axeProblems(page)).toEqual([]);
+
+    // Lesson 2 by "next": fit's numbers as the CLI prints them; the question's check from the figures; its try-this loads the smaller mesh.
+    await page.locator('[data-testid=lesson-next]').click();
+    await expect.poll(() => lesson.getAttribute('data-lesson')).toBe('2');
+    expect(page.url()).toMatch(/lesson=2/);
+    await waitFigures();
+    const fit = cliJson('fit', '--model', 'wm-stories', '--mesh', '8x8', '--preset', 'wse-3');
+    expect(Number(await figure(page, 'fit.fullestBytes'))).toBe(fit.fullest_core.bytes);
+    expect(Number(await figure(page, 'fit.totalWeightBytes'))).toBe(fit.total_weight_bytes);
+    expect(Number(await figure(page, 'fit.cores'))).toBe(64);
+    const l8 = cliJson('predict', '--model', 'llama-3.1-8b', '--hardware', 'wse-3');
+    expect(Number(await figure(page, 'l8wse.tokensPerS'))).toBe(l8.tokens_per_s);
+    expect(await check(2)).toEqual({ correct: 'true', answer: 2 });
+    expect((await check(0)).correct).toBe('false');
+    expect(await axeProblems(page)).toEqual([]);
+    // Its try-this loads the smaller mesh (the fit report's refusal itself is tested below, on 2x2; its search for a mesh that fits is slow).
+    await page.locator('[data-testid=lesson-try]').click();
+    await expect.poll(() => page.url(), { timeout: 30_000 }).toMatch(/mesh=4x4/);
+    await expect.poll(() => page.locator('select[name=mesh]').inputValue()).toBe('4x4');
+
+    mark('lesson 2 tried');
+    // Lesson 3 opened from its URL with another mesh: that mesh's numbers, as `trace` prints them.
+    const { page: p3, errors: e3 } = await open('?lesson=3&mesh=16x16');
+    await expect.poll(() => p3.locator('[data-testid=lesson]').getAttribute('data-lesson'), { timeout: 60_000 }).toBe('3');
+    await expect.poll(async () => p3.locator('[data-testid=lesson-body] [data-figure]:not([data-figure^=live])[data-raw=""]').count(), { timeout: 120_000 }).toBe(0);
+    const t16 = cliJson('trace', '--model', 'wm-stories', '--mesh', '16x16', '--preset', 'wse-3', '--allreduce', 'ktree');
+    expect(Number(await figure(p3, 'big.cores'))).toBe(1024);
+    expect(Number(await figure(p3, 'trace.cycles'))).toBe(t16.cycles);
+    expect(Number(await figure(p3, 'trace.fabricWords'))).toBe(t16.fabric_words);
+    expect(Number(await figure(p3, 'trace.hopCycles'))).toBe(t16.breakdown_cycles.hops);
+    // Its try-this steps one phase on the wafer.
+    await expect.poll(() => p3.locator('[data-testid=lesson-try]').isEnabled(), { timeout: 120_000 }).toBe(true);
+    await p3.locator('[data-testid=lesson-try]').click();
+    await expect.poll(() => p3.locator('[data-testid=phase-label]').textContent(), { timeout: 60_000 }).toMatch(/^phase 1 of \d+/);
+    expect(await axeProblems(p3)).toEqual([]);
+    expect(e3).toEqual([]);
+
+    // Lessons 4 to 8, each from its URL: title, numbers filled in, the question answerable, the next link.
+    const titles: string[] = [];
+    for (let n = 4; n <= 8; n++) {
+      const { page: p, errors: e } = await open(`?lesson=${n}`);
+      const l = p.locator('[data-testid=lesson]');
+      await expect.poll(() => l.getAttribute('data-lesson'), { timeout: 60_000 }).toBe(String(n));
+      titles.push(await p.locator('[data-testid=lesson-title]').innerText());
+      await expect.poll(async () => p.locator('[data-testid=lesson-body] [data-figure]:not([data-figure^=live]):not([data-figure^=calc])[data-raw=""]').count(), { timeout: 150_000 }).toBe(0);
+      if (n === 7) {
+        const h = cliJson('predict', '--model', 'llama-3.1-70b', '--hardware', 'h100', '--chips', '8', '--precision', 'fp8');
+        await expect.poll(async () => Number(await p.locator('[data-testid=lesson] [data-figure="h70.tokensPerS"]').first().getAttribute('data-raw')), { timeout: 60_000 }).toBe(h.tokens_per_s);
+        expect(p.url()).toMatch(/race=llama-8b/);
+      }
+      // Its try-this step runs.
+      await expect.poll(() => p.locator('[data-testid=lesson-try]').isEnabled(), { timeout: 120_000 }).toBe(true);
+      await expect.poll(() => p.locator('[data-testid=play]').isEnabled(), { timeout: 120_000 }).toBe(true);
+      await p.locator('[data-testid=lesson-try]').click();
+      if (n === 4) await expect.poll(() => p.url(), { timeout: 30_000 }).toMatch(/allreduce=ring/);
+      else await expect.poll(async () => Number((await p.locator('[data-testid=generated-text][data-engine=mesh]').getAttribute('data-count')) ?? 0), { timeout: 150_000 }).toBeGreaterThan(0);
+      await p.locator('[data-testid=lesson-choice]').nth(0).check();
+      await p.locator('[data-testid=lesson-check]').click();
+      await p.locator('[data-testid=lesson-verdict]:not([data-correct=""])').waitFor({ timeout: 150_000 });
+      expect(await p.locator('[data-testid=lesson-next]').isEnabled()).toBe(n < 8);
+      if (n === 8) await p.screenshot({ path: resolve(SHOTS, 'lesson-8.png'), fullPage: true });
+      mark(`lesson ${n} checked`);
+      expect(await axeProblems(p)).toEqual([]);
+      expect(e).toEqual([]);
+    }
+    expect(titles).toEqual(['Collectives: chain, ring, K-tree', 'Attention and the KV cache on the wafer', 'Prefill against decode', 'Real scale: 8B and 70B on wafers and GPUs', 'What is measured, what is modelled']);
+    expect(errors).toEqual([]);
+  }, 420_000);
+
+  it('fixes the bugs a new user met: the random model, a failed upload, a long prompt, a cut URL prompt, the drop zone', async () => {
+    const { page, errors } = await open('?tokens=2&prompt=' + 'x'.repeat(2400));
+    // A URL prompt cut to 2,000 characters is said; a long unbroken prompt does not widen the page.
+    await page.locator('[data-testid=url-message]').first().waitFor();
+    expect(await page.locator('[data-testid=url-message]').allTextContents()).toEqual(['prompt is 2,400 characters; it was cut to the first 2,000']);
+    // Two thousand characters are more tokens than the context: refused in one line, the prompt still shown in both panes.
+    await page.locator('[data-testid=error]').waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid=error]').innerText()).toMatch(/^prompt-too-long: /);
+    expect((await page.locator('[data-testid=prompt-text]').first().textContent())!.length).toBe(2000);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: resolve(SHOTS, 'narrow.png') });
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    // Choosing the random model clears the prompt (it has no tokenizer) instead of failing, and it is listed once.
+    const model = page.locator('select[name=model]');
+    const random = (await model.locator('option').allTextContents()).find((o) => o.startsWith('random:'))!;
+    await model.selectOption(random);
+    await page.locator('[data-testid=apply]').click();
+    await expect.poll(() => page.locator('[data-testid=fit-report]').innerText(), { timeout: 60_000 }).toMatch(/^fits on 8×8/);
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+    expect(await page.locator('input[name=prompt]').inputValue()).toBe('');
+    expect(await page.locator('[data-testid=url-message]').allTextContents()).toEqual([expect.stringMatching(/^the prompt was cleared: random:.* has no tokenizer/)]);
+    expect((await model.locator('option').allTextContents()).filter((o) => o === random)).toHaveLength(1);
+    await page.reload();
+    await page.locator('[data-testid=fit-report]').waitFor({ timeout: 60_000 });
+    expect((await model.locator('option').allTextContents()).filter((o) => o === random)).toHaveLength(1);
+    // The drop zone takes dropped files.
+    await page.locator('[data-testid=drop-zone]').evaluate((el) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(1000).fill(7)], 'dropped.bin'));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    expect(await page.locator('[data-testid=file-names]').innerText()).toBe('to load: dropped.bin');
+    // A failed upload leaves nothing of the previous model: no fit report, a blank wafer, the caption reset.
+    await page.locator('[data-testid=apply]').click();
+    await page.locator('[data-testid=error]').waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid=error]').innerText()).toMatch(/^bad-checkpoint: /);
+    expect(await page.locator('[data-testid=fit-report]').count()).toBe(0);
+    expect(await page.locator('[data-testid=phase-label]').textContent()).toBe('the wafer, before the first token');
+    const painted = await page.locator('[data-testid=wafer-canvas]').evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+      return n;
+    });
+    expect(painted).toBe(0);
+    expect(errors).toEqual([]);
   });
 });

@@ -54,7 +54,7 @@ describe('what the wafer pane says it shows', () => {
       /^phase 2 of 86 at position 0: → embedding broadcast — fabric: what it does\nwords on links \(closed form \(modelled\)\): 8\ncycles \(modelled\): 120$/m,
     );
     expect(waferCaption(cpu, phase({ phases: [step('compute', 'qkv')], perLink: new Float32Array(2), cycles: 7 }), null).label).toMatch(/qkv — compute: what it does; nothing moves on the fabric$/);
-    expect(waferCaption(cpu, null, token({})).label).toBe('token 3 at position 7: all 86 phases — link-words from the closed form');
+    expect(waferCaption(cpu, null, token({})).label).toBe('token 3 at position 7: all 86 phases — words on links from the closed form');
   });
 
   it('before a session or a token there is nothing to count', () => {
