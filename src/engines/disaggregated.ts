@@ -39,6 +39,8 @@ export interface Handoff {
   readonly modelledMs: number;
   /** When the wafer decodes: what entered at its edge and what its fabric moved, per phase. */
   readonly wafer?: KvImport;
+  /** When the wafer prefilled: what its fabric carried out to its edge, per phase. */
+  readonly waferOut?: KvImport;
 }
 
 /**
@@ -50,19 +52,15 @@ export interface Handoff {
  */
 export class Disaggregated implements Decodable {
   readonly handoffs: Handoff[] = [];
-  /** The clock the wafer's fabric phases run at, for their modelled time (the decode machine's mesh). */
-  private readonly clockHz: number | undefined;
-
   constructor(
     readonly prefiller: Machine,
     readonly decoder: Machine,
   ) {
-    if (!prefiller.kvCache) throw new WafermeshError('bad-option', `the ${prefiller.engine} engine cannot hand over its KV cache; prefill on cpu or gpu`);
+    if (!prefiller.kvCache) throw new WafermeshError('bad-option', `the ${prefiller.engine} engine cannot hand over its KV cache; prefill on cpu, gpu or mesh`);
     if (!decoder.importKv) throw new WafermeshError('bad-option', `the ${decoder.engine} engine cannot take over a KV cache; decode on cpu, gpu or mesh`);
     const a = prefiller.config;
     const b = decoder.config;
     if (JSON.stringify(a) !== JSON.stringify(b)) throw new WafermeshError('bad-option', 'the prefill and decode machines hold different models; load the same model on both');
-    this.clockHz = (decoder as { wafer?: { mesh: { clockHz: number } } }).wafer?.mesh.clockHz;
     if (decoder.greedy) this.greedy = (token, pos, fed) => decoder.greedy!(token, pos, fed);
   }
 
@@ -97,6 +95,7 @@ export class Disaggregated implements Decodable {
     }
     const t1 = performance.now();
     const kv = await this.prefiller.kvCache!(tokens.length);
+    const waferOut = (this.prefiller as { lastExport?: KvImport }).lastExport;
     const wafer = (await this.decoder.importKv!(kv)) ?? undefined;
     const t2 = performance.now();
     const c = this.config;
@@ -105,9 +104,14 @@ export class Disaggregated implements Decodable {
     // The network's latency and bytes, or the wafer edge's bytes (every copy the wafer keeps), whichever is slower;
     // then the fabric phases that carry them in (not overlapped with the I/O in this model).
     const onNetwork = network.latencyS.value + bytes / network.bytesPerS.value;
-    const atEdge = wafer ? (wafer.edgeWords * 4) / waferEdge.bytesPerS.value : 0;
-    const fabric = wafer && this.clockHz ? wafer.fabricCycles / this.clockHz : 0;
-    this.handoffs.push({ positions: tokens.length, bytes, prefillMs: t1 - t0, handoffMs: t2 - t1, modelledMs: (Math.max(onNetwork, atEdge) + fabric) * 1e3, ...(wafer ? { wafer } : {}) });
+    const edge = (w: KvImport | undefined) => (w ? (w.edgeWords * 4) / waferEdge.bytesPerS.value : 0);
+    const cycles = (w: KvImport | undefined, m: Machine) => {
+      const hz = (m as { wafer?: { mesh: { clockHz: number } } }).wafer?.mesh.clockHz;
+      return w && hz ? w.fabricCycles / hz : 0;
+    };
+    // The links in series stream at the slowest one's pace; the fabric phases on either wafer are not overlapped with them.
+    const modelledMs = (Math.max(onNetwork, edge(wafer), edge(waferOut)) + cycles(wafer, this.decoder) + cycles(waferOut, this.prefiller)) * 1e3;
+    this.handoffs.push({ positions: tokens.length, bytes, prefillMs: t1 - t0, handoffMs: t2 - t1, modelledMs, ...(wafer ? { wafer } : {}), ...(waferOut ? { waferOut } : {}) });
     return logits;
   }
 }

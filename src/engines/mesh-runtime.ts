@@ -280,13 +280,7 @@ export class MeshRuntime {
     const { mesh, model: m } = this.program;
     const SRAM = mesh.sramBytes / 4;
     const dev = this.res.device;
-    const fabric = await FabricRuntime.create(
-      this.res,
-      this.srams,
-      { width: mesh.width, height: mesh.height, sramWords: SRAM, regions: h.regionTable, regionCount: h.regions.length, bands: this.bands },
-      h.phases.map((p) => p.phase),
-      { instrument: this.instrumented },
-    );
+    const fabric = await this.handoffFabric(h);
     try {
       fabric.clearCounters();
       for (const [i, p] of h.phases.entries()) {
@@ -304,6 +298,53 @@ export class MeshRuntime {
       await dev.queue.onSubmittedWorkDone();
       this.res.ctx.check();
       return await fabric.readCounters();
+    } finally {
+      fabric.dispose();
+    }
+  }
+
+  /** A fabric for a hand-off's phases over this mesh's SRAM (made for it; the caller disposes of it). */
+  private handoffFabric(h: KvHandoff): Promise<FabricRuntime> {
+    const { mesh } = this.program;
+    return FabricRuntime.create(
+      this.res,
+      this.srams,
+      { width: mesh.width, height: mesh.height, sramWords: mesh.sramBytes / 4, regions: h.regionTable, regionCount: h.regions.length, bands: this.bands },
+      h.phases.map((p) => p.phase),
+      { instrument: this.instrumented },
+    );
+  }
+
+  /**
+   * Hands the wafer's KV cache out (`h` compiled with `out`): each phase moves a slot's words west
+   * to the edge cores, and the host's I/O reads them there — the only words read from outside.
+   */
+  async exportKv(h: KvHandoff, positions: number): Promise<{ kv: KvCache; phases: FabricCount[]; violation: FabricViolation | null }> {
+    const { mesh, model: m } = this.program;
+    const SRAM = mesh.sramBytes / 4;
+    const dev = this.res.device;
+    const kvd = kvDim(m);
+    const plane = m.nLayers * positions * kvd;
+    const k = new Float32Array(plane);
+    const v = new Float32Array(plane);
+    const fabric = await this.handoffFabric(h);
+    try {
+      fabric.clearCounters();
+      for (const [i, p] of h.phases.entries()) {
+        const enc = dev.createCommandEncoder({ label: `KV hand-off out ${i}` });
+        const pass = enc.beginComputePass({ label: p.phase.name });
+        fabric.encodePhase(pass, i);
+        pass.end();
+        fabric.submit(enc);
+        for (const l of p.landings) {
+          const band = this.bands.findIndex((b) => l.row >= b.row0 && l.row < b.row0 + b.rows);
+          const got = await this.res.readF32(this.srams[band], ((l.core - this.bands[band].core0) * SRAM + l.offset) * 4, l.sources.length);
+          l.sources.forEach((src, j) => (src < plane ? (k[src] = got[j]) : (v[src - plane] = got[j])));
+        }
+      }
+      this.res.ctx.check();
+      const { phases, violation } = await fabric.readCounters();
+      return { kv: { positions, k, v }, phases, violation };
     } finally {
       fabric.dispose();
     }

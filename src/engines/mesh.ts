@@ -163,6 +163,28 @@ export class MeshEngine implements Machine {
   }
 
   /**
+   * Hands the KV cache of positions 0 … positions − 1 to another machine: the fabric carries each
+   * slot's words west to the edge cores, where the host reads them (the reverse of importKv), each
+   * phase counted where it moves. `lastExport` has what moved beside the closed form.
+   */
+  async kvCache(positions: number): Promise<KvCache> {
+    const h = compileKvHandoff(this.wafer, positions, { out: true });
+    const { kv, phases, violation } = await this.runtime.exportKv(h, positions);
+    if (violation) throw violationError(violation);
+    this.lastExport = {
+      positions,
+      edgeWords: h.edgeWords,
+      fabricCycles: h.fabricCycles,
+      violation,
+      phases: phases.map((measured, i) => ({ name: h.phases[i].phase.name, modelled: h.phases[i].model, measured, firstDifference: firstDifference(h.phases[i].model, measured) })),
+    };
+    return kv;
+  }
+
+  /** The last KV cache handed out: what left at the edge and what the fabric moved, per phase. */
+  lastExport: KvImport | undefined;
+
+  /**
    * Decodes a token on the fabric and reads back what moved, phase by phase, beside each phase's
    * closed-form cost: words per link, steps, ramp words and adds, and the first difference.
    */

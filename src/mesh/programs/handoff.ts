@@ -1,6 +1,7 @@
 import { WafermeshError } from '../../errors.ts';
 import { kvDim } from '../../model/config.ts';
 import { phaseCycles, type FabricCount, type FabricPhase, type FabricRound, type FabricStream, type LocalCopy } from '../fabric.ts';
+import { DIR } from '../collectives.ts';
 import { columnRuns } from '../placement.ts';
 import type { WaferProgram } from '../program.ts';
 
@@ -14,7 +15,7 @@ export interface KvCache {
   readonly v: Float32Array;
 }
 
-/** What lands on one edge core for one hand-off phase: `count` words at `offset` of its SRAM. */
+/** What lands on (or, handed out, leaves from) one edge core in one hand-off phase: words at `offset` of its SRAM. */
 export interface Landing {
   readonly row: number;
   /** The mesh core (row, 0) it lands on. */
@@ -60,7 +61,10 @@ export const packSource = (kind: 0 | 1, layer: number, pos: number, coord: numbe
  * ramp); the edge core's own words are local copies. A row's words that do not fit the edge core's
  * scratch go in further phases.
  */
-export function compileKvHandoff(program: WaferProgram, positions: number, options: { maxLanding?: number } = {}): KvHandoff {
+export function compileKvHandoff(program: WaferProgram, positions: number, options: { maxLanding?: number; out?: boolean } = {}): KvHandoff {
+  // `out`: the same words the other way — from the cores that keep them west to the edge cores,
+  // where the host's I/O reads them (a wafer's KV cache handed to another machine).
+  const out = options.out ?? false;
   const { model: m, mesh, placement } = program;
   const W = mesh.width;
   const H = mesh.height;
@@ -115,19 +119,27 @@ export function compileKvHandoff(program: WaferProgram, positions: number, optio
       let rampWords = 0;
       for (const { row, words } of part) {
         words.forEach((w, i) => {
-          if (w.col === 0) locals.push({ core: row * W, src: { region: LANDING, offset: i }, dst: { region: KV, offset: w.dst } });
+          const landing = { region: LANDING, offset: i };
+          const kv = { region: KV, offset: w.dst };
+          if (w.col === 0) locals.push({ core: row * W, src: out ? kv : landing, dst: out ? landing : kv });
         });
       }
       for (let c = 1; c < W; c++) {
         const streams: FabricStream[] = [];
         let roundSteps = 0;
         for (const { row, words } of part) {
-          const items = words.flatMap((w, i) => (w.col === c ? [{ kind: 'bcast' as const, origin: 0, end: c, src: { region: LANDING, offset: i }, dst: { region: KV, offset: w.dst } }] : []));
+          const items = words.flatMap((w, i) => {
+            if (w.col !== c) return [];
+            const landing = { region: LANDING, offset: i };
+            const kv = { region: KV, offset: w.dst };
+            return [{ kind: 'bcast' as const, origin: out ? c : 0, end: out ? 0 : c, src: out ? kv : landing, dst: out ? landing : kv }];
+          });
           if (!items.length) continue;
-          streams.push({ axis: 'row', line: row, flow: 'east', first: 0, ramps: [0, c], items });
-          // Closed form: the row's east links 0 … c−1 carry each word once; the last of n words
-          // reaches column c n − 1 + c steps after the first left, and only c takes them down.
-          for (let x = 0; x < c; x++) linkWords[(row * W + x) * 4] += items.length;
+          streams.push({ axis: 'row', line: row, flow: out ? 'west' : 'east', first: out ? c : 0, ramps: [0, c], items });
+          // Closed form: the row's links between columns 0 and c (east links 0 … c−1 in, west links
+          // c … 1 out) carry each word once; the last of n words reaches its end n − 1 + c steps
+          // after the first left, and only the end takes them down.
+          for (let x = 0; x < c; x++) linkWords[out ? (row * W + x + 1) * 4 + DIR.west : (row * W + x) * 4 + DIR.east] += items.length;
           roundSteps = Math.max(roundSteps, items.length + c);
           rampWords += items.length;
         }
@@ -139,7 +151,7 @@ export function compileKvHandoff(program: WaferProgram, positions: number, optio
       if (!rounds.length) rounds.push({ axis: 'row', locals, streams: [] });
       const landings = part.map(({ row, words }) => ({ row, core: row * W, offset: regionTable[row * W * 2 + LANDING], sources: Int32Array.from(words, (w) => w.src) }));
       phases.push({
-        phase: { name: `KV hand-off: slot ${slot}${chunks > 1 ? ` part ${chunk + 1} of ${chunks}` : ''}, from the west edge along every row`, rounds },
+        phase: { name: `KV hand-off ${out ? 'out' : 'in'}: slot ${slot}${chunks > 1 ? ` part ${chunk + 1} of ${chunks}` : ''}, ${out ? 'to' : 'from'} the west edge along every row`, rounds },
         model: { steps, linkWords, rampWords, flops: 0 },
         landings,
       });
