@@ -249,7 +249,7 @@ describe('the demo in headless Chromium', () => {
     expect(counts.scale).toBe(1);
     expect(counts.gpu).toBeGreaterThan(50);
     expect(Math.abs(counts.mesh / counts.gpu / want - 1)).toBeLessThan(0.2);
-    expect(await page.locator('wm-race-pane[machine=mesh] >> [data-testid=pane-note]').innerText()).toMatch(/^Llama-3\.1-8B on one WSE-3\. pre-generated text: /);
+    expect(await page.locator('wm-race-pane[machine=mesh] >> [data-testid=pane-note]').innerText()).toMatch(/^Llama-3\.1-8B on one WSE-3\. Pre-generated text: /);
     expect(await page.locator('[data-testid=race-scale]').innerText()).toMatch(/of real time \(real time\)/);
     await page.screenshot({ path: resolve(SHOTS, 'race-real-scale.png') });
     // The seed's comparison, labelled published.

@@ -58,7 +58,7 @@ describe('lessons', () => {
       const r = results(l, s);
       for (const x of r.values()) expect(x.error, `${l.id}: ${x.key}`).toBeNull();
       const v = lessonValues(l, s, r, LIVE_AFTER_A_TOKEN);
-      for (const text of [...l.paragraphs, l.tryThis.text, l.question.text]) {
+      for (const text of [...l.paragraphs, ...(l.table ? [l.table.caption, ...l.table.rows.flat()] : []), l.tryThis.text, l.question.text]) {
         for (const p of placeholders(text)) expect(v(p.name, p.field), `${l.id}: ${p.whole}`).not.toBeNull();
         const segs = fillText(text, l, s, v);
         for (const seg of segs) if ('figure' in seg) expect(seg.label, `${l.id}: ${seg.figure}`).toMatch(/^(exact|exact: the placement|modelled|measured|catalog|live|worked out|replayed)$/);

@@ -1,7 +1,7 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { realScaleMachines, realScaleRace, realScaleText, REAL_SCALE_TOKENS, SEED_COMPARISON, type RealScaleText } from '../../src/worker/real-scale.ts';
+import { REAL_SCALE_FAST_SECONDS, realScaleMachines, realScaleRace, realScaleText, REAL_SCALE_TOKENS, SEED_COMPARISON, type RealScaleText } from '../../src/worker/real-scale.ts';
 import { CATALOG, modelEntry } from '../../src/catalog.ts';
 import { predict } from '../../src/cost/predict.ts';
 
@@ -35,7 +35,12 @@ describe('the real-scale race', () => {
     const s = realScaleMachines('seed');
     expect([s.mesh.kind, s.gpu.kind]).toEqual(['published', 'published']);
     expect(s.mesh.tokensPerS).toBe(SEED_COMPARISON.mesh.tokensPerS);
-    const race = realScaleRace('seed', { model: 'm', prompts: ['a', 'b'], temperature: 1, topP: 1, pieces: ['x'] });
-    expect(race.source).toMatch(/^pre-generated text: m /);
+    const race = realScaleRace('seed', { model: 'm', prompts: ['a', 'b'], temperature: 1, topP: 1, pieces: ['x', 'y'] });
+    expect(race.source).toMatch(/^Pre-generated text: m /);
+    // Chained again until the faster machine writes for five seconds.
+    expect(race.pieces).toHaveLength(Math.ceil(REAL_SCALE_FAST_SECONDS * s.mesh.tokensPerS));
+    expect(race.pieces.slice(0, 4)).toEqual(['x', 'y', '\n\nx', 'y']);
+    const long = realScaleRace('llama-8b', { model: 'm', prompts: ['a'], temperature: 1, topP: 1, pieces: new Array(100_000).fill('z') });
+    expect(long.pieces).toHaveLength(100_000);
   });
 });

@@ -63,6 +63,11 @@ export class WmLesson extends LitElement {
     .tag { font-size: 10px; color: var(--wm-muted, #555); margin-left: 3px; padding: 0 4px; border: 1px solid var(--wm-border, #ccd); border-radius: 8px; vertical-align: 1px; }
     .tag.measured { color: var(--wm-ok, #15803d); border-color: currentColor; }
     .tag.modelled { color: var(--wm-accent-text, #1d4ed8); border-color: currentColor; }
+    table { border-collapse: collapse; margin: 4px 0 10px; font-size: 14px; font-variant-numeric: tabular-nums; }
+    caption { text-align: left; font-size: 12px; color: var(--wm-muted, #555); padding-bottom: 4px; }
+    th, td { padding: 4px 12px 4px 0; text-align: left; border-bottom: 1px solid var(--wm-border, #ccd); }
+    thead th { font-size: 12px; color: var(--wm-muted, #555); font-weight: 600; }
+    tbody th { font-weight: 600; }
     .try, fieldset { border: 1px solid var(--wm-border, #ccd); border-radius: 10px; padding: 10px 12px; margin: 0 0 12px; background: var(--wm-paper, #fbfbfd); }
     .try h3, legend { font-size: 13px; font-weight: 700; margin: 0 0 4px; padding: 0 4px; }
     .try p { margin-bottom: 8px; }
@@ -113,7 +118,16 @@ export class WmLesson extends LitElement {
           <button @click=${() => this.emit('lesson-nav', 0)} aria-label="close the lesson">close ✕</button>
         </header>
         <div class="cols">
-          <div data-testid="lesson-body">${l.paragraphs.map((p) => html`<p>${this.segments(p)}</p>`)}</div>
+          <div data-testid="lesson-body">
+            ${l.paragraphs.map((p) => html`<p>${this.segments(p)}</p>`)}
+            ${l.table
+              ? html`<table>
+                  <caption>${this.segments(l.table.caption)}</caption>
+                  <thead><tr>${l.table.columns.map((c) => html`<th scope="col">${this.segments(c)}</th>`)}</tr></thead>
+                  <tbody>${l.table.rows.map((r) => html`<tr>${r.map((c, i) => (i === 0 ? html`<th scope="row">${this.segments(c)}</th>` : html`<td>${this.segments(c)}</td>`))}</tr>`)}</tbody>
+                </table>`
+              : ''}
+          </div>
           <div>
             <fieldset data-testid="lesson-question">
               <legend>Predict first</legend>

@@ -75,6 +75,14 @@ export class WmRacePane extends LitElement {
     .where { font-size: 12px; color: var(--wm-muted, #555); }
   `;
 
+  override updated(changed: Map<string, unknown>) {
+    // Follow the writing: the newest tokens stay in view.
+    if (changed.has('text')) {
+      const box = this.renderRoot.querySelector<HTMLElement>('.text');
+      if (box) box.scrollTop = box.scrollHeight;
+    }
+  }
+
   override render() {
     const cost = this.last ? (this.machine === 'mesh' ? this.last.meshCost : this.last.gpuCost) : null;
     const pct = this.total > 0 ? Math.min(100, (100 * this.count) / this.total) : 0;

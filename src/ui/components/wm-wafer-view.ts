@@ -6,8 +6,8 @@ import { tileLines } from '../tiles.ts';
 
 const SIZE = 560;
 const BINS = 8;
-/** Below this many pixels per core, links are aggregated into a heat ring around each core (level of detail). */
-const DETAIL_CELL = 16;
+/** Below this many pixels per core (meshes wider than 27 cores unzoomed), links are aggregated into a heat ring around each core (level of detail). */
+const DETAIL_CELL = 20;
 const MAX_ZOOM = 16;
 
 /** '#rrggbb' → ABGR (little-endian RGBA) pixel. */
@@ -47,7 +47,7 @@ function palette(el: Element) {
  * light), links coloured by the words they carry in the phase or token shown (violet, log scale),
  * with arrowheads and moving words for their direction; a core that does not fit is outlined in
  * red (red means errors only). Hover a core for the weight tile it holds and its bytes; zoom with
- * the wheel or the buttons, drag to pan. On big meshes (under 16 px a core) links are aggregated
+ * the wheel or the buttons, drag to pan. On big meshes (under 20 px a core) links are aggregated
  * into a heat ring around each core so the SRAM colours stay visible. Beside it, a transformer
  * block lights the operation the step shown belongs to.
  */
@@ -118,7 +118,7 @@ export class WmWaferView extends LitElement {
     .zoom { position: absolute; top: 8px; right: 8px; display: flex; gap: 4px; }
     .zoom button { width: 30px; height: 30px; border-radius: 6px; border: 1px solid var(--wm-border, #ccd); background: var(--wm-surface, #fff); color: var(--wm-text, #222); font: inherit; font-size: 16px; cursor: pointer; }
     .zoom button:focus-visible { outline: 3px solid var(--wm-focus, #2563eb); }
-    .tip { position: absolute; z-index: 2; pointer-events: none; background: var(--wm-tip-bg, #1f2430); color: var(--wm-tip-text, #fff); font-size: 12px; padding: 8px 10px; border-radius: 6px; white-space: pre; line-height: 1.45; max-width: 320px; overflow: hidden; }
+    .tip { position: absolute; z-index: 2; pointer-events: none; background: var(--wm-tip-bg, #1f2430); color: var(--wm-tip-text, #fff); font-size: 12px; padding: 8px 10px; border-radius: 6px; white-space: pre; line-height: 1.45; max-width: 420px; overflow: hidden; }
     .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin-top: 8px; color: var(--wm-muted, #555); }
     .sw { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -2px; border-radius: 2px; border: 1px solid var(--wm-border, #ccd); }
     .ramp { display: inline-block; width: 60px; height: 10px; vertical-align: -1px; margin: 0 4px; border-radius: 2px; background: linear-gradient(90deg, var(--wm-traffic-lo, #d9c8f5), var(--wm-traffic-hi, #5b21b6)); }

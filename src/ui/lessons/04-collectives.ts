@@ -14,9 +14,17 @@ export const collectives: Lesson = {
     'Three ways along a line of cores: the *chain* streams partial sums from both ends to the middle core, each core adding its own, and broadcasts the sum back; ' +
       'the *ring*, folded so neighbours are at most two hops apart, passes chunks round twice; WaferLLM’s *K-tree* (K = 2) reduces small groups to their middle core, then the group roots to the middle. ' +
       'Fewer words moved is not the same as fewer steps, and every core a word is added in costs a ramp relay.',
-    'One token on this mesh, modelled: chain {chain.fabricWords} link-words, {chain.fabricSteps} steps, {chain.cycles} cycles; ring {ring.fabricWords} link-words, {ring.fabricSteps} steps, {ring.cycles} cycles; ' +
-      'K-tree {ktree.fabricWords} link-words, {ktree.fabricSteps} steps, {ktree.cycles} cycles. The matrix products’ reduce-scatters are chains in all three.',
+    'The table is one token on this mesh, modelled by trace. The matrix products’ reduce-scatters are chains in all three; only the allreduces change.',
   ],
+  table: {
+    caption: 'One token, by allreduce',
+    columns: ['allreduce', 'link-words', 'fabric steps', 'cycles'],
+    rows: [
+      ['chain', '{chain.fabricWords}', '{chain.fabricSteps}', '{chain.cycles}'],
+      ['ring', '{ring.fabricWords}', '{ring.fabricSteps}', '{ring.cycles}'],
+      ['K-tree', '{ktree.fabricWords}', '{ktree.fabricSteps}', '{ktree.cycles}'],
+    ],
+  },
   tryThis: { text: 'Switch the allreduce to the ring and load: the wafer’s modelled time per token changes; the words still move only between neighbours.', action: { kind: 'settings', patch: () => ({ allreduce: 'ring' }) } },
   question: {
     text: 'Which allreduce gives this mesh the fewest cycles per token?',

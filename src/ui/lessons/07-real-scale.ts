@@ -27,6 +27,16 @@ export const realScale: Lesson = {
     'The race now replays pre-generated text at those speeds in *real time*: one second on screen is one second. Choose the seed’s comparison under the race to see ' +
       'the published claim instead (marked published, not modelled).',
   ],
+  table: {
+    caption: 'Single-stream decode, modelled by predict',
+    columns: ['model', 'hardware', 'precision', 'tokens/s', 'bound by'],
+    rows: [
+      ['Llama-3.1-8B', '{w8.chips} × WSE-3', '{w8.precision:str}', '{w8.tokensPerS:tps}', '{w8.bound:str}'],
+      ['Llama-3.1-8B', '{h8.chips} × H100', '{h8.precision:str}', '{h8.tokensPerS:tps}', '{h8.bound:str}'],
+      ['Llama-3.1-70B', '{w70.chips} × WSE-3', '{w70.precision:str}', '{w70.tokensPerS:tps}', '{w70.bound:str}'],
+      ['Llama-3.1-70B', '{h70.chips} × H100', '{h70.precision:str}', '{h70.tokensPerS:tps}', '{h70.bound:str}'],
+    ],
+  },
   tryThis: { text: 'Play the real-scale race and read along with the slower pane.', action: { kind: 'play' } },
   question: {
     text: 'For the same text, how much sooner will the wafer pane finish?',

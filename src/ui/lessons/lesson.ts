@@ -25,6 +25,8 @@ export interface Lesson {
   derive?: (v: Values) => Record<string, Value>;
   /** A few short paragraphs; terms defined where they first appear (`<dfn>` in the page: write *term*). */
   paragraphs: string[];
+  /** Numbers side by side, after the paragraphs: a caption, column heads and rows of cells (placeholders allowed). */
+  table?: { caption: string; columns: string[]; rows: string[][] };
   /** Something to do in the demo, and what it runs. */
   tryThis: { text: string; action: TryAction };
   question: LessonQuestion;
@@ -140,7 +142,8 @@ export function lessonProblems(lesson: Lesson, catalog: Catalog): string[] {
   check('state', lesson.state);
   if (lesson.tryThis.action.kind === 'settings') check('try this', lesson.tryThis.action.patch({ ...defaultState(catalog), ...lesson.state }));
   const names = new Set([...Object.keys(lesson.figures({ ...defaultState(catalog), ...lesson.state })), 'live', ...(lesson.derive ? ['calc'] : [])]);
-  const texts = [...lesson.paragraphs, lesson.tryThis.text, lesson.question.text, ...lesson.question.choices];
+  const table = lesson.table ? [lesson.table.caption, ...lesson.table.columns, ...lesson.table.rows.flat()] : [];
+  const texts = [...lesson.paragraphs, ...table, lesson.tryThis.text, lesson.question.text, ...lesson.question.choices];
   for (const t of texts) {
     for (const p of placeholders(t)) if (!names.has(p.name)) problems.push(`lesson ${lesson.id}: ${p.whole} names no figure of the lesson`);
     const typed = numbersTyped(t);
