@@ -68,10 +68,10 @@ export interface FabricTokenCost {
   readonly steps: number;
 }
 
-const ZERO: ClosedCost = { cycles: 0, compute: 0, hops: 0, serialisation: 0, ramps: 0, linkWords: 0, flops: 0 };
+export const ZERO: ClosedCost = { cycles: 0, compute: 0, hops: 0, serialisation: 0, ramps: 0, linkWords: 0, flops: 0 };
 
 /** a + b, field by field, in the trace's order of addition. */
-function add(a: ClosedCost, b: ClosedCost): ClosedCost {
+export function add(a: ClosedCost, b: ClosedCost): ClosedCost {
   return {
     cycles: a.cycles + b.cycles,
     compute: a.compute + b.compute,
@@ -84,7 +84,7 @@ function add(a: ClosedCost, b: ClosedCost): ClosedCost {
 }
 
 /** A round's slowest item so far: the first of the slowest, as fabric.ts `roundCycles` keeps it. */
-class Slowest {
+export class Slowest {
   cycles = 0;
   serialisation = 0;
   hops = 0;
@@ -152,7 +152,7 @@ function ringClosed(t: { hop: number; ramp: number; bw: number }, N: number, lin
 }
 
 /** Rounds one after another: their slowest items' cycles add up. */
-function rounds(rs: readonly Slowest[], linkWords: number, flops: number): ClosedCost {
+export function rounds(rs: readonly Slowest[], linkWords: number, flops: number): ClosedCost {
   let c = ZERO;
   for (const r of rs) c = add(c, { cycles: r.cycles, compute: 0, hops: r.hops, serialisation: r.serialisation, ramps: r.ramps, linkWords: 0, flops: 0 });
   return { ...c, linkWords, flops };
@@ -466,4 +466,24 @@ export function fabricTokenCycles(model: ModelConfig, mesh: MeshConfig, pos: num
     total = add(total, c);
   }
   return { token, pos, algorithm, kinds, layer, passes, total, steps: sequence.length };
+}
+
+/** k × a, field by field: k copies of a step one after another. */
+export function times(k: number, a: ClosedCost): ClosedCost {
+  return { cycles: k * a.cycles, compute: k * a.compute, hops: k * a.hops, serialisation: k * a.serialisation, ramps: k * a.ramps, linkWords: k * a.linkWords, flops: k * a.flops };
+}
+
+/**
+ * A token's cost in three parts, from `fabricTokenCycles`: `front` (the embedding: its load, its
+ * allreduce down the columns and the first Σx²), `layer` (one layer's fabric phases and compute
+ * passes, every layer the same) and `head` (the final norm, the classifier, the logits reduction
+ * and the next token's id). front + nLayers × layer + head is the token (`total`), cycle for cycle:
+ * a placement that puts parts of the model on different regions costs each part on its region.
+ */
+export function tokenParts(c: FabricTokenCost): { readonly front: ClosedCost; readonly layer: ClosedCost; readonly head: ClosedCost } {
+  const p = c.passes;
+  const front = [p.embed_load, c.kinds.embedding, p.embed_sumsq].reduce(add, ZERO);
+  const layer = [...LAYER_PHASES.map((k) => c.layer[k]), p.qkv, p.scores, p.softmax, p.rescale, p.wo, p.residual, p.w13, p.w2, p.residual].reduce(add, ZERO);
+  const head = [c.kinds['final norm'], p.classifier, c.kinds.logits, p.argmax_local, p.argmax_pick, c.kinds['next token']].reduce(add, ZERO);
+  return { front, layer, head };
 }

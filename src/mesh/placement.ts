@@ -244,7 +244,7 @@ export const LAYER_MATRICES = [
   ['w2', 'dim', 'hidden'],
 ] as const satisfies readonly (readonly [string, VectorKind, VectorKind])[];
 
-function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, slots: number | undefined, valueBytes: number): CorePlacement {
+export function layOutCore(m: ModelConfig, mesh: MeshConfig, row: number, col: number, slots: number | undefined, valueBytes: number): CorePlacement {
   // Weights and the KV cache are stored at `valueBytes` per value (4 = f32, the emulator's; 2 or
   // 1 for `predict`'s fp16 / fp8), packed into 32-bit words; scratch stays f32.
   const packed = (values: number) => Math.ceil((values * valueBytes) / 4);
