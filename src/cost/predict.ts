@@ -1,14 +1,18 @@
 import { assumedFigures, CATALOG, hardwarePreset, modelEntry, type Catalog } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { makeMesh } from '../mesh/config.ts';
-import { kvCopies, place } from '../mesh/placement.ts';
+import { kvCopies } from '../mesh/placement.ts';
 import { allreduceOf, DEFAULT_ALLREDUCE, type Allreduce } from '../mesh/collectives.ts';
-import { fabricTokenCycles, LAYER_PHASES } from '../mesh/fabric-closed.ts';
+import { LAYER_PHASES } from '../mesh/fabric-closed.ts';
 import type { TokenTrace } from '../mesh/fabric-trace.ts';
-import { kvDim, makeConfig, parameterCount, type ModelConfig } from '../model/config.ts';
+import { kvDim, parameterCount, type ModelConfig } from '../model/config.ts';
 import { baselineBytes } from '../baseline/program.ts';
 import { ENERGY, gpuPreset, waferPreset, type GpuHardware } from './hardware.ts';
 import { BYTES_PER_VALUE, gpuTokenCost, meshTokenCost, type MachineCost, type Precision } from './model.ts';
+import { searchPlacements, wholeWaferFits, type Evaluated, type PlacementOption, type PlacementRequest } from './placement-search.ts';
+
+/** A placement tried, with its modelled speed (one token, the wafer-to-wafer hand-offs included) when it fits. */
+export type PlacementResult = PlacementOption & { readonly ms_per_token?: number; readonly tokens_per_s?: number };
 
 /** Speculative decoding as `predict` models it (Leviathan, Kalman and Matias, ICML 2023). */
 export interface SpeculativeResult {
@@ -40,6 +44,10 @@ export interface Prediction {
   readonly time_breakdown_ms: Record<string, number>;
   readonly energy_per_token_j: number;
   readonly speculative?: SpeculativeResult;
+  /** Wafers: the placement taken (the fastest tried, or the fastest of the kind forced), modelled. */
+  readonly placement?: PlacementResult;
+  /** Wafers: every placement tried, fitting ones first from the fastest, then those that do not fit (with why). */
+  readonly placements?: PlacementResult[];
   readonly assumptions: string[];
 }
 
@@ -61,6 +69,8 @@ export interface PredictOptions {
   catalog?: Catalog;
   /** Wafers: the region of cores the model is placed on (default the whole wafer). */
   mesh?: { width: number; height: number };
+  /** Wafers: force a kind of placement (`--placement`); by default the fastest of all is taken. */
+  placement?: PlacementRequest;
   speculative?: SpeculativeOptions;
 }
 
@@ -103,6 +113,9 @@ interface StepCost {
   readonly time: Record<string, number>;
   readonly joules: number;
   readonly assumptions: string[];
+  /** Wafers: the placement taken and every one tried. */
+  readonly placement?: PlacementResult;
+  readonly placements?: PlacementResult[];
 }
 
 function sum(x: Record<string, number>): number {
@@ -159,7 +172,9 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
   const spec = options.speculative;
   const tokens = spec ? (spec.draftTokens ?? SPECULATIVE_DEFAULTS.draftTokens) + 1 : 1;
   const target = preset.kind === 'wafer' ? waferStep(name, model, hardware, chips, precision, context, tokens, options, catalog) : gpuStep(name, model, preset.id, chips, precision, context, tokens, catalog);
-  const base = { model: name, hardware, chips, precision, context, ...(options.mesh ? { mesh: { width: options.mesh.width, height: options.mesh.height } } : {}) };
+  if (options.placement && preset.kind !== 'wafer') throw new WafermeshError('bad-option', `--placement applies to wafers; ${preset.id} is not one`);
+  const placed = target.placement ? { placement: target.placement, placements: target.placements } : {};
+  const base = { model: name, hardware, chips, precision, context, ...(options.mesh ? { mesh: { width: options.mesh.width, height: options.mesh.height } } : {}), ...placed };
   if (!spec) return result(base, target.time, target.joules, target.assumptions);
 
   // Speculative decoding: γ draft tokens one after another, then the target verifies γ + 1
@@ -169,7 +184,7 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
   if (!(acceptance >= 0 && acceptance < 1)) throw new WafermeshError('bad-option', `--acceptance ${acceptance} must be a number in [0, 1)`);
   if (!Number.isInteger(gamma) || gamma < 1 || gamma > 64) throw new WafermeshError('bad-option', `--draft-tokens ${gamma} must be a whole number in 1…64`);
   const draftChips = preset.kind === 'wafer' ? Math.min(chips, spec.draftModel.nLayers) : chips;
-  const draft = predict(spec.draft, spec.draftModel, hardware, { ...options, chips: draftChips, speculative: undefined, context: Math.min(context, spec.draftModel.seqLen) });
+  const draft = predict(spec.draft, spec.draftModel, hardware, { ...options, chips: draftChips, speculative: undefined, placement: undefined, context: Math.min(context, spec.draftModel.seqLen) });
   const plain = predict(name, model, hardware, { ...options, speculative: undefined });
   const E = tokensPerStep(acceptance, gamma);
   const draftSeconds = gamma * (draft.ms_per_token / 1e3);
@@ -195,7 +210,7 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
   ]);
 }
 
-/** The wafer: the fabric decode in closed form on the whole wafer or a region of it. */
+/** The wafer: the placement search, then the fabric decode in closed form on the placement chosen. */
 function waferStep(name: string, model: ModelConfig, hardware: string, chips: number, precision: Precision, context: number, tokens: number, options: PredictOptions, catalog: Catalog): StepCost {
   const preset = hardwarePreset(hardware, 'wafer', catalog);
   const vb = BYTES_PER_VALUE[precision];
@@ -206,38 +221,39 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
     throw new WafermeshError('bad-option', `--chips ${chips} is more wafers than ${name} has layers (${model.nLayers}); a wafer holds at least one layer`);
   }
   const w = waferPreset(preset.id, catalog);
-  const width = options.mesh?.width ?? w.fullWidth;
-  const height = options.mesh?.height ?? w.fullHeight;
-  if (width > w.fullWidth || height > w.fullHeight) {
-    throw new WafermeshError('bad-option', `--cores ${width}x${height} is larger than the ${preset.id} fabric (${w.fullWidth} x ${w.fullHeight})`);
+  if (options.mesh && (options.mesh.width > w.fullWidth || options.mesh.height > w.fullHeight)) {
+    throw new WafermeshError('bad-option', `--cores ${options.mesh.width}x${options.mesh.height} is larger than the ${preset.id} fabric (${w.fullWidth} x ${w.fullHeight})`);
   }
-  const region = width !== w.fullWidth || height !== w.fullHeight;
-  const layersPerWafer = Math.ceil(model.nLayers / chips);
-  const mesh = makeMesh({ ...w.core, width, height, flopsPerCoreCycle: precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle });
-  // Capacity: each wafer holds its layers' weights and their KV cache for the context; with
-  // several wafers the first holds the embedding and the last the classifier (one table each).
-  const fitOn = (n: number) => {
-    const share = makeConfig({ ...model, nLayers: Math.ceil(model.nLayers / n), seqLen: context, sharedClassifier: n > 1 || model.sharedClassifier });
-    const p = place(share, mesh, vb);
-    return { p, ok: p.fits && p.context >= context };
-  };
-  const fit = fitOn(chips);
-  if (!fit.ok) {
-    let more = Math.max(chips + 1, Math.ceil((weightsTotal + kvTotal) / (width * height * w.core.sramBytes)));
-    while (more <= Math.min(1024, model.nLayers) && !fitOn(more).ok) more++;
-    const hint = more <= Math.min(1024, model.nLayers) ? `--chips ${more}` : 'fewer positions (--context) or fp8';
-    const why = fit.p.fits
-      ? `its KV cache would hold only ${fit.p.context} of the ${context} positions`
-      : `core (${fit.p.fullest.row},${fit.p.fullest.col}) would need ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`;
-    const where = region ? `a ${width} x ${height} region of ${chips} ${hardware} wafer(s)` : `${chips} ${hardware} wafer(s)`;
-    throw new WafermeshError('does-not-fit', `${name} at ${precision} with a ${context}-position KV cache does not fit ${where}: ${why}; use ${hint}`);
+  if (options.mesh && options.placement && options.placement.kind === 'pipelined') {
+    throw new WafermeshError('bad-option', '--cores places every layer on one block of cores; it cannot be combined with --placement pipelined');
   }
-  // Time: the decode on the fabric, costed in closed form (the same cost model as the fabric
-  // trace, without compiling per-core tables): every layer's phases, the embedding, the final
-  // norm and the logits, one after another; each wafer runs its layers on all its cores.
+  const wafer = makeMesh({ ...w.core, width: w.fullWidth, height: w.fullHeight, flopsPerCoreCycle: precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle });
   const algorithm = allreduceOf(options.allreduce ?? DEFAULT_ALLREDUCE);
-  const c = fabricTokenCycles(model, mesh, pos, algorithm, 1, context);
-  const t = c.total;
+  const search = searchPlacements({ model, wafer, chips, context, valueBytes: vb, algorithm, fixedRegion: options.mesh, request: options.placement });
+  const handSeconds = (chips - 1) * w.waferToWaferSeconds;
+  const withTime = (e: Evaluated): PlacementResult =>
+    e.option.cycles === undefined
+      ? e.option
+      : { ...e.option, ms_per_token: round((e.option.cycles / wafer.clockHz + handSeconds) * 1e3), tokens_per_s: round(1 / (e.option.cycles / wafer.clockHz + handSeconds)) };
+  const best = search.best;
+  if (!best) {
+    // Nothing fits: how many wafers would hold the model tiled over each whole wafer.
+    let more = Math.max(chips + 1, Math.ceil((weightsTotal + kvTotal) / (w.fullWidth * w.fullHeight * w.core.sramBytes)));
+    while (more <= Math.min(1024, model.nLayers) && !wholeWaferFits(model, wafer, more, context, vb)) more++;
+    const hint = more <= Math.min(1024, model.nLayers) ? `--chips ${more}` : 'fewer positions (--context) or fp8';
+    const first = search.tried[0]?.option;
+    const why = first?.why ?? 'no placement of this kind applies';
+    const what = options.placement ? ` with --placement ${options.placement.kind}${options.placement.layersPerRegion ? `:${options.placement.layersPerRegion}` : ''}` : '';
+    const where = options.mesh ? `a ${options.mesh.width} x ${options.mesh.height} region of ${chips} ${hardware} wafer(s)` : `${chips} ${hardware} wafer(s)`;
+    throw new WafermeshError('does-not-fit', `${name} at ${precision} with a ${context}-position KV cache does not fit ${where}${what}: ${first ? `${first.label}: ` : ''}${why}; use ${hint}`);
+  }
+  const mesh = best.region;
+  const region = mesh.width !== w.fullWidth || mesh.height !== w.fullHeight;
+  const o = best.option;
+  const t = best.cost!;
+  const c = best.token!;
+  // Time: the placement's cost in the fabric's cost model (the same as the fabric trace, in
+  // closed form, without compiling per-core tables), its steps one after another.
   const full: TokenTrace = {
     token: c.token,
     pos,
@@ -259,25 +275,41 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
   // paid once, the vectors following one another down the same routes.
   const time: Record<string, number> = {};
   for (const [k, v] of Object.entries(cost.time)) time[k] = k === 'compute' || k === 'fabric: link serialisation' ? v * tokens : v;
-  if (chips > 1) time['wafer-to-wafer hand-offs'] = (chips - 1) * w.waferToWaferSeconds;
+  if (chips > 1) time['wafer-to-wafer hand-offs'] = handSeconds;
+  const placed =
+    o.kind === 'pipelined'
+      ? `placement: pipelined — ${o.layers_per_region} layer(s) per region, each group tiled over its own ${mesh.width} x ${mesh.height} region (${o.grid!.across} x ${o.grid!.down} regions on each wafer, ${o.regions_per_wafer} used on the fullest), the embedding and the classifier ${o.tables === 'own regions' ? 'in regions of their own' : 'with the first and the last layers'}; weights and KV cache at ${vb} B/value; activations move as 32-bit words`
+      : `placement: ${o.kind} — every matrix of each layer tiled over the ${region ? `${mesh.width} x ${mesh.height} block` : 'whole wafer'}; ${o.layers_per_region} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`;
+  const tried = search.tried.map(withTime);
+  const others = search.tried.filter((e) => e.cost).length;
   return {
     time,
     joules: cost.joules * tokens,
+    placement: withTime(best),
+    placements: tried,
     assumptions: [
       ...commonLines(name, model, precision, context),
-      `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric)${region ? `, the model on a ${width} x ${height} region of each (the setup asked for)` : ''}, ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (${w.sources})`,
+      `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric)${options.mesh ? `, the model on a ${mesh.width} x ${mesh.height} region of each (the setup asked for)` : ''}, ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (${w.sources})`,
       `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (${precision === 'fp32' ? "the preset's f32 rate" : "twice the preset's f32 rate at 16 bits"})`,
       ...assumedFigures(preset).map((a) => `assumption: ${a}`),
-      `placement: every matrix of each layer tiled over the ${region ? 'region' : 'whole wafer'}; ${layersPerWafer} layer(s) per wafer; weights and KV cache at ${vb} B/value; activations move as 32-bit words`,
-      `the fullest core holds ${fit.p.fullest.totalWords * 4} of ${mesh.sramBytes} bytes`,
+      options.mesh
+        ? `placement: the block asked for (--cores), tiled as the whole wafer is`
+        : `placement search: ${search.tried.length} placements tried (${others} fit), the fastest in this cost model taken${options.placement ? ` among --placement ${options.placement.kind}${options.placement.layersPerRegion ? `:${options.placement.layersPerRegion}` : ''}` : ''} — whole-wafer tiling, smaller blocks (subgrid) and layer-pipelined regions; every region of a placement tiled as a whole mesh is (src/mesh/placement.ts)`,
+      placed,
+      `the fullest core holds ${o.fullest_core_bytes} of ${mesh.sramBytes} bytes`,
       `KV cache: each KV coordinate stored at most ${kvCopies(model, mesh)} time(s) (query heads sit in the columns of their KV head; storing it per query head would take ${model.nHeads / model.nKvHeads} copies)`,
-      `time per token = the fabric decode's cost model on the ${region ? 'region' : 'whole wafer'}, in closed form (equal, part by part, to the trace of the compiled fabric decode wherever that can be compiled): ${model.nLayers} layers of ${LAYER_PHASES.length} fabric phases and their compute passes, plus the embedding allreduce, the final norm, the logits reduction and the next token's id`,
+      `time per token = the fabric decode's cost model on the ${o.kind === 'pipelined' ? 'regions' : region ? 'block' : 'whole wafer'}, in closed form (equal, part by part, to the trace of the compiled fabric decode wherever that can be compiled): ${model.nLayers} layers of ${LAYER_PHASES.length} fabric phases and their compute passes, plus the embedding allreduce, the final norm, the logits reduction and the next token's id`,
+      ...(o.kind === 'pipelined'
+        ? [
+            `pipelined hand-offs (modelled, not run by the emulator): ${o.handoffs!.count} per token, ${o.handoffs!.cycles.toLocaleString('en')} cycles in all — the activation to the next region below or above by a broadcast down each column (h hops, one delivery), or beside by a streamed chain along each row relayed at every core (β each), then gathered down the columns; the next token's id back to the first region on the same wafer`,
+          ]
+        : []),
       `a fabric phase costs its slowest word, round after round: its place in its stream ÷ ${mesh.wordsPerLinkCycle} word per link-cycle (link serialisation) + α = ${mesh.cyclesPerHop} cycle for every hop from its origin to its end (hop latency) + β = ${mesh.cyclesPerRamp} cycles for every ramp relay on its way — each core that adds it on a reduction, the one delivery of a broadcast (ramp relays; β is assumed); a compute pass costs the busiest core's FLOPs ÷ ${mesh.flopsPerCoreCycle} FLOPs per cycle`,
       `phases and compute passes run one after another: no overlap between them is modelled`,
       `one layer's fabric phases: ${layerCycles.toLocaleString('en')} cycles (${layerPhases})`,
       `Σx² and the attention statistics allreduced by the ${{ chain: 'streamed chain', ring: 'folded ring', ktree: 'two-level K-tree' }[algorithm]} (--allreduce ${algorithm}); matrix-vector results reduce-scattered along the rows by streamed chains, gathered down the columns by broadcasts${kvCopies(model, mesh) > 1 ? ', K and V multicast along the rows to their copies' : ''}`,
       ...(tokens > 1 ? [`a step over ${tokens} positions multiplies compute and link serialisation by ${tokens}; hop latency and ramp relays are paid once (the vectors follow one another down the same routes)`] : []),
-      ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption); the wafers run one after another (a pipeline holds one token in flight at batch 1)`] : []),
+      ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption); the wafers run one after another (a pipeline holds one token in flight at batch 1); the next token's id returning to the first wafer is not counted`] : []),
       `energy: ${ENERGY.sources}`,
     ],
   };

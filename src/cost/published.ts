@@ -66,8 +66,8 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'llama-3-8b', hardware: 'wse-2', chips: 1, precision: 'fp16', context: 4096 },
     setupNote:
-      "stated: one Cerebras WSE-2, 16-bit, one request. The repository decodes on a P x P square of cores inside the 757 x 996 fabric (Decode/WSE-2/compile.py; its benchmark sweeps P from 240 to 720); which P gave 2,700 and at what position is in the paper's tables, which we could not read: we place the model on the whole WSE-2 fabric and decode at position 4,095 (the decode configs are named llama8B_4k_*)",
-    note: "our fabric decode reduces every matrix-vector product's partial sums along a whole row by a streamed chain, paying a ramp relay (β, assumed 8 cycles) at each of ~750 cores; WaferLLM's MeshGEMV reduces them by a two-level K-tree over a smaller region, and we do not search placements (issue 13's item 1)",
+      "stated: one Cerebras WSE-2, 16-bit, one request. The repository decodes on a P x P square of cores inside the 757 x 996 fabric (Decode/WSE-2/compile.py; its benchmark sweeps P from 240 to 720); which P gave 2,700 and at what position is in the paper's tables, which we could not read: we search placements on the whole WSE-2 fabric (whole-wafer tiling, smaller blocks, layer-pipelined regions) and take the fastest, decoding at position 4,095 (the decode configs are named llama8B_4k_*)",
+    note: "the placement search takes layer-pipelined regions; our fabric decode still reduces every matrix-vector product's partial sums along each row of a region by a streamed chain, paying a ramp relay (β, assumed 8 cycles) at each core, where WaferLLM's MeshGEMV reduces them by a two-level K-tree",
   },
   {
     id: 'waferllm-wse2-qwen2-72b',
@@ -77,7 +77,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'qwen2-72b', hardware: 'wse-2', chips: 5, precision: 'fp16', context: 4096 },
     setupNote:
-      "stated: a Cerebras WSE-2, 16-bit, one request. Qwen2-72B's 16-bit weights (145 GB) do not fit one WSE-2's 40 GB of SRAM, so we cost the fewest chained WSE-2s that hold it with a 4,096-position cache (5, pipeline, one token in flight): each layer runs on a whole wafer, so the time is one wafer's per-layer cost times 80 plus four 5 µs hand-offs, what scaling a subset of layers on one wafer up to 80 would give; how the paper ran it is in the tables we could not read",
+      "stated: a Cerebras WSE-2, 16-bit, one request. Qwen2-72B's 16-bit weights (145 GB) do not fit one WSE-2's 40 GB of SRAM, so we cost the fewest chained WSE-2s that hold it with a 4,096-position cache (5, pipeline, one token in flight), each wafer's 16 layers placed as the placement search finds fastest, plus four 5 µs hand-offs; how the paper ran it is in the tables we could not read",
     note: 'the same fabric-decode gap as the Llama3-8B row; and the paper ran on one wafer what needs five of ours, so it must hold or stream the weights in a way we do not model',
   },
   {
@@ -89,7 +89,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     setup: { model: 'llama-3.1-8b', hardware: 'wse-3', chips: 1, precision: 'fp16', context: 1024 },
     setupNote:
       'stated: Cerebras CS-3 (WSE-3), 16-bit weights, one request\'s output speed; "20B models fit on a single CS-3" (same blog), so one wafer. Not stated: the position; we decode at position 1,023 (predict\'s default context)',
-    note: 'Cerebras does not publish its placement; ours tiles each layer over the whole wafer (chains of ~760 ramp relays per reduction), which the issue estimates is about 2x slower than giving layers their own regions',
+    note: 'Cerebras does not publish its placement; the placement search takes layer-pipelined regions, about 4x faster in our model than tiling each layer over the whole wafer; the model leaves out what would slow it: the cores\' instruction and task overheads, the colours and routes a region\'s collectives and hand-offs need, and any software between the layers',
   },
   {
     id: 'cerebras-wse3-llama3.1-70b',

@@ -90,7 +90,7 @@ describe('predict', () => {
 
   it('on the wafer, the time is the fabric cost model in closed form at the preset (compute, hops, serialisation, ramp relays), plus a hand-off per extra wafer; no collective-step constant', () => {
     const model = shape('llama-3.1-70b');
-    const p = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'ktree' });
+    const p = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'ktree', placement: { kind: 'whole' } });
     const w = meshFromPreset('wse-3', 762, 1172);
     // fp16 runs at twice the preset's f32 FLOPs per core-cycle.
     const c = fabricTokenCycles(model, { ...w, flopsPerCoreCycle: 2 * w.flopsPerCoreCycle }, 8191, 'ktree', 1, 8192).total;
@@ -108,7 +108,7 @@ describe('predict', () => {
     expect(text).toMatch(/one after another: no overlap/);
     expect(text).not.toMatch(/per collective step/);
     // The chain pays β at every core of a row allreduce, where the K-tree pays it at its roots only.
-    const chain = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'chain' });
+    const chain = predict('llama-3.1-70b', model, 'wse-3', { precision: 'fp16', chips: 4, context: 8192, allreduce: 'chain', placement: { kind: 'whole' } });
     expect(chain.time_breakdown_ms['fabric: ramp relays']).toBeGreaterThan(p.time_breakdown_ms['fabric: ramp relays']);
   });
 
