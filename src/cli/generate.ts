@@ -5,6 +5,7 @@ import { gpuPreset, type GpuHardware } from '../cost/hardware.ts';
 import { createMachine, type Machine } from '../engines/index.ts';
 import type { Allreduce } from '../mesh/collectives.ts';
 import { checkPromptFits, Decoder } from '../engines/generate.ts';
+import { Disaggregated, HANDOFF_LINKS } from '../engines/disaggregated.ts';
 import { BOS, describeConfig, type ModelConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
@@ -16,9 +17,11 @@ import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from '.
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|gpu|mesh] [--prefill cpu|gpu|mesh --decode cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
+    prefill: { type: 'string' },
+    decode: { type: 'string' },
     model: { type: 'string', default: DEFAULT_MODEL },
     tokenizer: { type: 'string' },
     prompt: { type: 'string', default: '' },
@@ -30,9 +33,11 @@ export const generateCommand: Command = {
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     json: { type: 'boolean' },
   },
-  choices: { engine: CHOICES.engine, model: CHOICES.runnableModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
+  choices: { engine: CHOICES.engine, prefill: CHOICES.engine, decode: CHOICES.engine, model: CHOICES.runnableModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
   descriptions: {
     engine: 'the machine that decodes: cpu (the reference), gpu (the off-chip GPU baseline) or mesh (the emulated wafer)',
+    prefill: 'disaggregated: the machine that prefills the prompt and hands its KV cache to --decode (the wafer takes it in at its edge over the fabric)',
+    decode: 'disaggregated: the machine that takes the KV cache and decodes (default: --engine); needs --prefill',
     model: 'the model: a name below, a llama2.c checkpoint PATH, or random:dim=64,layers=2,… (a seeded random model)',
     tokenizer: "a llama2.c tokenizer file (default: the built-in model's own; without one, ids are printed)",
     prompt: 'text to start from, after BOS (needs a tokenizer)',
@@ -76,14 +81,23 @@ export const generateCommand: Command = {
     checkPromptFits(promptIds.length, { context: model.config.seqLen, config: model.config }); // the engine's own context is checked once it exists
     const mesh = meshOption(v);
     const allreduce = String(v.allreduce) as Allreduce;
+    if (v.decode !== undefined && v.prefill === undefined) {
+      throw new WafermeshError('bad-option', '--decode names the second machine of a disaggregated run; add --prefill ENGINE, or use --engine for one machine');
+    }
+    const disaggregated = v.prefill !== undefined;
     let gpu: GpuContext | undefined;
     let engine: Machine | undefined;
+    let prefiller: Machine | undefined;
     const traces: MachineTrace[] = [];
     try {
       // --json on the mesh reads back what moved on the fabric after every token (measured words and steps).
       const gpuHw = gpuPreset(CATALOG.defaults.gpu);
-      engine = await createMachine(String(v.engine), model, { gpu: async () => (gpu = await nodeGpu()), mesh, allreduce, gpuPreset: gpuHw.name, measure: !!v.json });
-      checkPromptFits(promptIds.length, engine);
+      const machineOptions = { gpu: async () => (gpu ??= await nodeGpu()), mesh, allreduce, gpuPreset: gpuHw.name };
+      engine = await createMachine(String(v.decode ?? v.engine), model, { ...machineOptions, measure: !!v.json });
+      // Disaggregated: the prompt on --prefill, its KV cache handed to --decode, which decodes.
+      if (disaggregated) prefiller = await createMachine(String(v.prefill), model, machineOptions);
+      const pair = prefiller ? new Disaggregated(prefiller, engine) : undefined;
+      checkPromptFits(promptIds.length, pair ?? engine);
       const eng = engine;
       const stream = tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined;
       const write = (s: string) => process.stdout.write(s);
@@ -94,12 +108,16 @@ export const generateCommand: Command = {
       // wafer feeds it one token at a time. One warm-up position before timing (a forward pass,
       // and a prefill where it is used), so that pipelines built or compiled on first use are not
       // counted in the time to the first token; the Decoder resets the machine afterwards.
-      const batched = !!engine.prefill && tokens > 0;
+      const batched = (pair ? !!prefiller!.prefill : !!engine.prefill) && tokens > 0;
       if (tokens > 0) {
         await engine.forward(BOS, 0);
-        if (batched) await engine.prefill!([BOS], 0);
+        if (pair) {
+          await prefiller!.forward(BOS, 0);
+          await pair.prefill([BOS], 0);
+          pair.handoffs.length = 0;
+        } else if (batched) await engine.prefill!([BOS], 0);
       }
-      const decoder = new Decoder(engine, { promptIds, tokens, temperature, topP, seed, prefill: batched });
+      const decoder = new Decoder(pair ?? engine, { promptIds, tokens, temperature, topP, seed, prefill: batched || !!pair });
       const P = promptIds.length;
       const stepMs: number[] = []; // wall clock of each step (a batched prefill is one)
       const promptTraces: MachineTrace[] = []; // the steps before the first id's (the prompt fed token by token)
@@ -122,7 +140,8 @@ export const generateCommand: Command = {
           stepMs.push(te - ts);
           if (id !== undefined && firstStep < 0) {
             firstStep = stepMs.length - 1;
-            ttftMs = te - t0 - traceMs;
+            // Disaggregated, the first id is the prefill machine's: the hand-off after it delays the second.
+            ttftMs = pair?.handoffs[0] ? pair.handoffs[0].prefillMs : te - t0 - traceMs;
           }
           const t = eng.lastTrace();
           traceMs += performance.now() - te;
@@ -184,11 +203,12 @@ export const generateCommand: Command = {
         prefill_tokens_per_s: prefillMs ? round((1000 * P) / prefillMs) : null,
         decode_tokens: decodeMs.length,
         decode_tokens_per_s: decodeMs.length ? round((1000 * decodeMs.length) / sum(decodeMs)) : null,
-        ...modelledPrefill(engine, model.config, P, batched, promptTraces, firstTrace, gpuHw, String(v.preset)),
+        ...(pair ? disaggregatedTimings(pair, prefiller!, model.config, P, gpuHw) : modelledPrefill(engine, model.config, P, batched, promptTraces, firstTrace, gpuHw, String(v.preset))),
       };
       if (v.json) {
         const out: Record<string, unknown> = {
           engine: engine.engine,
+          ...(prefiller ? { prefill_engine: prefiller.engine, decode_engine: engine.engine } : {}),
           model: model.source,
           config: describeConfig(model.config),
           prompt,
@@ -211,16 +231,48 @@ export const generateCommand: Command = {
         // the step that gives the first id (the prompt's prefill) is reported apart, as TTFT.
         const decodeRate = timings.decode_tokens_per_s === null ? 'no decode steps after it' : `then ${timings.decode_tokens_per_s} tok/s over ${decodeMs.length}`;
         console.error(
-          `[${engine.engine}] ${result.ids.length} token${result.ids.length === 1 ? '' : 's'}: the first after ${timings.ttft_ms ?? '-'} ms (prefill of ${P} position${P === 1 ? '' : 's'}, ${timings.prefill}), ${decodeRate} (wall clock, warm-up excluded), stop: ${result.stop}`,
+          `[${prefiller ? `${prefiller.engine} prefill → ${engine.engine} decode` : engine.engine}] ${result.ids.length} token${result.ids.length === 1 ? '' : 's'}: the first after ${timings.ttft_ms ?? '-'} ms (prefill of ${P} position${P === 1 ? '' : 's'}, ${timings.prefill}), ${decodeRate} (wall clock, warm-up excluded), stop: ${result.stop}`,
         );
       }
       return 0;
     } finally {
       engine?.dispose();
+      prefiller?.dispose();
       gpu?.destroy();
     }
   },
 };
+
+/**
+ * A disaggregated run's prefill and hand-off: measured (the prefill machine's wall clock, then the
+ * KV cache's export and import) and modelled at the preset hardware (the GPU baseline's batched
+ * prefill where it prefills; the hand-off over the slower of the network and the wafer edge, plus
+ * the wafer's fabric phases), with what crossed.
+ */
+function disaggregatedTimings(pair: Disaggregated, prefiller: Machine, config: ModelConfig, P: number, hw: GpuHardware): Record<string, unknown> {
+  const h = pair.handoffs[0];
+  if (!h) return {};
+  const { network, waferEdge } = HANDOFF_LINKS;
+  const phases = [...(h.wafer?.phases ?? []), ...(h.waferOut?.phases ?? [])];
+  return {
+    prefill: prefiller.prefill ? 'batched' : 'token by token',
+    prefill_ms: round(h.prefillMs),
+    prefill_tokens_per_s: h.prefillMs > 0 ? round((1000 * P) / h.prefillMs) : null,
+    kv_handoff_bytes: h.bytes,
+    kv_handoff_ms: round(h.handoffMs),
+    ...(h.wafer ? { kv_edge_words_in: h.wafer.edgeWords } : {}),
+    ...(h.waferOut ? { kv_edge_words_out: h.waferOut.edgeWords } : {}),
+    ...(phases.length ? { kv_handoff_fabric_phases: phases.length, kv_handoff_fabric_words: phases.reduce((n, p) => n + p.measured.linkWords.reduce((a, b) => a + b, 0), 0), kv_handoff_phases_equal_to_model: phases.every((p) => p.firstDifference === null) } : {}),
+    modelled_kv_handoff_ms: round(h.modelledMs),
+    modelled_kv_handoff_links: `the slower of ${network.name} and ${waferEdge.name}${network.latencyS.assumed ? ' (network latency assumed)' : ''}`,
+    ...(prefiller.plan === 'gpu' && prefiller.prefill
+      ? (() => {
+          const s = gpuPrefillCost(config, P, hw).seconds;
+          return { modelled_prefill: 'batched', modelled_hardware: hw.name, modelled_ttft_ms: round(1000 * s), modelled_prefill_tokens_per_s: round(P / s) };
+        })()
+      : {}),
+  };
+}
 
 /**
  * Time to the first id and the prefill's rate on the preset hardware, where the machine has a plan:
