@@ -257,8 +257,11 @@ function search(input: SearchInput): SearchResult {
     if (!x.f.fits) return tried.push({ option: { ...base, why: whyNot(x, w, h) }, region });
     let hand = ZERO;
     let count = 0;
-    const vertical = handoffCost(model, region, 'vertical');
-    const horizontal = handoffCost(model, region, 'horizontal');
+    // Each hand-off, then the Σx² partials the next region needs for its norm (the previous
+    // region computed them in its last residual pass): one pass like the embedding's.
+    const sumsq = partsOf(w, h).token.passes.embed_sumsq;
+    const vertical = add(handoffCost(model, region, 'vertical'), sumsq);
+    const horizontal = add(handoffCost(model, region, 'horizontal'), sumsq);
     for (const st of stages) {
       for (let k = 0; k + 1 < st.length; k++) {
         hand = add(hand, Math.floor((k + 1) / down) !== Math.floor(k / down) ? horizontal : vertical);

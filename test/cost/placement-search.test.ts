@@ -65,8 +65,11 @@ describe('the placement search (stories260K on a 24 x 32 wafer of WSE-3 cores)',
       const p = tokenParts(fabricTokenCycles(makeConfig({ ...stories, nLayers: 1, seqLen: 64 }), region, 63, 'ktree', 1, 64));
       // The hand-offs, walking the regions in snake order: beside or above/below.
       const n = o.regions_per_wafer;
+      // Each activation hand-off is followed by the Σx² pass the next region's norm needs.
+      const sumsq = fabricTokenCycles(makeConfig({ ...stories, nLayers: 1, seqLen: 64 }), region, 63, 'ktree', 1, 64).passes.embed_sumsq;
+      expect(sumsq.cycles).toBeGreaterThan(0);
       let hand = ZERO;
-      for (let k = 0; k + 1 < n; k++) hand = add(hand, snake(k, o.grid!.down).col !== snake(k + 1, o.grid!.down).col ? handoffCost(stories, region, 'horizontal') : handoffCost(stories, region, 'vertical'));
+      for (let k = 0; k + 1 < n; k++) hand = add(hand, add(sumsq, snake(k, o.grid!.down).col !== snake(k + 1, o.grid!.down).col ? handoffCost(stories, region, 'horizontal') : handoffCost(stories, region, 'vertical')));
       const a = snake(0, o.grid!.down);
       const b = snake(n - 1, o.grid!.down);
       hand = add(hand, idReturnCost(region, Math.abs(a.col - b.col) * region.width + Math.abs(a.row - b.row) * region.height));
