@@ -4,6 +4,7 @@ import { buildImage, meshPrelude } from '../mesh/image.ts';
 import type { FabricDecode, FabricDecodeStep } from '../mesh/programs/decode-fabric.ts';
 import { coreTableWords, FabricRuntime, planBands, roundCount, type Band } from './fabric-runtime.ts';
 import { CT } from '../mesh/image.ts';
+import { bandLimit } from '../mesh/capacity.ts';
 import { owners } from '../mesh/placement.ts';
 import { MESH_LIMITS } from '../mesh/config.ts';
 import { split, STATS_LAYOUT } from '../mesh/placement.ts';
@@ -27,26 +28,6 @@ export interface MeshRuntimeOptions {
 /** Bytes per core in a band's largest buffer: its SRAM, its core table, the fabric's routes and link counters. */
 export function bandBytesPerCore(sramBytes: number, regionCount: number, rounds: number, phases: number): number {
   return Math.max(sramBytes, CT * 4, coreTableWords(regionCount, rounds) * 4, phases * 16);
-}
-
-/** The largest buffer one band may use on this device. */
-export function bandLimit(limits: GPUSupportedLimits): number {
-  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-}
-
-/**
- * What bounds the mesh this device can emulate at `sramBytes` per core. The SRAM is split into
- * bands of rows, so one binding bounds only a row (`widestRow`); the whole mesh is bounded by the
- * memory the driver gives, which WebGPU does not report. `memoryBytes` (a CPU driver: the host's
- * memory) turns that into cores: SRAM alone, so a ceiling — the route tables, link registers and
- * the host's copy of the image come on top.
- */
-export function meshCapacity(limits: GPUSupportedLimits, sramBytes: number, memoryBytes?: number) {
-  const perBuffer = bandLimit(limits);
-  const widestRow = Math.floor(perBuffer / sramBytes);
-  const cores = memoryBytes === undefined ? undefined : Math.floor(memoryBytes / sramBytes);
-  const side = cores === undefined ? undefined : Math.min(Math.floor(Math.sqrt(cores)), widestRow);
-  return { perBufferBytes: perBuffer, widestRow, cores, square: side === undefined ? undefined : `${side}x${side}` };
 }
 
 /**
