@@ -63,6 +63,10 @@ export interface ModelEntry {
   readonly checkpoint?: string;
   /** Tokenizer path from the project root, when the model has one. */
   readonly tokenizer?: string;
+  /** sha256 (lower-case hex) of the checkpoint as shipped: pairs a loaded file with its tokenizer. */
+  readonly checkpointSha256?: string;
+  /** sha256 of the tokenizer the model was trained with, where it is known. */
+  readonly tokenizerSha256?: string;
   /** The published shape, for models whose weights are not here. */
   readonly config?: ModelConfig;
   /** Served by the demo (its files are under public/). */
@@ -273,12 +277,15 @@ export const CATALOG = {
       description: "wafermesh's own tiny Llama, trained on the project's generated children's stories (MIT); with its tokenizer",
       checkpoint: 'public/models/wm-stories.bin',
       tokenizer: 'public/models/wm-stories.tok.bin',
+      checkpointSha256: 'd03f54e72baaebe73b79d27fd0608564ea7e701fc1ef4889ec0ded839abd3332',
+      tokenizerSha256: 'c9ac2509e0452721e3f01c843de12affd21a3853fc0d7be8102f507bff11aa90',
       demo: true,
     },
     {
       id: 'stories260K',
       description: "Karpathy's tinyllamas stories260K (TinyStories, MIT); its tokenizer is not shipped, so ids only",
       checkpoint: '../shared/models/stories260K.bin',
+      checkpointSha256: '9414d5a285453a7eab631713d171753232c978f6f97654211469aff8be93c8d6',
       demo: false,
     },
     {

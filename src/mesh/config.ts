@@ -76,13 +76,13 @@ export function makeMesh(c: MeshConfig): MeshConfig {
   check('width', c.width, Number.isInteger(c.width) && c.width >= 1 && c.width <= L.maxSide, `a whole number in 1…${L.maxSide}`);
   check('height', c.height, Number.isInteger(c.height) && c.height >= 1 && c.height <= L.maxSide, `a whole number in 1…${L.maxSide}`);
   check('cores', c.width * c.height, c.width * c.height <= L.maxCores, `at most ${L.maxCores} cores`);
-  check('sramBytes', c.sramBytes, Number.isInteger(c.sramBytes) && c.sramBytes % 4 === 0 && c.sramBytes >= L.minSram && c.sramBytes <= L.maxSram, `a multiple of 4 in ${L.minSram}…${L.maxSram} bytes`);
-  check('clockHz', c.clockHz, c.clockHz > 0 && c.clockHz <= 1e11, 'a positive clock up to 100 GHz');
-  check('wordsPerLinkCycle', c.wordsPerLinkCycle, c.wordsPerLinkCycle > 0 && c.wordsPerLinkCycle <= 64, '0 < words ≤ 64');
-  check('cyclesPerHop', c.cyclesPerHop, c.cyclesPerHop >= 0 && c.cyclesPerHop <= 1000, '0…1000 cycles');
-  check('cyclesPerRamp', c.cyclesPerRamp, c.cyclesPerRamp >= 0 && c.cyclesPerRamp <= 1000, '0…1000 cycles');
+  check('SRAM per core (bytes)', c.sramBytes, Number.isInteger(c.sramBytes) && c.sramBytes % 4 === 0 && c.sramBytes >= L.minSram && c.sramBytes <= L.maxSram, `a multiple of 4 in ${L.minSram}…${L.maxSram} bytes`);
+  check('clock (Hz)', c.clockHz, c.clockHz > 0 && c.clockHz <= 1e11, 'a positive clock up to 100 GHz');
+  check('link words per cycle', c.wordsPerLinkCycle, c.wordsPerLinkCycle > 0 && c.wordsPerLinkCycle <= 64, '0 < words ≤ 64');
+  check('cycles per hop', c.cyclesPerHop, c.cyclesPerHop >= 0 && c.cyclesPerHop <= 1000, '0…1000 cycles');
+  check('cycles per ramp relay', c.cyclesPerRamp, c.cyclesPerRamp >= 0 && c.cyclesPerRamp <= 1000, '0…1000 cycles');
   check('colours', c.colours, Number.isInteger(c.colours) && c.colours >= 1 && c.colours <= 1024, 'a whole number of colours in 1…1024');
-  check('flopsPerCoreCycle', c.flopsPerCoreCycle, c.flopsPerCoreCycle > 0 && c.flopsPerCoreCycle <= 1e6, 'a positive number');
+  check('FLOPs per core per cycle', c.flopsPerCoreCycle, c.flopsPerCoreCycle > 0 && c.flopsPerCoreCycle <= 1e6, 'a positive number');
   return Object.freeze({ ...c });
 }
 

@@ -1,9 +1,10 @@
+import { CATALOG } from '../catalog.ts';
+
 /**
  * Checkpoints and tokenizers known by their sha256, so that a checkpoint given a tokenizer that is
  * not its own is noticed: two llama2.c models with the same vocabulary size read each other's
- * tokenizers without complaint and write nonsense. The digests are the files' as shipped
- * (wm-stories: its model card, public/models/wm-stories.train.json; stories260K: the
- * ../shared/models/ copy). stories260K's own tokenizer (llama2.c's tok512.bin) is not here, so
+ * tokenizers without complaint and write nonsense. The digests are the catalog's (src/catalog.ts:
+ * the files as shipped; wm-stories': its model card, public/models/wm-stories.train.json). stories260K's own tokenizer (llama2.c's tok512.bin) is not here, so
  * any tokenizer given with it that is known to be another model's is flagged.
  */
 export interface KnownPair {
@@ -13,17 +14,9 @@ export interface KnownPair {
   readonly tokenizerSha256?: string;
 }
 
-export const KNOWN_PAIRS: readonly KnownPair[] = [
-  {
-    model: 'wm-stories',
-    checkpointSha256: 'd03f54e72baaebe73b79d27fd0608564ea7e701fc1ef4889ec0ded839abd3332',
-    tokenizerSha256: 'c9ac2509e0452721e3f01c843de12affd21a3853fc0d7be8102f507bff11aa90',
-  },
-  {
-    model: 'stories260K',
-    checkpointSha256: '9414d5a285453a7eab631713d171753232c978f6f97654211469aff8be93c8d6',
-  },
-];
+export const KNOWN_PAIRS: readonly KnownPair[] = CATALOG.models.flatMap((m) =>
+  m.checkpointSha256 ? [{ model: m.id, checkpointSha256: m.checkpointSha256, ...(m.tokenizerSha256 ? { tokenizerSha256: m.tokenizerSha256 } : {}) }] : [],
+);
 
 /** Lower-case hex sha256 of some bytes (Web Crypto: Node 20 and browsers alike). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {

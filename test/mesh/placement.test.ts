@@ -14,9 +14,9 @@ describe('mesh configuration', () => {
     expect(() => parseMeshSize('big')).toThrow(/bad-mesh: mesh "big" is not WIDTHxHEIGHT/);
     expect(() => meshFromPreset('wse-3', 0, 4)).toThrow(/width = 0 is out of range; use a whole number in 1…2048/);
     expect(() => meshFromPreset('wse-3', 2000, 2000)).toThrow(/cores = 4000000 is out of range/);
-    expect(() => meshFromPreset('wse-3', 4, 4, 1000.5)).toThrow(/sramBytes = 1000.5/);
+    expect(() => meshFromPreset('wse-3', 4, 4, 1000.5)).toThrow(/SRAM per core \(bytes\) = 1000.5 is out of range/);
     expect(() => meshFromPreset('tpu', 4, 4)).toThrow(/mesh preset "tpu" is unknown; use one of wse-3/);
-    expect(() => makeMesh({ ...meshFromPreset('wse-3', 2, 2), clockHz: NaN })).toThrow(/clockHz = NaN/);
+    expect(() => makeMesh({ ...meshFromPreset('wse-3', 2, 2), clockHz: NaN })).toThrow(/clock \(Hz\) = NaN is out of range/);
   });
 });
 
