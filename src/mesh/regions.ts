@@ -144,11 +144,14 @@ export function handoffCost(model: ModelConfig, region: MeshConfig, adjacency: A
   }
   // The chain along each row, A's W cores then B's: coordinate i goes W + col(i) hops, relayed at each.
   const chain = new Slowest(t);
+  let chainWords = 0; // coordinate i crosses W + col(i) links
   for (let r = 0; r < H; r++) {
     const [lo, hi] = split(model.dim, H, r);
-    for (let i = lo; i < hi; i++) chain.item(i - lo, W + colOf[i], W + colOf[i]);
+    for (let i = lo; i < hi; i++) {
+      chain.item(i - lo, W + colOf[i], W + colOf[i]);
+      chainWords += W + colOf[i];
+    }
   }
-  const chainWords = model.dim * 2 * W; // every coordinate crosses A's and B's row (the chain's full length)
   // B's column allgather: per column a stream south with the coordinates above its last row, one
   // north with those below its first, in coordinate order (collectives.ts lineAllgather).
   const rowOf = (i: number) => {

@@ -103,7 +103,8 @@ describe('hand-offs between regions (closed form, hand-computed)', () => {
   it('horizontal: a chain along each row (row 1: coordinates 4…7 to column 1, 3 hops and 3 relays, the last 3 behind: 30), then the column gather (3 + 1 + 8)', () => {
     const c = handoffCost(tiny, region, 'horizontal');
     // Chain 30 (serialisation 3, hops 3, ramps 24), gather 12 (3, 1, 8).
-    expect(c).toMatchObject({ cycles: 42, serialisation: 6, hops: 4, ramps: 32, linkWords: 8 * 4 + 8 });
+    // Words: coordinates 0…3 cross 2 links, 4…7 cross 3; then 8 down the columns.
+    expect(c).toMatchObject({ cycles: 42, serialisation: 6, hops: 4, ramps: 32, linkWords: 4 * 2 + 4 * 3 + 8 });
   });
 
   it('the id returns over the hops between the regions, then down column 0 and along the rows', () => {
@@ -117,5 +118,44 @@ describe('hand-offs between regions (closed form, hand-computed)', () => {
     const at = (w: number, h: number) => meshFromPreset('wse-3', w, h);
     expect(handoffCost(m, at(8, 16), 'vertical').hops).toBeGreaterThan(handoffCost(m, at(8, 8), 'vertical').hops);
     expect(handoffCost(m, at(16, 8), 'horizontal').ramps).toBeGreaterThan(handoffCost(m, at(8, 8), 'horizontal').ramps);
+  });
+});
+
+describe('the hand-off as fabric streams (src/mesh/programs/region-handoff.ts)', () => {
+  it("costs, by the trace's own round cost, exactly the closed form, and every word moves between neighbours on legal routes", async () => {
+    const { compileRegionHandoff } = await import('../../src/mesh/programs/region-handoff.ts');
+    const { checkColours, phaseCycles } = await import('../../src/mesh/fabric.ts');
+    const gqa = makeConfig({ dim: 96, hiddenDim: 160, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 64, seqLen: 32, sharedClassifier: false });
+    for (const model of [stories, gqa, tiny]) {
+      for (const [w, h] of [[4, 6], [7, 3], [2, 2], [1, 5]] as const) {
+        const mesh = makeMesh({ ...meshFromPreset('wse-3', 3 * w, 2 * h), cyclesPerHop: 1, cyclesPerRamp: 8, wordsPerLinkCycle: 1 });
+        const region = makeMesh({ ...mesh, width: w, height: h });
+        const t = { hop: mesh.cyclesPerHop, ramp: mesh.cyclesPerRamp, bw: mesh.wordsPerLinkCycle };
+        const cases = [
+          { a: { x: 0, y: 0 }, b: { x: 0, y: h }, adjacency: 'vertical' },
+          { a: { x: w, y: h }, b: { x: w, y: 0 }, adjacency: 'vertical' },
+          { a: { x: 0, y: h }, b: { x: w, y: h }, adjacency: 'horizontal' },
+          { a: { x: w, y: 0 }, b: { x: 2 * w, y: 0 }, adjacency: 'horizontal' },
+        ] as const;
+        for (const k of cases) {
+          const { phase, adjacency } = compileRegionHandoff(model, region, mesh, k.a, k.b, { src: 0, dst: 1 });
+          expect(adjacency).toBe(k.adjacency);
+          // Within the preset's colours per router.
+          expect(() => checkColours(mesh.width, mesh.height, phase, mesh.colours), JSON.stringify(k)).not.toThrow();
+          const traced = phaseCycles(mesh.height, phase, 0, 0, t);
+          const closed = handoffCost(model, region, adjacency);
+          const what = `${model.dim} on ${w}x${h} ${JSON.stringify(k)}`;
+          expect(traced.cycles, what).toBe(closed.cycles);
+          expect(traced.hops, what).toBe(closed.hops);
+          expect(traced.ramps, what).toBe(closed.ramps);
+          expect(traced.serialisation, what).toBe(closed.serialisation);
+          // Words over links: each item crosses |end − origin| links.
+          const words = phase.rounds.flatMap((r) => r.streams).flatMap((s) => s.items).reduce((n, it) => n + Math.abs(it.end - it.origin), 0);
+          expect(words, what).toBe(closed.linkWords);
+        }
+        // Regions that do not touch are refused.
+        expect(() => compileRegionHandoff(model, region, mesh, { x: 0, y: 0 }, { x: 2 * w, y: 0 }, { src: 0, dst: 1 })).toThrow(/not neighbours/);
+      }
+    }
   });
 });
