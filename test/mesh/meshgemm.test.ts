@@ -3,7 +3,7 @@ import { runMeshGemm } from '../../src/engines/gemm-runtime.ts';
 import { GpuResources } from '../../src/gpu/resources.ts';
 import { meshFromPreset } from '../../src/mesh/config.ts';
 import { firstDifference } from '../../src/mesh/fabric.ts';
-import { compileMeshGemm, meshGemmCycles, ringShiftCost, summaCycles } from '../../src/mesh/programs/meshgemm.ts';
+import { compileMeshGemm, meshGemmClosed, meshGemmCycles, ringShiftCost, summaCycles } from '../../src/mesh/programs/meshgemm.ts';
 import { Rng } from '../../src/model/rng.ts';
 import { testGpu } from '../helpers/gpu.ts';
 
@@ -54,6 +54,19 @@ describe('MeshGEMM in closed form', () => {
     // O(1) routes per core against one per source along its row and column.
     expect(cannon.routesPerCore).toBe(4);
     expect(summa.routesPerCore).toBe(128);
+  });
+
+  it('its closed form (no program compiled) equals the compiled phases\' cycles', () => {
+    for (const t of [{ hop: 1, ramp: 8, bw: 1 }, { hop: 3, ramp: 2, bw: 2 }]) {
+      for (const [w, h, M, K, N] of [[1, 1, 3, 4, 2], [2, 2, 5, 5, 5], [3, 3, 10, 4, 5], [4, 4, 8, 8, 8], [6, 7, 13, 11, 9], [9, 9, 40, 30, 20]]) {
+        const mesh = meshFromPreset('wse-3', w, h);
+        const g = compileMeshGemm(mesh, M, K, N);
+        const c = meshGemmCycles(g, t, mesh.flopsPerCoreCycle);
+        const closed = meshGemmClosed(g.P, M, K, N, t, mesh.flopsPerCoreCycle);
+        expect(closed.fabric, `${w}x${h} ${M}x${K}x${N}`).toBeCloseTo(c.fabric, 9);
+        expect(closed.compute).toBe(c.compute);
+      }
+    }
   });
 
   it('refuses tiles that do not fit a core, and bad sizes, in one line', () => {

@@ -152,6 +152,23 @@ export function meshGemmCycles(g: MeshGemm, t: FabricTiming, flopsPerCycle: numb
 }
 
 /**
+ * MeshGEMM's modelled cycles on a P × P grid without compiling it (any size, e.g. a whole wafer):
+ * every shift round's slowest word is the last of its tile, (m − 1) / bw cycles behind the first,
+ * two hops from home (one on a grid of 2) and one delivery; the alignment is P − 1 row rounds and
+ * P − 1 column rounds, and so are the shifts. Equal to meshGemmCycles of the compiled program.
+ */
+export function meshGemmClosed(P: number, M: number, K: number, N: number, t: FabricTiming, flopsPerCycle: number): GemmCycles {
+  const mt = ceil(M, P);
+  const kt = ceil(K, P);
+  const nt = ceil(N, P);
+  const hops = P >= 3 ? 2 : 1;
+  const round = (m: number) => (m > 0 ? (m - 1) / t.bw + hops * t.hop + t.ramp : 0);
+  const fabric = P > 1 ? 2 * (P - 1) * (round(mt * kt) + round(kt * nt)) : 0;
+  const compute = (P * 2 * mt * kt * nt) / flopsPerCycle;
+  return { fabric, compute, total: fabric + compute, routesPerCore: P > 1 ? 4 : 0 };
+}
+
+/**
  * SUMMA on a W × H mesh, in closed form (modelled only): C's tiles stay put, ⌈M/H⌉ × ⌈N/W⌉ per
  * core; K is cut into max(W, H) panels, and at step k the core holding A's panel k in each row
  * multicasts it along the row, and the one holding B's panel k in each column down the column
