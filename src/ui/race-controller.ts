@@ -265,8 +265,13 @@ export class RaceController implements ReactiveController {
     return covered([this.tracks.mesh, this.tracks.gpu], Math.min(next, Math.max(this.finish('mesh'), this.finish('gpu'))), !this.decoded);
   }
 
+  /** Plays the race; once it has finished, plays it again from the start (the same tokens, e.g. in slow motion). */
   play(): void {
-    if (!this.runnable || this.playing || this.done) return;
+    if (!this.runnable || this.playing) return;
+    if (this.done) {
+      this.playback.reset();
+      this.revealed = { mesh: 0, gpu: 0 };
+    }
     this.phase = null;
     this.playback.play();
   }

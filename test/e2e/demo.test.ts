@@ -103,7 +103,9 @@ describe('the demo in headless Chromium', () => {
     });
     expect(atWaferFinish.mesh).toBe(atWaferFinish.meshTotal);
     expect(atWaferFinish.gpu).toBeLessThan(atWaferFinish.meshTotal / 2);
-    await page.screenshot({ path: resolve(SHOTS, 'race.png'), fullPage: true });
+    // The README's hero: the GPU a third of the way, the wafer long done.
+    await expect.poll(async () => Number((await page.locator('[data-testid=generated-text][data-engine=gpu]').getAttribute('data-count')) ?? 0), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(8);
+    await page.screenshot({ path: resolve(SHOTS, 'race.png') });
     // The scale is on screen, and the slower pane takes 10-60 s of it at 1x.
     const clock = page.locator('[data-testid=race-clock]');
     expect(await page.locator('[data-testid=race-scale]').innerText()).toMatch(/^1 s on screen = [\d.]+ (ms|µs|ns|s) of modelled time \([\d,.]+× slower than real time\)$/);
@@ -300,7 +302,8 @@ describe('the demo in headless Chromium', () => {
     expect(Number(await figure(page, 'fit.totalWeightBytes'))).toBe(fit.total_weight_bytes);
     expect(Number(await figure(page, 'fit.cores'))).toBe(64);
     const l8 = cliJson('predict', '--model', 'llama-3.1-8b', '--hardware', 'wse-3');
-    expect(Number(await figure(page, 'l8wse.tokensPerS'))).toBe(l8.tokens_per_s);
+    // predict rounds to four significant figures: the page's and the CLI's agree to that (the page runs in Chromium's V8).
+    expect(Math.abs(Number(await figure(page, 'l8wse.tokensPerS')) / l8.tokens_per_s - 1)).toBeLessThan(1e-3);
     expect(await check(2)).toEqual({ correct: 'true', answer: 2 });
     expect((await check(0)).correct).toBe('false');
     expect(await axeProblems(page)).toEqual([]);
@@ -336,7 +339,7 @@ describe('the demo in headless Chromium', () => {
       await expect.poll(async () => p.locator('[data-testid=lesson-body] [data-figure]:not([data-figure^=live]):not([data-figure^=calc])[data-raw=""]').count(), { timeout: 150_000 }).toBe(0);
       if (n === 7) {
         const h = cliJson('predict', '--model', 'llama-3.1-70b', '--hardware', 'h100', '--chips', '8', '--precision', 'fp8');
-        await expect.poll(async () => Number(await p.locator('[data-testid=lesson] [data-figure="h70.tokensPerS"]').first().getAttribute('data-raw')), { timeout: 60_000 }).toBe(h.tokens_per_s);
+        await expect.poll(async () => Math.abs(Number(await p.locator('[data-testid=lesson] [data-figure="h70.tokensPerS"]').first().getAttribute('data-raw')) / h.tokens_per_s - 1), { timeout: 60_000 }).toBeLessThan(1e-3);
         expect(p.url()).toMatch(/race=llama-8b/);
       }
       // Its try-this step runs.

@@ -239,7 +239,7 @@ export class WmApp extends LitElement {
         : ''}
       <section class="card" aria-label="settings and playback">
         <wm-controls .catalog=${r.catalog} .state=${s} .playing=${r.playback.playing} .busy=${!!r.loading} .canRun=${r.runnable && !r.loading && !r.stepping}
-          .canStep=${!r.real} @settings=${this.onSettings} @action=${this.onAction}></wm-controls>
+          .canStep=${!r.real} .finished=${r.done} @settings=${this.onSettings} @action=${this.onAction}></wm-controls>
         ${r.loading ? html`<div class="loading" role="status">${r.loading.stage} <progress aria-label="loading" value=${r.loading.fraction}></progress></div>` : ''}
       </section>
       ${this.raceSection()}

@@ -42,6 +42,7 @@ export class WmControls extends LitElement {
     busy: { type: Boolean },
     canRun: { type: Boolean },
     canStep: { type: Boolean },
+    finished: { type: Boolean },
     dropping: { state: true },
     fileNames: { state: true },
   };
@@ -53,6 +54,7 @@ export class WmControls extends LitElement {
     this.busy = false;
     this.canRun = false;
     this.canStep = false;
+    this.finished = false;
     this.dropping = false;
     this.fileNames = [];
   }
@@ -69,6 +71,8 @@ export class WmControls extends LitElement {
   declare canRun: boolean;
   /** The steps may run (the emulated race, not a replay). */
   declare canStep: boolean;
+  /** The race has finished: play plays it again. */
+  declare finished: boolean;
   private declare dropping: boolean;
   private declare fileNames: string[];
   private files: File[] = [];
@@ -188,7 +192,7 @@ export class WmControls extends LitElement {
         <button type="submit" class="primary" data-testid="apply" ?disabled=${this.busy}>load</button>
       </form>
       <div class="bar" role="toolbar" aria-label="playback">
-        <button class="primary" data-testid="play" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'play')}>▶ play</button>
+        <button class="primary" data-testid="play" ?disabled=${!this.canRun || this.playing} @click=${() => this.emit('action', 'play')}>${this.finished ? '↻ play again' : '▶ play'}</button>
         <button data-testid="pause" ?disabled=${!this.playing} @click=${() => this.emit('action', 'pause')}>❚❚ pause</button>
         <button data-testid="step-token" ?disabled=${!this.canRun || !this.canStep || this.playing} @click=${() => this.emit('action', 'token')}>step one token</button>
         <button data-testid="step-phase" ?disabled=${!this.canRun || !this.canStep || this.playing} @click=${() => this.emit('action', 'phase')}>step one phase</button>
