@@ -32,6 +32,23 @@ describe('MeshGEMM in closed form', () => {
     expect(ringShiftCost(1, 3).rampWords).toBe(0);
   });
 
+  it('a core carries six colours over the product: on each axis its tile out, a tile in, and one passing through', () => {
+    const g = compileMeshGemm(meshFromPreset('wse-3', 6, 6), 6, 6, 6);
+    // The shift phase: count, per core, the streams whose span covers it.
+    const per = new Map<number, number>();
+    for (const r of g.phases[1].rounds) {
+      for (const st of r.streams) {
+        const lo = Math.min(st.first, ...st.items.map((i) => i.end));
+        const hi = Math.max(st.first, ...st.items.map((i) => i.end));
+        for (let p = lo; p <= hi; p++) {
+          const core = st.axis === 'row' ? st.line * 6 + p : p * 6 + st.line;
+          per.set(core, (per.get(core) ?? 0) + 1);
+        }
+      }
+    }
+    expect(Math.max(...per.values())).toBe(6);
+  });
+
   it('aligns row i of A by i and column j of B by j: every link of the alignment carries (P−1)… words as the rounds say', () => {
     const g = compileMeshGemm(meshFromPreset('wse-3', 4, 4), 8, 8, 8);
     expect([g.mt, g.kt, g.nt]).toEqual([2, 2, 2]);
@@ -52,7 +69,7 @@ describe('MeshGEMM in closed form', () => {
     const s2 = summaCycles(small, 512, 512, 512, t);
     expect(s2.fabric).toBeLessThan(c2.fabric);
     // O(1) routes per core against one per source along its row and column.
-    expect(cannon.routesPerCore).toBe(4);
+    expect(cannon.routesPerCore).toBe(6);
     expect(summa.routesPerCore).toBe(128);
   });
 

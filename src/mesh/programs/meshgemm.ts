@@ -7,7 +7,7 @@ import { ringOrder } from '../ring.ts';
 /**
  * MeshGEMM (WaferLLM, OSDI 2025): C = A · B on a P × P grid of cores by Cannon's algorithm, with
  * the cyclic shifts along WaferLLM's interleaved ring, so that every shift moves a tile at most
- * two hops and every core needs O(1) routes.
+ * two hops and every core needs O(1) routes (six, whatever P).
  *
  * The grid is logical: physical column x of a row is logical column ℓ(x), its place in the folded
  * ring 0, 2, 4, …, 5, 3, 1 (and the same for rows), so logical neighbours — the wrap-around
@@ -147,8 +147,7 @@ export interface GemmCycles {
 export function meshGemmCycles(g: MeshGemm, t: FabricTiming, flopsPerCycle: number): GemmCycles {
   const fabric = g.phases.reduce((n, p) => n + phaseCycles(g.mesh.height, p, 0, -1, t).cycles, 0);
   const compute = (g.P * 2 * g.mt * g.kt * g.nt) / flopsPerCycle;
-  // A ring link each way along its row and its column, whatever P.
-  return { fabric, compute, total: fabric + compute, routesPerCore: g.P > 1 ? 4 : 0 };
+  return { fabric, compute, total: fabric + compute, routesPerCore: shiftRoutes(g.P) };
 }
 
 /**
@@ -165,7 +164,15 @@ export function meshGemmClosed(P: number, M: number, K: number, N: number, t: Fa
   const round = (m: number) => (m > 0 ? (m - 1) / t.bw + hops * t.hop + t.ramp : 0);
   const fabric = P > 1 ? 2 * (P - 1) * (round(mt * kt) + round(kt * nt)) : 0;
   const compute = (P * 2 * mt * kt * nt) / flopsPerCycle;
-  return { fabric, compute, total: fabric + compute, routesPerCore: P > 1 ? 4 : 0 };
+  return { fabric, compute, total: fabric + compute, routesPerCore: shiftRoutes(P) };
+}
+
+/**
+ * Colours a core's router carries over a MeshGEMM, whatever P: on each axis the tile it sends, the
+ * one it receives and (P ≥ 3) the one two hops long passing through it — 6 in all (4 on a grid of 2).
+ */
+export function shiftRoutes(P: number): number {
+  return P >= 3 ? 6 : P === 2 ? 4 : 0;
 }
 
 /**
