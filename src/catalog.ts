@@ -85,7 +85,7 @@ const WSE3_CORE = {
   wordsPerLinkCycle: fig(1, `one 32-bit wavelet per link per cycle each way: ${SDK}`),
   cyclesPerHop: fig(1, `about one cycle per hop: ${SDK}`),
   cyclesPerRamp: fig(8, `${RAMP}`, true),
-  flopsPerCoreCycle: fig(32, `125 PFLOPS (16-bit, ${SEED}) / 900,000 cores / 1.1 GHz ≈ 126 16-bit FLOP per core-cycle; we assume a quarter, 32, for f32`, true),
+  flopsPerCoreCycle: fig(32, `f32, dense: 125 PFLOPS (16-bit, ${SEED}; the table does not say whether it is dense or counts sparsity, and the H100's 3.958 PFLOPS beside it is FP8 with sparsity) / 900,000 cores / 1.1 GHz ≈ 126 16-bit FLOP per core-cycle; we assume a quarter, 32, for f32 dense, and predict twice that, 64, for 16-bit and 8-bit values`, true),
   fullWidth: fig(762, "the SDK's WSE-3 fabric is 762 × 1172 (WaferLLM's compile.py)"),
   fullHeight: fig(1172, "the SDK's WSE-3 fabric is 762 × 1172 (WaferLLM's compile.py)"),
   waferToWaferSeconds: fig(5e-6, 'one activation hand-off between wafers (network hop + I/O)', true),
@@ -120,9 +120,9 @@ const H100 = {
   hbmBytes: fig(80e9, `${H100_DS}: 80 GB HBM3`),
   hbmBytesPerS: fig(3.35e12, `${H100_DS}: 3.35 TB/s; ${SEED}`),
   l2Bytes: fig(50e6, `50 MB: ${SEED}; NVIDIA H100 architecture whitepaper`),
-  fp32Flops: fig(67e12, `${H100_DS}: 67 TFLOPS FP32`),
+  fp32Flops: fig(67e12, `${H100_DS}: 67 TFLOPS FP32 (dense; no sparsity at FP32)`),
   fp16Flops: fig(989e12, `${H100_DS}: 989 TFLOPS dense BF16 (1,979 with sparsity)`),
-  fp8Flops: fig(1979e12, `${H100_DS}: 1,979 TFLOPS dense FP8 (3,958 with sparsity)`),
+  fp8Flops: fig(1979e12, `${H100_DS}: 1,979 TFLOPS dense FP8 (3,958 with sparsity: the seed table's 3.958 PFLOPS)`),
   launchSeconds: GRAPH_NODE,
   graphLaunchSeconds: GRAPH_REPLAY,
   linkBytesPerS: fig(450e9, `${H100_DS}: NVLink 900 GB/s per GPU, 450 each way`),
@@ -135,7 +135,7 @@ const H200 = {
   hbmBytes: fig(141e9, `${H200_DS}: 141 GB HBM3e`),
   hbmBytesPerS: fig(4.8e12, `${H200_DS}: 4.8 TB/s`),
   l2Bytes: fig(50e6, 'the H100 die (same GH100 chip; the H200 datasheet does not list its L2)', true),
-  fp32Flops: fig(67e12, `${H200_DS}: 67 TFLOPS FP32`),
+  fp32Flops: fig(67e12, `${H200_DS}: 67 TFLOPS FP32 (dense; no sparsity at FP32)`),
   fp16Flops: fig(989e12, `${H200_DS}: 989 TFLOPS dense BF16 (1,979 with sparsity)`),
   fp8Flops: fig(1979e12, `${H200_DS}: 1,979 TFLOPS dense FP8 (3,958 with sparsity)`),
   linkBytesPerS: fig(450e9, `${H200_DS}: NVLink 900 GB/s per GPU, 450 each way`),
@@ -146,7 +146,7 @@ const B200 = {
   hbmBytes: fig(180e9, `${B200_DS}: 1,440 GB / 8 = 180 GB per GPU`),
   hbmBytesPerS: fig(8e12, `${B200_DS}: 64 TB/s / 8 = 8 TB/s per GPU`),
   l2Bytes: fig(50e6, 'not in the datasheet; the H100 L2 size assumed (it only decides whether weights could stay on chip, and none do)', true),
-  fp32Flops: fig(80e12, `${B200_DS}: 80 TFLOPS FP32`),
+  fp32Flops: fig(80e12, `${B200_DS}: 80 TFLOPS FP32 (dense)`),
   fp16Flops: fig(2250e12, `${B200_DS}: 2,250 TFLOPS dense BF16 (4,500 with sparsity)`),
   fp8Flops: fig(4500e12, `${B200_DS}: 4,500 TFLOPS dense FP8 (9,000 with sparsity)`),
   launchSeconds: GRAPH_NODE,
@@ -160,9 +160,9 @@ const A100 = {
   hbmBytes: fig(80e9, `${A100_DS}: 80 GB HBM2e`),
   hbmBytesPerS: fig(2.039e12, `${A100_DS}: 2,039 GB/s`),
   l2Bytes: fig(40e6, 'NVIDIA A100 architecture whitepaper: 40 MB L2'),
-  fp32Flops: fig(19.5e12, `${A100_DS}: 19.5 TFLOPS FP32`),
+  fp32Flops: fig(19.5e12, `${A100_DS}: 19.5 TFLOPS FP32 (dense; no sparsity at FP32)`),
   fp16Flops: fig(312e12, `${A100_DS}: 312 TFLOPS dense BF16 (624 with sparsity)`),
-  fp8Flops: fig(312e12, `${A100_DS}: no FP8 on Ampere; 1-byte weights (int8 weight-only) are multiplied at the BF16 rate, 312 TFLOPS`),
+  fp8Flops: fig(312e12, `${A100_DS}: no FP8 on Ampere; 1-byte weights (int8 weight-only) are multiplied at the dense BF16 rate, 312 TFLOPS (624 with sparsity)`),
   launchSeconds: GRAPH_NODE,
   graphLaunchSeconds: GRAPH_REPLAY,
   linkBytesPerS: fig(300e9, `${A100_DS}: NVLink 600 GB/s per GPU, 300 each way`),
@@ -174,9 +174,9 @@ const MI300X = {
   hbmBytes: fig(192e9, `${MI300X_DS}: 192 GB HBM3`),
   hbmBytesPerS: fig(5.3e12, `${MI300X_DS}: 5.3 TB/s peak`),
   l2Bytes: fig(256e6, `${MI300X_DS}: 256 MB AMD Infinity Cache (last level)`),
-  fp32Flops: fig(163.4e12, `${MI300X_DS}: 163.4 TFLOPS FP32 matrix`),
-  fp16Flops: fig(1307.4e12, `${MI300X_DS}: 1,307.4 TFLOPS dense FP16/BF16`),
-  fp8Flops: fig(2614.9e12, `${MI300X_DS}: 2,614.9 TFLOPS dense FP8`),
+  fp32Flops: fig(163.4e12, `${MI300X_DS}: 163.4 TFLOPS FP32 matrix (dense)`),
+  fp16Flops: fig(1307.4e12, `${MI300X_DS}: 1,307.4 TFLOPS dense FP16/BF16 (2,614.9 with sparsity)`),
+  fp8Flops: fig(2614.9e12, `${MI300X_DS}: 2,614.9 TFLOPS dense FP8 (5,229.8 with sparsity)`),
   launchSeconds: fig(GRAPH_NODE.value, `HIP graphs assumed to cost what CUDA graphs do: ${GRAPH_NODE.source}`, true),
   graphLaunchSeconds: fig(GRAPH_REPLAY.value, `HIP graphs assumed to cost what CUDA graphs do: ${GRAPH_REPLAY.source}`, true),
   linkBytesPerS: fig(448e9, `${MI300X_DS}: 7 Infinity Fabric links of 128 GB/s (bidirectional) per GPU, 448 GB/s each way in all`),
@@ -188,7 +188,7 @@ const TRAINIUM2 = {
   hbmBytes: fig(96 * 2 ** 30, `${TRN2_DS}: 96 GiB`),
   hbmBytesPerS: fig(2.9e12, `${TRN2_DS}: 2.9 TB/s`),
   l2Bytes: fig(24 * 2 ** 20, 'on-chip SBUF: 24 MiB per chip (8 NeuronCores × 24 MiB ÷ 8 assumed; the NKI guide gives per-core SBUF, not a chip cache)', true),
-  fp32Flops: fig(181e12, `${TRN2_DS}: 181 FP32 TFLOPS`),
+  fp32Flops: fig(181e12, `${TRN2_DS}: 181 FP32 TFLOPS (dense)`),
   fp16Flops: fig(667e12, `${TRN2_DS}: 667 BF16/FP16 TFLOPS dense`),
   fp8Flops: fig(1299e12, `${TRN2_DS}: 1,299 FP8 TFLOPS dense`),
   launchSeconds: fig(GRAPH_NODE.value, `the Neuron runtime runs a compiled graph per step; assumed to cost what a CUDA graph node does: ${GRAPH_NODE.source}`, true),
@@ -217,7 +217,94 @@ const scaled = (f: GpuFigures, k: number, why: string): GpuFigures => {
   };
 };
 
+/**
+ * The links a KV cache crosses between machines in a disaggregated pair: the network between the
+ * prefill machine and the decode machine's system, and a wafer's system I/O at its edge. Sourced
+ * where a source gives the figure, `assumed` otherwise.
+ */
+export interface LinkFigures {
+  readonly name: string;
+  readonly bytesPerS: Figure;
+  readonly latencyS?: Figure;
+}
+
+const LINKS = {
+  network: {
+    name: 'EFA between instances (Trn1n.32xlarge: 1,600 Gb/s)',
+    bytesPerS: fig(1600e9 / 8, 'AWS Neuron documentation, Trn1/Trn1n architecture: EFA bandwidth 1,600 Gbps per Trn1n.32xlarge'),
+    latencyS: fig(15e-6, 'no figure published that we found for one EFA message: assumed 15 µs', true),
+  },
+  waferEdge: {
+    name: 'CS-3 system I/O (1.2 Tb/s)',
+    bytesPerS: fig(1.2e12 / 8, 'ALCF AI-testbed tutorial (SC24): each CS system provides 1.2 Tbps of I/O to and from the chip (12 × 100 GbE)'),
+  },
+} satisfies Record<string, LinkFigures>;
+
+/**
+ * A preset's footprint for the serving view (`predict --serve`): chips per system, the system's
+ * power and rack units. `predict` divides them per chip and prints them; flags override them.
+ */
+export interface SystemFigures {
+  readonly name: string;
+  readonly chips: Figure;
+  readonly powerW: Figure;
+  readonly rackUnits: Figure;
+}
+
+const SYSTEMS: Record<string, SystemFigures> = {
+  'wse-3': {
+    name: 'Cerebras CS-3 (one WSE-3)',
+    chips: fig(1, 'one wafer per CS system (ALCF AI-testbed tutorial, SC24: "each WSE is housed within a CS system")'),
+    powerW: fig(23e3, 'not in a source we could read: the CS-1 draws about 20 kW at peak (AnandTech on the CS-1 at LLNL); 23 kW assumed for the CS-3', true),
+    rackUnits: fig(15, "the CS-1 occupies 15 rack units, a third of a rack (Cerebras via croysdale.net, \"Powering and Cooling a Wafer Scale Die\"); the CS-3 assumed the same form factor", true),
+  },
+  'wse-2': {
+    name: 'Cerebras CS-2 (one WSE-2)',
+    chips: fig(1, 'one wafer per CS system'),
+    powerW: fig(23e3, 'assumed as the CS-3 (the CS-1 draws about 20 kW at peak: AnandTech)', true),
+    rackUnits: fig(15, 'the CS-1 occupies 15 rack units (croysdale.net); the CS-2 assumed the same form factor', true),
+  },
+  'h100': {
+    name: 'NVIDIA DGX H100 (8 GPUs)',
+    chips: fig(8, 'NVIDIA DGX H100 datasheet: 8 H100 GPUs'),
+    powerW: fig(10.2e3, 'NVIDIA DGX H100 datasheet: ~10.2 kW max system power'),
+    rackUnits: fig(8, 'NVIDIA DGX H100 datasheet: 8U rackmount'),
+  },
+  'h200': {
+    name: 'NVIDIA DGX H200 (8 GPUs)',
+    chips: fig(8, 'NVIDIA DGX H200 datasheet: 8 H200 GPUs'),
+    powerW: fig(10.2e3, 'NVIDIA DGX H200 datasheet: ~10.2 kW max system power'),
+    rackUnits: fig(8, 'NVIDIA DGX H200 datasheet: 8U rackmount (the DGX H100 chassis)'),
+  },
+  'b200': {
+    name: 'NVIDIA DGX B200 (8 GPUs)',
+    chips: fig(8, 'NVIDIA DGX B200 datasheet: 8 B200 GPUs'),
+    powerW: fig(14.3e3, 'NVIDIA DGX B200 datasheet: ~14.3 kW max system power'),
+    rackUnits: fig(10, 'NVIDIA DGX B200 datasheet: 10U rackmount'),
+  },
+  'a100': {
+    name: 'NVIDIA DGX A100 (8 GPUs)',
+    chips: fig(8, 'NVIDIA DGX A100 datasheet: 8 A100 GPUs'),
+    powerW: fig(6.5e3, 'NVIDIA DGX A100 datasheet: 6.5 kW max system power'),
+    rackUnits: fig(6, 'NVIDIA DGX A100 datasheet: 6U rackmount'),
+  },
+  'mi300x': {
+    name: 'an 8-GPU MI300X server',
+    chips: fig(8, 'AMD Instinct MI300X platform: 8 OAM GPUs per board'),
+    powerW: fig(10.2e3, 'AMD MI300X data sheet: 750 W per GPU (6 kW for 8); the server around them assumed like a DGX H100, 10.2 kW in all', true),
+    rackUnits: fig(8, 'assumed like a DGX H100: 8U', true),
+  },
+  'trainium2': {
+    name: 'a Trn2 server (16 Trainium2)',
+    chips: fig(16, 'AWS: a trn2.48xlarge instance has 16 Trainium2 chips'),
+    powerW: fig(8e3, 'not published that we found: 500 W a chip with its share of the host assumed, 8 kW for 16', true),
+    rackUnits: fig(8, 'not published that we found: 8U for 16 chips assumed', true),
+  },
+};
+
 export const CATALOG = {
+  links: LINKS,
+  systems: SYSTEMS,
   hardware: [
     {
       id: 'wse-3',
@@ -241,7 +328,7 @@ export const CATALOG = {
         wordsPerLinkCycle: fig(1, `one 32-bit wavelet per link per cycle each way: ${SDK}`),
         cyclesPerHop: fig(1, `about one cycle per hop: ${SDK}`),
         cyclesPerRamp: fig(8, RAMP, true),
-        flopsPerCoreCycle: fig(32, 'no per-core rate published that we found: assumed the same as the wse-3 preset', true),
+        flopsPerCoreCycle: fig(32, 'f32, dense: no per-core rate published that we found: assumed the same as the wse-3 preset', true),
         fullWidth: fig(757, "the SDK's WSE-2 fabric is 757 × 996 (WaferLLM's Decode/WSE-2/compile.py: --fabric-dims=757,996 --fabric-offsets=4,1), ≤ 750 × 994 usable"),
         fullHeight: fig(996, "the SDK's WSE-2 fabric is 757 × 996 (WaferLLM's Decode/WSE-2/compile.py: --fabric-dims=757,996 --fabric-offsets=4,1), ≤ 750 × 994 usable"),
         waferToWaferSeconds: WSE3_CORE.waferToWaferSeconds,

@@ -1,31 +1,15 @@
+import { CATALOG } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { kvDim } from '../model/config.ts';
 import type { Decodable } from './generate.ts';
 import type { KvImport, Machine } from './machine.ts';
 
-/** A figure with where it comes from; `assumed` when no source gives it. */
-interface Sourced {
-  readonly value: number;
-  readonly source: string;
-  readonly assumed?: boolean;
-}
-
 /**
  * The links a disaggregated hand-off crosses, at the preset hardware: the network between the
  * prefill machine and the wafer's system, then the wafer's edge I/O. The KV cache crosses both;
- * the slower one sets the time.
+ * the slower one sets the time. The figures and their sources live in the catalog (`CATALOG.links`).
  */
-export const HANDOFF_LINKS = {
-  network: {
-    name: 'EFA between instances (Trn1n.32xlarge: 1,600 Gb/s)',
-    bytesPerS: { value: 1600e9 / 8, source: 'AWS Neuron documentation, Trn1/Trn1n architecture: EFA bandwidth 1,600 Gbps per Trn1n.32xlarge' } as Sourced,
-    latencyS: { value: 15e-6, source: 'no figure published that we found for one EFA message: assumed 15 µs', assumed: true } as Sourced,
-  },
-  waferEdge: {
-    name: 'CS-3 system I/O (1.2 Tb/s)',
-    bytesPerS: { value: 1.2e12 / 8, source: 'ALCF AI-testbed tutorial (SC24): each CS system provides 1.2 Tbps of I/O to and from the chip (12 × 100 GbE)' } as Sourced,
-  },
-} as const;
+export const HANDOFF_LINKS = CATALOG.links;
 
 /** One hand-off of a disaggregated generation: the prompt prefilled on one machine, its KV cache taken over by the other. */
 export interface Handoff {
