@@ -112,6 +112,25 @@ describe('the placement search (stories260K on a 24 x 32 wafer of WSE-3 cores)',
     expect(tiny.tried[0].option.why).toMatch(/core \(\d+,\d+\) of a 4x4 region holding 5 layer\(s\) and 1 table\(s\) with a 64-position KV cache needs \d+ of 49152 bytes/);
   });
 
+  it('on two wafers: each wafer its own regions (3 and 2 layers, a table region on each end), hand-offs within each wafer, no id return counted', () => {
+    const two = searchPlacements({ model: stories, wafer, chips: 2, context: 64, valueBytes: 4, algorithm: 'ktree', request: { kind: 'pipelined', layersPerRegion: 1 } });
+    const own = two.tried.filter((t) => t.option.fits && t.option.tables === 'own regions');
+    expect(own.length).toBeGreaterThan(0);
+    for (const t of own) {
+      const o = t.option;
+      const region = makeMesh({ ...wafer, width: o.region.width, height: o.region.height });
+      // Wafer 0: table, L0, L1, L2; wafer 1: L3, L4, table.
+      expect(o.regions_per_wafer).toBe(4);
+      expect(o.handoffs!.count).toBe(3 + 2);
+      const p = tokenParts(fabricTokenCycles(makeConfig({ ...stories, nLayers: 1, seqLen: 64 }), region, 63, 'ktree', 1, 64));
+      const sumsq = fabricTokenCycles(makeConfig({ ...stories, nLayers: 1, seqLen: 64 }), region, 63, 'ktree', 1, 64).passes.embed_sumsq;
+      let hand = ZERO;
+      for (const n of [4, 3]) for (let k = 0; k + 1 < n; k++) hand = add(hand, add(sumsq, snake(k, o.grid!.down).col !== snake(k + 1, o.grid!.down).col ? handoffCost(stories, region, 'horizontal') : handoffCost(stories, region, 'vertical')));
+      expect(o.handoffs!.cycles, o.label).toBeCloseTo(hand.cycles, 6);
+      expect(o.cycles, o.label).toBeCloseTo(p.front.cycles + stories.nLayers * p.layer.cycles + p.head.cycles + hand.cycles, 6);
+    }
+  });
+
   it('forces a kind with a request, G layers a region with pipelined:G', () => {
     const g = searchPlacements({ model: stories, wafer, chips: 1, context: 64, valueBytes: 4, algorithm: 'ktree', request: { kind: 'pipelined', layersPerRegion: 2 } });
     expect(g.tried.every((t) => t.option.kind === 'pipelined' && t.option.layers_per_region === 2)).toBe(true);
