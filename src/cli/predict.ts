@@ -83,7 +83,7 @@ export function placementTable(p: Prediction): string {
     ...rows.map(line),
   ];
   const hidden = all.length - shown.length;
-  if (hidden > 0) out.push(`${hidden} more tried (${fitting.length} fit in all, ${unfit.length} do not; --json lists every one)`);
+  if (hidden > 0) out.push(`${hidden} more tried (${fitting.length} fit in all, ${unfit.length} do not, the nearest misses below; --json lists every one)`);
   for (const x of unfit.filter((u) => !shown.includes(u)).slice(0, 3)) out.push(`  does not fit: ${x.label}: ${x.why}`);
   for (const x of shown.filter((u) => !u.fits)) out.push(`  does not fit: ${x.label}: ${x.why}`);
   return out.join('\n');

@@ -102,7 +102,7 @@ export interface Evaluated {
 
 export interface SearchResult {
   readonly best?: Evaluated;
-  /** Every placement tried, fitting ones first from the fastest. */
+  /** Every placement tried: those that fit from the fastest, then those that do not from the nearest miss. */
   readonly tried: Evaluated[];
 }
 
@@ -352,6 +352,7 @@ function search(input: SearchInput): SearchResult {
     }
   }
   const fitting = tried.filter((t) => t.cost).sort((a, b) => a.cost!.cycles - b.cost!.cycles);
-  const rest = tried.filter((t) => !t.cost);
+  // Those that do not fit, the nearest misses first (the least SRAM short on the fullest core).
+  const rest = tried.filter((t) => !t.cost).sort((a, b) => a.option.fullest_core_bytes - b.option.fullest_core_bytes);
   return { best: fitting[0], tried: [...fitting, ...rest] };
 }
