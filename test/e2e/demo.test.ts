@@ -332,7 +332,7 @@ describe('the demo in headless Chromium', () => {
     // Lessons 4 to 8, each from its URL: title, numbers filled in, the question answerable, the next link.
     const titles: string[] = [];
     for (let n = 4; n <= 8; n++) {
-      const { page: p, errors: e } = await open(`?lesson=${n}`);
+      const { page: p, errors: e } = await open(`?lesson=${n}&tokens=8`);
       const l = p.locator('[data-testid=lesson]');
       await expect.poll(() => l.getAttribute('data-lesson'), { timeout: 60_000 }).toBe(String(n));
       titles.push(await p.locator('[data-testid=lesson-title]').innerText());
@@ -401,13 +401,14 @@ describe('the demo in headless Chromium', () => {
     expect(await page.locator('[data-testid=error]').innerText()).toMatch(/^bad-checkpoint: /);
     expect(await page.locator('[data-testid=fit-report]').count()).toBe(0);
     expect(await page.locator('[data-testid=phase-label]').textContent()).toBe('the wafer, before the first token');
-    const painted = await page.locator('[data-testid=wafer-canvas]').evaluate((c: HTMLCanvasElement) => {
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
-      return n;
-    });
-    expect(painted).toBe(0);
+    const painted = () =>
+      page.locator('[data-testid=wafer-canvas]').evaluate((c: HTMLCanvasElement) => {
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+        return n;
+      });
+    await expect.poll(painted, { timeout: 10_000 }).toBe(0);
     expect(errors).toEqual([]);
   });
 });

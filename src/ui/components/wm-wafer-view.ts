@@ -294,6 +294,8 @@ export class WmWaferView extends LitElement {
       this.coreHeat = null;
       this.activeLinks = 0;
       this.hover = -1;
+      const canvas = this.renderRoot.querySelector('canvas');
+      canvas?.getContext('2d')!.clearRect(0, 0, SIZE, SIZE);
       return;
     }
     const z = this.zoom;
