@@ -135,6 +135,7 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
   if (ar !== null) {
     const ids = allreduceIds(catalog);
     if (ids.includes(ar)) s.allreduce = ar;
+    else if (ar === 'tree' && ids.includes('ktree')) s.allreduce = 'ktree'; // the CLI's alias, so its links work here too
     else errors.push(`allreduce=${ar} is not ${orList(ids)}; using ${s.allreduce}`);
   }
   s.autoplay = q.get('autoplay') === '1';

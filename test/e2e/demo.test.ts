@@ -139,6 +139,7 @@ describe('the demo in headless Chromium', () => {
     await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer.png') });
     await page.locator('wm-gpu-view').screenshot({ path: resolve(SHOTS, 'gpu.png') });
     expect(await page.locator('[data-testid=no-webgpu]').count()).toBe(0);
+    expect(await page.locator('[data-testid=url-message]').count()).toBe(0);
     expect(await axeProblems(page)).toEqual([]);
     expect(errors).toEqual([]);
   });

@@ -46,6 +46,10 @@ describe('URL state', () => {
     ]);
   });
 
+  it("takes the CLI's alias tree for the K-tree, without a message", () => {
+    expect(parseState('?allreduce=tree', CATALOG)).toEqual({ state: { ...DEFAULT, allreduce: 'ktree' }, errors: [] });
+  });
+
   it('offers the random model once (it used to appear twice once chosen)', () => {
     const models = demoModels(CATALOG);
     expect(new Set(models).size).toBe(models.length);
