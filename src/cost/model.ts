@@ -64,16 +64,17 @@ export function meshTokenCost(trace: TokenTrace, mesh: MeshConfig, model: ModelC
  * once per token). The memory time is split between weights and KV cache in proportion to their
  * bytes. `tokens` > 1 is one step over that many positions at once (a speculative verification):
  * every weight and the cached K and V are still read once, the FLOPs are `tokens` times one
- * token's.
+ * token's. `streams` > 1 is a batch of that many streams (with `tokens` = streams): the weights
+ * read once for the batch, each stream's own K and V read, every stream's FLOPs.
  */
-export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, precision: Precision = 'fp32', e: EnergyCosts = ENERGY, tokens = 1): MachineCost {
+export function gpuTokenCost(model: ModelConfig, pos: number, hw: GpuHardware, precision: Precision = 'fp32', e: EnergyCosts = ENERGY, tokens = 1, streams = 1): MachineCost {
   const vb = BYTES_PER_VALUE[precision];
   const peak = hw.peakFlops[precision];
   const time = { 'HBM: weights': 0, 'HBM: KV cache': 0, 'compute': 0, 'kernel launches': hw.graphLaunchSeconds };
   let bytes = 0;
   let flops = 0;
   for (const k of baselineProgram(model, vb)) {
-    const kv = k.kvBytes(pos);
+    const kv = streams * k.kvBytes(pos);
     const mem = (k.weightBytes + kv) / hw.hbmBytesPerS;
     const comp = (tokens * k.flops(pos)) / peak;
     if (mem >= comp) {

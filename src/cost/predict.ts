@@ -72,6 +72,13 @@ export interface PredictOptions {
   /** Wafers: force a kind of placement (`--placement`); by default the fastest of all is taken. */
   placement?: PlacementRequest;
   speculative?: SpeculativeOptions;
+  /**
+   * Streams decoded together (a batch; default 1): each step advances every stream by one token.
+   * A GPU reads the weights once for the batch and each stream's KV cache; a wafer keeps its
+   * weights in place and streams the batch's activations through (compute and link serialisation
+   * times the batch, hop latency and ramp relays once), its SRAM holding every stream's KV cache.
+   */
+  batch?: number;
 }
 
 /**
@@ -170,8 +177,11 @@ export function predict(name: string, model: ModelConfig, hardware: string, opti
   }
   if (options.mesh && preset.kind !== 'wafer') throw new WafermeshError('bad-option', `--cores applies to wafers; ${preset.id} is not one`);
   const spec = options.speculative;
-  const tokens = spec ? (spec.draftTokens ?? SPECULATIVE_DEFAULTS.draftTokens) + 1 : 1;
-  const target = preset.kind === 'wafer' ? waferStep(name, model, hardware, chips, precision, context, tokens, options, catalog) : gpuStep(name, model, preset.id, chips, precision, context, tokens, catalog);
+  const batch = options.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 1e6) throw new WafermeshError('bad-option', `--streams ${batch} must be a whole number in 1…1000000`);
+  if (spec && batch > 1) throw new WafermeshError('bad-option', 'speculative decoding (--draft) is modelled for one stream; it cannot be combined with a batch of streams');
+  const tokens = spec ? (spec.draftTokens ?? SPECULATIVE_DEFAULTS.draftTokens) + 1 : batch;
+  const target = preset.kind === 'wafer' ? waferStep(name, model, hardware, chips, precision, context, tokens, options, catalog) : gpuStep(name, model, preset.id, chips, precision, context, tokens, catalog, batch);
   if (options.placement && preset.kind !== 'wafer') throw new WafermeshError('bad-option', `--placement applies to wafers; ${preset.id} is not one`);
   const placed = target.placement ? { placement: target.placement, placements: target.placements } : {};
   const base = { model: name, hardware, chips, precision, context, ...(options.mesh ? { mesh: { width: options.mesh.width, height: options.mesh.height } } : {}), ...placed };
@@ -216,7 +226,8 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
   const vb = BYTES_PER_VALUE[precision];
   const pos = context - 1;
   const weightsTotal = parameterCount(model) * vb;
-  const kvTotal = 2 * model.nLayers * context * kvDim(model) * vb;
+  const streams = options.batch ?? 1;
+  const kvTotal = 2 * model.nLayers * context * streams * kvDim(model) * vb;
   if (chips > model.nLayers) {
     throw new WafermeshError('bad-option', `--chips ${chips} is more wafers than ${name} has layers (${model.nLayers}); a wafer holds at least one layer`);
   }
@@ -229,7 +240,8 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
   }
   const wafer = makeMesh({ ...w.core, width: w.fullWidth, height: w.fullHeight, flopsPerCoreCycle: precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle });
   const algorithm = allreduceOf(options.allreduce ?? DEFAULT_ALLREDUCE);
-  const search = searchPlacements({ model, wafer, chips, context, valueBytes: vb, algorithm, fixedRegion: options.mesh, request: options.placement });
+  // A batch of streams keeps every stream's KV cache: as much SRAM as one stream of streams × context positions.
+  const search = searchPlacements({ model, wafer, chips, context: context * streams, valueBytes: vb, algorithm, fixedRegion: options.mesh, request: options.placement });
   const handSeconds = (chips - 1) * w.waferToWaferSeconds;
   const withTime = (e: Evaluated): PlacementResult =>
     e.option.cycles === undefined
@@ -239,13 +251,13 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
   if (!best) {
     // Nothing fits: how many wafers would hold the model tiled over each whole wafer.
     let more = Math.max(chips + 1, Math.ceil((weightsTotal + kvTotal) / (w.fullWidth * w.fullHeight * w.core.sramBytes)));
-    while (more <= Math.min(1024, model.nLayers) && !wholeWaferFits(model, wafer, more, context, vb)) more++;
+    while (more <= Math.min(1024, model.nLayers) && !wholeWaferFits(model, wafer, more, context * streams, vb)) more++;
     const hint = more <= Math.min(1024, model.nLayers) ? `--chips ${more}` : 'fewer positions (--context) or fp8';
     const first = search.tried[0]?.option;
     const why = first?.why ?? 'no placement of this kind applies';
     const what = options.placement ? ` with --placement ${options.placement.kind}${options.placement.layersPerRegion ? `:${options.placement.layersPerRegion}` : ''}` : '';
     const where = options.mesh ? `a ${options.mesh.width} x ${options.mesh.height} region of ${chips} ${hardware} wafer(s)` : `${chips} ${hardware} wafer(s)`;
-    throw new WafermeshError('does-not-fit', `${name} at ${precision} with a ${context}-position KV cache does not fit ${where}${what}: ${first ? `${first.label}: ` : ''}${why}; use ${hint}`);
+    throw new WafermeshError('does-not-fit', `${name} at ${precision} with ${streams > 1 ? `${streams} streams' ${context}-position KV caches` : `a ${context}-position KV cache`} does not fit ${where}${what}: ${first ? `${first.label}: ` : ''}${why}; use ${hint}`);
   }
   const mesh = best.region;
   const region = mesh.width !== w.fullWidth || mesh.height !== w.fullHeight;
@@ -288,7 +300,7 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
     placement: withTime(best),
     placements: tried,
     assumptions: [
-      ...commonLines(name, model, precision, context),
+      ...commonLines(name, model, precision, context, streams),
       `${chips} wafer(s) of ${w.fullWidth} x ${w.fullHeight} cores (the Cerebras SDK's fabric)${options.mesh ? `, the model on a ${mesh.width} x ${mesh.height} region of each (the setup asked for)` : ''}, ${mesh.sramBytes} B SRAM per core, ${mesh.clockHz / 1e9} GHz, ${mesh.wordsPerLinkCycle} word per link per cycle, α = ${mesh.cyclesPerHop} cycle per hop, β = ${mesh.cyclesPerRamp} cycles per ramp relay (${w.sources})`,
       `${mesh.flopsPerCoreCycle} ${precision} FLOPs per core per cycle (${precision === 'fp32' ? "the preset's f32 rate" : "twice the preset's f32 rate at 16 bits"})`,
       ...assumedFigures(preset).map((a) => `assumption: ${a}`),
@@ -309,6 +321,11 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
       `one layer's fabric phases: ${layerCycles.toLocaleString('en')} cycles (${layerPhases})`,
       `Σx² and the attention statistics allreduced by the ${{ chain: 'streamed chain', ring: 'folded ring', ktree: 'two-level K-tree' }[algorithm]} (--allreduce ${algorithm}); matrix-vector results reduce-scattered along the rows by streamed chains, gathered down the columns by broadcasts${kvCopies(model, mesh) > 1 ? ', K and V multicast along the rows to their copies' : ''}`,
       ...(tokens > 1 ? [`a step over ${tokens} positions multiplies compute and link serialisation by ${tokens}; hop latency and ramp relays are paid once (the vectors follow one another down the same routes)`] : []),
+      ...(streams > 1
+        ? [
+            `a batch of ${streams} streams: their KV caches are placed as one of ${streams} x ${context} positions; each stream's attention is costed over all ${streams * context} positions, so attention is counted ${streams} times over (an upper bound on its share)`,
+          ]
+        : []),
       ...(chips > 1 ? [`${chips - 1} activation hand-off(s) between wafers at ${w.waferToWaferSeconds * 1e6} µs each (assumption); the wafers run one after another (a pipeline holds one token in flight at batch 1); the next token's id returning to the first wafer is not counted`] : []),
       `energy: ${ENERGY.sources}`,
     ],
@@ -316,21 +333,21 @@ function waferStep(name: string, model: ModelConfig, hardware: string, chips: nu
 }
 
 /** The GPU server: tensor parallel over `chips`, each streaming its share of weights and KV cache. */
-function gpuStep(name: string, model: ModelConfig, hardware: string, chips: number, precision: Precision, context: number, tokens: number, catalog: Catalog): StepCost {
+function gpuStep(name: string, model: ModelConfig, hardware: string, chips: number, precision: Precision, context: number, tokens: number, catalog: Catalog, streams = 1): StepCost {
   const preset = hardwarePreset(hardware, 'gpu', catalog);
   const hw = gpuPreset(preset.id, catalog);
   const vb = BYTES_PER_VALUE[precision];
   const pos = context - 1;
   const weightsTotal = parameterCount(model) * vb;
-  const kvTotal = 2 * model.nLayers * context * kvDim(model) * vb;
+  const kvTotal = 2 * model.nLayers * context * kvDim(model) * vb * streams;
   if (weightsTotal / chips + kvTotal / chips > hw.hbmBytes) {
     const need = Math.ceil((weightsTotal + kvTotal) / hw.hbmBytes);
-    throw new WafermeshError('does-not-fit', `${name} at ${precision} needs ${formatBytes(weightsTotal + kvTotal)} but ${chips} ${hardware} hold ${formatBytes(chips * hw.hbmBytes)}; use --chips ${need} or more`);
+    throw new WafermeshError('does-not-fit', `${name} at ${precision}${streams > 1 ? ` with ${streams} streams` : ''} needs ${formatBytes(weightsTotal + kvTotal)} but ${chips} ${hardware} hold ${formatBytes(chips * hw.hbmBytes)}; use --chips ${need} or more`);
   }
   // Tensor parallel over `chips`: each chip streams 1/chips of every weight and of the KV cache
   // and runs every kernel on its share (the same kernel count, in parallel).
   const shard: GpuHardware = { ...hw, hbmBytesPerS: hw.hbmBytesPerS * chips, peakFlops: { fp32: hw.peakFlops.fp32 * chips, fp16: hw.peakFlops.fp16 * chips, fp8: hw.peakFlops.fp8 * chips } };
-  const cost: MachineCost = gpuTokenCost(model, pos, shard, precision, ENERGY, tokens);
+  const cost: MachineCost = gpuTokenCost(model, pos, shard, precision, ENERGY, tokens, streams);
   // Two allreduces of the activations per layer (after attention's wo and after the FFN's w2),
   // in 16-bit (32-bit at fp32) whatever the weights' precision.
   const actBytes = precision === 'fp32' ? 4 : 2;
@@ -343,7 +360,7 @@ function gpuStep(name: string, model: ModelConfig, hardware: string, chips: numb
     time,
     joules: cost.joules,
     assumptions: [
-      ...commonLines(name, model, precision, context),
+      ...commonLines(name, model, precision, context, streams),
       `${chips} x ${hw.description} (${hw.sources})`,
       ...assumedFigures(preset).map((a) => `assumption: ${a}`),
       `every token streams all weights once (${formatBytes(bytes.weights)}) and the KV cache up to the position (${formatBytes(bytes.kv)}) from HBM at the full peak bandwidth (an upper bound: real kernels reach less)`,
@@ -357,18 +374,21 @@ function gpuStep(name: string, model: ModelConfig, hardware: string, chips: numb
             `tensor parallel: 2 allreduces of ${formatBytes(model.dim * actBytes * tokens)} per layer, ${ar.algorithm} (one-shot: α + (n − 1)·S ÷ B; two-shot: 2α + 2(n − 1)/n·S ÷ B; the faster), α = ${hw.allreduceSeconds * 1e6} µs, B = ${hw.linkBytesPerS / 1e9} GB/s each way per chip: ${round(ar.seconds * 1e6, 3)} µs each`,
           ]
         : []),
-      ...(tokens > 1 ? [`a step over ${tokens} positions reads every weight and the cached K and V once and does ${tokens} times one token's FLOPs`] : []),
+      ...(tokens > 1 && streams === 1 ? [`a step over ${tokens} positions reads every weight and the cached K and V once and does ${tokens} times one token's FLOPs`] : []),
+      ...(streams > 1 ? [`a batch of ${streams} streams: every weight read once for the batch, each stream's own K and V (${formatBytes(bytes.kv)} each), ${streams} times one token's FLOPs`] : []),
       `energy: ${ENERGY.sources}`,
     ],
   };
 }
 
-function commonLines(name: string, model: ModelConfig, precision: Precision, context: number): string[] {
+function commonLines(name: string, model: ModelConfig, precision: Precision, context: number, streams = 1): string[] {
   const vb = BYTES_PER_VALUE[precision];
   const kvTotal = 2 * model.nLayers * context * kvDim(model) * vb;
   return [
     `model ${name}: ${parameterCount(model).toLocaleString('en')} parameters = ${formatBytes(parameterCount(model) * vb)} at ${precision} (${vb} B/value)`,
-    `decoding one stream (batch 1) at position ${context - 1}: the KV cache holds ${context} positions = ${formatBytes(kvTotal)}`,
+    streams > 1
+      ? `decoding ${streams} streams together, each at position ${context - 1}: each KV cache holds ${context} positions = ${formatBytes(kvTotal)}, ${formatBytes(streams * kvTotal)} in all`
+      : `decoding one stream (batch 1) at position ${context - 1}: the KV cache holds ${context} positions = ${formatBytes(kvTotal)}`,
   ];
 }
 

@@ -1,0 +1,385 @@
+import { CATALOG, hardwarePreset, type Catalog } from '../catalog.ts';
+import { WafermeshError } from '../errors.ts';
+import { makeMesh } from '../mesh/config.ts';
+import type { FabricTiming } from '../mesh/fabric.ts';
+import { meshGemmClosed, summaCycles } from '../mesh/programs/meshgemm.ts';
+import { kvDim, type ModelConfig } from '../model/config.ts';
+import { gpuPreset, waferPreset, type GpuHardware } from './hardware.ts';
+import { BYTES_PER_VALUE, type Precision } from './model.ts';
+import { allreduceSeconds, formatBytes, predict, type PredictOptions } from './predict.ts';
+
+/**
+ * Prefill at real scale, modelled: the prompt's T positions as one batch on a preset — a GPU's
+ * GEMMs on its tensor cores, or the wafer's GEMMs on its fabric (MeshGEMM or SUMMA, whichever is
+ * faster per product) with the weights where the decode placement keeps them. Nothing here reads a
+ * published speed.
+ */
+
+const round = (x: number, d = 4) => Number(x.toPrecision(d));
+
+/** One product of the prompt: C (M × N) = A (M × K) · W (K × N), repeated `count` times per token pass. */
+export interface GemmShape {
+  readonly name: string;
+  readonly M: number;
+  readonly K: number;
+  readonly N: number;
+  readonly count: number;
+}
+
+/** A layer's products over a T-position prompt (q/k/v fused, w1/w3 fused), then the classifier for the last position only. */
+export function prefillGemms(model: ModelConfig, T: number): GemmShape[] {
+  const kvd = kvDim(model);
+  const L = model.nLayers;
+  return [
+    { name: 'q, k, v', M: T, K: model.dim, N: model.dim + 2 * kvd, count: L },
+    { name: 'wo', M: T, K: model.dim, N: model.dim, count: L },
+    { name: 'w1, w3', M: T, K: model.dim, N: 2 * model.hiddenDim, count: L },
+    { name: 'w2', M: T, K: model.hiddenDim, N: model.dim, count: L },
+    { name: 'classifier (last position)', M: 1, K: model.dim, N: model.vocabSize, count: 1 },
+  ];
+}
+
+/** Σ over query positions t = 0 … T − 1 of the keys it attends (t + 1): causal attention's (query, key) pairs. */
+export function attendedPairs(T: number): number {
+  return (T * (T + 1)) / 2;
+}
+
+// ---------------------------------------------------------------- GPUs ----
+
+/**
+ * One GEMM on an off-chip-memory accelerator: the longer of its FLOPs ÷ the dense peak for the
+ * precision and its bytes (the weights read once, the activations read and written once) ÷ the
+ * memory bandwidth.
+ */
+export function gpuGemmSeconds(
+  g: Pick<GemmShape, 'M' | 'K' | 'N'>,
+  peakFlops: number,
+  bytesPerS: number,
+  weightBytesPerValue: number,
+  activationBytes: number,
+): { seconds: number; compute: number; memory: number; bound: 'compute' | 'memory'; flops: number; bytes: number } {
+  const flops = 2 * g.M * g.K * g.N;
+  const bytes = g.K * g.N * weightBytesPerValue + g.M * (g.K + g.N) * activationBytes;
+  const compute = flops / peakFlops;
+  const memory = bytes / bytesPerS;
+  return { seconds: Math.max(compute, memory), compute, memory, bound: compute >= memory ? 'compute' : 'memory', flops, bytes };
+}
+
+/** FlashAttention's query block (FlashAttention-2, Dao 2023: 128-row tiles): K and V are read once per block of queries. */
+export const FLASH_QUERY_BLOCK = 128;
+
+export interface GemmReport {
+  readonly name: string;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly count: number;
+  /** Seconds of one product. */
+  readonly ms: number;
+  readonly bound?: 'compute' | 'memory';
+  /** Wafers: the algorithm taken and both costs in cycles. */
+  readonly algorithm?: 'meshgemm' | 'summa' | 'matvec';
+  readonly meshgemm_cycles?: number;
+  readonly summa_cycles?: number;
+}
+
+export interface PrefillPrediction {
+  readonly hardware: string;
+  readonly chips: number;
+  readonly precision: Precision;
+  readonly prompt: number;
+  /** Time to first token: the whole prompt's prefill, whose last position's logits give the first id (modelled). */
+  readonly ttft_ms: number;
+  readonly prefill_tokens_per_s: number;
+  readonly bound: string;
+  readonly time_breakdown_ms: Record<string, number>;
+  readonly gemms: GemmReport[];
+  /** Wafers: the region each layer's products run on (the decode placement's). */
+  readonly region?: { readonly width: number; readonly height: number; readonly placement: string };
+  readonly assumptions: string[];
+  readonly left_out: string[];
+}
+
+function finish(base: Omit<PrefillPrediction, 'ttft_ms' | 'prefill_tokens_per_s' | 'bound' | 'time_breakdown_ms'>, time: Record<string, number>): PrefillPrediction {
+  const seconds = Object.values(time).reduce((a, b) => a + b, 0);
+  const bound = Object.entries(time).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  return {
+    ...base,
+    ttft_ms: round(seconds * 1e3),
+    prefill_tokens_per_s: round(base.prompt / seconds),
+    bound,
+    time_breakdown_ms: Object.fromEntries(Object.entries(time).map(([k, v]) => [k, round(v * 1e3)])),
+  };
+}
+
+export interface PrefillOptions extends PredictOptions {
+  readonly chips?: number;
+  readonly precision?: Precision;
+}
+
+function checkPrompt(model: ModelConfig, T: number): void {
+  if (!Number.isInteger(T) || T < 1 || T > model.seqLen) throw new WafermeshError('bad-option', `--prompt ${T} must be a whole number in 1…${model.seqLen} (the model's seq_len)`);
+}
+
+/**
+ * A GPU server's prefill of T positions, tensor parallel over `chips`: every GEMM the longer of
+ * compute at the dense peak and its bytes at the HBM bandwidth (gpuGemmSeconds), causal attention
+ * as FlashAttention runs it, two allreduces of the T × dim activations per layer, a launch per
+ * kernel.
+ */
+export function gpuPrefill(model: ModelConfig, T: number, hardware: string, options: PrefillOptions = {}): PrefillPrediction {
+  const catalog = options.catalog ?? CATALOG;
+  const hw: GpuHardware = gpuPreset(hardware, catalog);
+  const chips = options.chips ?? 1;
+  const precision = options.precision ?? 'fp16';
+  checkPrompt(model, T);
+  const vb = BYTES_PER_VALUE[precision];
+  const ab = precision === 'fp32' ? 4 : 2;
+  const kvd = kvDim(model);
+  const weights = model.nLayers * (model.dim * (2 * model.dim + 2 * kvd) + 3 * model.dim * model.hiddenDim) * vb + 2 * model.vocabSize * model.dim * vb;
+  const kv = 2 * model.nLayers * T * kvd * vb;
+  if ((weights + kv) / chips > hw.hbmBytes) {
+    throw new WafermeshError('does-not-fit', `the weights and a ${T}-position KV cache (${formatBytes(weights + kv)}) do not fit ${chips} ${hardware} (${formatBytes(chips * hw.hbmBytes)}); use --chips ${Math.ceil((weights + kv) / hw.hbmBytes)} or more`);
+  }
+  const peak = chips * hw.peakFlops[precision];
+  const bw = chips * hw.hbmBytesPerS;
+  const time: Record<string, number> = { 'GEMMs: compute': 0, 'GEMMs: HBM (weights, activations)': 0, 'attention': 0 };
+  const gemms: GemmReport[] = [];
+  for (const g of prefillGemms(model, T)) {
+    const c = gpuGemmSeconds(g, peak, bw, vb, ab);
+    time[c.bound === 'compute' ? 'GEMMs: compute' : 'GEMMs: HBM (weights, activations)'] += g.count * c.seconds;
+    gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round(c.seconds * 1e3), bound: c.bound });
+  }
+  // Causal attention, FlashAttention-style: Q read and O written once; K and V read once per block of queries, up to the block's last position.
+  const pairs = attendedPairs(T);
+  let kvReads = 0;
+  for (let q0 = 0; q0 < T; q0 += FLASH_QUERY_BLOCK) kvReads += Math.min(T, q0 + FLASH_QUERY_BLOCK);
+  const attFlops = 4 * model.dim * pairs;
+  const attBytes = 2 * T * model.dim * ab + 2 * T * kvd * vb + 2 * kvd * vb * kvReads;
+  time['attention'] = model.nLayers * Math.max(attFlops / peak, attBytes / bw);
+  const ar = allreduceSeconds(chips, T * model.dim * ab, hw);
+  if (chips > 1) time['allreduces'] = 2 * model.nLayers * ar.seconds;
+  const kernels = 5 * model.nLayers + 1;
+  time['kernel launches'] = kernels * hw.launchSeconds;
+  return finish(
+    {
+      hardware,
+      chips,
+      precision,
+      prompt: T,
+      gemms,
+      assumptions: [
+        `${chips} x ${hw.description}: ${peak / 1e12} TFLOPS dense at ${precision} (${hardwarePreset(hardware, 'gpu', catalog).figures[precision === 'fp32' ? 'fp32Flops' : precision === 'fp16' ? 'fp16Flops' : 'fp8Flops'].source}), ${bw / 1e12} TB/s HBM`,
+        `each GEMM (q/k/v fused, w1/w3 fused, per layer; the classifier for the last position only) takes the longer of 2·M·K·N ÷ the dense peak and (K·N weights at ${vb} B + M·(K + N) activations at ${ab} B, each read or written once) ÷ the HBM bandwidth — peak rates, an upper bound on speed`,
+        `causal attention per layer: 4·dim·T(T+1)/2 FLOPs; K and V read once per ${FLASH_QUERY_BLOCK}-query block (FlashAttention-2, Dao 2023), Q read and O written once, the new K and V written once`,
+        ...(chips > 1 ? [`tensor parallel: 2 allreduces of ${formatBytes(T * model.dim * ab)} per layer, ${ar.algorithm}, ${round(ar.seconds * 1e6, 3)} µs each`] : []),
+        `${kernels} kernels, ${hw.launchSeconds * 1e6} µs each`,
+      ],
+      left_out: [
+        'elementwise work (norms, RoPE, SwiGLU, residual adds) fused into the GEMMs: not counted apart',
+        'the embedding lookup (T rows read)',
+        'kernels reaching less than the peak FLOPs and bandwidth: real ones do, and no efficiency factor is applied',
+      ],
+    },
+    time,
+  );
+}
+
+// -------------------------------------------------------------- wafers ----
+
+/** One GEMM on a W × H region: MeshGEMM on its P × P block (plus putting the weights back) or SUMMA on the rectangle, the faster. */
+export function waferGemmCycles(
+  W: number,
+  H: number,
+  g: Pick<GemmShape, 'M' | 'K' | 'N'>,
+  t: FabricTiming,
+  flopsPerCycle: number,
+): { cycles: number; algorithm: 'meshgemm' | 'summa'; meshgemm: number; summa: number; restore: number } {
+  const P = Math.min(W, H);
+  const mg = meshGemmClosed(P, g.M, g.K, g.N, t, flopsPerCycle);
+  // Cannon leaves every column of W displaced (alignment by j, then P − 1 single steps): the
+  // weights are put back in place by P − 1 more rounds of W's column shifts, as many as the
+  // alignment's (ours: the weights stay where the decode placement keeps them).
+  const kt = Math.ceil(g.K / P);
+  const nt = Math.ceil(g.N / P);
+  const hops = P >= 3 ? 2 : 1;
+  const restore = P > 1 ? (P - 1) * ((kt * nt - 1) / t.bw + hops * t.hop + t.ramp) : 0;
+  const mesh = makeMesh({ width: W, height: H, sramBytes: 48 * 1024, clockHz: 1e9, wordsPerLinkCycle: t.bw, cyclesPerHop: t.hop, cyclesPerRamp: t.ramp, colours: 24, flopsPerCoreCycle: flopsPerCycle });
+  const su = summaCycles(mesh, g.M, g.K, g.N, t).total;
+  const meshgemm = mg.total + restore;
+  return meshgemm <= su ? { cycles: meshgemm, algorithm: 'meshgemm', meshgemm, summa: su, restore } : { cycles: su, algorithm: 'summa', meshgemm, summa: su, restore };
+}
+
+/**
+ * A matrix-vector product in place (one position: the classifier for the last): W's K × N values
+ * tiled ⌈K/H⌉ × ⌈N/W⌉ a core, x's slice broadcast along each row, the partial sums reduced down
+ * each column by a streamed chain (α + β a core) — the decode's way, estimated here.
+ */
+export function waferMatvecCycles(W: number, H: number, K: number, N: number, t: FabricTiming, flopsPerCycle: number): number {
+  const kt = Math.ceil(K / H);
+  const nt = Math.ceil(N / W);
+  const broadcast = W > 1 ? (kt - 1) / t.bw + (W - 1) * t.hop + t.ramp : 0;
+  const reduce = H > 1 ? (nt - 1) / t.bw + (H - 1) * (t.hop + t.ramp) : 0;
+  return broadcast + (2 * kt * nt) / flopsPerCycle + reduce;
+}
+
+/** A row allreduce of m words along a line of n cores: a streamed chain (each core adds: α + β a core) and the broadcast back. */
+function rowAllreduce(n: number, m: number, t: FabricTiming): number {
+  return n > 1 ? 2 * ((m - 1) / t.bw + (n - 1) * t.hop) + (n - 1) * t.ramp + t.ramp : 0;
+}
+
+/** Moving `words` across a W × H region (a re-layout), bound by its narrower bisection (2 links each way a row): words ÷ (2·min(W, H)·bw) + the region's span in hops + one delivery. */
+function relayout(words: number, W: number, H: number, t: FabricTiming): number {
+  return words / (2 * Math.min(W, H) * t.bw) + (W + H) * t.hop + t.ramp;
+}
+
+/** FLOPs per element of the elementwise passes (ours: counted as plain arithmetic, no special-function unit). */
+export const ELEMENTWISE_FLOPS = { rmsnorm: 3, rope: 6, swiglu: 6, residual: 1, softmax: 5 };
+
+/**
+ * A wafer's prefill of T positions, the weights where the decode placement keeps them: each
+ * layer's products run on the region holding that layer (MeshGEMM or SUMMA, the faster, per
+ * product), causal attention per KV-head group on its own block of the region, the norms' row
+ * reductions, the elementwise passes, the re-layouts into attention's and decode's layouts, and the
+ * hand-offs between regions and wafers — one after another, no overlap.
+ */
+export function waferPrefill(name: string, model: ModelConfig, T: number, hardware: string, options: PrefillOptions = {}): PrefillPrediction {
+  const catalog = options.catalog ?? CATALOG;
+  const chips = options.chips ?? 1;
+  const precision = options.precision ?? 'fp16';
+  checkPrompt(model, T);
+  // The decode placement for a T-position KV cache: the prompt's K and V must fit where decode keeps them.
+  const decode = predict(name, model, hardware, { ...options, chips, precision, context: T, speculative: undefined });
+  const placement = decode.placement!;
+  const { width: W, height: H } = placement.region;
+  const w = waferPreset(hardware, catalog);
+  const fpc = precision === 'fp32' ? w.core.flopsPerCoreCycle : 2 * w.core.flopsPerCoreCycle;
+  const t: FabricTiming = { hop: w.core.cyclesPerHop, ramp: w.core.cyclesPerRamp, bw: w.core.wordsPerLinkCycle };
+  const hz = w.core.clockHz;
+  const L = model.nLayers;
+  const kvd = kvDim(model);
+  const P = Math.min(W, H);
+  const cyc = { gemm: 0, attention: 0, norms: 0, elementwise: 0, relayout: 0, handoffs: 0 };
+  const gemms: GemmReport[] = [];
+  for (const g of prefillGemms(model, T)) {
+    if (g.M === 1) {
+      const mv = waferMatvecCycles(W, H, g.K, g.N, t, fpc);
+      cyc.gemm += g.count * mv;
+      gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round((mv / hz) * 1e3), algorithm: 'matvec' });
+      continue;
+    }
+    const c = waferGemmCycles(W, H, g, t, fpc);
+    cyc.gemm += g.count * c.cycles;
+    gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round((c.cycles / hz) * 1e3), algorithm: c.algorithm, meshgemm_cycles: Math.round(c.meshgemm), summa_cycles: Math.round(c.summa) });
+  }
+  // Attention: the nKvHeads groups side by side, each on a square block of the region; per group
+  // S = Q (T·g × hd) · Kᵀ (hd × T), softmax along the rows, O = S (T·g × T) · V (T × hd).
+  const g = model.nHeads / model.nKvHeads;
+  const hd = model.dim / model.nHeads;
+  const side = Math.max(1, Math.min(P, Math.floor(Math.sqrt((W * H) / model.nKvHeads))));
+  const scores = waferGemmCycles(side, side, { M: T * g, K: hd, N: T }, t, fpc);
+  const values = waferGemmCycles(side, side, { M: T * g, K: T, N: hd }, t, fpc);
+  const mt = Math.ceil((T * g) / side);
+  const nt = Math.ceil(T / side);
+  const softmax = 2 * rowAllreduce(side, mt, t) + (mt * nt * ELEMENTWISE_FLOPS.softmax) / fpc;
+  cyc.attention = L * (scores.cycles + values.cycles + softmax);
+  gemms.push(
+    { name: 'attention scores Q·Kᵀ (per KV head)', m: T * g, k: hd, n: T, count: L * model.nKvHeads, ms: round((scores.cycles / hz) * 1e3), algorithm: scores.algorithm, meshgemm_cycles: Math.round(scores.meshgemm), summa_cycles: Math.round(scores.summa) },
+    { name: 'attention values S·V (per KV head)', m: T * g, k: T, n: hd, count: L * model.nKvHeads, ms: round((values.cycles / hz) * 1e3), algorithm: values.algorithm, meshgemm_cycles: Math.round(values.meshgemm), summa_cycles: Math.round(values.summa) },
+  );
+  // Norms: Σx² of every row of the T × dim activation, reduced along the grid's rows, then the scale.
+  const rows = Math.ceil(T / P);
+  const cols = Math.ceil(model.dim / P);
+  cyc.norms = (2 * L + 1) * (rowAllreduce(P, rows, t) + (rows * cols * ELEMENTWISE_FLOPS.rmsnorm) / fpc);
+  // Elementwise: RoPE on q and k, SwiGLU on the hidden, two residual adds, per core's tile.
+  const perCore = (n: number) => Math.ceil(T / P) * Math.ceil(n / P);
+  cyc.elementwise = (L * (perCore(model.dim + kvd) * ELEMENTWISE_FLOPS.rope + perCore(model.hiddenDim) * ELEMENTWISE_FLOPS.swiglu + 2 * perCore(model.dim) * ELEMENTWISE_FLOPS.residual)) / fpc;
+  // Re-layouts (estimates): q, k, v into the head groups' blocks and the output back; K and V into the decode's KV layout.
+  cyc.relayout = L * (relayout(T * (2 * model.dim + 2 * kvd), W, H, t) + relayout(2 * T * kvd, W, H, t));
+  // Hand-offs: between regions on a wafer (pipelined placements), and between wafers over the wafer's edge I/O.
+  const regionsPerWafer = placement.regions_per_wafer;
+  const regionHandoffs = placement.kind === 'pipelined' ? chips * Math.max(0, regionsPerWafer - 1) : 0;
+  cyc.handoffs = regionHandoffs * (T * model.dim) / (Math.min(W, H) * t.bw) + regionHandoffs * (W + H) * t.hop;
+  const edge = catalog.links.waferEdge.bytesPerS.value;
+  const ab = precision === 'fp32' ? 4 : 2;
+  const waferHandoffs = (chips - 1) * (w.waferToWaferSeconds + (T * model.dim * ab) / edge);
+  const time: Record<string, number> = {
+    'GEMMs (MeshGEMM or SUMMA)': cyc.gemm / hz,
+    'attention': cyc.attention / hz,
+    'norms': cyc.norms / hz,
+    'elementwise': cyc.elementwise / hz,
+    're-layouts (estimate)': cyc.relayout / hz,
+  };
+  if (regionHandoffs > 0) time['hand-offs between regions (estimate)'] = cyc.handoffs / hz;
+  if (chips > 1) time['hand-offs between wafers'] = waferHandoffs;
+  const picked = (a: 'meshgemm' | 'summa' | 'matvec') => gemms.filter((x) => x.algorithm === a).map((x) => x.name);
+  return finish(
+    {
+      hardware,
+      chips,
+      precision,
+      prompt: T,
+      gemms,
+      region: { width: W, height: H, placement: placement.label },
+      assumptions: [
+        `${chips} wafer(s); the weights stay where the decode placement keeps them (${placement.label}): each layer's products run on its ${W} x ${H} region (placed for a ${T}-position KV cache)`,
+        `${fpc} ${precision} FLOPs per core per cycle (dense), ${hz / 1e9} GHz, α = ${t.hop}, β = ${t.ramp} cycles, ${t.bw} word per link per cycle`,
+        `each product is costed both ways, the faster taken: MeshGEMM (Cannon on the interleaved ring, meshGemmClosed) on the ${P} x ${P} block, plus ${P - 1} rounds of W's column shifts to put the weights back; SUMMA (summaCycles) on the ${W} x ${H} rectangle, which leaves the weights in place — MeshGEMM for ${picked('meshgemm').join(', ') || 'none'}; SUMMA for ${picked('summa').join(', ') || 'none'}; the classifier's one position is a matrix-vector product in place (x broadcast along the rows, partial sums reduced down the columns)`,
+        `values move one to a 32-bit word (16-bit values are not packed two to a word); shifts, products and reductions one after another, no overlap`,
+        `attention: the ${model.nKvHeads} KV-head groups side by side on ${side} x ${side} blocks, each two products (scores ${T * g} x ${hd} x ${T}, values ${T * g} x ${T} x ${hd}) and a softmax (row max and row sum by streamed chains, ${ELEMENTWISE_FLOPS.softmax} FLOPs a score)`,
+        `norms: Σx² of each row reduced along the grid's rows (a streamed chain, α + β a core) and broadcast back, ${ELEMENTWISE_FLOPS.rmsnorm} FLOPs an element; RoPE ${ELEMENTWISE_FLOPS.rope}, SwiGLU ${ELEMENTWISE_FLOPS.swiglu}, residual ${ELEMENTWISE_FLOPS.residual} FLOPs an element (ours)`,
+        `re-layouts (estimates): q, k, v to the head groups' blocks and the attention's output back, and K and V into the decode's KV layout — words ÷ (2·min(W, H) links × bw) across the narrower bisection, plus the region's span in hops`,
+        ...(regionHandoffs ? [`${regionHandoffs} hand-offs of the T x dim activation between neighbouring regions (estimate: T·dim words over a min(W, H)-link border)`] : []),
+        ...(chips > 1 ? [`${chips - 1} hand-off(s) between wafers: ${w.waferToWaferSeconds * 1e6} µs (assumed) + T·dim activations at ${ab} B over the ${catalog.links.waferEdge.name}, ${edge / 1e9} GB/s (${catalog.links.waferEdge.bytesPerS.source})`] : []),
+      ],
+      left_out: [
+        'the causal mask is not exploited: the full T x T scores are computed (attention is at most twice what it needs)',
+        'layers on different regions working on different chunks of the prompt at once (a pipeline over regions): the regions take turns',
+        'the embedding lookup (T rows broadcast from the table)',
+        'the SRAM the prompt\'s activation tiles take beside the weights and the KV cache (a tile of T/P x N/P values a core)',
+      ],
+    },
+    time,
+  );
+}
+
+/** Prefill on any preset: a wafer or a GPU (or other off-chip-memory accelerator). */
+export function predictPrefill(name: string, model: ModelConfig, T: number, hardware: string, options: PrefillOptions = {}): PrefillPrediction {
+  const preset = hardwarePreset(hardware, undefined, options.catalog ?? CATALOG);
+  return preset.kind === 'wafer' ? waferPrefill(name, model, T, preset.id, options) : gpuPrefill(model, T, preset.id, options);
+}
+
+// ------------------------------------------------------- disaggregated ----
+
+export interface KvTransfer {
+  readonly bytes: number;
+  readonly ms: number;
+  /** The link that sets the pace, and each link's time. */
+  readonly bound: string;
+  readonly network_ms: number;
+  readonly wafer_edge_ms?: number;
+  readonly fabric_ms?: number;
+}
+
+/**
+ * The KV cache of T positions from one machine to the other: the network's latency and bytes, or a
+ * wafer's edge I/O (on either side), whichever is slower (the links in series stream at the
+ * slowest one's pace); plus, on a wafer, the fabric carrying the words from (or to) its edge,
+ * estimated as words ÷ (the edge's H links × bw) + the wafer's width in hops.
+ */
+export function kvTransfer(model: ModelConfig, T: number, precision: Precision, ends: { prefillWafer: boolean; decodeWafer: boolean }, catalog: Catalog = CATALOG, fabric?: { width: number; height: number; clockHz: number; bw: number; hop: number }): KvTransfer {
+  const bytes = 2 * model.nLayers * T * kvDim(model) * BYTES_PER_VALUE[precision];
+  const { network, waferEdge } = catalog.links;
+  const onNetwork = network.latencyS.value + bytes / network.bytesPerS.value;
+  const wafers = (ends.prefillWafer ? 1 : 0) + (ends.decodeWafer ? 1 : 0);
+  const edge = wafers ? bytes / waferEdge.bytesPerS.value : 0;
+  const fabricS = wafers && fabric ? wafers * ((bytes / 4 / (fabric.height * fabric.bw) + fabric.width * fabric.hop) / fabric.clockHz) : 0;
+  const slower = Math.max(onNetwork, edge);
+  return {
+    bytes,
+    ms: round((slower + fabricS) * 1e3),
+    bound: edge > onNetwork ? waferEdge.name : network.name,
+    network_ms: round(onNetwork * 1e3),
+    ...(wafers ? { wafer_edge_ms: round(edge * 1e3), fabric_ms: round(fabricS * 1e3) } : {}),
+  };
+}
