@@ -1,5 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import type { RealScaleMachine, TokenEvent } from '../../worker/types.ts';
+import { formatSeconds } from '../race-clock.ts';
 import './wm-time-bars.ts';
 
 /**
@@ -103,14 +104,14 @@ export class WmRacePane extends LitElement {
       ${this.real
         ? html`<div class="stats">
             <span>${this.real.kind} tokens/s<b>${Math.round(this.real.tokensPerS).toLocaleString('en')}</b></span>
-            <span>time per token<b>${(1000 / this.real.tokensPerS).toFixed(2)} ms</b></span>
+            <span>time per token<b>${formatSeconds(1 / this.real.tokensPerS)}</b></span>
             <span>source<b style="font-size:12px">${this.real.kind}</b></span>
           </div>
           <div class="where">${this.real.note}</div>`
         : cost
           ? html`<div class="stats">
                 <span>tokens/s (modelled)<b>${Math.round(cost.tokensPerS).toLocaleString('en')}</b></span>
-                <span>time per token (modelled)<b>${(cost.seconds * 1e6).toFixed(2)} µs</b></span>
+                <span>time per token (modelled)<b>${formatSeconds(cost.seconds)}</b></span>
                 <span>energy per token (modelled)<b>${(cost.joules * 1e6).toFixed(3)} µJ</b></span>
               </div>
               <div class="where">where the time goes (modelled):</div>
