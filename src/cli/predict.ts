@@ -117,7 +117,7 @@ export function prefillText(f: PrefillPrediction): string {
 export function serveText(v: ServePrediction): string {
   const head = ['configuration', 'chips', 'kW', 'RU', 'streams/inst (max)', 'TTFT ms', 'tok/s a stream', 'avg', 'tok/s all', 'tok/s per kW', 'per RU'];
   const rows = v.configs.map((c) => [
-    `${c.kind} ${c.label}`,
+    `${c.kind} ${c.label}${c.decode.meets_min_speed === false ? ' (below --min-speed)' : ''}`,
     String(c.footprint.chips),
     String(c.footprint.power_kw),
     String(c.footprint.rack_units),
@@ -141,13 +141,16 @@ export function serveText(v: ServePrediction): string {
     'tok/s a stream: while it decodes (1 ÷ the batch step); avg: over its output, pauses for other streams\' prefills included; tok/s all: every stream together',
   ];
   for (const c of v.configs) {
+    if (c.decode.meets_min_speed === false) out.push(`${c.kind} ${c.label}: does not keep ${v.min_speed} tokens/s a stream even with one stream an instance`);
     out.push(`${c.kind} ${c.label}: decode step ${c.decode.step_ms} ms for ${c.decode.streams_per_instance} streams, bound by ${c.decode.step_bound}; ${c.decode.limit}; prefill ${c.prefill.ttft_ms} ms (${c.prefill.prefill_tokens_per_s} tokens/s, bound by ${c.prefill.bound})`);
     if (c.kv_transfer) out.push(`  KV cache ${formatBytes(c.kv_transfer.bytes)} a stream: ${c.kv_transfer.ms} ms, bound by ${c.kv_transfer.bound} (network ${c.kv_transfer.network_ms} ms${c.kv_transfer.wafer_edge_ms !== undefined ? `, wafer edge ${c.kv_transfer.wafer_edge_ms} ms, fabric ${c.kv_transfer.fabric_ms} ms` : ''})`);
   }
   const dis = v.configs.find((c) => c.kind === 'disaggregated');
   if (dis) {
     for (const m of v.configs.filter((c) => c.kind === 'monolithic')) {
-      out.push(`disaggregated ÷ monolithic ${m.decode.hardware}: ${(dis.tokens_per_s_per_rack_unit / m.tokens_per_s_per_rack_unit).toFixed(2)}x the tokens/s per rack unit, ${(dis.tokens_per_s_per_kw / m.tokens_per_s_per_kw).toFixed(2)}x per kW, ${(dis.per_stream_average_tokens_per_s / m.per_stream_average_tokens_per_s).toFixed(2)}x a stream's average speed`);
+      out.push(
+        `disaggregated ÷ monolithic ${m.decode.hardware}: ${(dis.tokens_per_s_per_rack_unit / m.tokens_per_s_per_rack_unit).toFixed(2)}x the tokens/s per rack unit, ${(dis.tokens_per_s_per_kw / m.tokens_per_s_per_kw).toFixed(2)}x per kW, ${(dis.per_stream_average_tokens_per_s / m.per_stream_average_tokens_per_s).toFixed(2)}x a stream's average speed${m.decode.meets_min_speed === false ? ` (monolithic ${m.decode.hardware} does not keep ${v.min_speed} tokens/s a stream)` : ''}${dis.decode.meets_min_speed === false ? ` (the disaggregated pair does not keep ${v.min_speed} tokens/s a stream)` : ''}`,
+      );
     }
   }
   out.push('footprint inputs (per system; flags --system-power HW=W and --system-rack-units HW=U override them):');
@@ -193,7 +196,7 @@ function printPrediction(p: Prediction): void {
 export const predictCommand: Command = {
   summary: 'single-stream decode tokens/s of a real model on a wafer or GPUs, from first principles, with every assumption; --validate holds it against published measurements',
   usage:
-    '[--model NAME|PATH] [--hardware NAME] [--chips N] [--precision fp16|fp8|fp32] [--context N] [--allreduce NAME] [--placement whole|subgrid|pipelined[:G]] [--cores WxH] [--draft NAME [--acceptance A] [--draft-tokens N]] [--prompt N] [--prefill NAME --decode NAME [--prefill-chips N] [--decode-chips N]] [--serve --streams S --prompt N --output M [--system-power HW=W,…] [--system-rack-units HW=U,…]] [--validate] [--json]',
+    '[--model NAME|PATH] [--hardware NAME] [--chips N] [--precision fp16|fp8|fp32] [--context N] [--allreduce NAME] [--placement whole|subgrid|pipelined[:G]] [--cores WxH] [--draft NAME [--acceptance A] [--draft-tokens N]] [--prompt N] [--prefill NAME --decode NAME [--prefill-chips N] [--decode-chips N]] [--serve --streams S --prompt N --output M [--min-speed T] [--system-power HW=W,…] [--system-rack-units HW=U,…]] [--validate] [--json]',
   options: {
     model: { type: 'string', default: CATALOG.defaults.predictModel },
     hardware: { type: 'string', default: CATALOG.defaults.predictHardware },
@@ -214,6 +217,7 @@ export const predictCommand: Command = {
     serve: { type: 'boolean' },
     streams: { type: 'string' },
     output: { type: 'string' },
+    'min-speed': { type: 'string' },
     'system-power': { type: 'string' },
     'system-rack-units': { type: 'string' },
     validate: { type: 'boolean' },
@@ -241,6 +245,7 @@ export const predictCommand: Command = {
     serve: 'the serving view: --streams S streams of --prompt N then --output M tokens, monolithic on --hardware (or on each of --prefill and --decode) and disaggregated (--prefill, --decode); throughput, speed per stream and the footprint',
     streams: 'the serving view: streams served at once (default 1)',
     output: 'the serving view: output tokens a stream decodes',
+    'min-speed': 'the serving view: output tokens/s every stream must keep (monolithic: its average, prefill pauses included); an instance then takes only the streams that keep it (default: as many as it holds)',
     'system-power': "the serving view: a system's power in watts per hardware, HW=W[,HW=W] (default: the catalog's, sourced or assumed)",
     'system-rack-units': "the serving view: a system's rack units per hardware, HW=U[,HW=U] (default: the catalog's)",
     validate: 'print our predictions beside published measurements (src/cost/published.ts) at their setups, with the geometric-mean error; other options are ignored',
@@ -279,7 +284,7 @@ export const predictCommand: Command = {
     if (pair && (v.prefill === undefined || v.decode === undefined)) throw new WafermeshError('bad-option', '--prefill and --decode go together: name the hardware that prefills and the one that decodes');
     if (!pair && (v['prefill-chips'] !== undefined || v['decode-chips'] !== undefined)) throw new WafermeshError('bad-option', '--prefill-chips and --decode-chips need --prefill NAME --decode NAME');
     if (!v.serve) {
-      for (const f of ['streams', 'output', 'system-power', 'system-rack-units']) if (v[f] !== undefined) throw new WafermeshError('bad-option', `--${f} is for the serving view; add --serve`);
+      for (const f of ['streams', 'output', 'min-speed', 'system-power', 'system-rack-units']) if (v[f] !== undefined) throw new WafermeshError('bad-option', `--${f} is for the serving view; add --serve`);
     }
     if ((pair || v.serve) && prompt === undefined) throw new WafermeshError('bad-option', `${v.serve ? '--serve' : '--prefill and --decode'} need${v.serve ? 's' : ''} --prompt N (the prompt's positions)`);
     if (v.serve && v.output === undefined) throw new WafermeshError('bad-option', '--serve needs --output M (output tokens a stream decodes)');
@@ -299,6 +304,7 @@ export const predictCommand: Command = {
     if (v.serve) {
       const streams = numberOption('streams', v.streams, 1, true);
       const output = numberOption('output', v.output, 0, true);
+      const minSpeed = v['min-speed'] === undefined ? undefined : numberOption('min-speed', v['min-speed'], 0);
       const systemPowerW = perHardware('system-power', v['system-power']);
       const systemRackUnits = perHardware('system-rack-units', v['system-rack-units']);
       const result = serve(name, model, pair ? { prefill: { id: prefillHw!, chips: prefillChips }, decode: { id: decodeHw!, chips: decodeChips } } : { hardware: { id: String(v.hardware).toLowerCase(), chips } }, {
@@ -309,6 +315,7 @@ export const predictCommand: Command = {
         allreduce,
         systemPowerW,
         systemRackUnits,
+        minSpeed,
       });
       console.log(v.json ? JSON.stringify(result) : serveText(result));
       return 0;

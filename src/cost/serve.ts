@@ -44,6 +44,12 @@ export interface ServeRequest {
   readonly systemRackUnits?: Record<string, number>;
   readonly catalog?: Catalog;
   readonly allreduce?: PredictOptions['allreduce'];
+  /**
+   * The speed every stream must keep (`--min-speed`, output tokens/s a stream: the average over its
+   * output where prefills pause the decode): an instance takes no more streams than keep it, and
+   * more instances serve the rest. Without it an instance takes as many as it holds.
+   */
+  readonly minSpeed?: number;
 }
 
 /** One pool of machines: instances of `chips` chips, each serving `streams_per_instance` streams. */
@@ -62,6 +68,8 @@ export interface DecodePool extends Pool {
   /** One decode step for the instance's batch: every stream one token. */
   readonly step_ms: number;
   readonly step_bound: string;
+  /** With --min-speed: whether one stream an instance keeps it at all. */
+  readonly meets_min_speed?: boolean;
 }
 
 export interface PrefillPool extends Pool {
@@ -96,6 +104,8 @@ export interface ServePrediction {
   readonly streams: number;
   readonly prompt: number;
   readonly output: number;
+  /** With --min-speed: the speed every stream must keep. */
+  readonly min_speed?: number;
   readonly configs: ServeConfig[];
   /** The footprint inputs per hardware, with their sources. */
   readonly systems: Record<string, { name: string; chips: number; power_w: number; rack_units: number; sources: string[] }>;
@@ -177,16 +187,43 @@ export function maxStreams(model: ModelConfig, hardware: string, chips: number, 
   return { streams: lo, limit: `SRAM: the fullest core of ${chips} wafer(s) tiled whole holds the weights and ${lo} KV caches of ${context} positions (${(kvStream / 1e9).toPrecision(3)} GB each), not ${lo + 1}` };
 }
 
-/** Decode pool: instances enough for S streams, each batching its share. */
-function decodePool(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest): DecodePool {
+/**
+ * Decode pool: instances enough for S streams, each batching its share — as many as an instance
+ * holds, or with `minSpeed` the most that keep every stream at that speed (`speedOf` turns a batch
+ * and its step into a stream's speed).
+ */
+function decodePool(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest, speedOf: (batch: number, stepMs: number) => number): DecodePool {
   const precision = req.precision ?? 'fp16';
   // Each stream's KV cache is sized for its last position; the step is costed there (the slowest step of a stream's life).
   const context = req.prompt + req.output;
   const cap = maxStreams(model, hardware, chips, precision, context, req.catalog);
   if (cap.streams < 1) throw new WafermeshError('does-not-fit', `${name} with a ${context}-position KV cache does not fit ${chips} ${hardware}; give more chips (${cap.limit})`);
-  const instances = Math.ceil(req.streams / cap.streams);
+  const steps = new Map<number, ReturnType<typeof predict>>();
+  const stepOf = (b: number) => {
+    if (!steps.has(b)) steps.set(b, predict(name, model, hardware, { chips, precision, context, batch: b, catalog: req.catalog, allreduce: req.allreduce, ...(hardwarePreset(hardware, undefined, req.catalog).kind === 'wafer' ? { placement: { kind: 'whole' } } : {}) }));
+    return steps.get(b)!;
+  };
+  let most = Math.min(cap.streams, req.streams);
+  let meets: boolean | undefined;
+  if (req.minSpeed !== undefined) {
+    // A stream's speed falls as the batch grows: the largest batch that keeps it, by bisection.
+    const keeps = (b: number) => speedOf(b, stepOf(b).ms_per_token) >= req.minSpeed!;
+    meets = keeps(1);
+    if (!meets) most = 1;
+    else if (!keeps(most)) {
+      let lo = 1;
+      let hi = most;
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (keeps(mid)) lo = mid;
+        else hi = mid;
+      }
+      most = lo;
+    }
+  }
+  const instances = Math.ceil(req.streams / most);
   const streams = Math.ceil(req.streams / instances);
-  const step = predict(name, model, hardware, { chips, precision, context, batch: streams, catalog: req.catalog, allreduce: req.allreduce, ...(hardwarePreset(hardware, undefined, req.catalog).kind === 'wafer' ? { placement: { kind: 'whole' } } : {}) });
+  const step = stepOf(streams);
   return {
     hardware,
     chips_per_instance: chips,
@@ -197,6 +234,7 @@ function decodePool(name: string, model: ModelConfig, hardware: string, chips: n
     limit: cap.limit,
     step_ms: step.ms_per_token,
     step_bound: step.bound,
+    ...(meets === undefined ? {} : { meets_min_speed: meets }),
   };
 }
 
@@ -214,8 +252,8 @@ function metrics(throughput: number, f: Footprint) {
  * throughput = S·M ÷ (B·t_prefill + M·t_step) over all instances; a stream decodes at 1 ÷ t_step.
  */
 export function monolithic(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest): ServeConfig {
-  const decode = decodePool(name, model, hardware, chips, req);
   const pf = prefillOn(name, model, hardware, chips, req);
+  const decode = decodePool(name, model, hardware, chips, req, (b, stepMs) => req.output / ((b * pf.ttft_ms + req.output * stepMs) / 1e3));
   const B = decode.streams_per_instance;
   const cycle = (B * pf.ttft_ms + req.output * decode.step_ms) / 1e3;
   const perStreamAverage = req.output / cycle;
@@ -243,7 +281,7 @@ export function monolithic(name: string, model: ModelConfig, hardware: string, c
 export function disaggregated(name: string, model: ModelConfig, prefillHw: string, prefillChips: number, decodeHw: string, decodeChips: number, req: ServeRequest): ServeConfig {
   const precision = req.precision ?? 'fp16';
   const catalog = req.catalog ?? CATALOG;
-  const decode = decodePool(name, model, decodeHw, decodeChips, req);
+  const decode = decodePool(name, model, decodeHw, decodeChips, req, (_b, stepMs) => 1000 / stepMs);
   const pf = prefillOn(name, model, prefillHw, prefillChips, req);
   const pk = hardwarePreset(prefillHw, undefined, catalog).kind;
   const dk = hardwarePreset(decodeHw, undefined, catalog).kind;
@@ -294,6 +332,7 @@ export function serve(name: string, model: ModelConfig, setup: ServeSetup, req: 
   for (const [flag, v, max] of [['--streams', req.streams, 1e6], ['--prompt', req.prompt, model.seqLen], ['--output', req.output, model.seqLen]] as const) {
     if (!Number.isInteger(v) || v < 1 || v > max) throw new WafermeshError('bad-option', `${flag} ${v} must be a whole number in 1…${max}`);
   }
+  if (req.minSpeed !== undefined && !(req.minSpeed > 0 && Number.isFinite(req.minSpeed))) throw new WafermeshError('bad-option', `--min-speed ${req.minSpeed} must be a positive number of tokens/s`);
   if (req.prompt + req.output > model.seqLen) throw new WafermeshError('bad-option', `--prompt ${req.prompt} + --output ${req.output} is more than the model's ${model.seqLen} positions`);
   const ctx = req.prompt + req.output;
   const chipsOf = (x: { id: string; chips?: number }) => x.chips ?? fewestChips(model, x.id, precision, ctx, catalog);
@@ -325,13 +364,16 @@ export function serve(name: string, model: ModelConfig, setup: ServeSetup, req: 
     streams: req.streams,
     prompt: req.prompt,
     output: req.output,
+    ...(req.minSpeed === undefined ? {} : { min_speed: req.minSpeed }),
     configs,
     systems,
     assumptions: [
       `every stream: a ${req.prompt}-position prompt, then ${req.output} output tokens; its KV cache sized for ${ctx} positions, every decode step costed at the last position (the slowest of its life)`,
       'monolithic: an instance pauses its batch to prefill each new stream (one prompt at a time) — it finishes B streams every B·t_prefill + M·t_step, so a stream averages M ÷ (B·t_prefill + M·t_step) tokens/s and the S streams S times that',
       'disaggregated: the decode pool only decodes (every stream 1 ÷ t_step); the prefill pool starts streams as fast as they finish, ⌈S·t_prefill ÷ (M·t_step)⌉ instances, one prompt at a time each; the KV transfer and a wafer taking it in overlap the decode of the other streams',
-      'streams are spread evenly over the fewest instances that hold them (the most streams an instance holds: HBM less the weights on a GPU, SRAM on a wafer); each instance holds its own copy of the weights',
+      req.minSpeed === undefined
+        ? 'streams are spread evenly over the fewest instances that hold them (the most streams an instance holds: HBM less the weights on a GPU, SRAM on a wafer); each instance holds its own copy of the weights'
+        : `every stream kept at ${req.minSpeed} tokens/s or more (--min-speed; monolithic: its average, prefill pauses included): an instance takes the most streams that keep it (no more than it holds: HBM less the weights on a GPU, SRAM on a wafer), and the streams are spread evenly over the instances that takes; each instance holds its own copy of the weights`,
       'GPUs batch: weights read once a step for the batch, each stream\'s K and V, the batch\'s FLOPs at the dense peak (a kernel takes the longer); wafers batch: weights in place (whole-wafer tiling), the batch\'s activations streamed through — compute and link serialisation times the batch, hop latency and ramp relays once',
       'footprint: chips × (the system\'s power and rack units ÷ its chips); the figures per system are listed with their sources (some assumed) and can be given (--system-power HW=W, --system-rack-units HW=U)',
       'all modelled: no published speed is an input',

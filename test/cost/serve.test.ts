@@ -112,3 +112,28 @@ describe('a wafer serving several streams', () => {
     expect(four.assumptions.join('\n')).toMatch(/a batch of 4 streams/);
   }, 120_000);
 });
+
+describe('--min-speed: the speed every stream keeps', () => {
+  it('an instance takes the most streams that keep the speed, and more instances serve the rest', () => {
+    // 1,024 streams in one H100 make the step compute-bound; half that step is still slower than one stream's.
+    const req = { streams: 1024, prompt: 16, output: 16 };
+    const free = disaggregated('llama-3.1-8b', llama8b, 'h100', 1, 'h100', 1, req);
+    const floor = 2 * free.per_stream_tokens_per_s;
+    expect(floor).toBeLessThan(predict('llama-3.1-8b', llama8b, 'h100', { context: 32 }).tokens_per_s);
+    const kept = disaggregated('llama-3.1-8b', llama8b, 'h100', 1, 'h100', 1, { ...req, minSpeed: floor });
+    expect(kept.decode.meets_min_speed).toBe(true);
+    expect(kept.per_stream_tokens_per_s).toBeGreaterThanOrEqual(floor);
+    expect(kept.decode.instances).toBeGreaterThan(free.decode.instances);
+    // One more stream an instance would fall below the floor.
+    const b = kept.decode.streams_per_instance;
+    const more = predict('llama-3.1-8b', llama8b, 'h100', { context: 32, batch: Math.ceil(1024 / (kept.decode.instances - 1)) });
+    expect(more.tokens_per_s).toBeLessThan(floor);
+    expect(b).toBeLessThan(free.decode.streams_per_instance);
+  });
+
+  it('says so when even one stream an instance is too slow', () => {
+    const c = monolithic('llama-3.1-8b', llama8b, 'h100', 1, { streams: 2, prompt: 16, output: 16, minSpeed: 1e6 });
+    expect(c.decode.meets_min_speed).toBe(false);
+    expect(c.decode.streams_per_instance).toBe(1);
+  });
+});
