@@ -87,6 +87,8 @@ export interface FabricOptions {
   instrument?: boolean;
   /** Test-only fault (see shaders/fabric.wgsl): 1 far read, 2 dropped word, 3 extra hop, 4 another core's SRAM, 5 two words offered to a link in one step. */
   fault?: 0 | 1 | 2 | 3 | 4 | 5;
+  /** The most cores a mesh may have to run as one workgroup, a whole phase per dispatch (default 256; fewer: a workgroup per line). */
+  wholeMesh?: number;
 }
 
 /** One round's dispatch: its phase, the steps it loops, rows or columns, and when it runs. */
@@ -246,6 +248,8 @@ export class FabricRuntime {
   private pos = 0;
   private countersLength = 0;
   private serial = 0;
+  /** Whether the mesh runs as one workgroup, a whole phase per dispatch (else a workgroup per line, or a dispatch per step). */
+  wholeMesh = false;
   /** GPU dispatches encoded since counting began (see `takeDispatchCount`). */
   private dispatched = 0;
   /** The buffers it made (not the SRAM it was given), freed by dispose(). */
@@ -325,7 +329,8 @@ export class FabricRuntime {
     };
     const maxGroup = Math.min(WHOLE_MESH, dev.limits.maxComputeInvocationsPerWorkgroup);
     const oneBand = this.bands.length === 1;
-    const whole = oneBand && nCores <= maxGroup;
+    const whole = oneBand && nCores <= Math.min(maxGroup, options.wholeMesh ?? WHOLE_MESH);
+    this.wholeMesh = whole;
     const pipelines = new Map<string, GPUComputePipeline>();
     const pipeline = async (line: number, entryPoint: string) => {
       const key = `${entryPoint} ${line}`;

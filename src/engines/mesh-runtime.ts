@@ -23,6 +23,8 @@ export interface MeshRuntimeOptions {
    * one binding is: tests force it on small meshes.
    */
   shards?: number;
+  /** See FabricOptions.wholeMesh. */
+  wholeMesh?: number;
 }
 
 /** Bytes per core in a band's largest buffer: its SRAM, its core table, the fabric's routes and link counters. */
@@ -67,6 +69,7 @@ export class MeshRuntime {
   fabric!: FabricRuntime;
 
   private readonly shards: number;
+  private wholeMesh: number | undefined;
 
   private constructor(res: GpuResources, decode: FabricDecode, instrument: boolean, shards: number) {
     this.res = res;
@@ -80,6 +83,7 @@ export class MeshRuntime {
 
   static async create(res: GpuResources, decode: FabricDecode, model: Model, options: MeshRuntimeOptions = {}): Promise<MeshRuntime> {
     const rt = new MeshRuntime(res, decode, options.instrument ?? false, options.shards ?? 1);
+    rt.wholeMesh = options.wholeMesh;
     await rt.init(model);
     return rt;
   }
@@ -144,7 +148,7 @@ export class MeshRuntime {
     const made = await Promise.all(entries.map((e) => this.res.pipeline('mesh_core', constants, e, layout, prelude)));
     entries.forEach((e, i) => this.pipelines.set(e, made[i]));
     this.tokenRows = owners(m, mesh).row.vocab;
-    this.fabric = await FabricRuntime.create(this.res, this.srams, { width: mesh.width, height: mesh.height, sramWords: SRAM, regions: d.regionTable, regionCount: d.regions.length, bands: this.bands }, d.phases, { instrument: this.instrumented });
+    this.fabric = await FabricRuntime.create(this.res, this.srams, { width: mesh.width, height: mesh.height, sramWords: SRAM, regions: d.regionTable, regionCount: d.regions.length, bands: this.bands }, d.phases, { instrument: this.instrumented, ...(this.wholeMesh !== undefined ? { wholeMesh: this.wholeMesh } : {}) });
     // Logits: row r's slice is read from core (r, 0).
     for (let r = 0; r < mesh.height; r++) {
       const core = r * mesh.width;

@@ -180,16 +180,18 @@ async function runFabric(options: FabricOptions, run: FabricPhase[] = phases, sh
     f.clearCounters();
     await f.run();
     const dispatches = f.takeDispatchCount();
+    const whole = f.wholeMesh;
     const counts = await f.readCounters();
     const out = new Float32Array(W * H * SRAM);
     for (const [i, b] of bands.entries()) out.set(await res.readF32(srams[i]), b.core0 * SRAM);
-    return { image, out, dispatches, bands, ...counts };
+    return { image, out, dispatches, whole, bands, ...counts };
   } finally {
     res.dispose();
   }
 }
 
-describe('the fabric on the GPU: words move only between neighbours, counted where they move', () => {
+// Each distinct mesh, fault or mode compiles its own pipelines: slow on a busy software driver.
+describe('the fabric on the GPU: words move only between neighbours, counted where they move', { timeout: 600_000 }, () => {
   afterAll(async () => (await testGpu()).destroy());
 
   it('reduce-scatters along rows and allgathers along columns: right sums, measured = modelled per link and phase, no violation', async () => {
@@ -348,10 +350,16 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
     expect(queue.phases.map((m) => m.maxQueue)).toEqual([2, 1, 2]);
   });
 
-  it('splits the SRAM over 3 buffers (a band per row): the same words and counts as one buffer, column rounds a dispatch per step, faults still caught', async () => {
+  it('splits the SRAM over 3 buffers (a band per row), or runs a workgroup per line: the same words and counts as one buffer and one workgroup; column rounds over bands a dispatch per step; faults still caught', async () => {
     const ph: FabricPhase[] = [...phases, { name: 'column ktree', rounds: lineAllreduce(cols, 'ktree', [{ src: a(20), dst: b(20) }]) }];
     const one = await runFabric({ instrument: true }, ph);
     const three = await runFabric({ instrument: true }, ph, 3);
+    // A workgroup per line (as on meshes over 256 cores), not one for the whole mesh: the same too.
+    const lines = await runFabric({ instrument: true, wholeMesh: 1 }, ph);
+    expect(lines.violation).toBeNull();
+    expect(lines.out).toEqual(one.out);
+    lines.phases.forEach((m, i) => expect(firstDifference(one.phases[i], m), `per line: ${ph[i].name}`).toBeNull());
+    expect([one.whole, lines.whole]).toEqual([true, false]);
     expect(three.bands.map((b) => [b.row0, b.rows])).toEqual([[0, 1], [1, 1], [2, 1]]);
     expect(three.violation).toBeNull();
     expect(three.out).toEqual(one.out);

