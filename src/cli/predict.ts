@@ -370,7 +370,7 @@ export const predictCommand: Command = {
           }
         : undefined,
     });
-    const pf = prompt === undefined ? undefined : predictPrefill(name, model, prompt, String(v.hardware).toLowerCase(), { chips, precision, allreduce, mesh, placement });
+    const pf = prompt === undefined ? undefined : predictPrefill(name, model, prompt, String(v.hardware).toLowerCase(), { chips, precision, allreduce, mesh, placement, decode: p });
     if (v.json) {
       console.log(JSON.stringify(pf ? { ...p, prefill: pf } : p));
       return 0;

@@ -6,7 +6,7 @@ import { meshGemmClosed, summaCycles } from '../mesh/programs/meshgemm.ts';
 import { kvDim, type ModelConfig } from '../model/config.ts';
 import { gpuPreset, waferPreset, type GpuHardware } from './hardware.ts';
 import { BYTES_PER_VALUE, type Precision } from './model.ts';
-import { allreduceSeconds, formatBytes, predict, type PredictOptions } from './predict.ts';
+import { allreduceSeconds, formatBytes, predict, type Prediction, type PredictOptions } from './predict.ts';
 
 /**
  * Prefill at real scale, modelled: the prompt's T positions as one batch on a preset — a GPU's
@@ -115,6 +115,8 @@ function finish(base: Omit<PrefillPrediction, 'ttft_ms' | 'prefill_tokens_per_s'
 export interface PrefillOptions extends PredictOptions {
   readonly chips?: number;
   readonly precision?: Precision;
+  /** Wafers: a decode prediction already made on the same wafers for at least T positions; its placement is used instead of searching again. */
+  readonly decode?: Prediction;
 }
 
 function checkPrompt(model: ModelConfig, T: number): void {
@@ -249,7 +251,10 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
   const precision = options.precision ?? 'fp16';
   checkPrompt(model, T);
   // The decode placement for a T-position KV cache: the prompt's K and V must fit where decode keeps them.
-  const decode = predict(name, model, hardware, { ...options, chips, precision, context: T, speculative: undefined });
+  const given = options.decode;
+  const reuse = given && given.hardware === hardware && given.chips === chips && given.precision === precision && given.context >= T && given.placement;
+  const { decode: _given, ...rest } = options;
+  const decode = reuse ? given : predict(name, model, hardware, { ...rest, chips, precision, context: T, speculative: undefined });
   const placement = decode.placement!;
   const { width: W, height: H } = placement.region;
   const w = waferPreset(hardware, catalog);
@@ -322,7 +327,7 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
       gemms,
       region: { width: W, height: H, placement: placement.label },
       assumptions: [
-        `${chips} wafer(s); the weights stay where the decode placement keeps them (${placement.label}): each layer's products run on its ${W} x ${H} region (placed for a ${T}-position KV cache)`,
+        `${chips} wafer(s); the weights stay where the decode placement keeps them (${placement.label}): each layer's products run on its ${W} x ${H} region (placed for a ${decode.context}-position KV cache)`,
         `${fpc} ${precision} FLOPs per core per cycle (dense), ${hz / 1e9} GHz, α = ${t.hop}, β = ${t.ramp} cycles, ${t.bw} word per link per cycle`,
         `each product is costed both ways, the faster taken: MeshGEMM (Cannon on the interleaved ring, meshGemmClosed) on the ${P} x ${P} block, plus ${P - 1} rounds of W's column shifts to put the weights back; SUMMA (summaCycles) on the ${W} x ${H} rectangle, which leaves the weights in place — MeshGEMM for ${picked('meshgemm').join(', ') || 'none'}; SUMMA for ${picked('summa').join(', ') || 'none'}; the classifier's one position is a matrix-vector product in place (x broadcast along the rows, partial sums reduced down the columns)`,
         `values move one to a 32-bit word (16-bit values are not packed two to a word); shifts, products and reductions one after another, no overlap`,
