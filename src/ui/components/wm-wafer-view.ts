@@ -264,12 +264,20 @@ export class WmWaferView extends LitElement {
     this.kick();
   }
 
-  override updated(changed: Map<string, unknown>) {
+  // Before rendering, so the legend's range is the links' being drawn.
+  override willUpdate(changed: Map<string, unknown>) {
     if (changed.has('fit')) {
-      if (changed.get('fit') && this.fit && (changed.get('fit') as FitReport).width !== this.fit.width) this.setZoom(1, true);
+      const old = changed.get('fit') as FitReport | null | undefined;
+      if (old && this.fit && (old.width !== this.fit.width || old.height !== this.fit.height)) {
+        this.zoom = 1;
+        this.pan = { x: 0, y: 0 };
+      }
       this.drawBase();
     }
     if (changed.has('perLink') || changed.has('fit')) this.collectLinks();
+  }
+
+  override updated() {
     this.kick();
   }
 
