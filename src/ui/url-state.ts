@@ -135,7 +135,8 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
   if (ar !== null) {
     const ids = allreduceIds(catalog);
     if (ids.includes(ar)) s.allreduce = ar;
-    else if (ar === 'tree' && ids.includes('ktree')) s.allreduce = 'ktree'; // the CLI's alias, so its links work here too
+    // An alias the catalog gives in a description ("… (also: tree)"), as the CLI takes it, so its links work here too.
+    else if (catalog.allreduce.some((a) => a.description.includes(`(also: ${ar})`))) s.allreduce = catalog.allreduce.find((a) => a.description.includes(`(also: ${ar})`))!.id;
     else errors.push(`allreduce=${ar} is not ${orList(ids)}; using ${s.allreduce}`);
   }
   s.autoplay = q.get('autoplay') === '1';
