@@ -194,7 +194,8 @@ function printPrediction(p: Prediction): void {
 }
 
 export const predictCommand: Command = {
-  summary: 'single-stream decode tokens/s of a real model on a wafer or GPUs, from first principles, with every assumption; --validate holds it against published measurements',
+  summary:
+    'single-stream decode tokens/s of a real model on a wafer or GPUs, from first principles, with every assumption; --prompt adds the prefill (time to first token), --prefill/--decode a disaggregated pair, --serve many streams with their footprint; --validate holds decode against published measurements',
   usage:
     '[--model NAME|PATH] [--hardware NAME] [--chips N] [--precision fp16|fp8|fp32] [--context N] [--allreduce NAME] [--placement whole|subgrid|pipelined[:G]] [--cores WxH] [--draft NAME [--acceptance A] [--draft-tokens N]] [--prompt N] [--prefill NAME --decode NAME [--prefill-chips N] [--decode-chips N]] [--serve --streams S --prompt N --output M [--min-speed T] [--system-power HW=W,…] [--system-rack-units HW=U,…]] [--validate] [--json]',
   options: {
@@ -229,7 +230,7 @@ export const predictCommand: Command = {
     hardware: 'the hardware preset: a wafer (wse-2, wse-3, …) or a GPU or other off-chip-memory accelerator (h100, h200, b200, a100, mi300x, trainium2)',
     chips: 'chips the model is split over: GPUs in tensor parallel, or wafers chained layer by layer (pipeline)',
     precision: 'bytes per weight and KV value: fp32 (4), fp16 (2) or fp8 (1)',
-    context: "positions in the KV cache; the token is decoded at the last (default: the model's seq_len, up to 1024)",
+    context: "positions in the KV cache; the token is decoded at the last (default: the model's seq_len, up to 1024; with --prompt N, N + 1)",
     allreduce: 'wafers: how allreduces run on the fabric: chain, ring or ktree',
     placement:
       'wafers: force a placement instead of the fastest found — whole (every layer tiled over the whole wafer), subgrid (over the best smaller block), pipelined (each group of layers on its own region, the activation handed from region to region) or pipelined:G (G layers per region)',

@@ -334,6 +334,8 @@ export function serve(name: string, model: ModelConfig, setup: ServeSetup, req: 
   }
   if (req.minSpeed !== undefined && !(req.minSpeed > 0 && Number.isFinite(req.minSpeed))) throw new WafermeshError('bad-option', `--min-speed ${req.minSpeed} must be a positive number of tokens/s`);
   if (req.prompt + req.output > model.seqLen) throw new WafermeshError('bad-option', `--prompt ${req.prompt} + --output ${req.output} is more than the model's ${model.seqLen} positions`);
+  // Every hardware named needs its system's figures: refused before any work.
+  for (const x of [setup.hardware, setup.prefill, setup.decode]) if (x) systemOf(hardwarePreset(x.id, undefined, catalog).id, req);
   const ctx = req.prompt + req.output;
   const chipsOf = (x: { id: string; chips?: number }) => x.chips ?? fewestChips(model, x.id, precision, ctx, catalog);
   const configs: ServeConfig[] = [];

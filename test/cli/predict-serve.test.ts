@@ -15,6 +15,7 @@ describe('wafermesh predict --prompt, --prefill/--decode and --serve', () => {
     expectOneLineError(cli(...big, '--serve', '--prompt', '8', '--output', '8', '--system-power', 'wse-3:23'), /--system-power "wse-3:23" is not HW=NUMBER/);
     expectOneLineError(cli(...big, '--serve', '--prompt', '8', '--output', '8', '--placement', 'whole'), /--draft, --cores, --placement and --context apply to one machine's decode/);
     expectOneLineError(cli('predict', '--prefill', 'tpu', '--decode', 'wse-3', '--prompt', '8'), /--prefill tpu is not one of .*trainium2/);
+    expectOneLineError(cli('predict', '--serve', '--hardware', 'toy-gpu', '--prompt', '8', '--output', '8'), /no system figures \(chips, power, rack units\) for toy-gpu/);
   }, 180_000);
 
   it('--prompt adds the prefill to --json: TTFT and prompt tokens/s, each product with its bound', () => {
