@@ -142,7 +142,7 @@ export function serveText(v: ServePrediction): string {
   ];
   for (const c of v.configs) {
     if (c.decode.meets_min_speed === false) out.push(`${c.kind} ${c.label}: does not keep ${v.min_speed} tokens/s a stream even with one stream an instance`);
-    out.push(`${c.kind} ${c.label}: decode step ${c.decode.step_ms} ms for ${c.decode.streams_per_instance} streams, bound by ${c.decode.step_bound}; ${c.decode.limit}; prefill ${c.prefill.ttft_ms} ms (${c.prefill.prefill_tokens_per_s} tokens/s, bound by ${c.prefill.bound})`);
+    out.push(`${c.kind} ${c.label}: decode step ${c.decode.step_ms} ms for ${c.decode.streams_per_instance} streams, bound by ${c.decode.step_bound}${c.decode.placement ? ` (placement ${c.decode.placement})` : ''}; ${c.decode.limit}; prefill ${c.prefill.ttft_ms} ms (${c.prefill.prefill_tokens_per_s} tokens/s, bound by ${c.prefill.bound})`);
     if (c.kv_transfer) out.push(`  KV cache ${formatBytes(c.kv_transfer.bytes)} a stream: ${c.kv_transfer.ms} ms, bound by ${c.kv_transfer.bound} (network ${c.kv_transfer.network_ms} ms${c.kv_transfer.wafer_edge_ms !== undefined ? `, wafer edge ${c.kv_transfer.wafer_edge_ms} ms, fabric ${c.kv_transfer.fabric_ms} ms` : ''})`);
   }
   const dis = v.configs.find((c) => c.kind === 'disaggregated');

@@ -68,6 +68,8 @@ export interface DecodePool extends Pool {
   /** One decode step for the instance's batch: every stream one token. */
   readonly step_ms: number;
   readonly step_bound: string;
+  /** Wafers: the placement the batch runs on (the faster of the search's and whole-wafer tiling). */
+  readonly placement?: string;
   /** With --min-speed: whether one stream an instance keeps it at all. */
   readonly meets_min_speed?: boolean;
 }
@@ -192,15 +194,23 @@ export function maxStreams(model: ModelConfig, hardware: string, chips: number, 
  * holds, or with `minSpeed` the most that keep every stream at that speed (`speedOf` turns a batch
  * and its step into a stream's speed).
  */
-function decodePool(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest, speedOf: (batch: number, stepMs: number) => number): DecodePool {
+function decodePool(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest, speedOf: (batch: number, stepMs: number) => number, wholeOnly = false): DecodePool {
   const precision = req.precision ?? 'fp16';
   // Each stream's KV cache is sized for its last position; the step is costed there (the slowest step of a stream's life).
   const context = req.prompt + req.output;
   const cap = maxStreams(model, hardware, chips, precision, context, req.catalog);
   if (cap.streams < 1) throw new WafermeshError('does-not-fit', `${name} with a ${context}-position KV cache does not fit ${chips} ${hardware}; give more chips (${cap.limit})`);
   const steps = new Map<number, ReturnType<typeof predict>>();
+  const wafer = hardwarePreset(hardware, undefined, req.catalog).kind === 'wafer';
   const stepOf = (b: number) => {
-    if (!steps.has(b)) steps.set(b, predict(name, model, hardware, { chips, precision, context, batch: b, catalog: req.catalog, allreduce: req.allreduce, ...(hardwarePreset(hardware, undefined, req.catalog).kind === 'wafer' ? { placement: { kind: 'whole' } } : {}) }));
+    if (!steps.has(b)) {
+      const base = { chips, precision, context, batch: b, catalog: req.catalog, allreduce: req.allreduce };
+      // A wafer: the placement search ranks placements by one token; a batch multiplies compute and
+      // link serialisation, so whole-wafer tiling can overtake it — the faster of the two is taken.
+      const searched = predict(name, model, hardware, wafer && wholeOnly ? { ...base, placement: { kind: 'whole' } } : base);
+      const whole = wafer && searched.placement?.kind !== 'whole' ? predict(name, model, hardware, { ...base, placement: { kind: 'whole' } }) : undefined;
+      steps.set(b, whole && whole.ms_per_token < searched.ms_per_token ? whole : searched);
+    }
     return steps.get(b)!;
   };
   let most = Math.min(cap.streams, req.streams);
@@ -234,6 +244,7 @@ function decodePool(name: string, model: ModelConfig, hardware: string, chips: n
     limit: cap.limit,
     step_ms: step.ms_per_token,
     step_bound: step.bound,
+    ...(step.placement ? { placement: step.placement.label } : {}),
     ...(meets === undefined ? {} : { meets_min_speed: meets }),
   };
 }
@@ -253,7 +264,8 @@ function metrics(throughput: number, f: Footprint) {
  */
 export function monolithic(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest): ServeConfig {
   const pf = prefillOn(name, model, hardware, chips, req);
-  const decode = decodePool(name, model, hardware, chips, req, (b, stepMs) => req.output / ((b * pf.ttft_ms + req.output * stepMs) / 1e3));
+  // A wafer that prefills and decodes keeps one layout for both: whole-wafer tiling, where its prefill is fastest.
+  const decode = decodePool(name, model, hardware, chips, req, (b, stepMs) => req.output / ((b * pf.ttft_ms + req.output * stepMs) / 1e3), true);
   const B = decode.streams_per_instance;
   const cycle = (B * pf.ttft_ms + req.output * decode.step_ms) / 1e3;
   const perStreamAverage = req.output / cycle;
@@ -376,7 +388,7 @@ export function serve(name: string, model: ModelConfig, setup: ServeSetup, req: 
       req.minSpeed === undefined
         ? 'streams are spread evenly over the fewest instances that hold them (the most streams an instance holds: HBM less the weights on a GPU, SRAM on a wafer); each instance holds its own copy of the weights'
         : `every stream kept at ${req.minSpeed} tokens/s or more (--min-speed; monolithic: its average, prefill pauses included): an instance takes the most streams that keep it (no more than it holds: HBM less the weights on a GPU, SRAM on a wafer), and the streams are spread evenly over the instances that takes; each instance holds its own copy of the weights`,
-      'GPUs batch: weights read once a step for the batch, each stream\'s K and V, the batch\'s FLOPs at the dense peak (a kernel takes the longer); wafers batch: weights in place (whole-wafer tiling), the batch\'s activations streamed through — compute and link serialisation times the batch, hop latency and ramp relays once',
+      'GPUs batch: weights read once a step for the batch, each stream\'s K and V, the batch\'s FLOPs at the dense peak (a kernel takes the longer); wafers batch: weights in place, the batch\'s activations streamed through — compute and link serialisation times the batch, hop latency and ramp relays once — a wafer that only decodes on the faster of the placement search\'s choice and whole-wafer tiling (the search ranks by one token), a wafer that also prefills on whole-wafer tiling for both phases (its weights stay in one place; its prefill is fastest there); the streams an instance holds are counted on whole-wafer tiling; a pipelined placement\'s regions work one after another (streams in different regions at once are not modelled)',
       'footprint: chips × (the system\'s power and rack units ÷ its chips); the figures per system are listed with their sources (some assumed) and can be given (--system-power HW=W, --system-rack-units HW=U)',
       'all modelled: no published speed is an input',
     ],

@@ -137,3 +137,18 @@ describe('--min-speed: the speed every stream keeps', () => {
     expect(c.decode.streams_per_instance).toBe(1);
   });
 });
+
+describe('the placement a wafer serves on', () => {
+  it('decoding only: the faster of the search and whole-wafer tiling for the batch; prefilling too: whole-wafer tiling for both phases', () => {
+    const req = { streams: 1, prompt: 256, output: 256 };
+    const dis = disaggregated('llama-3.1-8b', llama8b, 'h100', 1, 'wse-3', 1, req);
+    const searched = predict('llama-3.1-8b', llama8b, 'wse-3', { context: 512 });
+    const whole = predict('llama-3.1-8b', llama8b, 'wse-3', { context: 512, placement: { kind: 'whole' } });
+    expect(searched.ms_per_token).toBeLessThan(whole.ms_per_token);
+    expect(dis.decode.placement).toBe(searched.placement!.label);
+    expect(dis.decode.step_ms).toBe(searched.ms_per_token);
+    const mono = monolithic('llama-3.1-8b', llama8b, 'wse-3', 1, req);
+    expect(mono.decode.placement).toBe('whole 762x1172');
+    expect(mono.decode.step_ms).toBe(whole.ms_per_token);
+  }, 180_000);
+});
