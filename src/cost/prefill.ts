@@ -235,6 +235,12 @@ function relayout(words: number, W: number, H: number, t: FabricTiming): number 
   return words / (2 * Math.min(W, H) * t.bw) + (W + H) * t.hop + t.ramp;
 }
 
+/** The side of the largest square blocks of which `n` fit side by side on a W × H region (one per KV-head group). */
+export function headBlockSide(W: number, H: number, n: number): number {
+  for (let s = Math.min(W, H); s > 1; s--) if (Math.floor(W / s) * Math.floor(H / s) >= n) return s;
+  return 1;
+}
+
 /** FLOPs per element of the elementwise passes (ours: counted as plain arithmetic, no special-function unit). */
 export const ELEMENTWISE_FLOPS = { rmsnorm: 3, rope: 6, swiglu: 6, residual: 1, softmax: 5 };
 
@@ -281,7 +287,7 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
   // S = Q (T·g × hd) · Kᵀ (hd × T), softmax along the rows, O = S (T·g × T) · V (T × hd).
   const g = model.nHeads / model.nKvHeads;
   const hd = model.dim / model.nHeads;
-  const side = Math.max(1, Math.min(P, Math.floor(Math.sqrt((W * H) / model.nKvHeads))));
+  const side = headBlockSide(W, H, model.nKvHeads);
   const scores = waferGemmCycles(side, side, { M: T * g, K: hd, N: T }, t, fpc);
   const values = waferGemmCycles(side, side, { M: T * g, K: T, N: hd }, t, fpc);
   const mt = Math.ceil((T * g) / side);

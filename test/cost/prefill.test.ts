@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CATALOG, modelEntry } from '../../src/catalog.ts';
 import { HANDOFF_LINKS } from '../../src/engines/disaggregated.ts';
 import { gpuPreset } from '../../src/cost/hardware.ts';
-import { attendedPairs, gpuGemmSeconds, gpuPrefill, kvTransfer, waferGemmCycles, waferMatvecCycles, waferPrefill } from '../../src/cost/prefill.ts';
+import { attendedPairs, gpuGemmSeconds, headBlockSide, gpuPrefill, kvTransfer, waferGemmCycles, waferMatvecCycles, waferPrefill } from '../../src/cost/prefill.ts';
 
 const llama8b = modelEntry('llama-3.1-8b')!.config!;
 const t = { hop: 1, ramp: 8, bw: 1 };
@@ -81,6 +81,12 @@ describe('a wafer GEMM: MeshGEMM or SUMMA, the faster', () => {
     expect(c.meshgemm).toBe(3214);
     expect(c.summa).toBe(7168);
     expect(c.algorithm).toBe('meshgemm');
+  });
+
+  it('lays the KV-head groups side by side on the largest square blocks that fit: 8 of 293 x 293 on 762 x 1172 (2 across, 4 down)', () => {
+    expect(headBlockSide(762, 1172, 8)).toBe(293);
+    expect(headBlockSide(44, 586, 8)).toBe(44);
+    expect(headBlockSide(4, 4, 32)).toBe(1);
   });
 
   it("the classifier's one position is a matrix-vector product in place: broadcast along the rows, reduce down the columns", () => {
