@@ -138,7 +138,7 @@ export function gpuPrefill(model: ModelConfig, T: number, hardware: string, opti
   const vb = BYTES_PER_VALUE[precision];
   const ab = precision === 'fp32' ? 4 : 2;
   const kvd = kvDim(model);
-  const weights = model.nLayers * (model.dim * (2 * model.dim + 2 * kvd) + 3 * model.dim * model.hiddenDim) * vb + 2 * model.vocabSize * model.dim * vb;
+  const weights = model.nLayers * (model.dim * (2 * model.dim + 2 * kvd) + 3 * model.dim * model.hiddenDim) * vb + (model.sharedClassifier ? 1 : 2) * model.vocabSize * model.dim * vb;
   const kv = 2 * model.nLayers * T * kvd * vb;
   if ((weights + kv) / chips > hw.hbmBytes) {
     throw new WafermeshError('does-not-fit', `the weights and a ${T}-position KV cache (${formatBytes(weights + kv)}) do not fit ${chips} ${hardware} (${formatBytes(chips * hw.hbmBytes)}); use --chips ${Math.ceil((weights + kv) / hw.hbmBytes)} or more`);
@@ -173,7 +173,7 @@ export function gpuPrefill(model: ModelConfig, T: number, hardware: string, opti
       assumptions: [
         `${chips} x ${hw.description}: ${peak / 1e12} TFLOPS dense at ${precision} (${hardwarePreset(hardware, 'gpu', catalog).figures[precision === 'fp32' ? 'fp32Flops' : precision === 'fp16' ? 'fp16Flops' : 'fp8Flops'].source}), ${bw / 1e12} TB/s HBM`,
         `each GEMM (q/k/v fused, w1/w3 fused, per layer; the classifier for the last position only) takes the longer of 2·M·K·N ÷ the dense peak and (K·N weights at ${vb} B + M·(K + N) activations at ${ab} B, each read or written once) ÷ the HBM bandwidth — peak rates, an upper bound on speed`,
-        `causal attention per layer: 4·dim·T(T+1)/2 FLOPs; K and V read once per ${FLASH_QUERY_BLOCK}-query block (FlashAttention-2, Dao 2023), Q read and O written once, the new K and V written once`,
+        `causal attention per layer: 4·dim·T(T+1)/2 FLOPs; K and V read once per ${FLASH_QUERY_BLOCK}-query block (FlashAttention-2, Dao 2023) with the query heads that share a KV head in the same block, Q read and O written once, the new K and V written once`,
         ...(chips > 1 ? [`tensor parallel: 2 allreduces of ${formatBytes(T * model.dim * ab)} per layer, ${ar.algorithm}, ${round(ar.seconds * 1e6, 3)} µs each`] : []),
         `${kernels} kernels, ${hw.launchSeconds * 1e6} µs each`,
       ],
