@@ -116,12 +116,11 @@ export type Adjacency = 'vertical' | 'horizontal';
  * - vertical (B directly below or above A): each column's slice streams from A's edge core down
  *   (or up) B's column, delivered to every core of it — a broadcast, one ramp delivery: h hops.
  * - horizontal (B beside A): per row, the coordinates whose home is that row (the row slices the
- *   reduce-scatters use) travel as a streamed chain from A's far column through A's row, each
- *   core relaying the stream and putting its own coordinates in (β each, as a reduce-scatter's
- *   chain does), on to the coordinate's column in B, relayed at every core on the way; then B
- *   gathers them down its columns (the allgather that ends every matrix-vector phase).
+ *   reduce-scatters use) go from A's core in their column straight to B's core in the same column
+ *   (W hops, one delivery), a round per column (the columns' streams would share the row's links);
+ *   then B gathers them down its columns (the allgather that ends every matrix-vector phase).
  *
- * Both are modelled here, not yet compiled into a program the emulator runs.
+ * The same phases are compiled into fabric streams (programs/region-handoff.ts), which a test runs.
  */
 export function handoffCost(model: ModelConfig, region: MeshConfig, adjacency: Adjacency): ClosedCost {
   const W = region.width;
@@ -142,15 +141,20 @@ export function handoffCost(model: ModelConfig, region: MeshConfig, adjacency: A
     for (let c = 0; c < W; c++) if (nd[c] > 0) s.item(nd[c] - 1, H, 1);
     return rounds([s], model.dim * H, 0);
   }
-  // The chain along each row, A's W cores then B's: coordinate i goes W + col(i) hops, relayed at each.
-  const chain = new Slowest(t);
-  let chainWords = 0; // coordinate i crosses W + col(i) links
-  for (let r = 0; r < H; r++) {
-    const [lo, hi] = split(model.dim, H, r);
-    for (let i = lo; i < hi; i++) {
-      chain.item(i - lo, W + colOf[i], W + colOf[i]);
-      chainWords += W + colOf[i];
+  // Along each row, one round per column c: the row slice's coordinates of column c go straight
+  // from A's core (r, c) to B's (r, c), W hops, one delivery.
+  const along: Slowest[] = [];
+  let alongWords = 0;
+  for (let c = 0; c < W; c++) {
+    const s = new Slowest(t);
+    for (let r = 0; r < H; r++) {
+      const [lo, hi] = split(model.dim, H, r);
+      let n = 0;
+      for (let i = lo; i < hi; i++) if (colOf[i] === c) n++;
+      if (n > 0) s.item(n - 1, W, 1);
+      alongWords += n * W;
     }
+    if (s.cycles > 0) along.push(s);
   }
   // B's column allgather: per column a stream south with the coordinates above its last row, one
   // north with those below its first, in coordinate order (collectives.ts lineAllgather).
@@ -174,7 +178,7 @@ export function handoffCost(model: ModelConfig, region: MeshConfig, adjacency: A
       }
     }
   }
-  return rounds([chain, gather], chainWords + (H - 1) * model.dim, 0);
+  return rounds([...along, gather], alongWords + (H - 1) * model.dim, 0);
 }
 
 /**

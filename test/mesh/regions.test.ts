@@ -1,8 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FabricRuntime } from '../../src/engines/fabric-runtime.ts';
+import { GpuResources } from '../../src/gpu/resources.ts';
+import { compileRegionHandoff } from '../../src/mesh/programs/region-handoff.ts';
+import { testGpu } from '../helpers/gpu.ts';
 import fc from 'fast-check';
 import { makeMesh, meshFromPreset } from '../../src/mesh/config.ts';
 import { fabricTokenCycles, tokenParts } from '../../src/mesh/fabric-closed.ts';
-import { place } from '../../src/mesh/placement.ts';
+import { columnRuns, place } from '../../src/mesh/placement.ts';
 import { fitRegion, handoffCost, idReturnCost } from '../../src/mesh/regions.ts';
 import { makeConfig, type ModelConfig } from '../../src/model/config.ts';
 import { loadStories260K } from '../helpers/models.ts';
@@ -100,11 +104,10 @@ describe('hand-offs between regions (closed form, hand-computed)', () => {
     expect(c).toMatchObject({ cycles: 13, serialisation: 3, hops: 2, ramps: 8, linkWords: 16 });
   });
 
-  it('horizontal: a chain along each row (row 1: coordinates 4…7 to column 1, 3 hops and 3 relays, the last 3 behind: 30), then the column gather (3 + 1 + 8)', () => {
+  it('horizontal: a round per column, each row slice\'s coordinates of that column straight across (column 0: row 0\'s 0…3, 2 hops, the last 3 behind, one delivery: 13; column 1: row 1\'s 4…7: 13), then the column gather (3 + 1 + 8)', () => {
     const c = handoffCost(tiny, region, 'horizontal');
-    // Chain 30 (serialisation 3, hops 3, ramps 24), gather 12 (3, 1, 8).
-    // Words: coordinates 0…3 cross 2 links, 4…7 cross 3; then 8 down the columns.
-    expect(c).toMatchObject({ cycles: 42, serialisation: 6, hops: 4, ramps: 32, linkWords: 4 * 2 + 4 * 3 + 8 });
+    // Words: every coordinate crosses the region's 2 links; then 8 down the columns.
+    expect(c).toMatchObject({ cycles: 38, serialisation: 9, hops: 5, ramps: 24, linkWords: 8 * 2 + 8 });
   });
 
   it('the id returns over the hops between the regions, then down column 0 and along the rows', () => {
@@ -113,7 +116,7 @@ describe('hand-offs between regions (closed form, hand-computed)', () => {
     expect(idReturnCost(region, 5)).toMatchObject({ cycles: 5 + 8 + 1 + 8 + 1 + 8, hops: 7, ramps: 24, linkWords: 5 + 1 + 2 });
   });
 
-  it('grow with the region: a taller region pays more hops to broadcast, a wider one more relays along the chain', () => {
+  it('grow with the region: a taller region pays more hops to broadcast, a wider one more rounds along the rows', () => {
     const m = stories;
     const at = (w: number, h: number) => meshFromPreset('wse-3', w, h);
     expect(handoffCost(m, at(8, 16), 'vertical').hops).toBeGreaterThan(handoffCost(m, at(8, 8), 'vertical').hops);
@@ -156,6 +159,51 @@ describe('the hand-off as fabric streams (src/mesh/programs/region-handoff.ts)',
         // Regions that do not touch are refused.
         expect(() => compileRegionHandoff(model, region, mesh, { x: 0, y: 0 }, { x: 2 * w, y: 0 }, { src: 0, dst: 1 })).toThrow(/not neighbours/);
       }
+    }
+  });
+});
+
+describe('the hand-off on the fabric', { timeout: 600_000 }, () => {
+  afterAll(async () => (await testGpu()).destroy());
+
+  it("moves every coordinate of A's x into B's cores where B's layout keeps it, below and beside, words per link as the closed form says", async () => {
+    const model = makeConfig({ dim: 48, hiddenDim: 64, nLayers: 1, nHeads: 6, nKvHeads: 2, vocabSize: 32, seqLen: 8, sharedClassifier: false });
+    const [w, h] = [3, 2];
+    const mesh = meshFromPreset('wse-3', 2 * w, 2 * h);
+    const region = makeMesh({ ...mesh, width: w, height: h });
+    const cols = Array.from({ length: w }, (_, c) => columnRuns(model, region, 'dim', c).flatMap(([lo, hi]) => Array.from({ length: hi - lo }, (_, k) => lo + k)));
+    const D = Math.max(...cols.map((c) => c.length));
+    const SRAM = 2 * D;
+    const W = mesh.width;
+    const regions = new Uint32Array(W * mesh.height * 2);
+    for (let core = 0; core < W * mesh.height; core++) regions.set([0, D], core * 2);
+    const res = new GpuResources(await testGpu());
+    try {
+      for (const b of [{ x: 0, y: h }, { x: w, y: 0 }]) {
+        const a = { x: 0, y: 0 };
+        const { phase } = compileRegionHandoff(model, region, mesh, a, b, { src: 0, dst: 1 });
+        const image = new Float32Array(W * mesh.height * SRAM).fill(-1);
+        for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) cols[c].forEach((i, k) => (image[((a.y + r) * W + a.x + c) * SRAM + k] = 100 + i));
+        const sram = res.storage('test:sram', image);
+        const f = await FabricRuntime.create(res, sram, { width: W, height: mesh.height, sramWords: SRAM, regions, regionCount: 2 }, [phase], { instrument: true });
+        f.clearCounters();
+        await f.run();
+        const { phases, violation } = await f.readCounters();
+        const out = await res.readF32(sram);
+        f.dispose();
+        res.destroyBuffer(sram);
+        expect(violation, JSON.stringify(b)).toBeNull();
+        for (let r = 0; r < h; r++) {
+          for (let c = 0; c < w; c++) {
+            const core = (b.y + r) * W + b.x + c;
+            expect(Array.from(out.subarray(core * SRAM + D, core * SRAM + D + cols[c].length)), `B core (${r}, ${c}) from ${JSON.stringify(b)}`).toEqual(cols[c].map((i) => 100 + i));
+          }
+        }
+        const words = phases[0].linkWords.reduce((x, y) => x + y, 0);
+        expect(words).toBe(handoffCost(model, region, b.y === 0 ? 'horizontal' : 'vertical').linkWords);
+      }
+    } finally {
+      res.dispose();
     }
   });
 });

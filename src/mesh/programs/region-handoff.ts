@@ -12,8 +12,9 @@ import type { Adjacency } from '../regions.ts';
  * (r, c) is the mesh's (a.y + r, a.x + c), and B lies directly below, above or east of A.
  *
  * Addresses: `src` is A's x (the column's dim coordinates, in its own order), `dst` B's; the
- * caller's region table gives their bases. The emulator does not run this phase yet: a pipelined
- * placement also needs the compute passes to run on one region's cores at a time.
+ * caller's region table gives their bases. The fabric runs it as it stands (a test checks the
+ * words B receives); a whole pipelined decode on the emulator also needs the compute passes to run
+ * on one region's cores at a time, which they do not yet.
  */
 export function compileRegionHandoff(
   model: ModelConfig,
@@ -52,17 +53,21 @@ export function compileRegionHandoff(
     checkRound(mesh.width, mesh.height, round);
     return { phase: { name: 'hand-off: down the columns to the next region', rounds: [round] }, adjacency: 'vertical' };
   }
-  // Beside: per row, a chain from A's first column through A's and B's row; coordinate i (of the
-  // row's slice) ends at its column in B. Every core on the way relays it (a reduction's chain in
-  // which only its owner adds a value; the others add zeros).
-  const chain: FabricStream[] = [];
-  for (let r = 0; r < h; r++) {
-    const [lo, hi] = split(model.dim, h, r);
-    const items: StreamItem[] = [];
-    for (let i = lo; i < hi; i++) items.push({ kind: 'reduce', origin: a.x, end: b.x + colOf[i], src: at(addr.src, i), dst: at(addr.dst, i) });
-    if (items.length) chain.push({ axis: 'row', line: a.y + r, flow: 'east', first: a.x, items });
+  // Beside: per row r, the coordinates of its row slice (split(dim, h, r), as the reduce-scatters
+  // home them) go from A's core (r, c) holding them straight to B's core (r, c), w hops east, taken
+  // down the ramp there only. One round per column c: the streams of two columns would share the
+  // row's east links between them.
+  const rowRounds: FabricRound[] = [];
+  for (let c = 0; c < w; c++) {
+    const streams: FabricStream[] = [];
+    for (let r = 0; r < h; r++) {
+      const [lo, hi] = split(model.dim, h, r);
+      const items: StreamItem[] = [];
+      for (let i = lo; i < hi; i++) if (colOf[i] === c) items.push({ kind: 'bcast', origin: a.x + c, end: b.x + c, src: at(addr.src, i), dst: at(addr.dst, i) });
+      if (items.length) streams.push({ axis: 'row', line: a.y + r, flow: 'east', first: a.x + c, ramps: [a.x + c, b.x + c], items });
+    }
+    if (streams.length) rowRounds.push({ axis: 'row', locals: [], streams });
   }
-  const rowRound: FabricRound = { axis: 'row', locals: [], streams: chain };
   // Then B gathers down its columns: coordinate i leaves its row (the row of its slice) both ways.
   const rowOf = new Uint32Array(model.dim);
   for (let r = 0; r < h; r++) {
@@ -83,7 +88,7 @@ export function compileRegionHandoff(
     }
   }
   const colRound: FabricRound = { axis: 'col', locals: [], streams: gather };
-  checkRound(mesh.width, mesh.height, rowRound);
+  for (const r of rowRounds) checkRound(mesh.width, mesh.height, r);
   checkRound(mesh.width, mesh.height, colRound);
-  return { phase: { name: 'hand-off: along the rows to the next region, then down its columns', rounds: [rowRound, colRound] }, adjacency: 'horizontal' };
+  return { phase: { name: 'hand-off: along the rows to the next region, then down its columns', rounds: [...rowRounds, colRound] }, adjacency: 'horizontal' };
 }
