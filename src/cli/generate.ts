@@ -140,8 +140,9 @@ export const generateCommand: Command = {
           stepMs.push(te - ts);
           if (id !== undefined && firstStep < 0) {
             firstStep = stepMs.length - 1;
-            // Disaggregated, the first id is the prefill machine's: the hand-off after it delays the second.
-            ttftMs = pair?.handoffs[0] ? pair.handoffs[0].prefillMs : te - t0 - traceMs;
+            // Disaggregated, the first id is found from the prefill machine's logits once the KV cache
+            // has been handed over: the time to it includes the hand-off (kv_handoff_ms says how much).
+            ttftMs = te - t0 - traceMs;
           }
           const t = eng.lastTrace();
           traceMs += performance.now() - te;
@@ -264,11 +265,12 @@ function disaggregatedTimings(pair: Disaggregated, prefiller: Machine, config: M
     ...(h.waferOut ? { kv_edge_words_out: h.waferOut.edgeWords } : {}),
     ...(phases.length ? { kv_handoff_fabric_phases: phases.length, kv_handoff_fabric_words: phases.reduce((n, p) => n + p.measured.linkWords.reduce((a, b) => a + b, 0), 0), kv_handoff_phases_equal_to_model: phases.every((p) => p.firstDifference === null) } : {}),
     modelled_kv_handoff_ms: round(h.modelledMs),
-    modelled_kv_handoff_links: `the slower of ${network.name} and ${waferEdge.name}${network.latencyS.assumed ? ' (network latency assumed)' : ''}`,
+    modelled_kv_handoff_links: h.wafer || h.waferOut ? `the slower of ${network.name} and ${waferEdge.name}${network.latencyS.assumed ? ' (network latency assumed)' : ''}` : `${network.name}${network.latencyS.assumed ? ' (latency assumed)' : ''}`,
     ...(prefiller.plan === 'gpu' && prefiller.prefill
       ? (() => {
           const s = gpuPrefillCost(config, P, hw).seconds;
-          return { modelled_prefill: 'batched', modelled_hardware: hw.name, modelled_ttft_ms: round(1000 * s), modelled_prefill_tokens_per_s: round(P / s) };
+          // The first id waits for the prefill and the hand-off, as measured here.
+          return { modelled_prefill: 'batched', modelled_hardware: hw.name, modelled_ttft_ms: round(1000 * s + h.modelledMs), modelled_prefill_tokens_per_s: round(P / s) };
         })()
       : {}),
   };

@@ -30,6 +30,9 @@ describe('wafermesh generate --prefill X --decode Y', () => {
     expect(t.kv_handoff_fabric_words).toBeGreaterThan(0);
     for (const k of ['ttft_ms', 'prefill_ms', 'prefill_tokens_per_s', 'decode_tokens_per_s', 'kv_handoff_ms', 'modelled_kv_handoff_ms', 'modelled_ttft_ms', 'modelled_prefill_tokens_per_s']) expect(t[k], k).toBeGreaterThan(0);
     expect(d.mesh.fabric_phases_equal_to_model).toBe(true);
+    // The first id comes after the prefill and the hand-off, measured and modelled alike.
+    expect(t.ttft_ms).toBeGreaterThanOrEqual(t.prefill_ms + t.kv_handoff_ms);
+    expect(t.modelled_ttft_ms).toBeGreaterThan(t.modelled_kv_handoff_ms);
   });
 
   it('refuses --decode without --prefill, and an unknown engine, before loading anything', () => {
