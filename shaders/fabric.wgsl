@@ -163,8 +163,9 @@ fn link_wr(d: u32, step: u32, v: f32, item: u32) {
     return; // test-only: the word is lost
   }
   let at = (((step & 1u) * W * H + me) * 4u + d) * 4u;
-  // A register already written in this step of this round holds a word that must wait: the link's
-  // queue is one deeper (the schedule is built so that this never happens; this measures it).
+  // A register already written in this step of this round: a second word offered to the link in
+  // one step, which it cannot carry (it would need a queue; this write overwrites the first). The
+  // schedule is built so that this never happens; this checks it where the words move.
   if (FAULT == 5u && me == 1u && item == 0u) {
     regs[at + 2u] = serial; // test-only: another word of this step already waits in the register
     regs[at + 3u] = step + 1u;

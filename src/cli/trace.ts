@@ -133,7 +133,7 @@ async function measure(name: string, program: WaferProgram, token: number, pos: 
     const phases = r.phases.map((p, i) => ({
       name: p.name,
       modelled: { steps: p.modelled.steps, cycles: cycles[i], link_words: words(p.modelled), ramp_words: p.modelled.rampWords, adds: p.modelled.flops },
-      // max_queue: the most words offered to one link register in one step (1: none waited).
+      // max_queue: the most words offered to one link register in one step (1: every word had its link to itself).
       measured: { steps: p.measured.steps, link_words: words(p.measured), ramp_words: p.measured.rampWords, adds: p.measured.flops, max_queue: p.measured.maxQueue ?? 0, nonneighbour_accesses: r.violation ? r.violation.count : 0 },
       links_equal: p.firstDifference === null,
       first_difference: p.firstDifference,
@@ -154,7 +154,7 @@ async function measure(name: string, program: WaferProgram, token: number, pos: 
     for (const p of phases) {
       console.log(`${p.name.padEnd(48)} ${String(p.modelled.steps).padStart(7)} ${String(p.measured.steps).padStart(9)} ${String(p.modelled.link_words).padStart(11)} ${String(p.measured.link_words).padStart(9)}  ${p.links_equal ? 'yes' : `no: ${p.first_difference}`}`);
     }
-    console.log(`total: ${totals.modelled.steps} fabric steps and ${totals.modelled.link_words} link-words modelled; ${totals.measured.steps} and ${totals.measured.link_words} measured; deepest link queue ${totals.measured.max_queue} word${totals.measured.max_queue === 1 ? ' (none waited)' : 's'}; ${r.violation ? `violation: ${r.violation.code} at core ${r.violation.core}` : 'no access outside a core or its neighbours\' registers'}`);
+    console.log(`total: ${totals.modelled.steps} fabric steps and ${totals.modelled.link_words} link-words modelled; ${totals.measured.steps} and ${totals.measured.link_words} measured; at most ${totals.measured.max_queue} word${totals.measured.max_queue === 1 ? '' : 's'} offered to one link in a step${totals.measured.max_queue === 1 ? ' (no contention)' : ' (contention: a word would be lost)'}; ${r.violation ? `violation: ${r.violation.code} at core ${r.violation.core}` : 'no access outside a core or its neighbours\' registers'}`);
     return totals.links_equal && !r.violation ? 0 : 1;
   } finally {
     m.dispose();

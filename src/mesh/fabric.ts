@@ -151,9 +151,10 @@ export interface FabricCount {
   /** Adds the cores did for reductions. */
   readonly flops: number;
   /**
-   * Measured only: the most words offered to one link register in one step (1: no word waited;
-   * more: a link was oversubscribed and a queue formed). The schedule is contention-free by
-   * construction (checkRound), so the model's answer is 1 wherever a word moved.
+   * Measured only: the most words offered to one link register in one step. A link carries one
+   * word a step and the schedule gives every word its link to itself (checkRound), so this is 1
+   * wherever a word moved; a second word in the same step would overwrite the first (the link
+   * would need a queue) and is counted as 2 — the check that the schedule holds on the GPU.
    */
   readonly maxQueue?: number;
 }
