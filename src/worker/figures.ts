@@ -1,4 +1,5 @@
-import { CATALOG, modelEntry } from '../catalog.ts';
+import { CATALOG, hardwarePreset, modelEntry } from '../catalog.ts';
+import { kvTransfer, predictPrefill } from '../cost/prefill.ts';
 import { WafermeshError, oneLine } from '../errors.ts';
 import { gpuPrefillCost, gpuTokenCost, BYTES_PER_VALUE, type Precision } from '../cost/model.ts';
 import { gpuPreset, waferPreset } from '../cost/hardware.ts';
@@ -135,6 +136,22 @@ function one(current: ModelConfig | null, q: FigureQuery): Record<string, number
       const c = configOf(current, q.model);
       const p = cachedPredict(q.model, c, q.hardware, { chips: q.chips, precision: q.precision, context: q.context });
       return { tokensPerS: p.tokens_per_s, msPerToken: p.ms_per_token, bound: p.bound, chips: p.chips, precision: p.precision, context: p.context, energyJ: p.energy_per_token_j };
+    }
+    case 'real-prefill': {
+      // `predict --prompt N`: the prompt as one batch (GPUs: GEMMs at the peak or bound by HBM; wafers: MeshGEMM or SUMMA, weights in place).
+      const c = configOf(current, q.model);
+      const p = predictPrefill(q.model, c, q.prompt, q.hardware, { precision: q.precision ?? 'fp16' });
+      return { ttftSeconds: p.ttft_ms / 1e3, prefillTokensPerS: p.prefill_tokens_per_s, bound: p.bound, prompt: p.prompt, chips: p.chips };
+    }
+    case 'kv-transfer': {
+      // `predict --prefill A --decode B --prompt N`: the prompt's KV cache from the prefill machine to the decoder.
+      const c = configOf(current, q.model);
+      const kind = (id: string) => hardwarePreset(id).kind;
+      const wafer = [q.prefill, q.decode].find((id) => kind(id) === 'wafer');
+      const fab = wafer ? waferPreset(wafer) : undefined;
+      const kv = kvTransfer(c, q.prompt, q.precision ?? 'fp16', { prefillWafer: kind(q.prefill) === 'wafer', decodeWafer: kind(q.decode) === 'wafer' }, CATALOG,
+        fab ? { width: fab.fullWidth, height: fab.fullHeight, clockHz: fab.core.clockHz, bw: fab.core.wordsPerLinkCycle, hop: fab.core.cyclesPerHop } : undefined);
+      return { bytes: kv.bytes, seconds: kv.ms / 1e3, bound: kv.bound };
     }
     case 'wafer': {
       const w = waferPreset(q.preset);

@@ -167,6 +167,8 @@ export type FigureQuery =
   | { kind: 'gpu'; model?: string; hardware?: string; pos?: number; precision?: 'fp32' | 'fp16' | 'fp8' }
   | { kind: 'prefill'; model?: string; hardware?: string; promptTokens: number; precision?: 'fp32' | 'fp16' | 'fp8' }
   | { kind: 'predict'; model: string; hardware: string; chips?: number; precision?: 'fp32' | 'fp16' | 'fp8'; context?: number }
+  | { kind: 'real-prefill'; model: string; hardware: string; prompt: number; precision?: 'fp32' | 'fp16' | 'fp8' }
+  | { kind: 'kv-transfer'; model: string; prompt: number; prefill: string; decode: string; precision?: 'fp32' | 'fp16' | 'fp8' }
   | { kind: 'wafer'; preset: string }
   | { kind: 'scale'; real: string; toy: string };
 

@@ -38,6 +38,21 @@ describe("the lessons' figures", () => {
     expect(gpu.values.hbmSeconds as number).toBeGreaterThan(gpu.values.computeSeconds as number);
   }, 120_000);
 
+  it('equal predict --prefill h100 --decode wse-3 --prompt 1024: the prefill, the KV transfer and the decode after it', () => {
+    const [pf, kv, dec] = computeFigures(null, [
+      { kind: 'real-prefill', model: 'llama-3.1-8b', hardware: 'h100', prompt: 1024 },
+      { kind: 'kv-transfer', model: 'llama-3.1-8b', prompt: 1024, prefill: 'h100', decode: 'wse-3' },
+      { kind: 'predict', model: 'llama-3.1-8b', hardware: 'wse-3', context: 1025 },
+    ]);
+    const d = cli('predict', '--model', 'llama-3.1-8b', '--prefill', 'h100', '--decode', 'wse-3', '--prompt', '1024');
+    expect(pf.values.ttftSeconds).toBeCloseTo(d.prefill.ttft_ms / 1e3, 9);
+    expect(pf.values.bound).toBe(d.prefill.bound);
+    expect(kv.values).toMatchObject({ bytes: d.kv_transfer.bytes, bound: d.kv_transfer.bound });
+    expect(kv.values.seconds).toBeCloseTo(d.kv_transfer.ms / 1e3, 9);
+    expect((pf.values.ttftSeconds as number) + (kv.values.seconds as number)).toBeCloseTo(d.ttft_ms / 1e3, 5);
+    expect(dec.values.tokensPerS).toBe(d.decode.tokens_per_s);
+  }, 180_000);
+
   it('name a query by what it asks, in any key order, and say why a figure cannot be had', () => {
     expect(figureKey({ kind: 'wafer', preset: 'wse-3' })).toBe(figureKey({ preset: 'wse-3', kind: 'wafer' } as never));
     const [noModel, unknown, tooBig] = computeFigures(null, [

@@ -1,7 +1,8 @@
 import type { Lesson } from './lesson.ts';
 
-/** Prompt tokens the chapter's prefill figures are worked out for. */
+/** Prompt tokens the chapter's prefill figures are worked out for: the toy model's, and a real model's. */
 const PROMPT_TOKENS = 64;
+const REAL_PROMPT = 1024;
 
 /** Chapter 6: prefill against decode, and disaggregation. */
 export const prefillDecode: Lesson = {
@@ -11,21 +12,35 @@ export const prefillDecode: Lesson = {
   figures: (s) => ({
     pf: { kind: 'prefill', promptTokens: PROMPT_TOKENS },
     trace: { kind: 'trace', mesh: s.mesh, preset: s.preset, allreduce: s.allreduce },
+    gpuPf: { kind: 'real-prefill', model: 'llama-3.1-8b', hardware: 'h100', prompt: REAL_PROMPT },
+    waferPf: { kind: 'real-prefill', model: 'llama-3.1-8b', hardware: 'wse-3', prompt: REAL_PROMPT },
+    kv: { kind: 'kv-transfer', model: 'llama-3.1-8b', prompt: REAL_PROMPT, prefill: 'h100', decode: 'wse-3' },
+    // Decoding right after the prompt, as `predict --prefill h100 --decode wse-3 --prompt N` does: a context of N + 1.
+    waferDecode: { kind: 'predict', model: 'llama-3.1-8b', hardware: 'wse-3', context: REAL_PROMPT + 1 },
+    gpuDecode: { kind: 'predict', model: 'llama-3.1-8b', hardware: 'h100', context: REAL_PROMPT + 1 },
   }),
   derive: (v) => {
     const t = v('trace', 'seconds');
     const n = v('pf', 'promptTokens');
-    return { waferPrefill: typeof t === 'number' && typeof n === 'number' ? t * n : null };
+    const a = v('gpuPf', 'ttftSeconds');
+    const b = v('kv', 'seconds');
+    return {
+      waferPrefill: typeof t === 'number' && typeof n === 'number' ? t * n : null,
+      disaggregatedTtft: typeof a === 'number' && typeof b === 'number' ? a + b : null,
+    };
   },
   paragraphs: [
     'Before its first new token, a model must read the whole prompt: the *prefill*. A GPU can take all {pf.promptTokens} prompt tokens as one batch, ' +
       'streaming each weight once for all of them, so its arithmetic at last has enough to do. *Decode* then makes one token at a time and is memory-bound again.',
     'Modelled on the toy GPU: the batched prefill of {pf.promptTokens} tokens takes {pf.batchSeconds:s} ({pf.batchTokensPerS:tps}, bound by {pf.batchBound:str}); ' +
       'fed one token at a time the same prompt would take {pf.oneByOneSeconds:s}.',
-    'The emulated wafer does not batch its prefill yet: it feeds the prompt token by token at its decode speed, {trace.tokensPerS:tps} (modelled), ' +
-      'so the same prompt takes it {calc.waferPrefill:s}. A batched prefill on the fabric, a distributed matrix product, is the next step for the emulator; ' +
-      'when it lands this chapter will race the two prefills. The split already suggests *disaggregation*: prefill where arithmetic is plentiful, ' +
-      'decode where the weights sit beside the arithmetic.',
+    'The emulated wafer does not batch its prefill yet: it feeds the prompt token by token at its decode speed, {trace.tokensPerS:tps}, ' +
+      'so the same prompt takes it {calc.waferPrefill:s}. A batched prefill on the fabric, a distributed matrix product, is the emulator’s next step.',
+    'At real scale *predict* already models it: each product of the prompt as a matrix–matrix product on the cores that hold its weights (MeshGEMM or SUMMA, the faster). ' +
+      'Llama-3.1-8B with a {gpuPf.prompt}-token prompt: the first token after {waferPf.ttftSeconds:s} on one WSE-3 (bound by {waferPf.bound:str}), ' +
+      'after {gpuPf.ttftSeconds:s} on one H100 (bound by {gpuPf.bound:str}).',
+    'That split suggests *disaggregation*: prefill on one machine, decode on another, the prompt’s KV cache ({kv.bytes:bytes}) sent between them in {kv.seconds:s}. ' +
+      'Prefill on an H100 and decode on a WSE-3: the first token after {calc.disaggregatedTtft:s}, then {waferDecode.tokensPerS:tps} instead of the H100’s {gpuDecode.tokensPerS:tps}.',
   ],
   tryThis: { text: 'Play the race: both machines read the prompt first; the first token they show comes after it.', action: { kind: 'play' } },
   question: {

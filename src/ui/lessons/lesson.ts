@@ -67,6 +67,8 @@ export const FIGURE_LABEL: Record<FigureQuery['kind'] | 'live', string> = {
   gpu: 'modelled',
   prefill: 'modelled',
   predict: 'modelled',
+  'real-prefill': 'modelled',
+  'kv-transfer': 'modelled',
   wafer: 'catalog',
   scale: 'catalog',
   live: 'live',
