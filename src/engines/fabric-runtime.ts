@@ -284,6 +284,16 @@ export class FabricRuntime {
     };
     const t = fabricTables(this.layout, this.phases);
     this.roundInfo.push(...t.rounds);
+    // Every buffer within one binding, refused in one line before any is made.
+    const limit = Math.min(dev.limits.maxStorageBufferBindingSize, dev.limits.maxBufferSize);
+    const sizes: [string, number][] = [
+      ['its link registers', 2 * nCores * 4 * 4 * 4],
+      ['its route tables', t.tables.byteLength],
+      ...t.cores.map((c, i): [string, number] => [`band ${i}'s core tables (${this.roundInfo.length} rounds)`, c.byteLength]),
+    ];
+    for (const [what, bytes] of sizes) {
+      if (bytes > limit) throw new WafermeshError('mesh-too-large', `the fabric of the ${W}x${H} mesh needs ${bytes} bytes for ${what} but this adapter binds at most ${limit}; use a smaller mesh`);
+    }
     const regs = own(this.res.storage('fabric:link registers', 2 * nCores * 4 * 4 * 4));
     const tables = own(this.res.storage('fabric:routes', t.tables));
     this.live = new Uint32Array(Math.max(1, t.rounds.length) * 4);

@@ -101,6 +101,10 @@ export class MeshRuntime {
     const d = this.decode;
     this.bands = planBands(mesh.width, mesh.height, bandBytesPerCore(mesh.sramBytes, d.regions.length, roundCount(d.phases), d.phases.length), bandLimit(dev.limits), this.shards);
     const image = buildImage(this.program, model);
+    const limit = bandLimit(dev.limits);
+    if (image.idx.byteLength > limit || this.countersLength * 4 > limit) {
+      throw new WafermeshError('mesh-too-large', `the ${mesh.width}x${mesh.height} mesh's index lists and counters need ${Math.max(image.idx.byteLength, this.countersLength * 4)} bytes in one buffer but this adapter binds at most ${limit}; use a smaller mesh`);
+    }
     const SRAM = mesh.sramBytes / 4;
     const tables: GPUBuffer[] = [];
     this.bands.forEach((b, i) => {

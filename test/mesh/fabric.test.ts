@@ -411,3 +411,23 @@ describe('the fabric on the GPU: words move only between neighbours, counted whe
     }
   });
 });
+
+describe('the fabric refuses buffers over a binding in one line', () => {
+  it('names the buffer, its bytes and the limit, before making any', async () => {
+    const ctx = await testGpu();
+    const real = new GpuResources(ctx);
+    const sram = real.storage('test:sram', W * H * SRAM * 4);
+    try {
+      // The same device, reporting a binding limit of 256 bytes.
+      const small = { ...ctx.device.limits, maxStorageBufferBindingSize: 256, maxBufferSize: 256 };
+      const device = new Proxy(ctx.device, { get: (d, k) => (k === 'limits' ? small : Reflect.get(d, k, d)) });
+      const res = new GpuResources({ ...ctx, device } as typeof ctx);
+      await expect(FabricRuntime.create(res, sram, { width: W, height: H, sramWords: SRAM, regions, regionCount: 2 }, phases)).rejects.toThrow(
+        /^mesh-too-large: the fabric of the 5x3 mesh needs 1920 bytes for its link registers but this adapter binds at most 256; use a smaller mesh$/,
+      );
+      expect(res.liveBuffers).toBe(0);
+    } finally {
+      real.dispose();
+    }
+  });
+});
