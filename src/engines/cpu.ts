@@ -1,4 +1,4 @@
-import type { KvCache } from '../mesh/programs/handoff.ts';
+import type { KvCache } from '../model/kv.ts';
 import type { MachineTrace } from '../cost/model.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';

@@ -1,4 +1,4 @@
-import type { KvCache } from '../mesh/programs/handoff.ts';
+import { checkKvCache, type KvCache } from '../model/kv.ts';
 import { WafermeshError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources, mapOrExplain } from '../gpu/resources.ts';
@@ -194,11 +194,9 @@ export class GpuEngine implements Machine {
   /** Takes over a KV cache another machine computed (written into its off-chip KV buffer); decoding continues at kv.positions. */
   async importKv(kv: KvCache): Promise<void> {
     const c = this.config;
+    checkKvCache(c, kv);
     const kvd = kvDim(c);
     const T = kv.positions;
-    if (kv.k.length !== c.nLayers * T * kvd || kv.v.length !== c.nLayers * T * kvd || T > c.seqLen) {
-      throw new WafermeshError('bad-kv-cache', `a KV cache of ${T} positions needs ${c.nLayers * T * kvd} keys and values for this model, not ${kv.k.length} and ${kv.v.length}; it was made for another model`);
-    }
     for (let l = 0; l < c.nLayers; l++) {
       this.res.device.queue.writeBuffer(this.kv, (0 * c.nLayers + l) * c.seqLen * kvd * 4, kv.k.subarray(l * T * kvd, (l + 1) * T * kvd));
       this.res.device.queue.writeBuffer(this.kv, (1 * c.nLayers + l) * c.seqLen * kvd * 4, kv.v.subarray(l * T * kvd, (l + 1) * T * kvd));

@@ -1,4 +1,4 @@
-import type { KvCache } from '../mesh/programs/handoff.ts';
+import type { KvCache } from '../model/kv.ts';
 import { WafermeshError } from '../errors.ts';
 import type { MachineTrace, PlanKind } from '../cost/model.ts';
 import type { FabricCount } from '../mesh/fabric.ts';

@@ -10,7 +10,8 @@ import { MESH_LIMITS } from '../mesh/config.ts';
 import { split, STATS_LAYOUT } from '../mesh/placement.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { Model } from '../model/weights.ts';
-import { landingValues, type KvCache, type KvHandoff } from '../mesh/programs/handoff.ts';
+import { landingValues, type KvHandoff } from '../mesh/programs/handoff.ts';
+import type { KvCache } from '../model/kv.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
 import type { FabricViolation } from './machine.ts';
 import { kvDim } from '../model/config.ts';
@@ -59,7 +60,7 @@ export class MeshRuntime {
     const n = this.program.mesh.width * this.program.mesh.height;
     return n >= 1024 ? 64 : n >= 256 ? 32 : n >= 64 ? 16 : 4;
   }
-  private readonly logitsReads: { band: number; offset: number; lo: number; n: number }[] = [];
+  private readonly logitsReads: { buffer: GPUBuffer; offset: number; lo: number; n: number }[] = [];
   /** The mesh row holding each token's embedding row. */
   private tokenRows: Uint32Array = new Uint32Array(0);
 
@@ -159,8 +160,7 @@ export class MeshRuntime {
       const cp = this.program.placement.cores[core];
       const reg = cp.regions.find((x) => x.name === 'logits')!;
       const [lo, hi] = split(m.vocabSize, mesh.height, r);
-      const band = this.bands.findIndex((b) => r >= b.row0 && r < b.row0 + b.rows);
-      this.logitsReads.push({ band, offset: ((core - this.bands[band].core0) * SRAM + reg.offset) * 4, lo, n: hi - lo });
+      this.logitsReads.push({ ...this.wordAt(core, reg.offset), lo, n: hi - lo });
     }
     this.res.ctx.check();
   }
@@ -193,7 +193,8 @@ export class MeshRuntime {
     const enc = this.encodePasses(token, pos, 0, this.steps.length, !fed);
     const staging = this.res.buffer('mesh:id readback', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const stats = this.program.placement.cores[0].regions.find((x) => x.name === 'stats')!;
-    enc.copyBufferToBuffer(this.srams[0], (stats.offset + STATS_LAYOUT.pickAll) * 4, staging, 0, 4);
+    const pick = this.wordAt(0, stats.offset + STATS_LAYOUT.pickAll);
+    enc.copyBufferToBuffer(pick.buffer, pick.offset, staging, 0, 4);
     this.submit(enc);
     try {
       await mapOrExplain(this.res.ctx, staging, 'mesh next id');
@@ -246,7 +247,7 @@ export class MeshRuntime {
     // Copy each row's logits out of the SRAM of core (r, 0).
     const bytes = m.vocabSize * 4;
     const staging = this.res.buffer('mesh:logits readback', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    for (const r of this.logitsReads) if (r.n > 0) enc.copyBufferToBuffer(this.srams[r.band], r.offset, staging, r.lo * 4, r.n * 4);
+    for (const r of this.logitsReads) if (r.n > 0) enc.copyBufferToBuffer(r.buffer, r.offset, staging, r.lo * 4, r.n * 4);
     this.submit(enc);
     try {
       await mapOrExplain(this.res.ctx, staging, 'mesh logits');
@@ -275,8 +276,8 @@ export class MeshRuntime {
       for (const [i, p] of h.phases.entries()) {
         // The edge I/O, then the phase: the queue runs them in this order.
         for (const l of p.landings) {
-          const band = this.bands.findIndex((b) => l.row >= b.row0 && l.row < b.row0 + b.rows);
-          dev.queue.writeBuffer(this.srams[band], ((l.core - this.bands[band].core0) * SRAM + l.offset) * 4, landingValues(l, kv, m.nLayers, kvDim(m)));
+          const at = this.wordAt(l.core, l.offset);
+          dev.queue.writeBuffer(at.buffer, at.offset, landingValues(l, kv, m.nLayers, kvDim(m)));
         }
         const enc = dev.createCommandEncoder({ label: `KV hand-off ${i}` });
         const pass = enc.beginComputePass({ label: p.phase.name });
@@ -290,6 +291,12 @@ export class MeshRuntime {
     } finally {
       fabric.dispose();
     }
+  }
+
+  /** Word `word` of core `core`'s SRAM: the buffer of the band holding it and the byte offset there. */
+  private wordAt(core: number, word: number): { buffer: GPUBuffer; offset: number } {
+    const i = this.bands.findIndex((b) => core >= b.core0 && core < b.core0 + b.cores);
+    return { buffer: this.srams[i], offset: ((core - this.bands[i].core0) * (this.program.mesh.sramBytes / 4) + word) * 4 };
   }
 
   /** A fabric for a hand-off's phases over this mesh's SRAM (made for it; the caller disposes of it). */
@@ -326,8 +333,8 @@ export class MeshRuntime {
         pass.end();
         fabric.submit(enc);
         for (const l of p.landings) {
-          const band = this.bands.findIndex((b) => l.row >= b.row0 && l.row < b.row0 + b.rows);
-          const got = await this.res.readF32(this.srams[band], ((l.core - this.bands[band].core0) * SRAM + l.offset) * 4, l.sources.length);
+          const at = this.wordAt(l.core, l.offset);
+          const got = await this.res.readF32(at.buffer, at.offset, l.sources.length);
           l.sources.forEach((src, j) => (src < plane ? (k[src] = got[j]) : (v[src - plane] = got[j])));
         }
       }

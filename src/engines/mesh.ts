@@ -9,7 +9,8 @@ import type { Model } from '../model/weights.ts';
 import { violationError, type KvImport, type Machine, type MeasuredPhase, type PassInfo, type TokenMeasurement } from './machine.ts';
 import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
-import { compileKvHandoff, type KvCache } from '../mesh/programs/handoff.ts';
+import { compileKvHandoff } from '../mesh/programs/handoff.ts';
+import { checkKvCache, type KvCache } from '../model/kv.ts';
 import { kvDim } from '../model/config.ts';
 
 
@@ -144,11 +145,7 @@ export class MeshEngine implements Machine {
    * continues at position kv.positions. A fabric violation is refused as in decoding.
    */
   async importKv(kv: KvCache, options: { maxLanding?: number } = {}): Promise<KvImport> {
-    const m = this.config;
-    const plane = m.nLayers * kv.positions * kvDim(m);
-    if (kv.k.length !== plane || kv.v.length !== plane) {
-      throw new WafermeshError('bad-kv-cache', `a KV cache of ${kv.positions} positions holds ${plane} keys and values per kind for this model, not ${kv.k.length} and ${kv.v.length}; it was made for another model`);
-    }
+    checkKvCache(this.config, kv, this.context);
     const h = compileKvHandoff(this.wafer, kv.positions, options);
     const { phases, violation } = await this.runtime.importKv(h, kv);
     if (violation) throw violationError(violation);

@@ -1,4 +1,5 @@
 import { WafermeshError } from '../errors.ts';
+import { checkKvCache } from './kv.ts';
 import { headSize, kvDim, type ModelConfig } from './config.ts';
 import { matmul, matvec, rmsnorm, rope, softmax, swiglu } from './ops.ts';
 import type { Model, Weights } from './weights.ts';
@@ -58,11 +59,9 @@ export class ReferenceTransformer {
   /** Takes over a KV cache (positions 0 … kv.positions − 1, the layout kvCache() gives), as if it had run them. */
   loadKv(kv: { positions: number; k: Float32Array; v: Float32Array }): void {
     const c = this.config;
+    checkKvCache(c, kv);
     const kvd = kvDim(c);
     const T = kv.positions;
-    if (kv.k.length !== c.nLayers * T * kvd || kv.v.length !== c.nLayers * T * kvd || T > c.seqLen) {
-      throw new WafermeshError('bad-kv-cache', `a KV cache of ${T} positions needs ${c.nLayers * T * kvd} keys and values for this model, not ${kv.k.length} and ${kv.v.length}; it was made for another model`);
-    }
     for (let l = 0; l < c.nLayers; l++) {
       this.keyCache.set(kv.k.subarray(l * T * kvd, (l + 1) * T * kvd), l * c.seqLen * kvd);
       this.valueCache.set(kv.v.subarray(l * T * kvd, (l + 1) * T * kvd), l * c.seqLen * kvd);

@@ -5,15 +5,7 @@ import { DIR } from '../collectives.ts';
 import { columnRuns } from '../placement.ts';
 import type { WaferProgram } from '../program.ts';
 
-/**
- * A KV cache as another machine hands it over: per layer and position, the keys (after RoPE) and
- * values of every KV coordinate, (layers, positions, kvDim) each — the reference's layout.
- */
-export interface KvCache {
-  readonly positions: number;
-  readonly k: Float32Array;
-  readonly v: Float32Array;
-}
+import type { KvCache } from '../../model/kv.ts';
 
 /** What lands on (or, handed out, leaves from) one edge core in one hand-off phase: words at `offset` of its SRAM. */
 export interface Landing {
