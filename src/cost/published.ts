@@ -9,11 +9,10 @@ import type { Precision } from './model.ts';
  * The prediction reads only `setup` (src/cost/validate.ts `predictSetup`); `tokensPerS` is read
  * after it, to compare. A test changes every published number and sees every prediction unchanged.
  *
- * Left out, and why: WaferLLM's prefill tables (the paper's tables are not in the copies we could
- * reach, and wafermesh has no wafer prefill model yet); batched throughput (every row here is one
- * request at a time; the TensorRT-LLM and Lambda vLLM tables we found are batched and would need
- * a batched model); rows whose setup could not be read at all (gpt-fast's int4 speculative 70B: its
- * script, which says how many GPUs, is not in the stored repository).
+ * Left out, and why: WaferLLM's prefill tables (the abstract, our source for its rows, gives no
+ * prefill figures); batched throughput (every row here is one request at a time; the TensorRT-LLM
+ * and Lambda vLLM tables we found are batched); rows whose setup the source does not state
+ * (gpt-fast's int4 speculative 70B: its README does not say on how many GPUs).
  */
 export interface ValidationSetup {
   /** A catalog model id. */

@@ -10,7 +10,7 @@ import { writeTokenizer } from '../../src/model/tokenizer.ts';
 import { cli, cliEnv, expectOneLineError, ROOT } from '../helpers/cli.ts';
 import { testTokenizer } from '../helpers/models.ts';
 
-// The bad inputs of the reliability issue, tried as a person would, one `it` per case.
+// Bad inputs, tried as a person would, one `it` per case.
 const dir = mkdtempSync(join(tmpdir(), 'wm-reliability-'));
 
 /** A checkpoint of a small GQA model with a separate classifier whose every weight is `value`. */

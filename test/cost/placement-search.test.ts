@@ -153,7 +153,7 @@ describe('predict with the placement search', () => {
     expect(text).toMatch(/whole +762x1172/);
   }, 120_000);
 
-  it("Llama-3.1-8B on one WSE-3: layer-pipelined regions beat whole-wafer tiling (the issue's direction, as computed)", () => {
+  it("Llama-3.1-8B on one WSE-3: layer-pipelined regions beat whole-wafer tiling (as computed, not assumed)", () => {
     const whole = eight.placements!.find((p) => p.kind === 'whole')!;
     expect(whole.fits).toBe(true);
     expect(eight.placement!.kind).toBe('pipelined');
