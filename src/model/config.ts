@@ -36,14 +36,19 @@ const HEADER_NAMES: Record<keyof typeof LIMITS | 'nKvHeads', string> = {
   seqLen: 'seq_len',
 };
 
-/** Validates and freezes a config; throws a one-line WafermeshError naming the bad field. */
-export function makeConfig(c: ModelConfig): ModelConfig {
+/** Where a config came from, for its messages: its fields' names there and what to do about a bad one. */
+export interface ConfigSource {
+  readonly names: Readonly<Record<keyof typeof LIMITS | 'nKvHeads', string>>;
+  readonly advice: string;
+}
+
+const HEADER: ConfigSource = { names: HEADER_NAMES, advice: 'the checkpoint header is corrupt or not a llama2.c version-0 file' };
+
+/** Validates and freezes a config; throws a one-line WafermeshError naming the bad field as its source names it. */
+export function makeConfig(c: ModelConfig, source: ConfigSource = HEADER): ModelConfig {
   const field = (name: keyof typeof LIMITS | 'nKvHeads', v: number, max: number) => {
     if (!Number.isInteger(v) || v < 1 || v > max) {
-      throw new WafermeshError(
-        'bad-config',
-        `${HEADER_NAMES[name]} = ${v} is not an integer in 1…${max}; the checkpoint header is corrupt or not a llama2.c version-0 file`,
-      );
+      throw new WafermeshError('bad-config', `${source.names[name]} = ${v} is not a whole number in 1…${max}; ${source.advice}`);
     }
   };
   field('dim', c.dim, LIMITS.dim);

@@ -1,5 +1,5 @@
 import { WafermeshError } from '../errors.ts';
-import { makeConfig, parameterCount, tensorSizes, type ModelConfig } from './config.ts';
+import { makeConfig, parameterCount, tensorSizes, type ConfigSource, type ModelConfig } from './config.ts';
 
 /** Random weights are built in memory; past this they would take the machine with them. */
 const MAX_RANDOM_BYTES = 2 ** 30;
@@ -93,5 +93,6 @@ export function parseRandomSpec(spec: string): { config: ModelConfig; seed: numb
       throw new WafermeshError('bad-model', `random model key "${k}" is unknown; use ${[...Object.keys(SPEC_KEYS), 'shared', 'seed'].join(', ')}`);
     }
   }
-  return { config: makeConfig(c as unknown as ModelConfig), seed };
+  const names = Object.fromEntries(Object.entries(SPEC_KEYS).map(([k, f]) => [f, `random:${k}`])) as ConfigSource['names'];
+  return { config: makeConfig(c as unknown as ModelConfig, { names, advice: 'give the random model a size in that range' }), seed };
 }
