@@ -79,7 +79,7 @@ export class Disaggregated implements Decodable {
     }
     const t1 = performance.now();
     const kv = await this.prefiller.kvCache!(tokens.length);
-    const waferOut = (this.prefiller as { lastExport?: KvImport }).lastExport;
+    const waferOut = this.prefiller.lastExport;
     const wafer = (await this.decoder.importKv!(kv)) ?? undefined;
     const t2 = performance.now();
     const c = this.config;
@@ -90,7 +90,7 @@ export class Disaggregated implements Decodable {
     const onNetwork = network.latencyS.value + bytes / network.bytesPerS.value;
     const edge = (w: KvImport | undefined) => (w ? (w.edgeWords * 4) / waferEdge.bytesPerS.value : 0);
     const cycles = (w: KvImport | undefined, m: Machine) => {
-      const hz = (m as { wafer?: { mesh: { clockHz: number } } }).wafer?.mesh.clockHz;
+      const hz = m.wafer?.mesh.clockHz;
       return w && hz ? w.fabricCycles / hz : 0;
     };
     // The links in series stream at the slowest one's pace; the fabric phases on either wafer are not overlapped with them.

@@ -111,6 +111,8 @@ export interface Machine {
    * what moved (KvImport); the others write it into their memory.
    */
   importKv?(kv: KvCache): Promise<KvImport | void>;
+  /** The wafer, after kvCache(): what its fabric carried out to the edge, per phase (absent elsewhere). */
+  readonly lastExport?: KvImport;
   /**
    * Runs pass `pass` of the token at `pos` alone (passes in order, 0 first); the last pass returns
    * the logits, the others undefined. forward() is all passes at once.
