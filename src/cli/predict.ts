@@ -105,7 +105,7 @@ export function prefillText(f: PrefillPrediction): string {
     const how = g.algorithm
       ? g.algorithm === 'matvec'
         ? 'matrix-vector in place'
-        : `${g.algorithm === 'meshgemm' ? 'MeshGEMM' : 'SUMMA'} (MeshGEMM ${g.meshgemm_cycles!.toLocaleString('en')} cycles, SUMMA ${g.summa_cycles!.toLocaleString('en')})`
+        : `${g.algorithm === 'meshgemm' ? 'MeshGEMM' : 'SUMMA'} (MeshGEMM ${g.meshgemm_cycles?.toLocaleString('en') ?? 'does not fit'}${g.meshgemm_cycles !== undefined ? ' cycles' : ''}, SUMMA ${g.summa_cycles?.toLocaleString('en') ?? 'does not fit'})${g.chunks ? `, the prompt in ${g.chunks} chunks to fit the SRAM` : ''}`
       : `${g.bound}-bound`;
     out.push(`  ${g.name}: ${g.m} x ${g.k} x ${g.n}, ${g.count} times: ${g.ms} ms, ${how}`);
   }

@@ -79,8 +79,11 @@ export interface GemmReport {
   readonly bound?: 'compute' | 'memory';
   /** Wafers: the algorithm taken and both costs in cycles. */
   readonly algorithm?: 'meshgemm' | 'summa' | 'matvec';
+  /** Cycles of each (absent: its tiles do not fit the SRAM a core has free, even a row at a time). */
   readonly meshgemm_cycles?: number;
   readonly summa_cycles?: number;
+  /** Wafers: the prompt's rows cut into this many chunks so the tiles fit the SRAM a core has free (absent: one). */
+  readonly chunks?: number;
 }
 
 export interface PrefillPrediction {
@@ -189,14 +192,64 @@ export function gpuPrefill(model: ModelConfig, T: number, hardware: string, opti
 
 // -------------------------------------------------------------- wafers ----
 
-/** One GEMM on a W × H region: MeshGEMM on its P × P block (plus putting the weights back) or SUMMA on the rectangle, the faster. */
+/**
+ * Words one core holds for a product, as values move (one to a 32-bit word): MeshGEMM's A and C
+ * tiles (and B's when it is not already in place), SUMMA's C tile and the A and B panels it
+ * receives (and B's own tile when not in place).
+ */
+export function gemmWordsPerCore(algorithm: 'meshgemm' | 'summa', W: number, H: number, g: Pick<GemmShape, 'M' | 'K' | 'N'>, bInPlace: boolean): number {
+  if (algorithm === 'meshgemm') {
+    const P = Math.min(W, H);
+    const mt = Math.ceil(g.M / P);
+    const kt = Math.ceil(g.K / P);
+    const nt = Math.ceil(g.N / P);
+    return mt * kt + mt * nt + (bInPlace ? 0 : kt * nt);
+  }
+  const steps = Math.max(W, H);
+  const mt = Math.ceil(g.M / H);
+  const nt = Math.ceil(g.N / W);
+  const kt = Math.ceil(g.K / steps);
+  return mt * nt + mt * kt + kt * nt + (bInPlace ? 0 : Math.ceil(g.K / H) * nt);
+}
+
+/** The fewest chunks of the M rows whose working set fits `freeBytes` a core (Infinity when even one row does not). */
+export function chunksToFit(algorithm: 'meshgemm' | 'summa', W: number, H: number, g: Pick<GemmShape, 'M' | 'K' | 'N'>, freeBytes: number, bInPlace: boolean): number {
+  for (let c = 1; c <= g.M; c++) {
+    if (c > 1 && Math.ceil(g.M / c) === Math.ceil(g.M / (c - 1))) continue;
+    if (4 * gemmWordsPerCore(algorithm, W, H, { ...g, M: Math.ceil(g.M / c) }, bInPlace) <= freeBytes) return c;
+  }
+  return Infinity;
+}
+
+/**
+ * One GEMM on a W × H region: MeshGEMM on its P × P block (plus putting the weights back) or SUMMA
+ * on the rectangle, the faster. With `sram`, each algorithm's working set must fit the SRAM a core
+ * has free: the M rows (the prompt's positions) are cut into the fewest chunks that fit, each
+ * chunk a product of its own (the weights move again for every chunk).
+ */
 export function waferGemmCycles(
   W: number,
   H: number,
   g: Pick<GemmShape, 'M' | 'K' | 'N'>,
   t: FabricTiming,
   flopsPerCycle: number,
-): { cycles: number; algorithm: 'meshgemm' | 'summa'; meshgemm: number; summa: number; restore: number } {
+  sram?: { readonly freeBytes: number; readonly bInPlace: boolean },
+): { cycles: number; algorithm: 'meshgemm' | 'summa'; meshgemm: number; summa: number; restore: number; chunks: number } {
+  const cm = sram ? chunksToFit('meshgemm', W, H, g, sram.freeBytes, sram.bInPlace) : 1;
+  const cs = sram ? chunksToFit('summa', W, H, g, sram.freeBytes, sram.bInPlace) : 1;
+  const one = (c: number) => waferGemmOnce(W, H, { ...g, M: Math.ceil(g.M / (Number.isFinite(c) ? c : 1)) }, t, flopsPerCycle);
+  const m = one(cm);
+  const su = Number.isFinite(cs) ? cs * one(cs).summa : Infinity;
+  const meshgemm = Number.isFinite(cm) ? cm * m.meshgemm : Infinity;
+  if (!Number.isFinite(meshgemm) && !Number.isFinite(su)) {
+    throw new WafermeshError('does-not-fit', `a ${g.M} x ${g.K} x ${g.N} product does not fit the ${sram!.freeBytes} bytes a core has free beside the weights and the KV cache, even one row at a time`);
+  }
+  return meshgemm <= su
+    ? { cycles: meshgemm, algorithm: 'meshgemm', meshgemm, summa: su, restore: cm * m.restore, chunks: cm }
+    : { cycles: su, algorithm: 'summa', meshgemm, summa: su, restore: Number.isFinite(cm) ? cm * m.restore : 0, chunks: cs };
+}
+
+function waferGemmOnce(W: number, H: number, g: Pick<GemmShape, 'M' | 'K' | 'N'>, t: FabricTiming, flopsPerCycle: number): { meshgemm: number; summa: number; restore: number } {
   const P = Math.min(W, H);
   const mg = meshGemmClosed(P, g.M, g.K, g.N, t, flopsPerCycle);
   // Cannon leaves every column of W displaced (alignment by j, then P − 1 single steps): the
@@ -208,8 +261,17 @@ export function waferGemmCycles(
   const restore = P > 1 ? (P - 1) * ((kt * nt - 1) / t.bw + hops * t.hop + t.ramp) : 0;
   const mesh = makeMesh({ width: W, height: H, sramBytes: 48 * 1024, clockHz: 1e9, wordsPerLinkCycle: t.bw, cyclesPerHop: t.hop, cyclesPerRamp: t.ramp, colours: 24, flopsPerCoreCycle: flopsPerCycle });
   const su = summaCycles(mesh, g.M, g.K, g.N, t).total;
-  const meshgemm = mg.total + restore;
-  return meshgemm <= su ? { cycles: meshgemm, algorithm: 'meshgemm', meshgemm, summa: su, restore } : { cycles: su, algorithm: 'summa', meshgemm, summa: su, restore };
+  return { meshgemm: mg.total + restore, summa: su, restore };
+}
+
+/** A wafer product's report: the algorithm taken, each one's cycles (absent where its tiles cannot fit), the prompt's chunks. */
+function waferReport(c: ReturnType<typeof waferGemmCycles>): Pick<GemmReport, 'algorithm' | 'meshgemm_cycles' | 'summa_cycles' | 'chunks'> {
+  return {
+    algorithm: c.algorithm,
+    ...(Number.isFinite(c.meshgemm) ? { meshgemm_cycles: Math.round(c.meshgemm) } : {}),
+    ...(Number.isFinite(c.summa) ? { summa_cycles: Math.round(c.summa) } : {}),
+    ...(c.chunks > 1 ? { chunks: c.chunks } : {}),
+  };
 }
 
 /**
@@ -270,6 +332,8 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
   const L = model.nLayers;
   const kvd = kvDim(model);
   const P = Math.min(W, H);
+  // The SRAM a core has beside the weights, the KV cache and the decode's scratch: the prompt's tiles must fit in it.
+  const freeBytes = placement.sram_bytes - placement.fullest_core_bytes;
   const cyc = { gemm: 0, attention: 0, norms: 0, elementwise: 0, relayout: 0, handoffs: 0 };
   const gemms: GemmReport[] = [];
   for (const g of prefillGemms(model, T)) {
@@ -279,24 +343,24 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
       gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round((mv / hz) * 1e3), algorithm: 'matvec' });
       continue;
     }
-    const c = waferGemmCycles(W, H, g, t, fpc);
+    const c = waferGemmCycles(W, H, g, t, fpc, { freeBytes, bInPlace: true });
     cyc.gemm += g.count * c.cycles;
-    gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round((c.cycles / hz) * 1e3), algorithm: c.algorithm, meshgemm_cycles: Math.round(c.meshgemm), summa_cycles: Math.round(c.summa) });
+    gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round((c.cycles / hz) * 1e3), ...waferReport(c) });
   }
   // Attention: the nKvHeads groups side by side, each on a square block of the region; per group
   // S = Q (T·g × hd) · Kᵀ (hd × T), softmax along the rows, O = S (T·g × T) · V (T × hd).
   const g = model.nHeads / model.nKvHeads;
   const hd = model.dim / model.nHeads;
   const side = headBlockSide(W, H, model.nKvHeads);
-  const scores = waferGemmCycles(side, side, { M: T * g, K: hd, N: T }, t, fpc);
-  const values = waferGemmCycles(side, side, { M: T * g, K: T, N: hd }, t, fpc);
+  const scores = waferGemmCycles(side, side, { M: T * g, K: hd, N: T }, t, fpc, { freeBytes, bInPlace: false });
+  const values = waferGemmCycles(side, side, { M: T * g, K: T, N: hd }, t, fpc, { freeBytes, bInPlace: false });
   const mt = Math.ceil((T * g) / side);
   const nt = Math.ceil(T / side);
   const softmax = 2 * rowAllreduce(side, mt, t) + (mt * nt * ELEMENTWISE_FLOPS.softmax) / fpc;
   cyc.attention = L * (scores.cycles + values.cycles + softmax);
   gemms.push(
-    { name: 'attention scores Q·Kᵀ (per KV head)', m: T * g, k: hd, n: T, count: L * model.nKvHeads, ms: round((scores.cycles / hz) * 1e3), algorithm: scores.algorithm, meshgemm_cycles: Math.round(scores.meshgemm), summa_cycles: Math.round(scores.summa) },
-    { name: 'attention values S·V (per KV head)', m: T * g, k: T, n: hd, count: L * model.nKvHeads, ms: round((values.cycles / hz) * 1e3), algorithm: values.algorithm, meshgemm_cycles: Math.round(values.meshgemm), summa_cycles: Math.round(values.summa) },
+    { name: 'attention scores Q·Kᵀ (per KV head)', m: T * g, k: hd, n: T, count: L * model.nKvHeads, ms: round((scores.cycles / hz) * 1e3), ...waferReport(scores) },
+    { name: 'attention values S·V (per KV head)', m: T * g, k: T, n: hd, count: L * model.nKvHeads, ms: round((values.cycles / hz) * 1e3), ...waferReport(values) },
   );
   // Norms: Σx² of every row of the T × dim activation, reduced along the grid's rows, then the scale.
   const rows = Math.ceil(T / P);
@@ -337,6 +401,7 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
         `${fpc} ${precision} FLOPs per core per cycle (dense), ${hz / 1e9} GHz, α = ${t.hop}, β = ${t.ramp} cycles, ${t.bw} word per link per cycle`,
         `each product is costed both ways, the faster taken: MeshGEMM (Cannon on the interleaved ring, meshGemmClosed) on the ${P} x ${P} block, plus ${P - 1} rounds of W's column shifts to put the weights back; SUMMA (summaCycles) on the ${W} x ${H} rectangle, which leaves the weights in place — MeshGEMM for ${picked('meshgemm').join(', ') || 'none'}; SUMMA for ${picked('summa').join(', ') || 'none'}; the classifier's one position is a matrix-vector product in place (x broadcast along the rows, partial sums reduced down the columns)`,
         `values move one to a 32-bit word (16-bit values are not packed two to a word); shifts, products and reductions one after another, no overlap`,
+        `a product's tiles must fit the ${freeBytes} bytes the fullest core has free beside the weights, the KV cache and the decode's scratch (MeshGEMM: A and C tiles; SUMMA: the C tile and the A and B panels it receives; attention's K and V tiles too): where they do not, the prompt's rows are cut into the fewest chunks that fit, each chunk a product of its own (the weights move again each time)`,
         `attention: the ${model.nKvHeads} KV-head groups side by side on ${side} x ${side} blocks, each two products (scores ${T * g} x ${hd} x ${T}, values ${T * g} x ${T} x ${hd}) and a softmax (row max and row sum by streamed chains, ${ELEMENTWISE_FLOPS.softmax} FLOPs a score)`,
         `norms: Σx² of each row reduced along the grid's rows (a streamed chain, α + β a core) and broadcast back, ${ELEMENTWISE_FLOPS.rmsnorm} FLOPs an element; RoPE ${ELEMENTWISE_FLOPS.rope}, SwiGLU ${ELEMENTWISE_FLOPS.swiglu}, residual ${ELEMENTWISE_FLOPS.residual} FLOPs an element (ours)`,
         `re-layouts (estimates): q, k, v to the head groups' blocks and the attention's output back, and K and V into the decode's KV layout — words ÷ (2·min(W, H) links × bw) across the narrower bisection, plus the region's span in hops`,
@@ -347,7 +412,7 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
         'the causal mask is not exploited: the full T x T scores are computed (attention is at most twice what it needs)',
         'layers on different regions working on different chunks of the prompt at once (a pipeline over regions): the regions take turns',
         'the embedding lookup (T rows broadcast from the table)',
-        'the SRAM the prompt\'s activation tiles take beside the weights and the KV cache (a tile of T/P x N/P values a core)',
+        'the residual stream and the next product\'s input kept beside a product\'s tiles (only the product\'s own tiles are fitted in the free SRAM)',
       ],
     },
     time,

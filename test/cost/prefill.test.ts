@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CATALOG, modelEntry } from '../../src/catalog.ts';
 import { HANDOFF_LINKS } from '../../src/engines/disaggregated.ts';
 import { gpuPreset } from '../../src/cost/hardware.ts';
-import { attendedPairs, gpuGemmSeconds, headBlockSide, gpuPrefill, kvTransfer, waferGemmCycles, waferMatvecCycles, waferPrefill } from '../../src/cost/prefill.ts';
+import { attendedPairs, gemmWordsPerCore, gpuGemmSeconds, headBlockSide, gpuPrefill, kvTransfer, waferGemmCycles, waferMatvecCycles, waferPrefill } from '../../src/cost/prefill.ts';
 
 const llama8b = modelEntry('llama-3.1-8b')!.config!;
 const t = { hop: 1, ramp: 8, bw: 1 };
@@ -81,6 +81,22 @@ describe('a wafer GEMM: MeshGEMM or SUMMA, the faster', () => {
     expect(c.meshgemm).toBe(3214);
     expect(c.summa).toBe(7168);
     expect(c.algorithm).toBe('meshgemm');
+  });
+
+  it('cuts the prompt into the fewest chunks whose tiles fit the SRAM a core has free (16 bytes: MeshGEMM in 2 chunks, SUMMA not at all)', () => {
+    // MeshGEMM on 4 x 4, 8 x 8 x 8, weights in place: A and C tiles 2·2 + 2·2 = 8 words = 32 B; in 2
+    // chunks of 4 rows 1·2 + 1·2 = 4 words = 16 B. A chunk: rounds of 2 and 4 words, 11 and 13
+    // cycles: 2·3·24 = 144, products 4·2·1·2·2 ÷ 2 = 16, weights back 3·13 = 39: 199; twice, 398.
+    // SUMMA: C 1 x 2, A panel 1 x 2, B panel 2 x 2 = 8 words = 32 B even one row at a time.
+    expect(gemmWordsPerCore('meshgemm', 4, 4, { M: 8, K: 8, N: 8 }, true)).toBe(8);
+    expect(gemmWordsPerCore('summa', 4, 4, { M: 1, K: 8, N: 8 }, true)).toBe(8);
+    const c = waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 16, bInPlace: true });
+    expect(c.chunks).toBe(2);
+    expect(c.algorithm).toBe('meshgemm');
+    expect(c.meshgemm).toBe(398);
+    expect(c.summa).toBe(Infinity);
+    expect(waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 48, bInPlace: true })).toMatchObject({ algorithm: 'summa', summa: 140, chunks: 1 });
+    expect(() => waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 8, bInPlace: true })).toThrow(/does not fit the 8 bytes a core has free/);
   });
 
   it('lays the KV-head groups side by side on the largest square blocks that fit: 8 of 293 x 293 on 762 x 1172 (2 across, 4 down)', () => {
