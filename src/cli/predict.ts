@@ -371,12 +371,29 @@ export const predictCommand: Command = {
           }
         : undefined,
     });
-    const pf = prompt === undefined ? undefined : predictPrefill(name, model, prompt, String(v.hardware).toLowerCase(), { chips, precision, allreduce, mesh, placement, decode: p });
+    // A wafer that prefills and decodes keeps one placement for both: where the fastest placement for
+    // decoding leaves too little SRAM for the prompt's tiles (and none was asked for), both run on
+    // whole-wafer tiling, and the output says why.
+    let decode = p;
+    let pf: PrefillPrediction | undefined;
+    let moved: string | undefined;
+    if (prompt !== undefined) {
+      const hw = String(v.hardware).toLowerCase();
+      try {
+        pf = predictPrefill(name, model, prompt, hw, { chips, precision, allreduce, mesh, placement, decode: p });
+      } catch (e) {
+        if (!(e instanceof WafermeshError && e.code === 'does-not-fit' && p.placement && !placement && !mesh && p.placement.kind !== 'whole')) throw e;
+        decode = predict(name, model, hw, { chips, precision, allreduce, context: p.context, placement: { kind: 'whole' } });
+        pf = predictPrefill(name, model, prompt, hw, { chips, precision, allreduce, placement: { kind: 'whole' }, decode });
+        moved = `the fastest placement for decoding alone (${p.placement.label}: ${p.tokens_per_s} tokens/s) leaves ${p.placement.sram_bytes - p.placement.fullest_core_bytes} bytes a core free, too few for the prompt's tiles even a row at a time; the wafer prefills and decodes on whole-wafer tiling instead`;
+      }
+    }
     if (v.json) {
-      console.log(JSON.stringify(pf ? { ...p, prefill: pf } : p));
+      console.log(JSON.stringify(pf ? { ...decode, prefill: pf, ...(moved ? { placement_for_prefill: moved, decode_alone: { placement: p.placement, tokens_per_s: p.tokens_per_s } } : {}) } : decode));
       return 0;
     }
-    printPrediction(p);
+    if (moved) console.log(moved);
+    printPrediction(decode);
     if (pf) console.log(prefillText(pf));
     return 0;
   },

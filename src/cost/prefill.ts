@@ -242,7 +242,7 @@ export function waferGemmCycles(
   const su = Number.isFinite(cs) ? cs * one(cs).summa : Infinity;
   const meshgemm = Number.isFinite(cm) ? cm * m.meshgemm : Infinity;
   if (!Number.isFinite(meshgemm) && !Number.isFinite(su)) {
-    throw new WafermeshError('does-not-fit', `a ${g.M} x ${g.K} x ${g.N} product does not fit the ${sram!.freeBytes} bytes a core has free beside the weights and the KV cache, even one row at a time`);
+    throw new WafermeshError('does-not-fit', `a ${g.M} x ${g.K} x ${g.N} product's tiles do not fit the ${sram!.freeBytes} bytes a core has free beside the weights and the KV cache, even one row at a time`);
   }
   return meshgemm <= su
     ? { cycles: meshgemm, algorithm: 'meshgemm', meshgemm, summa: su, restore: cm * m.restore, chunks: cm }
@@ -335,6 +335,16 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
   // The SRAM a core has beside the weights, the KV cache and the decode's scratch: the prompt's tiles must fit in it.
   const freeBytes = placement.sram_bytes - placement.fullest_core_bytes;
   const cyc = { gemm: 0, attention: 0, norms: 0, elementwise: 0, relayout: 0, handoffs: 0 };
+  const fitted = (f: () => ReturnType<typeof waferGemmCycles>) => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof WafermeshError && e.code === 'does-not-fit') {
+        throw new WafermeshError('does-not-fit', `the decode's placement (${placement.label}) leaves ${freeBytes} bytes a core free for the prompt: ${e.detail}; prefill with --placement whole, or on another machine (--prefill HW --decode ${hardware})`);
+      }
+      throw e;
+    }
+  };
   const gemms: GemmReport[] = [];
   for (const g of prefillGemms(model, T)) {
     if (g.M === 1) {
@@ -343,7 +353,7 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
       gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round((mv / hz) * 1e3), algorithm: 'matvec' });
       continue;
     }
-    const c = waferGemmCycles(W, H, g, t, fpc, { freeBytes, bInPlace: true });
+    const c = fitted(() => waferGemmCycles(W, H, g, t, fpc, { freeBytes, bInPlace: true }));
     cyc.gemm += g.count * c.cycles;
     gemms.push({ name: g.name, m: g.M, k: g.K, n: g.N, count: g.count, ms: round((c.cycles / hz) * 1e3), ...waferReport(c) });
   }
@@ -352,8 +362,8 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
   const g = model.nHeads / model.nKvHeads;
   const hd = model.dim / model.nHeads;
   const side = headBlockSide(W, H, model.nKvHeads);
-  const scores = waferGemmCycles(side, side, { M: T * g, K: hd, N: T }, t, fpc, { freeBytes, bInPlace: false });
-  const values = waferGemmCycles(side, side, { M: T * g, K: T, N: hd }, t, fpc, { freeBytes, bInPlace: false });
+  const scores = fitted(() => waferGemmCycles(side, side, { M: T * g, K: hd, N: T }, t, fpc, { freeBytes, bInPlace: false }));
+  const values = fitted(() => waferGemmCycles(side, side, { M: T * g, K: T, N: hd }, t, fpc, { freeBytes, bInPlace: false }));
   const mt = Math.ceil((T * g) / side);
   const nt = Math.ceil(T / side);
   const softmax = 2 * rowAllreduce(side, mt, t) + (mt * nt * ELEMENTWISE_FLOPS.softmax) / fpc;

@@ -29,6 +29,21 @@ describe('wafermesh predict --prompt, --prefill/--decode and --serve', () => {
     expect(p.prefill.gemms.find((g: { name: string }) => g.name === 'w2').bound).toBe('compute');
   }, 180_000);
 
+  it('on a wafer whose fastest decode placement leaves no SRAM for the prompt, prefills and decodes on whole-wafer tiling and says why; forced, it refuses in one line', () => {
+    const r = cli('predict', '--model', 'llama-3.1-8b', '--hardware', 'wse-3', '--prompt', '2048', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const p = JSON.parse(r.stdout);
+    expect(p.placement.kind).toBe('whole');
+    expect(p.prefill.region).toMatchObject({ width: 762, height: 1172 });
+    expect(p.placement_for_prefill).toMatch(/leaves \d+ bytes a core free, too few for the prompt's tiles/);
+    expect(p.decode_alone.tokens_per_s).toBeGreaterThan(p.tokens_per_s);
+    expect(p.prefill.gemms.filter((g: { algorithm?: string }) => g.algorithm === 'meshgemm').length).toBeGreaterThan(0);
+    expectOneLineError(
+      cli('predict', '--model', 'llama-3.1-8b', '--hardware', 'wse-3', '--prompt', '2048', '--placement', 'pipelined:1'),
+      /the decode's placement \(pipelined G=1: .*\) leaves \d+ bytes a core free for the prompt: .*; prefill with --placement whole, or on another machine/,
+    );
+  }, 180_000);
+
   it('--prefill trainium2 --decode h100: TTFT = prefill + KV transfer, with the links and their sources', () => {
     const r = cli('predict', '--model', 'llama-3.1-8b', '--prefill', 'trainium2', '--decode', 'h100', '--prompt', '1024', '--json');
     expect(r.code, r.stderr).toBe(0);
