@@ -5,7 +5,7 @@ import { kvDim, parameterCount, type ModelConfig } from '../model/config.ts';
 import { gpuPreset, waferPreset } from './hardware.ts';
 import { BYTES_PER_VALUE, type Precision } from './model.ts';
 import { wholeWaferFits } from './placement-search.ts';
-import { predict, type PredictOptions } from './predict.ts';
+import { predict, type Prediction, type PredictOptions } from './predict.ts';
 import { kvTransfer, predictPrefill, type KvTransfer, type PrefillPrediction } from './prefill.ts';
 
 /**
@@ -194,7 +194,17 @@ export function maxStreams(model: ModelConfig, hardware: string, chips: number, 
  * holds, or with `minSpeed` the most that keep every stream at that speed (`speedOf` turns a batch
  * and its step into a stream's speed).
  */
-function decodePool(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest, speedOf: (batch: number, stepMs: number) => number, wholeOnly = false): DecodePool {
+function decodePool(
+  name: string,
+  model: ModelConfig,
+  hardware: string,
+  chips: number,
+  req: ServeRequest,
+  speedOf: (batch: number, step: Prediction) => number,
+  wholeOnly = false,
+  /** Whether an instance can also do what it must beside a batch of this size (a monolithic wafer: the prompt's tiles fit the SRAM the batch leaves). */
+  feasible: (batch: number, step: Prediction) => boolean = () => true,
+): { pool: DecodePool; step: Prediction } {
   const precision = req.precision ?? 'fp16';
   // Each stream's KV cache is sized for its last position; the step is costed there (the slowest step of a stream's life).
   const context = req.prompt + req.output;
@@ -215,11 +225,13 @@ function decodePool(name: string, model: ModelConfig, hardware: string, chips: n
   };
   let most = Math.min(cap.streams, req.streams);
   let meets: boolean | undefined;
-  if (req.minSpeed !== undefined) {
-    // A stream's speed falls as the batch grows: the largest batch that keeps it, by bisection.
-    const keeps = (b: number) => speedOf(b, stepOf(b).ms_per_token) >= req.minSpeed!;
-    meets = keeps(1);
-    if (!meets) most = 1;
+  if (!feasible(1, stepOf(1))) throw new WafermeshError('does-not-fit', `one ${chips} x ${hardware} instance cannot hold ${name} and prefill a ${req.prompt}-token prompt beside one stream's KV cache; give more chips`);
+  const fast = (b: number) => req.minSpeed === undefined || speedOf(b, stepOf(b)) >= req.minSpeed;
+  if (req.minSpeed !== undefined) meets = fast(1);
+  // Both fall as the batch grows (less SRAM left, a slower step): the largest batch that passes, by bisection.
+  const keeps = (b: number) => feasible(b, stepOf(b)) && fast(b);
+  {
+    if (meets === false) most = 1;
     else if (!keeps(most)) {
       let lo = 1;
       let hi = most;
@@ -234,7 +246,7 @@ function decodePool(name: string, model: ModelConfig, hardware: string, chips: n
   const instances = Math.ceil(req.streams / most);
   const streams = Math.ceil(req.streams / instances);
   const step = stepOf(streams);
-  return {
+  const pool: DecodePool = {
     hardware,
     chips_per_instance: chips,
     instances,
@@ -247,10 +259,23 @@ function decodePool(name: string, model: ModelConfig, hardware: string, chips: n
     ...(step.placement ? { placement: step.placement.label } : {}),
     ...(meets === undefined ? {} : { meets_min_speed: meets }),
   };
+  return { pool, step };
 }
 
-function prefillOn(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest): PrefillPrediction {
-  return predictPrefill(name, model, req.prompt, hardware, { chips, precision: req.precision ?? 'fp16', catalog: req.catalog, allreduce: req.allreduce, ...(hardwarePreset(hardware, undefined, req.catalog).kind === 'wafer' ? { placement: { kind: 'whole' } } : {}) });
+/** The prompt's prefill; on a wafer beside `decode`'s batch (its placement and the SRAM its KV caches leave), else on whole-wafer tiling alone. */
+function prefillOn(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest, decode?: Prediction): PrefillPrediction {
+  const wafer = hardwarePreset(hardware, undefined, req.catalog).kind === 'wafer';
+  return predictPrefill(name, model, req.prompt, hardware, { chips, precision: req.precision ?? 'fp16', catalog: req.catalog, allreduce: req.allreduce, ...(wafer ? { placement: { kind: 'whole' }, ...(decode ? { decode } : {}) } : {}) });
+}
+
+/** The prefill beside a batch, or undefined where its tiles do not fit the SRAM the batch leaves. */
+function prefillBeside(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest, step: Prediction): PrefillPrediction | undefined {
+  try {
+    return prefillOn(name, model, hardware, chips, req, step);
+  } catch (e) {
+    if (e instanceof WafermeshError && e.code === 'does-not-fit') return undefined;
+    throw e;
+  }
 }
 
 function metrics(throughput: number, f: Footprint) {
@@ -263,9 +288,28 @@ function metrics(throughput: number, f: Footprint) {
  * throughput = S·M ÷ (B·t_prefill + M·t_step) over all instances; a stream decodes at 1 ÷ t_step.
  */
 export function monolithic(name: string, model: ModelConfig, hardware: string, chips: number, req: ServeRequest): ServeConfig {
-  const pf = prefillOn(name, model, hardware, chips, req);
-  // A wafer that prefills and decodes keeps one layout for both: whole-wafer tiling, where its prefill is fastest.
-  const decode = decodePool(name, model, hardware, chips, req, (b, stepMs) => req.output / ((b * pf.ttft_ms + req.output * stepMs) / 1e3), true);
+  // A wafer that prefills and decodes keeps one layout for both, whole-wafer tiling (where its
+  // prefill is fastest), and prefills in the SRAM its batch's KV caches leave (the prompt cut
+  // into chunks where its tiles need it); a batch whose KV caches leave no room is too big.
+  const wafer = hardwarePreset(hardware, undefined, req.catalog).kind === 'wafer';
+  const alone = wafer ? undefined : prefillOn(name, model, hardware, chips, req);
+  const pfs = new Map<number, PrefillPrediction | undefined>();
+  const pfAt = (b: number, step: Prediction) => {
+    if (alone) return alone;
+    if (!pfs.has(b)) pfs.set(b, prefillBeside(name, model, hardware, chips, req, step));
+    return pfs.get(b);
+  };
+  const { pool: decode, step } = decodePool(
+    name,
+    model,
+    hardware,
+    chips,
+    req,
+    (b, step) => req.output / ((b * pfAt(b, step)!.ttft_ms + req.output * step.ms_per_token) / 1e3),
+    true,
+    (b, step) => pfAt(b, step) !== undefined,
+  );
+  const pf = alone ?? pfAt(decode.streams_per_instance, step)!;
   const B = decode.streams_per_instance;
   const cycle = (B * pf.ttft_ms + req.output * decode.step_ms) / 1e3;
   const perStreamAverage = req.output / cycle;
@@ -293,7 +337,7 @@ export function monolithic(name: string, model: ModelConfig, hardware: string, c
 export function disaggregated(name: string, model: ModelConfig, prefillHw: string, prefillChips: number, decodeHw: string, decodeChips: number, req: ServeRequest): ServeConfig {
   const precision = req.precision ?? 'fp16';
   const catalog = req.catalog ?? CATALOG;
-  const decode = decodePool(name, model, decodeHw, decodeChips, req, (_b, stepMs) => 1000 / stepMs);
+  const { pool: decode } = decodePool(name, model, decodeHw, decodeChips, req, (_b, step) => 1000 / step.ms_per_token);
   const pf = prefillOn(name, model, prefillHw, prefillChips, req);
   const pk = hardwarePreset(prefillHw, undefined, catalog).kind;
   const dk = hardwarePreset(decodeHw, undefined, catalog).kind;
@@ -388,7 +432,7 @@ export function serve(name: string, model: ModelConfig, setup: ServeSetup, req: 
       req.minSpeed === undefined
         ? 'streams are spread evenly over the fewest instances that hold them (the most streams an instance holds: HBM less the weights on a GPU, SRAM on a wafer); each instance holds its own copy of the weights'
         : `every stream kept at ${req.minSpeed} tokens/s or more (--min-speed; monolithic: its average, prefill pauses included): an instance takes the most streams that keep it (no more than it holds: HBM less the weights on a GPU, SRAM on a wafer), and the streams are spread evenly over the instances that takes; each instance holds its own copy of the weights`,
-      'GPUs batch: weights read once a step for the batch, each stream\'s K and V, the batch\'s FLOPs at the dense peak (a kernel takes the longer); wafers batch: weights in place, the batch\'s activations streamed through — compute and link serialisation times the batch, hop latency and ramp relays once — a wafer that only decodes on the faster of the placement search\'s choice and whole-wafer tiling (the search ranks by one token), a wafer that also prefills on whole-wafer tiling for both phases (its weights stay in one place; its prefill is fastest there); the streams an instance holds are counted on whole-wafer tiling; a pipelined placement\'s regions work one after another (streams in different regions at once are not modelled)',
+      'GPUs batch: weights read once a step for the batch, each stream\'s K and V, the batch\'s FLOPs at the dense peak (a kernel takes the longer); wafers batch: weights in place, the batch\'s activations streamed through — compute and link serialisation times the batch, hop latency and ramp relays once — a wafer that only decodes on the faster of the placement search\'s choice and whole-wafer tiling (the search ranks by one token), a wafer that also prefills on whole-wafer tiling for both phases (its weights stay in one place; its prefill is fastest there), its prefill\'s tiles in the SRAM its batch\'s KV caches leave (the prompt cut into chunks where they need it; a batch that leaves no room for them is not taken); the streams an instance holds are counted on whole-wafer tiling; a pipelined placement\'s regions work one after another (streams in different regions at once are not modelled)',
       'footprint: chips × (the system\'s power and rack units ÷ its chips); the figures per system are listed with their sources (some assumed) and can be given (--system-power HW=W, --system-rack-units HW=U)',
       'all modelled: no published speed is an input',
     ],
