@@ -96,7 +96,7 @@ describe('a wafer GEMM: MeshGEMM or SUMMA, the faster', () => {
     expect(c.meshgemm).toBe(398);
     expect(c.summa).toBe(Infinity);
     expect(waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 48, bInPlace: true })).toMatchObject({ algorithm: 'summa', summa: 140, chunks: 1 });
-    expect(() => waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 8, bInPlace: true })).toThrow(/does not fit the 8 bytes a core has free/);
+    expect(() => waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 8, bInPlace: true })).toThrow(/tiles do not fit the 8 bytes a core has free/);
   });
 
   it('lays the KV-head groups side by side on the largest square blocks that fit: 8 of 293 x 293 on 762 x 1172 (2 across, 4 down)', () => {
