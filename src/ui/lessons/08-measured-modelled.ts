@@ -25,12 +25,13 @@ export const measuredModelled: Lesson = {
     text: 'Is the wafer pane’s tokens/s what this computer achieves?',
     choices: ['Yes, it is measured here', 'No, it is modelled for the preset hardware'],
     needs: 'token',
+    // The pane's rate is the cost model's for the preset hardware, whatever this computer does: the
+    // live numbers say by how much the two differ.
     check: (v) => {
       const modelled = v('live', 'meshTokensPerS');
       const here = v('calc', 'wallTps');
       if (typeof modelled !== 'number' || typeof here !== 'number') return null;
-      const close = Math.abs(modelled - here) <= 0.2 * modelled;
-      return { answer: close ? 0 : 1, because: 'modelled {live.meshTokensPerS:tps}; this computer decoded at {calc.wallTps:tps} (wall clock, both engines, measured).' };
+      return { answer: 1, because: 'the pane shows {live.meshTokensPerS:tps}, modelled for WSE-3 cores; this computer decoded a token of both engines together at {calc.wallTps:tps} (wall clock, measured).' };
     },
   },
 };
