@@ -371,10 +371,16 @@ export function smallestFittingMesh(model: ModelConfig, mesh: MeshConfig, valueB
     return p.fits && p.context >= model.seqLen;
   };
   // More cores never need more words per core, so the smallest scale that fits is found by
-  // bisection: a handful of placements, not one per size.
-  if (maxScale < 1 || !ok(maxScale)) return undefined;
+  // doubling from the smallest until one fits, then bisection: a handful of placements, each of a
+  // mesh near the answer's size (placing the largest mesh first would cost seconds for a toy model).
+  if (maxScale < 1) return undefined;
   let lo = 0; // does not fit (or is no mesh)
-  let hi = maxScale; // fits
+  let hi = 1;
+  while (!ok(hi)) {
+    if (hi === maxScale) return undefined;
+    lo = hi;
+    hi = Math.min(maxScale, hi * 2);
+  }
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
     if (ok(mid)) hi = mid;
