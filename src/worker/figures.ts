@@ -140,7 +140,16 @@ function one(current: ModelConfig | null, q: FigureQuery): Record<string, number
     case 'real-prefill': {
       // `predict --prompt N`: the prompt as one batch (GPUs: GEMMs at the peak or bound by HBM; wafers: MeshGEMM or SUMMA, weights in place).
       const c = configOf(current, q.model);
-      const p = predictPrefill(q.model, c, q.prompt, q.hardware, { precision: q.precision ?? 'fp16' });
+      const precision = q.precision ?? 'fp16';
+      let p;
+      try {
+        p = predictPrefill(q.model, c, q.prompt, q.hardware, { precision });
+      } catch (e) {
+        // As `predict --prompt` does: where the fastest placement for decoding alone leaves no SRAM
+        // for the prompt's tiles, the wafer prefills (and decodes) on whole-wafer tiling.
+        if (!(e instanceof WafermeshError && e.code === 'does-not-fit')) throw e;
+        p = predictPrefill(q.model, c, q.prompt, q.hardware, { precision, placement: { kind: 'whole' } });
+      }
       return { ttftSeconds: p.ttft_ms / 1e3, prefillTokensPerS: p.prefill_tokens_per_s, bound: p.bound, prompt: p.prompt, chips: p.chips };
     }
     case 'kv-transfer': {
