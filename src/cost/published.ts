@@ -65,7 +65,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'llama-3-8b', hardware: 'wse-2', chips: 1, precision: 'fp16', context: 4096 },
     setupNote:
-      "stated: one Cerebras WSE-2, 16-bit, one request. The repository decodes on a P x P square of cores inside the 757 x 996 fabric (Decode/WSE-2/compile.py; its benchmark sweeps P from 240 to 720); which P gave 2,700 and at what position is in the paper's tables, which we could not read: we search placements on the whole WSE-2 fabric (whole-wafer tiling, smaller blocks, layer-pipelined regions) and take the fastest, decoding at position 4,095 (the decode configs are named llama8B_4k_*)",
+      "stated: one Cerebras WSE-2, 16-bit, one request. The repository decodes on a P x P square of cores inside the 757 x 996 fabric (Decode/WSE-2/compile.py; its benchmark sweeps P from 240 to 720); the abstract does not say which P gave 2,700 nor at what position: we search placements on the whole WSE-2 fabric (whole-wafer tiling, smaller blocks, layer-pipelined regions) and take the fastest, decoding at position 4,095 (the decode configs are named llama8B_4k_*)",
     note: "the placement search takes layer-pipelined regions; our fabric decode still reduces every matrix-vector product's partial sums along each row of a region by a streamed chain, paying a ramp relay (β, assumed 8 cycles) at each core, where WaferLLM's MeshGEMV reduces them by a two-level K-tree",
   },
   {
@@ -76,7 +76,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'qwen2-72b', hardware: 'wse-2', chips: 5, precision: 'fp16', context: 4096 },
     setupNote:
-      "stated: a Cerebras WSE-2, 16-bit, one request. Qwen2-72B's 16-bit weights (145 GB) do not fit one WSE-2's 40 GB of SRAM, so we cost the fewest chained WSE-2s that hold it with a 4,096-position cache (5, pipeline, one token in flight), each wafer's 16 layers placed as the placement search finds fastest, plus four 5 µs hand-offs; how the paper ran it is in the tables we could not read",
+      "stated: a Cerebras WSE-2, 16-bit, one request. Qwen2-72B's 16-bit weights (145 GB) do not fit one WSE-2's 40 GB of SRAM, so we cost the fewest chained WSE-2s that hold it with a 4,096-position cache (5, pipeline, one token in flight), each wafer's 16 layers placed as the placement search finds fastest, plus four 5 µs hand-offs; the abstract does not say how the paper ran it",
     note: 'the same fabric-decode gap as the Llama3-8B row; and the paper ran on one wafer what needs five of ours, so it must hold or stream the weights in a way we do not model',
   },
   {
