@@ -8,6 +8,7 @@ import { fewestChips, serve, type ServePrediction } from '../cost/serve.ts';
 import { waferPreset } from '../cost/hardware.ts';
 import { validate, type Validation } from '../cost/validate.ts';
 import { parseMeshSize } from '../mesh/config.ts';
+import { parameterCount } from '../model/config.ts';
 import type { Allreduce } from '../mesh/collectives.ts';
 import type { Command } from './command.ts';
 import { loadConfig } from './load.ts';
@@ -272,11 +273,25 @@ export const predictCommand: Command = {
       } catch {
         throw new WafermeshError('bad-option', `--cores "${String(v.cores)}" is not WIDTHxHEIGHT, e.g. 600x600`);
       }
+      // Within the wafer's own fabric, named by the option (not the mesh's field names).
+      const hw = hardwarePreset(String(v.hardware).toLowerCase());
+      if (hw.kind === 'wafer') {
+        const f = waferPreset(hw.id);
+        if (mesh.width < 1 || mesh.height < 1 || mesh.width > f.fullWidth || mesh.height > f.fullHeight) {
+          throw new WafermeshError('bad-option', `--cores ${mesh.width}x${mesh.height} is not a block of the ${hw.id}'s ${f.fullWidth} x ${f.fullHeight} fabric; use 1…${f.fullWidth} by 1…${f.fullHeight}`);
+        }
+      }
     }
     if (v.draft === undefined && (v.acceptance !== undefined || v['draft-tokens'] !== undefined)) {
       throw new WafermeshError('bad-option', '--acceptance and --draft-tokens need --draft NAME (the draft model)');
     }
     const draft = v.draft === undefined ? undefined : String(v.draft);
+    if (draft !== undefined) {
+      // A draft proposes tokens the target checks: it must share the target's vocabulary and be smaller.
+      const d = loadConfig(draft).config;
+      if (d.vocabSize !== model.vocabSize) throw new WafermeshError('bad-option', `--draft ${draft}: its vocabulary (${d.vocabSize} ids) is not ${name}'s (${model.vocabSize}); a draft must share the target's tokenizer`);
+      if (parameterCount(d) >= parameterCount(model)) throw new WafermeshError('bad-option', `--draft ${draft}: it is not smaller than ${name} (${parameterCount(d).toLocaleString('en')} parameters against ${parameterCount(model).toLocaleString('en')}); use a smaller draft`);
+    }
     const placement = v.placement === undefined ? undefined : parsePlacement(String(v.placement));
     // Prefill, the disaggregated pair and the serving view: every combination checked before any work.
     const prompt = v.prompt === undefined ? undefined : numberOption('prompt', v.prompt, 0, true);
