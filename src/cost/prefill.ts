@@ -1,6 +1,5 @@
 import { CATALOG, hardwarePreset, type Catalog } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
-import { makeMesh } from '../mesh/config.ts';
 import type { FabricTiming } from '../mesh/fabric.ts';
 import { meshGemmClosed, summaCycles } from '../mesh/programs/meshgemm.ts';
 import { kvDim, type ModelConfig } from '../model/config.ts';
@@ -259,8 +258,7 @@ function waferGemmOnce(W: number, H: number, g: Pick<GemmShape, 'M' | 'K' | 'N'>
   const nt = Math.ceil(g.N / P);
   const hops = P >= 3 ? 2 : 1;
   const restore = P > 1 ? (P - 1) * ((kt * nt - 1) / t.bw + hops * t.hop + t.ramp) : 0;
-  const mesh = makeMesh({ width: W, height: H, sramBytes: 48 * 1024, clockHz: 1e9, wordsPerLinkCycle: t.bw, cyclesPerHop: t.hop, cyclesPerRamp: t.ramp, colours: 24, flopsPerCoreCycle: flopsPerCycle });
-  const su = summaCycles(mesh, g.M, g.K, g.N, t).total;
+  const su = summaCycles({ width: W, height: H, flopsPerCoreCycle: flopsPerCycle }, g.M, g.K, g.N, t).total;
   return { meshgemm: mg.total + restore, summa: su, restore };
 }
 

@@ -184,7 +184,7 @@ export function shiftRoutes(P: number): number {
  * routes a different source every step (W + H routes). The row and column multicasts are costed one
  * after the other, as the emulator runs one axis per round (as MeshGEMM's shifts are).
  */
-export function summaCycles(mesh: MeshConfig, M: number, K: number, N: number, t: FabricTiming): GemmCycles {
+export function summaCycles(mesh: Pick<MeshConfig, 'width' | 'height' | 'flopsPerCoreCycle'>, M: number, K: number, N: number, t: FabricTiming): GemmCycles {
   const { width: W, height: H } = mesh;
   const steps = Math.max(W, H);
   const mt = ceil(M, H);
