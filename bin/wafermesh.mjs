@@ -8,7 +8,6 @@
 // exactly those lines; everything else (errors, progress) passes through as it comes.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
 
 /** Dawn's notes on limits it lowers; nothing the user can or needs to act on. */
 const DAWN_NOISE = /^Warning: \w+ artificially reduced from \d+ to \d+ to fit [^\n]*$/;
@@ -43,29 +42,6 @@ if (process.env.WAFERMESH_CHILD !== '1') {
     process.exit(code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 }[signal] ?? 1) : 1));
   });
 } else {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  let server;
-  let code = 1;
-  try {
-    const { createServer, createServerModuleRunner } = await import('vite');
-    server = await createServer({
-      root,
-      configFile: resolve(root, 'vite.config.ts'),
-      logLevel: 'error',
-      appType: 'custom',
-      server: { middlewareMode: true, hmr: false, ws: false, watch: null },
-      optimizeDeps: { noDiscovery: true, include: [] },
-    });
-    const runner = createServerModuleRunner(server.environments.ssr, { hmr: false });
-    const { main } = await runner.import('/src/cli/main.ts');
-    code = await main(process.argv.slice(2));
-    await runner.close();
-  } catch (e) {
-    // main() reports its own errors; this is only for failures to start at all.
-    console.error(`wafermesh: could not start: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
-    if (process.env.WAFERMESH_DEBUG) console.error(e);
-  } finally {
-    await server?.close();
-  }
-  process.exit(code);
+  const { runMain } = await import('./module-runner.mjs');
+  process.exit(await runMain('/src/cli/main.ts', process.argv.slice(2), 'wafermesh'));
 }

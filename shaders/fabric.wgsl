@@ -373,7 +373,8 @@ fn round_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
       me = select(pos * W + wid.x, (band.row0 + wid.x) * W + pos, axis_row);
     }
     begin_round(r, pos, true);
-    for (var step = 0u; step < live[lb]; step++) {
+    let steps = live[lb];
+    for (var step = 0u; step < steps; step++) {
       step_round(step);
       storageBarrier();
       workgroupBarrier();

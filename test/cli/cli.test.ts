@@ -8,6 +8,7 @@ import { writeCheckpoint } from '../../src/model/checkpoint.ts';
 import { randomModel } from '../../src/model/random.ts';
 import { writeTokenizer } from '../../src/model/tokenizer.ts';
 import { STORIES260K_PATH, testTokenizer } from '../helpers/models.ts';
+import { expectOneLineError } from '../helpers/cli.ts';
 
 const ROOT = resolve(__dirname, '../..');
 const BIN = resolve(ROOT, 'bin/wafermesh.mjs');
@@ -23,17 +24,6 @@ function cli(...args: string[]) {
   return cliIn(undefined, ...args);
 }
 
-/** A failing run: non-zero exit, one line on stderr matching `pattern`, no stack trace. */
-function expectOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
-  expect(r.code, r.stderr).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  // No internal error code (`bad-option:`, `unknown-model:`) in what a person reads.
-  expect(lines[0]).not.toMatch(/^wafermesh( \w+)?: [a-z]+(-[a-z]+)+: /);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.stdout).not.toMatch(/NaN/);
-}
 
 const gqaSeparate = randomModel(
   { dim: 32, hiddenDim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, seqLen: 48, sharedClassifier: false },

@@ -1,13 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const BIN = resolve(__dirname, '../../bin/wafermesh.mjs');
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cli } from '../helpers/cli.ts';
 
 const json = (out: string) => JSON.parse(out.slice(out.indexOf('{')));
 

@@ -1,9 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const BIN = resolve(__dirname, '../../bin/wafermesh.mjs');
-const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+import { cli } from '../helpers/cli.ts';
 
 describe('predict refuses a draft or a block that cannot work, in one line', () => {
   it.each([
@@ -13,7 +9,7 @@ describe('predict refuses a draft or a block that cannot work, in one line', () 
     [['--model', 'llama-3-8b', '--hardware', 'wse-2', '--cores', '800x800'], /^wafermesh predict: --cores 800x800 is not a block of the wse-2's 757 x 996 fabric/],
   ])('%j', (args, message) => {
     const r = cli('predict', ...(args as string[]));
-    expect(r.status).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim()).toMatch(message as RegExp);
   });

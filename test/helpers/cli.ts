@@ -30,5 +30,6 @@ export function expectOneLineError(r: CliRun, pattern: RegExp): string {
   expect(lines[0]).toMatch(pattern);
   expect(lines[0]).not.toMatch(/^wafermesh( \w+)?: [a-z]+(-[a-z]+)+: /);
   expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stdout).not.toMatch(/NaN/);
   return lines[0];
 }

@@ -41,7 +41,7 @@ export interface KvHandoff {
 const LANDING = 0;
 const KV = 1;
 /** A source packed as ((kind · layers + layer) · positions + position) · kvDim + coordinate. */
-export const packSource = (kind: 0 | 1, layer: number, pos: number, coord: number, layers: number, positions: number, kvd: number) => ((kind * layers + layer) * positions + pos) * kvd + coord;
+const packSource = (kind: 0 | 1, layer: number, pos: number, coord: number, layers: number, positions: number, kvd: number) => ((kind * layers + layer) * positions + pos) * kvd + coord;
 
 /**
  * The KV cache of positions 0 … positions−1 entering the wafer at its west edge and reaching the
