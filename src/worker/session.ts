@@ -3,6 +3,9 @@ import { WafermeshError, oneLine } from '../errors.ts';
 import { baselineProgram } from '../baseline/program.ts';
 import { createMachine, type Machine } from '../engines/index.ts';
 import { Decoder } from '../engines/generate.ts';
+import { Disaggregated, HANDOFF_LINKS, type Handoff } from '../engines/disaggregated.ts';
+import { gpuMachineTrace, gpuPrefillCost, type FabricTokenCount, type MachineCost } from '../cost/model.ts';
+import { gpuPreset } from '../cost/hardware.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { meshFromPreset } from '../mesh/config.ts';
 import { fitSummary } from '../mesh/fit.ts';
@@ -18,7 +21,7 @@ import type { Model } from '../model/weights.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
 import { violationError, type MeasuredPhase } from '../engines/machine.ts';
 import { stepCaption } from './captions.ts';
-import type { FitReport, PhaseEvent, PhaseInfo, PhaseMeasurement, Progress, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+import type { FitReport, HandoffReport, PhaseEvent, PhaseInfo, PhaseMeasurement, PrefillReport, PrefillStat, Progress, ServingMode, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
 
 const GPU_PRESET = CATALOG.defaults.gpu;
 
@@ -100,6 +103,14 @@ interface Racers {
   gpuDecoder: Decoder;
   meshText?: TextStream;
   gpuText?: TextStream;
+  serving: ServingMode;
+  promptIds: number[];
+  /** The wafer preset's name (the wafer's prefill is modelled on it). */
+  preset: string;
+  /** The GPU runs the prompt as one batch, at the wafer's last prompt position (the two then step together). */
+  gpuBatched: boolean;
+  /** Disaggregated: the GPU prefills and hands its KV cache to the wafer, which decodes. */
+  pair?: Disaggregated;
 }
 
 /** The fabric's count of one phase as the page shows it. */
@@ -128,6 +139,35 @@ function phaseList(racers: Racers | undefined): PhaseInfo[] {
   }));
 }
 
+/** What the page shows of a hand-off: its bytes, measured and modelled times, and each fabric phase's links as counted. */
+export function handoffReport(h: Handoff, clockHz: number): HandoffReport {
+  const { network, waferEdge } = HANDOFF_LINKS;
+  const w = h.wafer;
+  return {
+    positions: h.positions,
+    bytes: h.bytes,
+    wallMs: h.handoffMs,
+    modelledSeconds: h.modelledMs / 1e3,
+    // The parts of the modelled time, from the same catalog figures (the slower link, then the fabric phases).
+    networkSeconds: network.latencyS.value + h.bytes / network.bytesPerS.value,
+    edgeSeconds: w ? (w.edgeWords * 4) / waferEdge.bytesPerS.value : 0,
+    fabricSeconds: w && clockHz ? w.fabricCycles / clockHz : 0,
+    network: network.name,
+    edge: waferEdge.name,
+    latencyAssumed: !!network.latencyS.assumed,
+    edgeWords: w ? w.edgeWords : null,
+    phases: (w?.phases ?? []).map((p) => ({
+      name: p.name,
+      perLink: Float32Array.from(p.measured.linkWords),
+      words: p.measured.linkWords.reduce((a, b) => a + b, 0),
+      steps: p.measured.steps,
+      modelledWords: p.modelled.linkWords.reduce((a, b) => a + b, 0),
+      modelledSteps: p.modelled.steps,
+      firstDifference: p.firstDifference,
+    })),
+  };
+}
+
 /** Refusals of a mesh by the mesh engine although the model fits it: reported like a model that does not fit. */
 const MESH_REFUSALS = ['unsupported-mesh', 'mesh-too-large'];
 
@@ -148,6 +188,10 @@ export class RaceSession {
   private tokenLinks: Float64Array;
   /** The CPU stand-in's modelled trace of the token being stepped (its cycles per step). */
   private stepTrace: TokenTrace | undefined;
+  /** The wafer's prompt fed token by token: modelled seconds and wall ms so far; byHand when a prompt pass was stepped alone (not timed). */
+  private meshPrompt = { seconds: 0, ms: 0, byHand: false };
+  /** Wall ms of the GPU's batched prefill. */
+  private gpuPrefillMs = 0;
 
   private constructor(info: SessionInfo, racers: Racers | undefined, gpuCtx: GpuContext | undefined) {
     this.info = info;
@@ -209,6 +253,8 @@ export class RaceSession {
       gpuKernels: baselineProgram(c).map((k) => ({ name: k.name, layer: k.layer, weightBytes: k.weightBytes, launch: k.launch })),
       presetClockHz: program?.mesh.clockHz ?? 0,
       gpuPresetName: GPU_PRESET,
+      serving: req.serving ?? 'monolithic',
+      promptPositions: promptIds.length,
     };
     if (racers) progress?.({ stage: 'ready', fraction: 1 });
     return new RaceSession(info, racers, gpuCtx);
@@ -238,16 +284,38 @@ export class RaceSession {
     const context = Math.min(program.placement.context, model.config.seqLen);
     const limited = (m: Machine) => ({ config: m.config, context, forward: m.forward.bind(m), reset: m.reset.bind(m) });
     const text = () => (tokenizer ? new TextStream(tokenizer, promptIds[promptIds.length - 1]) : undefined);
+    const serving = req.serving ?? 'monolithic';
+    // The GPU baseline prefills the prompt as one batch (when an id is to be generated); the wafer
+    // feeds it token by token, as it runs here. Disaggregated, the GPU's prefill is handed to the wafer.
+    const P = promptIds.length;
+    const gpuBatched = !!gpuMachine.prefill && Math.min(P - 1 + req.tokens, context) >= P;
+    const pair = serving === 'disaggregated' ? new Disaggregated(gpuMachine, mesh) : undefined;
+    // One warm-up position first, as `generate` does, so that pipelines built on first use are not in the measured prefill.
+    progress?.({ stage: 'warming up the engines', fraction: 0.9 });
+    await mesh.forward(BOS, 0);
+    if (gpuBatched) await gpuMachine.prefill!([BOS], 0);
+    if (pair) {
+      await pair.prefill([BOS], 0);
+      pair.handoffs.length = 0;
+    }
+    const gpuDecodable = { ...limited(gpuMachine), ...(gpuBatched ? { prefill: gpuMachine.prefill!.bind(gpuMachine) } : {}) };
+    const meshDecodable = pair ? { config: mesh.config, context, forward: mesh.forward.bind(mesh), reset: () => pair.reset(), prefill: pair.prefill.bind(pair) } : limited(mesh);
     return {
       program,
       decode: mesh.decode!,
       mesh,
       measured: mesh.engine === 'mesh',
       gpu: gpuMachine,
-      meshDecoder: new Decoder(limited(mesh), opts),
-      gpuDecoder: new Decoder(limited(gpuMachine), opts),
+      // The Decoders reset their machines: the warm-up leaves nothing behind.
+      gpuDecoder: new Decoder(gpuDecodable, { ...opts, prefill: gpuBatched }),
+      meshDecoder: new Decoder(meshDecodable, { ...opts, prefill: !!pair }),
       meshText: text(),
       gpuText: text(),
+      serving,
+      promptIds,
+      preset: req.preset,
+      gpuBatched,
+      pair,
     };
   }
 
@@ -272,6 +340,13 @@ export class RaceSession {
     const out: TokenEvent[] = [];
     while (out.length < n && !this.done) {
       const { token, pos } = r.meshDecoder.input();
+      if (r.pair && pos === 0) {
+        // Disaggregated: the GPU's prefill, its KV cache into the wafer, and the first id, in one step.
+        const ev = await this.handoffToken(r, r.pair);
+        if (ev) out.push(ev);
+        continue;
+      }
+      const t0 = performance.now();
       // Finish a token that stepPhase started, pass by pass; otherwise the whole token at once.
       let logits: Float32Array | undefined;
       if (this.nextPass > 0) {
@@ -292,6 +367,7 @@ export class RaceSession {
         logits = await r.mesh.forward(token, pos);
       }
       this.nextPass = 0;
+      if (pos < r.promptIds.length) this.meshPrompt.ms += performance.now() - t0;
       const ev = await this.finishToken(r, logits!, pos);
       if (ev) out.push(ev);
     }
@@ -314,7 +390,9 @@ export class RaceSession {
     const r = this.runnable();
     if (this.done) throw new WafermeshError('done', `generation has stopped (${r.meshDecoder.stop ?? r.gpuDecoder.stop}); press load to start again`);
     const { token, pos } = r.meshDecoder.input();
+    if (r.pair && pos === 0) throw new WafermeshError('prefill-first', 'in the disaggregated mode the GPU prefills the prompt and hands its KV cache to the wafer: step one token first, then step the wafer phase by phase');
     const pass = this.nextPass;
+    if (pos < r.promptIds.length) this.meshPrompt.byHand = true; // the prompt stepped by hand: its wall clock is not a prefill's
     if (pass === 0) this.tokenLinks.fill(0);
     let links: Float64Array<ArrayBufferLike> = new Float64Array(r.program.mesh.width * r.program.mesh.height * 4);
     let cycles: number | null = null;
@@ -340,17 +418,40 @@ export class RaceSession {
   }
 
   private async finishToken(r: Racers, meshLogits: Float32Array, pos: number): Promise<TokenEvent | undefined> {
-    // The GPU first: if it fails, neither decoder has moved and the step can be retried.
-    const gpuId = await r.gpuDecoder.step();
+    // The GPU first: if it fails, neither decoder has moved and the step can be retried. Its
+    // batched prefill runs at the wafer's last prompt position (the positions before it are the
+    // wafer's alone); disaggregated, it prefilled for the wafer and decodes nothing.
+    const P = r.promptIds.length;
+    const lastPrompt = pos === P - 1;
+    let gpuId: number | undefined;
+    if (!r.pair && (!r.gpuBatched || pos >= P - 1)) {
+      const t0 = performance.now();
+      gpuId = await r.gpuDecoder.step();
+      if (lastPrompt) this.gpuPrefillMs = performance.now() - t0;
+    }
     const meshId = r.meshDecoder.accept(meshLogits);
     const links = Float32Array.from(this.tokenLinks);
     this.tokenLinks.fill(0);
+    if (pos < P - 1) this.meshPrompt.seconds += r.mesh.lastTrace()!.cost.seconds; // a prompt position: part of the wafer's prefill (modelled)
     if (meshId === undefined) return undefined; // still feeding the prompt, or stopped (BOS or context)
     // The mesh engine's words per link were counted on the fabric; the CPU stand-in's are read off the fabric decode's closed form.
     const meshTrace = r.mesh.lastTrace(!r.measured)!;
     const measured = r.measured ? meshTrace.fabricMeasured : null;
     if (measured === undefined) throw new WafermeshError('internal', `the mesh engine did not report what it moved for the token at position ${pos}`);
-    const gpuTrace = r.gpu.lastTrace()!;
+    const hw = gpuPreset(GPU_PRESET);
+    // After the GPU's batched prefill there is no decode step to trace: the decode plan's cost at that position, as before prefill existed.
+    const gpuTrace = r.pair ? { cost: gpuPrefillCost(r.mesh.config, P, hw) } : lastPrompt && r.gpuBatched ? gpuMachineTrace(r.mesh.config, r.promptIds[P - 1], P - 1, hw) : r.gpu.lastTrace()!;
+    let prefill: PrefillReport | undefined;
+    if (this.generated === 0 && lastPrompt) {
+      const meshStat: PrefillStat = {
+        positions: P,
+        how: 'token by token',
+        modelledSeconds: this.meshPrompt.seconds + meshTrace.cost.seconds,
+        modelledHardware: r.preset,
+        wallMs: this.meshPrompt.byHand ? null : this.meshPrompt.ms,
+      };
+      prefill = { mesh: meshStat, gpu: this.gpuPrefillStat(r, this.gpuPrefillMs), handoff: null, meshTtftSeconds: meshStat.modelledSeconds, meshTtftWallMs: meshStat.wallMs };
+    }
     const piece = (ts: TextStream | undefined, id: number | undefined) => (id === undefined ? '' : ts ? ts.push(id) : ` ${id}`);
     this.generated++;
     return {
@@ -364,6 +465,62 @@ export class RaceSession {
       perLink: r.measured ? links : Float32Array.from(meshTrace.fabric!.perLink!),
       measured,
       stop: r.meshDecoder.stop ?? null,
+      ...(prefill ? { prefill } : {}),
+    };
+  }
+
+  /** The GPU baseline's batched prefill of the prompt: modelled on its preset, and its wall clock here. */
+  private gpuPrefillStat(r: Racers, wallMs: number): PrefillStat {
+    const P = r.promptIds.length;
+    return { positions: P, how: 'batched', modelledSeconds: gpuPrefillCost(r.mesh.config, P, gpuPreset(GPU_PRESET)).seconds, modelledHardware: GPU_PRESET, wallMs };
+  }
+
+  /**
+   * Disaggregated, the first step: the GPU prefills the prompt, its KV cache crosses to the wafer
+   * (in at the west edge, then over the fabric, each phase counted where it moves) and the first
+   * id comes from the GPU's last logits. The wafer decodes every token after it.
+   */
+  private async handoffToken(r: Racers, pair: Disaggregated): Promise<TokenEvent | undefined> {
+    const t0 = performance.now();
+    const id = await r.meshDecoder.step();
+    const wallMs = performance.now() - t0;
+    const h = pair.handoffs[pair.handoffs.length - 1];
+    if (!h) throw new WafermeshError('internal', 'the disaggregated prefill reported no hand-off');
+    if (id === undefined) return undefined; // the first id was BOS: generation stops
+    const P = r.promptIds.length;
+    const handoff = handoffReport(h, r.program.mesh.clockHz);
+    const gpu = this.gpuPrefillStat(r, h.prefillMs);
+    const perLink = new Float32Array(this.tokenLinks.length);
+    for (const p of handoff.phases) p.perLink.forEach((w, i) => (perLink[i] += w));
+    const phases = h.wafer?.phases ?? [];
+    const sum = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0);
+    const words = (x: Float64Array) => x.reduce((a, b) => a + b, 0);
+    const measured: FabricTokenCount | null = h.wafer
+      ? {
+          words: sum((p) => words(p.measured.linkWords)),
+          steps: sum((p) => p.measured.steps),
+          rampWords: sum((p) => p.measured.rampWords),
+          adds: sum((p) => p.measured.flops),
+          modelledWords: sum((p) => words(p.modelled.linkWords)),
+          modelledSteps: sum((p) => p.modelled.steps),
+          phasesEqual: phases.filter((p) => p.firstDifference === null).length,
+          phases: phases.length,
+        }
+      : null;
+    const cost: MachineCost = gpuPrefillCost(r.mesh.config, P, gpuPreset(GPU_PRESET));
+    this.generated++;
+    return {
+      index: 0,
+      pos: P - 1,
+      mesh: { id, piece: r.meshText ? r.meshText.push(id) : ` ${id}` },
+      gpu: { id: -1, piece: '' },
+      meshCost: cost,
+      gpuCost: cost,
+      phaseCycles: new Float64Array(0),
+      perLink,
+      measured,
+      stop: r.meshDecoder.stop ?? null,
+      prefill: { mesh: null, gpu, handoff, meshTtftSeconds: gpu.modelledSeconds + handoff.modelledSeconds, meshTtftWallMs: wallMs },
     };
   }
 

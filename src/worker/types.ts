@@ -23,7 +23,16 @@ export interface SessionRequest {
   temperature: number;
   topP: number;
   seed: number;
+  /**
+   * 'disaggregated': the GPU baseline prefills the prompt (batched), hands its KV cache to the
+   * wafer (in at its west edge, over the fabric) and the wafer decodes; absent or 'monolithic':
+   * each machine prefills its own prompt (the GPU batched, the wafer token by token) and decodes.
+   */
+  serving?: ServingMode;
 }
+
+/** How the race runs the prompt: each machine alone, or the GPU's prefill handed to the wafer. */
+export type ServingMode = 'monolithic' | 'disaggregated';
 
 export interface FitReport {
   fits: boolean;
@@ -98,6 +107,70 @@ export interface SessionInfo {
   gpuKernels: { name: string; layer: number | null; weightBytes: number; launch: boolean }[];
   presetClockHz: number;
   gpuPresetName: string;
+  /** How the race runs the prompt (absent from older workers: monolithic). */
+  serving?: ServingMode;
+  /** Prompt positions, BOS included (P): what each prefill runs. */
+  promptPositions?: number;
+}
+
+/** One machine's prefill: the prompt's P positions up to the logits of the first generated id. */
+export interface PrefillStat {
+  positions: number;
+  how: 'batched' | 'token by token';
+  /** Modelled at the preset hardware (`modelledHardware`): seconds to the first id, its time to first token. */
+  modelledSeconds: number;
+  modelledHardware: string;
+  /** Measured wall clock on this machine's driver (warm-up excluded); null when the prompt was stepped phase by phase by hand. */
+  wallMs: number | null;
+}
+
+/** One fabric phase of the KV cache's hand-off into the wafer, as the fabric counted it beside its closed form. */
+export interface HandoffPhase {
+  name: string;
+  /** Words per link (core * 4 + dir), measured. */
+  perLink: Float32Array;
+  words: number;
+  steps: number;
+  modelledWords: number;
+  modelledSteps: number;
+  /** The first link (or total) where measured and modelled differ; null when they agree exactly. */
+  firstDifference: string | null;
+}
+
+/** The KV cache crossing from the GPU to the wafer (the disaggregated mode). */
+export interface HandoffReport {
+  positions: number;
+  /** Bytes handed over, as the hand-off counted them (float32 keys and values of every layer and prompt position). */
+  bytes: number;
+  /** Measured wall clock here: the GPU's export and the wafer's import. */
+  wallMs: number;
+  /** Modelled: the slower of the network and the wafer's edge I/O, plus the fabric phases at the preset clock (in series). */
+  modelledSeconds: number;
+  /** Modelled parts: the network (latency + bytes ÷ bandwidth), the edge I/O, the fabric phases. */
+  networkSeconds: number;
+  edgeSeconds: number;
+  fabricSeconds: number;
+  network: string;
+  edge: string;
+  /** The network latency is assumed (no published figure). */
+  latencyAssumed: boolean;
+  /** Words the host's I/O lands on the west edge cores (closed form; each word once per copy the wafer keeps); null on the CPU stand-in. */
+  edgeWords: number | null;
+  /** The fabric phases that carry the words east to the cores that keep them (measured; empty on the CPU stand-in). */
+  phases: HandoffPhase[];
+}
+
+/** The prefill before the first token, on each pane (on the first TokenEvent only). */
+export interface PrefillReport {
+  /** The wafer's own prefill; null in the disaggregated mode (the GPU prefills for it). */
+  mesh: PrefillStat | null;
+  gpu: PrefillStat;
+  /** The disaggregated mode: the KV cache's crossing; null otherwise. */
+  handoff: HandoffReport | null;
+  /** Modelled seconds until the wafer pane has its first id: its prefill, or the GPU's prefill plus the hand-off. */
+  meshTtftSeconds: number;
+  /** Measured wall clock here until the wafer pane has its first id (null when stepped by hand). */
+  meshTtftWallMs: number | null;
 }
 
 export interface EngineToken {
@@ -120,6 +193,14 @@ export interface TokenEvent {
   /** On the mesh engine: the token's words, steps, ramp words and adds counted where they moved, beside the closed form; null when modelled (the CPU stand-in). */
   measured: FabricTokenCount | null;
   stop: string | null;
+  /**
+   * The first token only: each machine's prefill of the prompt (and, disaggregated, the hand-off).
+   * Its `gpuCost` stays the decode step's plan at that position (the prefill's own cost is here).
+   * Disaggregated, the first id is the GPU's: `meshCost` and `gpuCost` are then the GPU's batched
+   * prefill, `perLink` and `measured` the hand-off's fabric phases, and later tokens have no GPU
+   * id (gpu.id −1; the GPU decodes nothing after its prefill; gpuCost repeats its prefill's).
+   */
+  prefill?: PrefillReport;
 }
 
 /** What the fabric counted in one phase, beside its closed form. */
