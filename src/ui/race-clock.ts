@@ -46,14 +46,20 @@ export const trackSeconds = (t: Track) => (t.ends.length ? t.ends[t.ends.length 
 /**
  * Modelled seconds per second on screen, so that the slower of the tracks takes `raceSeconds`
  * on screen at 1×. `expected` is how many tokens the race will have (the slower track's total
- * is extrapolated from what is decoded when not all is).
+ * is extrapolated from what is decoded when not all is: its first token, which ends the prefill,
+ * plus the decode steps' mean for the rest). A track shorter than `expected` (the GPU's one
+ * prefill in the disaggregated mode) is extrapolated as if it had them: pass it apart if not.
  */
 export function chooseScale(tracks: Track[], expected: number): number {
   let slow = 0;
   for (const t of tracks) {
     if (!t.ends.length) continue;
     const total = trackSeconds(t);
-    slow = Math.max(slow, (total / t.ends.length) * Math.max(expected, t.ends.length));
+    const n = t.ends.length;
+    // The first token ends the prefill (the time to first token), unlike the decode steps after
+    // it: the rest is extrapolated from the decode steps alone once there are some.
+    const estimate = n >= 2 ? t.ends[0] + ((total - t.ends[0]) / (n - 1)) * (Math.max(expected, n) - 1) : (total / n) * Math.max(expected, n);
+    slow = Math.max(slow, estimate);
   }
   return slow > 0 ? slow / raceSeconds(Math.max(expected, ...tracks.map((t) => t.ends.length))) : 0;
 }

@@ -1,9 +1,10 @@
 import * as Comlink from 'comlink';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { WorkerApi } from '../worker/worker.ts';
-import type { Catalog, FigureQuery, FigureResult, PhaseEvent, Progress, RealScaleRace, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
+import type { Catalog, FigureQuery, FigureResult, HandoffReport, PhaseEvent, PrefillReport, Progress, RealScaleRace, ServingMode, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
+import { paneStage, type PaneStage } from './prefill-view.ts';
 import { PlaybackController } from './playback-controller.ts';
-import { chooseScale, covered, emptyTrack, extend, revealedAt, trackSeconds, type Track } from './race-clock.ts';
+import { chooseScale, covered, emptyTrack, extend, formatSeconds, revealedAt, trackSeconds, type Track } from './race-clock.ts';
 import { LESSONS } from './lessons/index.ts';
 import { lessonPatchFor } from './lessons/lesson.ts';
 import { modelHasTokenizer, parseState, promptClearedMessage, serializeState, type AppState } from './url-state.ts';
@@ -12,6 +13,9 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
 /** Tokens asked of the worker at a time while the race decodes (small, so progress shows). */
 const CHUNK = 4;
+
+/** Seconds on screen the race clock waits at the KV cache's hand-off (disaggregated): its modelled microseconds are too short to see at the race's scale. */
+export const HANDOFF_HOLD_S = 3;
 
 export type Machine = 'mesh' | 'gpu';
 
@@ -58,6 +62,12 @@ export class RaceController implements ReactiveController {
   /** A step (token or phase) waiting on the worker: no second one starts meanwhile. */
   stepping = false;
   private generation = 0;
+  /** Disaggregated: the race clock waits at the hand-off until this time (performance.now() ms); once per play-through. */
+  private holdUntil = 0;
+  private holdStart = 0;
+  private handoffHeld = false;
+  /** The hand-off's fabric phase shown while the clock waits at it; null for all of them together. */
+  handoffPhase: number | null = null;
 
   constructor(private readonly host: ReactiveControllerHost) {
     host.addController(this);
@@ -189,6 +199,7 @@ export class RaceController implements ReactiveController {
       temperature: s.temperature,
       topP: s.topP,
       seed: s.seed,
+      serving: s.serving,
     };
   }
 
@@ -209,6 +220,9 @@ export class RaceController implements ReactiveController {
     this.real = null;
     this.wall = { ms: 0, tokens: 0 };
     this.figureResults = new Map();
+    this.holdUntil = 0;
+    this.handoffHeld = false;
+    this.handoffPhase = null;
     this.loading = { stage: 'starting the engines', fraction: 0 };
     this.host.requestUpdate();
     try {
@@ -250,17 +264,22 @@ export class RaceController implements ReactiveController {
   private accept(events: TokenEvent[], done: boolean): void {
     this.events.push(...events);
     this.workerDone = done;
+    const disaggregated = this.serving === 'disaggregated';
     for (const m of ['mesh', 'gpu'] as const) {
-      extend(this.tracks[m], events.map((e) => e[m].piece), events.map((e) => (m === 'mesh' ? e.meshCost : e.gpuCost).seconds));
+      // The first token ends each pane's prefill: it is shown at the pane's time to first token (modelled).
+      const seconds = (e: TokenEvent) => (e.prefill ? (m === 'mesh' ? e.prefill.meshTtftSeconds : e.prefill.gpu.modelledSeconds) : (m === 'mesh' ? e.meshCost : e.gpuCost).seconds);
+      // Disaggregated, the GPU's track is its prefill alone: it hands over and decodes nothing.
+      const own = m === 'gpu' && disaggregated ? events.filter((e) => e.prefill) : events;
+      extend(this.tracks[m], own.map((e) => e[m].piece), own.map(seconds));
     }
     // The scale is fixed before the clock first moves (it moves once what it reveals is decoded),
     // from the whole decode when it is done, else extrapolated from what is.
-    if (this.playback.screenSeconds === 0 && this.events.length) this.scale = chooseScale([this.tracks.mesh, this.tracks.gpu], this.expectedTokens);
+    if (this.playback.screenSeconds === 0 && this.events.length) this.scale = chooseScale(disaggregated ? [this.tracks.mesh] : [this.tracks.mesh, this.tracks.gpu], this.expectedTokens);
   }
 
   /** Whether the race clock may run: the emulated race once its scale is known, a replay at once. */
   private canAdvance(): boolean {
-    if (this.scale <= 0) return false;
+    if (this.scale <= 0 || this.holding) return false;
     const next = (this.playback.screenSeconds + 0.1 * (this.state?.speed ?? 1)) * this.scale;
     return covered([this.tracks.mesh, this.tracks.gpu], Math.min(next, Math.max(this.finish('mesh'), this.finish('gpu'))), !this.decoded);
   }
@@ -271,6 +290,7 @@ export class RaceController implements ReactiveController {
     if (this.done) {
       this.playback.reset();
       this.revealed = { mesh: 0, gpu: 0 };
+      this.handoffHeld = false;
     }
     this.phase = null;
     this.playback.play();
@@ -302,6 +322,8 @@ export class RaceController implements ReactiveController {
 
   /** The wafer's next step alone (a compute pass or a fabric phase): what it moved drawn on the wafer. */
   async stepPhase(): Promise<void> {
+    // Disaggregated, the first step is the GPU's prefill and the hand-off; the wafer's phases come after it.
+    if (this.serving === 'disaggregated' && this.events.length === 0) return this.stepToken();
     if (!this.runnable || this.real || this.playing || this.workerDone || this.stepping || this.fetching) return;
     await this.guard(async (gen) => {
       const { event, done } = await this.api.stepPhase();
@@ -320,7 +342,7 @@ export class RaceController implements ReactiveController {
 
   /** Stepping shows every decoded token in both panes at once; the clock moves to where the slower one ends. */
   private revealAll(): void {
-    this.revealed = { mesh: this.events.length, gpu: this.events.length };
+    this.revealed = { mesh: this.events.length, gpu: this.tracks.gpu.ends.length }; // disaggregated, the GPU's track is its prefill alone
     const last = this.events[this.events.length - 1];
     if (last) {
       this.perLink = last.perLink;
@@ -383,8 +405,69 @@ export class RaceController implements ReactiveController {
           if (m === 'mesh' && n > 0 && !this.real) this.perLink = this.events[n - 1].perLink;
         }
       }
+      if (this.serving === 'disaggregated' && !this.real) this.holdAtHandoff();
     }
     return this.done;
+  }
+
+  /**
+   * Disaggregated: once the wafer's first id is due (the GPU's prefill and the hand-off done), the
+   * race clock waits HANDOFF_HOLD_S on screen while the wafer shows the hand-off's fabric phases
+   * one after another, as the fabric counted them; then it goes on. Said on the page.
+   */
+  private holdAtHandoff(): void {
+    const now = performance.now();
+    if (!this.handoffHeld && this.revealed.mesh > 0) {
+      this.handoffHeld = true;
+      this.holdStart = now;
+      this.holdUntil = now + HANDOFF_HOLD_S * 1000;
+    }
+    if (now < this.holdUntil) {
+      this.revealed.mesh = 1;
+      const phases = this.events[0]?.prefill?.handoff?.phases ?? [];
+      this.handoffPhase = phases.length ? Math.min(phases.length - 1, Math.floor(((now - this.holdStart) / (HANDOFF_HOLD_S * 1000)) * phases.length)) : null;
+      this.perLink = this.handoffPhase === null ? (this.events[0]?.perLink ?? null) : phases[this.handoffPhase].perLink;
+    } else if (this.handoffPhase !== null) {
+      this.handoffPhase = null;
+      const n = this.revealed.mesh;
+      if (n > 0) this.perLink = this.events[n - 1].perLink;
+    }
+  }
+
+  /** How the race runs the prompt (the session's, once one is open). */
+  get serving(): ServingMode {
+    return this.info?.serving ?? this.state?.serving ?? 'monolithic';
+  }
+
+  /** The race clock waits at the hand-off now. */
+  get holding(): boolean {
+    return performance.now() < this.holdUntil;
+  }
+
+  /** The prefill of the race (on its first token), once decoded here. */
+  get prefillReport(): PrefillReport | null {
+    return (!this.real && this.events[0]?.prefill) || null;
+  }
+
+  /** A pane's stage (prefill, hand-off, decode) and its time to first token. */
+  stage(m: Machine): PaneStage | null {
+    if (this.real || !this.info) return null;
+    return paneStage({ machine: m, serving: this.serving, report: this.prefillReport, revealed: this.revealed[m], total: this.tracks[m].ends.length, decoded: this.decoded, holding: this.holding });
+  }
+
+  /** What the wafer view shows of the hand-off: while its first token is what the wafer shows (not a step run alone). */
+  get handoffView(): { report: HandoffReport; phase: number | null; holding: boolean } | null {
+    const h = this.prefillReport?.handoff;
+    if (!h || this.phase || this.revealed.mesh !== 1) return null;
+    return { report: h, phase: this.holding ? this.handoffPhase : null, holding: this.holding };
+  }
+
+  /** The finish line of the disaggregated race (null otherwise): the GPU's prefill, the crossing, the wafer's first and last tokens, modelled. */
+  get disaggregatedSummary(): string | null {
+    const p = this.prefillReport;
+    if (this.serving !== 'disaggregated' || !p?.handoff || !this.done) return null;
+    const f = (s: number) => formatSeconds(s);
+    return `Finish (modelled): the GPU prefilled in ${f(p.gpu.modelledSeconds)}, the KV cache crossed in ${f(p.handoff.modelledSeconds)}, the wafer's first token at ${f(p.meshTtftSeconds)} and its last at ${f(this.finish('mesh'))}.`;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Catalog } from '../worker/types.ts';
+import type { Catalog, ServingMode } from '../worker/types.ts';
 
 /**
  * The demo's state, all of it in the URL (a lesson or a bug report is a link). Parsing never
@@ -22,7 +22,12 @@ export interface AppState {
   lesson: number;
   /** Which race the panes run: the emulated pair decoding the loaded model, or a real-scale replay. */
   race: RaceMode;
+  /** How the emulated race runs the prompt: each machine prefills and decodes, or the GPU prefills and the wafer decodes (URL `mode`). */
+  serving: ServingMode;
 }
+
+/** The serving modes (URL `mode=`): monolithic (each machine alone) or disaggregated (the GPU's prefill handed to the wafer). */
+export const SERVING_MODES: readonly ServingMode[] = ['monolithic', 'disaggregated'];
 
 /**
  * The races the panes can run: 'emulated' (the wafer and the toy GPU decode the loaded model),
@@ -81,6 +86,7 @@ export function defaultState(catalog: Catalog): AppState {
     speed: 1,
     lesson: 0,
     race: 'emulated',
+    serving: 'monolithic',
   };
 }
 
@@ -116,6 +122,11 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
   if (race !== null) {
     if ((RACE_MODES as readonly string[]).includes(race)) s.race = race as RaceMode;
     else errors.push(`race=${race} is not ${orList([...RACE_MODES])}; using emulated`);
+  }
+  const mode = q.get('mode');
+  if (mode !== null) {
+    if ((SERVING_MODES as readonly string[]).includes(mode)) s.serving = mode as ServingMode;
+    else errors.push(`mode=${mode} is not ${orList([...SERVING_MODES])}; using monolithic`);
   }
   const mesh = q.get('mesh');
   if (mesh !== null) {
@@ -160,6 +171,7 @@ export function serializeState(s: AppState): string {
   q.set('allreduce', s.allreduce);
   if (s.speed !== 1) q.set('speed', String(s.speed));
   if (s.race !== 'emulated') q.set('race', s.race);
+  if (s.serving !== 'monolithic') q.set('mode', s.serving);
   if (s.lesson > 0) q.set('lesson', String(s.lesson));
   if (s.autoplay) q.set('autoplay', '1');
   return `?${q.toString()}`;

@@ -86,6 +86,25 @@ function tokenCaption(info: SessionInfo, ev: TokenEvent): Omit<WaferCaption, 'he
   };
 }
 
+/** The disaggregated mode's first token: the wafer took the GPU's KV cache in; its links are the hand-off's fabric phases. */
+function handoffCaption(info: SessionInfo, ev: TokenEvent): Omit<WaferCaption, 'heading' | 'engine'> {
+  const h = ev.prefill!.handoff!;
+  const m = ev.measured;
+  const label = `token ${ev.index + 1} at position ${ev.pos}: the GPU's, from its prefill — the wafer took the KV cache of ${h.positions} positions in at its west edge`;
+  if (info.mode === 'webgpu' && m) {
+    return {
+      label: `${label}; the links show the hand-off's ${m.phases} fabric phase${m.phases === 1 ? '' : 's'}, measured`,
+      figures: [
+        { name: 'hand-off words moved (measured)', value: n(m.words) },
+        { name: 'fabric steps (measured)', value: n(m.steps) },
+        { name: 'phases measured = modelled', value: `${m.phasesEqual} of ${m.phases}` },
+        { name: 'hand-off time (modelled)', value: `${(h.modelledSeconds * 1e6).toPrecision(3)} µs` },
+      ],
+    };
+  }
+  return { label: `${label} (the CPU stands in: no fabric phases run)`, figures: [{ name: 'hand-off time (modelled)', value: `${(h.modelledSeconds * 1e6).toPrecision(3)} µs` }] };
+}
+
 /** The wafer pane's words for what is drawn: the phase just stepped alone, else the last token revealed, else nothing yet. */
 export function waferCaption(info: SessionInfo | null, phase: PhaseEvent | null, lastToken: TokenEvent | null): WaferCaption {
   const e = engineLine(info);
@@ -94,6 +113,7 @@ export function waferCaption(info: SessionInfo | null, phase: PhaseEvent | null,
     const c = phaseCaption(info, phase);
     return { ...e, ...c, label: phase.token ? `${c.label} (it completes token ${phase.token.index + 1})` : c.label };
   }
+  if (lastToken?.prefill?.handoff) return { ...e, ...handoffCaption(info, lastToken) };
   if (lastToken) return { ...e, ...tokenCaption(info, lastToken) };
   return { ...e, label: 'the wafer, before the first token', figures: [] };
 }

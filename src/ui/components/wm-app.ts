@@ -183,14 +183,14 @@ export class WmApp extends LitElement {
         <div class="panes">
           <wm-race-pane machine="mesh" heading=${real ? 'Wafer' : 'Wafer: weights in SRAM, activations on the mesh'} .note=${notes.mesh} .prompt=${real ? '' : (s?.prompt ?? '')}
             .text=${r.text('mesh')} .last=${lastMesh} .real=${real?.machines.mesh ?? null} .count=${r.revealed.mesh} .total=${r.decoded ? r.tracks.mesh.ends.length : r.expectedTokens}
-            .done=${r.paneDone('mesh')} .finish=${finish('mesh')}></wm-race-pane>
+            .done=${r.paneDone('mesh')} .finish=${finish('mesh')} .stage=${r.stage('mesh')}></wm-race-pane>
           <wm-race-pane machine="gpu" heading=${real ? 'GPU' : 'GPU: weights streamed from HBM every token'} .note=${notes.gpu} .prompt=${real ? '' : (s?.prompt ?? '')}
             .text=${r.text('gpu')} .last=${lastGpu} .real=${real?.machines.gpu ?? null} .count=${r.revealed.gpu} .total=${r.decoded ? r.tracks.gpu.ends.length : r.expectedTokens}
-            .done=${r.paneDone('gpu')} .finish=${finish('gpu')}></wm-race-pane>
+            .done=${r.paneDone('gpu')} .finish=${finish('gpu')} .stage=${r.stage('gpu')}></wm-race-pane>
         </div>
         <div class="summary" data-testid="race-summary" data-ratio=${both ? String(ratio) : ''} aria-live="polite">
           ${both
-            ? `Finish: the wafer in ${formatSeconds(r.finish('mesh'))}, the GPU in ${formatSeconds(r.finish('gpu'))} (${real?.machines.mesh.kind ?? 'modelled'}): the wafer finished ${ratio >= 100 ? Math.round(ratio).toLocaleString('en') : ratio.toPrecision(3)}× sooner.`
+            ? r.disaggregatedSummary ?? `Finish: the wafer in ${formatSeconds(r.finish('mesh'))}, the GPU in ${formatSeconds(r.finish('gpu'))} (${real?.machines.mesh.kind ?? 'modelled'}): the wafer finished ${ratio >= 100 ? Math.round(ratio).toLocaleString('en') : ratio.toPrecision(3)}× sooner.`
             : ''}
         </div>
       </section>
@@ -249,7 +249,7 @@ export class WmApp extends LitElement {
           <wm-fit-report .fit=${info?.fit ?? null}></wm-fit-report>
           ${info?.refusal && info.fit.fits ? html`<div class="msg err" data-testid="refusal">${info.refusal}</div>` : ''}
           <wm-wafer-view .fit=${info?.fit ?? null} .perLink=${r.perLink} .label=${wafer.label} .engine=${wafer.engine} .figures=${wafer.figures}
-            .step=${step} .layers=${info?.config.nLayers ?? 0}></wm-wafer-view>
+            .step=${step} .layers=${info?.config.nLayers ?? 0} .handoff=${r.handoffView}></wm-wafer-view>
         </section>
         <section class="card" aria-labelledby="gpu-h">
           <h2 id="gpu-h">The GPU: HBM → L2 → compute, every token</h2>

@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import type { Catalog } from '../../worker/types.ts';
-import { allreduceIds, demoModels, waferPresets, type AppState, type RaceMode } from '../url-state.ts';
+import { allreduceIds, demoModels, SERVING_MODES, waferPresets, type AppState, type RaceMode } from '../url-state.ts';
+import type { ServingMode } from '../../worker/types.ts';
 
 export interface SettingsChange {
   patch: Partial<AppState>;
@@ -24,6 +25,11 @@ export const RACE_LABELS: Record<RaceMode, string> = {
   emulated: 'emulated: the wafer and the toy GPU decode this model',
   'llama-8b': 'real scale: Llama-3.1-8B, WSE-3 against H100 (modelled)',
   seed: 'real scale: the seed article’s claim, 1,000+ against 65–70 tokens/s (published)',
+};
+
+export const SERVING_LABELS: Record<ServingMode, string> = {
+  monolithic: 'monolithic: each machine prefills the prompt, then decodes',
+  disaggregated: 'disaggregated: the GPU prefills, its KV cache crosses to the wafer, the wafer decodes',
 };
 
 const MESHES = ['4x4', '6x6', '8x8', '6x10', '12x12', '16x16', '32x32', '64x64'];
@@ -129,6 +135,7 @@ export class WmControls extends LitElement {
         preset: String(f.get('preset')),
         allreduce: String(f.get('allreduce')),
         race: String(f.get('race')) as RaceMode,
+        serving: String(f.get('serving')) as ServingMode,
       },
       files: fileBytes,
     };
@@ -188,6 +195,9 @@ export class WmControls extends LitElement {
         <label>allreduce<select name="allreduce">${allreduceIds(c).map((a) => html`<option ?selected=${a === s.allreduce} value=${a}>${a}</option>`)}</select></label>
         <label class="wide">race
           <select name="race" data-testid="race-mode">${(Object.keys(RACE_LABELS) as RaceMode[]).map((r) => html`<option ?selected=${r === s.race} value=${r}>${RACE_LABELS[r]}</option>`)}</select>
+        </label>
+        <label class="wide">serving (emulated race)
+          <select name="serving" data-testid="serving-mode">${SERVING_MODES.map((m) => html`<option ?selected=${m === s.serving} value=${m}>${SERVING_LABELS[m]}</option>`)}</select>
         </label>
         <button type="submit" class="primary" data-testid="apply" ?disabled=${this.busy}>load</button>
       </form>

@@ -1,5 +1,6 @@
 import { LitElement, css, html } from 'lit';
-import type { FitReport, PhaseInfo } from '../../worker/types.ts';
+import type { FitReport, HandoffReport, PhaseInfo } from '../../worker/types.ts';
+import { formatBytes } from '../prefill-view.ts';
 import { BLOCK_NODES, blockNodeOf } from '../block-map.ts';
 import { coreAt, coreRect, layoutWafer, linkSegment, type WaferLayout } from '../geometry.ts';
 import { tileLines } from '../tiles.ts';
@@ -60,6 +61,7 @@ export class WmWaferView extends LitElement {
     figures: { attribute: false },
     step: { attribute: false },
     layers: { type: Number },
+    handoff: { attribute: false },
     hover: { state: true },
     zoom: { state: true },
   };
@@ -72,6 +74,7 @@ export class WmWaferView extends LitElement {
     this.figures = [];
     this.step = null;
     this.layers = 0;
+    this.handoff = null;
     this.hover = -1;
     this.zoom = 1;
   }
@@ -89,6 +92,12 @@ export class WmWaferView extends LitElement {
   declare step: PhaseInfo | null;
   /** The model's layers (for the block diagram's "layer i of n"). */
   declare layers: number;
+  /**
+   * The KV cache's hand-off into the wafer (the disaggregated mode), while it is what the wafer
+   * shows: the edge landing is drawn on the west edge cores, and `phase` is the fabric phase whose
+   * links `perLink` holds (null: all of them together).
+   */
+  declare handoff: { report: HandoffReport; phase: number | null; holding: boolean } | null;
   private declare hover: number;
   private declare zoom: number;
   private pan = { x: 0, y: 0 };
@@ -104,7 +113,7 @@ export class WmWaferView extends LitElement {
   private pixels: ImageData | undefined;
   private activeLinks = 0;
   private maxWords = 1;
-  private colors = { links: [] as number[], word: 0, heat: [] as number[] };
+  private colors = { links: [] as number[], word: 0, heat: [] as number[], kv: 0 };
   private readonly reducedMotion = typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
 
   static override styles = css`
@@ -133,6 +142,9 @@ export class WmWaferView extends LitElement {
     .block li.layer { margin-left: 10px; border-left: 2px solid var(--wm-border, #ccd); border-radius: 0 4px 4px 0; }
     .block li.on { background: var(--wm-traffic-hi, #5b21b6); color: #fff; font-weight: 600; }
     .block .where { font-size: 11px; color: var(--wm-muted, #555); margin-top: 6px; min-height: 2.6em; }
+    .handoff { margin: 0 0 8px; padding: 6px 8px; border-radius: 6px; border-left: 3px solid var(--wm-kv, #e8912d); background: var(--wm-paper, #fbfbfd); line-height: 1.45; }
+    .handoff ol { margin: 4px 0 0; padding-left: 1.4em; }
+    .handoff li.on { font-weight: 600; }
     @media (max-width: 700px) { .row { grid-template-columns: 1fr; } }
   `;
 
@@ -142,6 +154,7 @@ export class WmWaferView extends LitElement {
     const heat = this.layout ? this.layout.cell < DETAIL_CELL : false;
     return html`
       <div class="label" data-testid="phase-label">${this.label}</div>
+      ${this.handoff ? this.renderHandoff(this.handoff) : ''}
       <div class="figures" data-testid="wafer-figures">${this.figures.map((x) => html`<span>${x.name}<b>${x.value}</b></span>`)}</div>
       <div class="row">
         <div class="stage">
@@ -172,6 +185,20 @@ export class WmWaferView extends LitElement {
       </div>
       <div class="engine" data-testid="wafer-engine">${this.engine}</div>
     `;
+  }
+
+  private renderHandoff(h: { report: HandoffReport; phase: number | null; holding: boolean }) {
+    const r = h.report;
+    const n = (x: number) => Math.round(x).toLocaleString('en');
+    return html`<div class="handoff" data-testid="handoff-phases" data-phase=${h.phase === null ? '' : String(h.phase)} data-phases=${String(r.phases.length)} aria-live="polite">
+      The KV cache's hand-off: ${formatBytes(r.bytes)} of keys and values for ${r.positions} positions.
+      ${r.edgeWords === null
+        ? 'Without WebGPU the CPU stands in for the wafer: no edge landing or fabric phases run, only the modelled network time.'
+        : html`The host's I/O lands ${n(r.edgeWords)} words on the west edge cores (marked on the left; closed form: each word once per copy the wafer keeps), then
+          ${r.phases.length} fabric phase${r.phases.length === 1 ? '' : 's'} carry them east along each row, a round per destination column, to the cores that keep them — words per link measured by the fabric
+          (a phase's rounds together)${h.holding ? `; the race clock waits here to show it (not to scale)` : ''}:
+          <ol>${r.phases.map((p, i) => html`<li class=${h.phase === i ? 'on' : ''}>${p.name}: ${n(p.words)} words, ${n(p.steps)} steps measured; ${p.firstDifference === null ? 'equal to the closed form' : `differs from the closed form: ${p.firstDifference}`}</li>`)}</ol>`}
+    </div>`;
   }
 
   private tip(f: FitReport, i: number): string {
@@ -311,7 +338,7 @@ export class WmWaferView extends LitElement {
     this.layout = { ...l, originX: l.originX + this.pan.x, originY: l.originY + this.pan.y };
     const pal = palette(this);
     const links = Array.from({ length: BINS }, (_, b) => mixPixel(pal.trafficLo, pal.trafficHi, (b + 1) / BINS));
-    this.colors = { links, word: pixel(pal.word), heat: links };
+    this.colors = { links, word: pixel(pal.word), heat: links, kv: pixel(pal.kv) };
     const c = document.createElement('canvas');
     c.width = SIZE;
     c.height = SIZE;
@@ -412,6 +439,16 @@ export class WmWaferView extends LitElement {
           put(x0, y0 + k, c);
           put(x0 + s, y0 + k, c);
         }
+      }
+    }
+    if (this.handoff && this.handoff.report.edgeWords !== null && this.layout && this.fit) {
+      // The edge landing: the host's I/O enters each row at its west edge core.
+      for (let row = 0; row < this.fit.height; row++) {
+        const r = coreRect(this.layout, row * this.fit.width);
+        const y = Math.round(r.y + r.size / 2);
+        const x1 = Math.round(r.x) - 1;
+        for (let x = Math.max(0, x1 - 12); x <= x1; x++) for (let d = -1; d <= 1; d++) put(x, y + d, this.colors.kv);
+        for (let k = 1; k <= 4; k++) for (let w = -k; w <= k; w++) put(x1 - (4 - k), y + w, this.colors.kv);
       }
     }
     const phase = this.reducedMotion ? 0.5 : (t / 900) % 1;
