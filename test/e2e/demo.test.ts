@@ -412,4 +412,64 @@ describe('the demo in headless Chromium', () => {
     await expect.poll(painted, { timeout: 10_000 }).toBe(0);
     expect(errors).toEqual([]);
   });
+
+  it('races prefill then decode: each pane shows its prefill, then its time to first token, modelled at the preset hardware and measured here', async () => {
+    const { page, errors } = await open('?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=8&temperature=0&mesh=8x8&autoplay=1');
+    const stage = (m: string) => page.locator(`wm-race-pane[machine=${m}] >> [data-testid=pane-stage]`);
+    // The GPU's batched prefill takes a visible share of the race clock before its first token.
+    await expect.poll(() => stage('gpu').getAttribute('data-stage'), { timeout: 150_000, interval: 50 }).toBe('prefill');
+    expect(await page.locator('wm-race-pane[machine=gpu] >> [data-testid=ttft]').innerText()).toMatch(/^prefill: the whole prompt as one batch, 5 positions; first token due at [\d.]+ (ms|µs) \(modelled\)$/);
+    await page.locator('[data-testid=generated-text][data-engine=gpu][data-done=true]').waitFor({ timeout: 120_000 });
+    await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 30_000 });
+    for (const [m, how] of [['mesh', 'wse-3, prefill token by token of 5 positions'], ['gpu', 'toy-gpu, batched prefill of 5 positions']]) {
+      expect(await stage(m).getAttribute('data-stage')).toBe('done');
+      const ttft = page.locator(`wm-race-pane[machine=${m}] >> [data-testid=ttft]`);
+      const text = await ttft.innerText();
+      expect(text, m).toMatch(/^time to first token: [\d.]+ (ms|µs|ns) modelled \((.*)\) · [\d.]+ (s|ms|µs) measured here \(wall clock on this driver\)$/);
+      expect(text, m).toContain(`modelled (${how})`);
+      expect(Number(await ttft.getAttribute('data-modelled-s'))).toBeGreaterThan(0);
+      expect(Number(await ttft.getAttribute('data-wall-ms'))).toBeGreaterThan(0);
+    }
+    // The GPU pane's modelled time to first token is the one `generate --engine gpu` prints.
+    const gpu = cliJson('generate', '--engine', 'gpu', '--prompt', 'Once upon a time', '--tokens', '2');
+    expect(Number(await page.locator('wm-race-pane[machine=gpu] >> [data-testid=ttft]').getAttribute('data-modelled-s')) * 1e3).toBeCloseTo(gpu.timings.modelled_ttft_ms, 3);
+    expect(await page.locator('[data-testid=handoff]').count()).toBe(0);
+    await page.screenshot({ path: resolve(SHOTS, 'race-prefill.png') });
+    expect(errors).toEqual([]);
+  });
+
+  it('runs the disaggregated mode from its URL: the GPU prefills, the KV cache crosses to the wafer (bytes, modelled time, the hand-off\'s fabric phases on the wafer), and the wafer writes what `generate --prefill gpu --decode mesh` writes', async () => {
+    const q = '?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=12&temperature=0&mesh=8x8&mode=disaggregated&autoplay=1&speed=4';
+    const { page, errors } = await open(q);
+    expect(await page.locator('select[name=serving]').inputValue()).toBe('disaggregated');
+    const meshStage = page.locator('wm-race-pane[machine=mesh] >> [data-testid=pane-stage]');
+    // The race clock waits at the hand-off: the wafer shows its phases, measured.
+    await expect.poll(() => meshStage.getAttribute('data-stage'), { timeout: 150_000, interval: 50 }).toBe('handoff');
+    const phases = page.locator('[data-testid=handoff-phases]');
+    await phases.waitFor({ timeout: 5_000 });
+    expect(Number(await phases.getAttribute('data-phases'))).toBeGreaterThan(0);
+    expect(await phases.innerText()).toMatch(/lands [\d,]+ words on the west edge cores[\s\S]*equal to the closed form/);
+    expect(await page.locator('[data-testid=phase-label]').textContent()).toMatch(/the GPU's, from its prefill — the wafer took the KV cache of 5 positions in at its west edge; the links show the hand-off's \d+ fabric phases?, measured$/);
+    await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-handoff.png') });
+    await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 60_000 });
+    const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--prefill', 'gpu', '--decode', 'mesh', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '12', '--temperature', '0', '--json'], { encoding: 'utf8' });
+    const want = JSON.parse(cli.stdout);
+    expect(await textOf(page, 'mesh')).toBe(want.text);
+    // The GPU decodes nothing: it prefilled and handed over.
+    expect(await textOf(page, 'gpu')).toBe('');
+    for (const m of ['gpu', 'mesh']) {
+      const h = page.locator(`wm-race-pane[machine=${m}] >> [data-testid=handoff]`);
+      expect(Number(await h.getAttribute('data-bytes')), m).toBe(want.timings.kv_handoff_bytes);
+      expect(Number(await h.getAttribute('data-modelled-s')) * 1e3, m).toBeCloseTo(want.timings.modelled_kv_handoff_ms, 3);
+      expect(await h.innerText()).toMatch(/KV cache handed over: [\d,]+ B[\s\S]*hand-off time \(modelled\): [\d.]+ (µs|ms): [\s\S]*hand-off here \(measured\): [\d.]+ (s|ms|µs) wall clock/);
+    }
+    const ttft = page.locator('wm-race-pane[machine=mesh] >> [data-testid=ttft]');
+    expect(await ttft.innerText()).toMatch(/^time to first token: [\d.]+ ms modelled \(the GPU's batched prefill of 5 positions, then the KV cache's hand-off\) · [\d.]+ (s|ms) measured here/);
+    expect(Number(await ttft.getAttribute('data-modelled-s')) * 1e3).toBeCloseTo(want.timings.modelled_ttft_ms, 3);
+    expect(await page.locator('[data-testid=race-summary]').innerText()).toMatch(/^Finish \(modelled\): the GPU prefilled in [\d.]+ ms, the KV cache crossed in [\d.]+ µs, the wafer's first token at [\d.]+ ms and its last at [\d.]+ ms\.$/);
+    expect(page.url()).toMatch(/mode=disaggregated/);
+    await page.screenshot({ path: resolve(SHOTS, 'race-disaggregated.png'), fullPage: true });
+    expect(await axeProblems(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
 });

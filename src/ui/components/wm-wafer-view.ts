@@ -442,9 +442,12 @@ export class WmWaferView extends LitElement {
       }
     }
     if (this.handoff && this.handoff.report.edgeWords !== null && this.layout && this.fit) {
-      // The edge landing: the host's I/O enters each row at its west edge core.
+      // The edge landing: the host's I/O enters a row at its west edge core — the rows whose links carried hand-off words (measured).
+      const W = this.fit.width;
+      const landed = (row: number) => this.handoff!.report.phases.some((p) => p.perLink.subarray(row * W * 4, (row + 1) * W * 4).some((w) => w > 0));
       for (let row = 0; row < this.fit.height; row++) {
-        const r = coreRect(this.layout, row * this.fit.width);
+        if (!landed(row)) continue;
+        const r = coreRect(this.layout, row * W);
         const y = Math.round(r.y + r.size / 2);
         const x1 = Math.round(r.x) - 1;
         for (let x = Math.max(0, x1 - 12); x <= x1; x++) for (let d = -1; d <= 1; d++) put(x, y + d, this.colors.kv);
