@@ -152,6 +152,18 @@ describe('the race session\'s prefill and its disaggregated mode', () => {
     s.dispose();
   }, 120_000);
 
+  it('a prompt stepped phase by phase by hand is the wafer\'s prefill too, modelled, but its wall clock is not reported as one', async () => {
+    const s = await RaceSession.open({ ...base, tokens: 2 }, host(false));
+    for (let i = 0; i < 3; i++) await s.stepPhase();
+    const events = await s.stepTokens(2);
+    const pf = events[0].prefill!;
+    expect(pf.mesh!.wallMs).toBeNull();
+    expect(pf.meshTtftWallMs).toBeNull();
+    expect(pf.mesh!.modelledSeconds).toBeGreaterThan(events[0].meshCost.seconds);
+    expect(pf.gpu.wallMs).toBeGreaterThan(0);
+    s.dispose();
+  });
+
   it('without WebGPU the CPU stands in for both: the same ids, the hand-off\'s bytes and modelled network time, no fabric phases', async () => {
     const mono = await run({ ...base, tokens: 6 }, false);
     const { s, events } = await run({ ...base, tokens: 6, serving: 'disaggregated' }, false);
