@@ -281,7 +281,9 @@ export class RaceController implements ReactiveController {
   private canAdvance(): boolean {
     if (this.scale <= 0 || this.holding) return false;
     const next = (this.playback.screenSeconds + 0.1 * (this.state?.speed ?? 1)) * this.scale;
-    return covered([this.tracks.mesh, this.tracks.gpu], Math.min(next, Math.max(this.finish('mesh'), this.finish('gpu'))), !this.decoded);
+    // Disaggregated, the GPU's track (its prefill) is whole with the first token: only the wafer's can hold the clock.
+    const decoding = this.serving === 'disaggregated' ? [this.tracks.mesh] : [this.tracks.mesh, this.tracks.gpu];
+    return covered(decoding, Math.min(next, Math.max(this.finish('mesh'), this.finish('gpu'))), !this.decoded);
   }
 
   /** Plays the race; once it has finished, plays it again from the start (the same tokens, e.g. in slow motion). */

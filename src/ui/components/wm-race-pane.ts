@@ -139,7 +139,8 @@ export class WmRacePane extends LitElement {
 
   override render() {
     const cost = this.last ? (this.machine === 'mesh' ? this.last.meshCost : this.last.gpuCost) : null;
-    const pct = this.total > 0 ? Math.min(100, (100 * this.count) / this.total) : 0;
+    // The GPU that only prefills (disaggregated) has one thing to finish: its prefill.
+    const pct = this.stage?.prefillOnly ? (this.count > 0 ? 100 : 0) : this.total > 0 ? Math.min(100, (100 * this.count) / this.total) : 0;
     return html`
       <h3>${this.heading}</h3>
       <div class="note" data-testid="pane-note">${this.note}</div>
