@@ -22,6 +22,8 @@ export interface PaneStage {
   ttftWallMs: number | null;
   /** The GPU pane in the disaggregated mode: it prefills and hands over, and decodes nothing. */
   prefillOnly: boolean;
+  /** The wafer pane in the disaggregated mode: its time to first token had it prefilled alone (modelled); null otherwise. */
+  aloneSeconds: number | null;
 }
 
 export interface StageInput {
@@ -41,7 +43,7 @@ export interface StageInput {
 export function paneStage(x: StageInput): PaneStage {
   const r = x.report;
   const prefillOnly = x.serving === 'disaggregated' && x.machine === 'gpu';
-  const base = { serving: x.serving, handoff: r?.handoff ?? null, prefillOnly };
+  const base = { serving: x.serving, handoff: r?.handoff ?? null, prefillOnly, aloneSeconds: x.machine === 'mesh' ? (r?.meshAloneSeconds ?? null) : null };
   if (!r) return { ...base, stage: 'waiting', prefill: null, ttftSeconds: null, ttftWallMs: null };
   const prefill = x.machine === 'gpu' ? r.gpu : r.mesh;
   const ttftSeconds = prefillOnly ? null : x.machine === 'gpu' ? r.gpu.modelledSeconds : r.meshTtftSeconds;

@@ -4,7 +4,7 @@ import { baselineProgram } from '../baseline/program.ts';
 import { createMachine, type Machine } from '../engines/index.ts';
 import { Decoder } from '../engines/generate.ts';
 import { Disaggregated, HANDOFF_LINKS, type Handoff } from '../engines/disaggregated.ts';
-import { gpuMachineTrace, gpuPrefillCost, type FabricTokenCount, type MachineCost } from '../cost/model.ts';
+import { gpuMachineTrace, gpuPrefillCost, meshMachineTrace, type FabricTokenCount, type MachineCost } from '../cost/model.ts';
 import { gpuPreset } from '../cost/hardware.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { meshFromPreset } from '../mesh/config.ts';
@@ -520,7 +520,14 @@ export class RaceSession {
       perLink,
       measured,
       stop: r.meshDecoder.stop ?? null,
-      prefill: { mesh: null, gpu, handoff, meshTtftSeconds: gpu.modelledSeconds + handoff.modelledSeconds, meshTtftWallMs: wallMs },
+      prefill: {
+        mesh: null,
+        gpu,
+        handoff,
+        meshTtftSeconds: gpu.modelledSeconds + handoff.modelledSeconds,
+        meshTtftWallMs: wallMs,
+        meshAloneSeconds: r.promptIds.reduce((a, t, p) => a + meshMachineTrace(r.decode, t, p).cost.seconds, 0),
+      },
     };
   }
 

@@ -171,6 +171,11 @@ export interface PrefillReport {
   meshTtftSeconds: number;
   /** Measured wall clock here until the wafer pane has its first id (null when stepped by hand). */
   meshTtftWallMs: number | null;
+  /**
+   * Disaggregated: the wafer's own prefill of the prompt, token by token, modelled (the fabric
+   * decode's closed form, not run) — its time to first token had it prefilled alone; absent otherwise.
+   */
+  meshAloneSeconds?: number;
 }
 
 export interface EngineToken {

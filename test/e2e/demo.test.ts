@@ -466,6 +466,7 @@ describe('the demo in headless Chromium', () => {
     const ttft = page.locator('wm-race-pane[machine=mesh] >> [data-testid=ttft]');
     expect(await ttft.innerText()).toMatch(/^time to first token: [\d.]+ ms modelled \(the GPU's batched prefill of 5 positions, then the KV cache's hand-off\) · [\d.]+ (s|ms) measured here/);
     expect(Number(await ttft.getAttribute('data-modelled-s')) * 1e3).toBeCloseTo(want.timings.modelled_ttft_ms, 3);
+    expect(await page.locator('[data-testid=ttft-alone]').innerText()).toMatch(/^prefilling alone, token by token, the wafer would have it at [\d.]+ µs \(modelled, not run\)$/);
     expect(await page.locator('[data-testid=race-summary]').innerText()).toMatch(/^Finish \(modelled\): the GPU prefilled in [\d.]+ ms, the KV cache crossed in [\d.]+ µs, the wafer's first token at [\d.]+ ms and its last at [\d.]+ ms\.$/);
     expect(page.url()).toMatch(/mode=disaggregated/);
     await page.screenshot({ path: resolve(SHOTS, 'race-disaggregated.png'), fullPage: true });

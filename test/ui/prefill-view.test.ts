@@ -28,7 +28,7 @@ const mono: PrefillReport = {
   meshTtftSeconds: 3e-5,
   meshTtftWallMs: 40,
 };
-const disagg: PrefillReport = { mesh: null, gpu: mono.gpu, handoff, meshTtftSeconds: 9e-3 + 2.5e-5, meshTtftWallMs: 30 };
+const disagg: PrefillReport = { mesh: null, gpu: mono.gpu, handoff, meshTtftSeconds: 9e-3 + 2.5e-5, meshTtftWallMs: 30, meshAloneSeconds: 3e-5 };
 const input = (x: Partial<StageInput>): StageInput => ({ machine: 'mesh', serving: 'monolithic', report: mono, revealed: 0, total: 8, decoded: true, holding: false, ...x });
 
 describe('a race pane\'s prefill, hand-off and decode', () => {
@@ -49,12 +49,13 @@ describe('a race pane\'s prefill, hand-off and decode', () => {
     expect(gpu({ revealed: 0 }).stage).toBe('prefill');
     expect(gpu({ revealed: 1, holding: true }).stage).toBe('handoff');
     expect(gpu({ revealed: 1 }).stage).toBe('done');
-    expect([gpu({ revealed: 1 }).prefillOnly, gpu({ revealed: 1 }).ttftSeconds]).toEqual([true, null]);
+    expect([gpu({ revealed: 1 }).prefillOnly, gpu({ revealed: 1 }).ttftSeconds, gpu({}).aloneSeconds]).toEqual([true, null, null]);
     const mesh = (x: Partial<StageInput>) => paneStage(input({ serving: 'disaggregated', report: disagg, ...x }));
     expect(mesh({ revealed: 0 }).stage).toBe('prefill');
     expect(mesh({ revealed: 1, holding: true }).stage).toBe('handoff');
     expect(mesh({ revealed: 2 }).stage).toBe('decode');
-    expect([mesh({ revealed: 2 }).ttftSeconds, mesh({ revealed: 2 }).prefill, mesh({}).handoff]).toEqual([9e-3 + 2.5e-5, null, handoff]);
+    expect([mesh({ revealed: 2 }).ttftSeconds, mesh({ revealed: 2 }).prefill, mesh({}).handoff, mesh({}).aloneSeconds]).toEqual([9e-3 + 2.5e-5, null, handoff, 3e-5]);
+    expect(paneStage(input({ revealed: 2 })).aloneSeconds).toBeNull();
   });
 
   it('labels each time to first token as modelled or measured, and the hand-off by what sets its time', () => {

@@ -129,6 +129,8 @@ describe('the race session\'s prefill and its disaggregated mode', () => {
     expect(h.modelledSeconds).toBeCloseTo(Math.max(h.networkSeconds, h.edgeSeconds) + h.fabricSeconds, 15);
     expect(h.latencyAssumed).toBe(true);
     expect(pf.meshTtftSeconds).toBeCloseTo(pf.gpu.modelledSeconds + h.modelledSeconds, 15);
+    // Had it prefilled alone: the monolithic race's wafer prefill, modelled.
+    expect(pf.meshAloneSeconds).toBeCloseTo(mono.events[0].prefill!.mesh!.modelledSeconds, 15);
     // The wafer's own tokens after it: measured on the fabric.
     for (const e of events.slice(1)) expect(e.measured!.phasesEqual).toBe(e.measured!.phases);
     // The CLI's disaggregated run: the same ids, bytes and modelled times.

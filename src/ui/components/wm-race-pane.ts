@@ -113,7 +113,9 @@ export class WmRacePane extends LitElement {
         ? html`${st.stage === 'prefill' ? `waiting for the GPU's prefill of ${st.handoff?.positions ?? ''} positions` : 'taking the KV cache in at its west edge'}; first token due at <b>${formatSeconds(st.ttftSeconds!)}</b> (modelled)`
         : html`prefill: ${p!.how === 'batched' ? 'the whole prompt as one batch' : 'the prompt one position at a time'}, ${p!.positions} positions; first token due at <b>${formatSeconds(st.ttftSeconds!)}</b> (modelled)`;
     } else {
-      line = html`time to first token: <b>${modelledTtft(st.ttftSeconds!, p, st.serving, st.handoff)}</b> · <b>${measuredTtft(st.ttftWallMs)}</b>`;
+      line = html`time to first token: <b>${modelledTtft(st.ttftSeconds!, p, st.serving, st.handoff)}</b> · <b>${measuredTtft(st.ttftWallMs)}</b>${st.aloneSeconds === null
+        ? ''
+        : html`<br /><span data-testid="ttft-alone">prefilling alone, token by token, the wafer would have it at <b>${formatSeconds(st.aloneSeconds)}</b> (modelled, not run)</span>`}`;
     }
     const showHandoff = st.handoff && (st.prefillOnly ? st.stage !== 'prefill' : st.stage === 'handoff' || st.stage === 'decode' || st.stage === 'done');
     return html`
