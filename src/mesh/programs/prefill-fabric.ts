@@ -18,8 +18,9 @@ import { compileMeshGemm, type MeshGemm } from './meshgemm.ts';
  * i·m … i·m + m − 1 and prompt positions j·nt … j·nt + nt − 1 (nt = ⌈T/P⌉):
  * - X, the residual stream's m × nt tile — exactly MeshGEMM's B tile (i, j) and its C tile (i, j),
  *   so the C of one product is the B of the next with no movement (C stays put under Cannon);
- * - the A tile (i, j) of every weight matrix, resident (copied into the product's A slot, its own
- *   SRAM, before each product, since Cannon moves A);
+ * - the A tile (i, i + j mod P) of every weight matrix, resident: placed pre-skewed at load, so
+ *   Cannon's alignment moves only the activations; it is copied into the product's A slot (its own
+ *   SRAM) before each product, since the shifts move A;
  * - its rows' RMSNorm weights and RoPE's cos/sin for its (position, feature pair)s.
  * The features are padded to D' = P·m with m = ⌈n_heads/P⌉·head_size, so a core row holds whole
  * query heads (heads i·⌈n_heads/P⌉ …); the padding rows are zero in every weight and stay zero.
@@ -181,7 +182,8 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   }
 
   // The products: C = A (M × K) · B (K × T). Their tiles sit in the scratch slots; the phases address regions 0, 1, 2.
-  const g = (M: number, K: number) => compileMeshGemm(mesh, M, K, T);
+  // The weights are resident: their A tiles are placed pre-skewed, so each alignment moves the activations (B) only.
+  const g = (M: number, K: number) => compileMeshGemm(mesh, M, K, T, 0, { alignA: false });
   const gemms: Record<GemmName, MeshGemm> = {
     q: g(dimPad, dimPad),
     k: g(dimPad, dimPad),
@@ -313,11 +315,13 @@ export function prefillImage(plan: PrefillPlan, w: Weights, tokens: readonly num
   const layerWeights = (l: number) => LAYER_GEMMS.map((n) => [n, paddedWeight(plan, w, n, l)] as const);
   const weights = Array.from({ length: c.nLayers }, (_, l) => layerWeights(l));
   const cls = paddedWeight(plan, w, 'cls', 0);
+  // Core (i, j) holds A(i, i + j mod P): Cannon's alignment of A done once, at load.
   const putTile = (at: number, g: MeshGemm, i: number, j: number, f: (r: number, k: number) => number) => {
+    const jj = (i + j) % P;
     for (let r = 0; r < g.mt; r++) {
       for (let k = 0; k < g.kt; k++) {
         const R = i * g.mt + r;
-        const K = j * g.kt + k;
+        const K = jj * g.kt + k;
         if (R < g.M && K < g.K) image[at + r * g.kt + k] = f(R, K);
       }
     }
