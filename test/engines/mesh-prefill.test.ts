@@ -1,4 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { CpuEngine } from '../../src/engines/cpu.ts';
+import { generate } from '../../src/engines/generate.ts';
+import { createMachine } from '../../src/engines/index.ts';
+import type { MeshEngine } from '../../src/engines/mesh.ts';
 import { runPrefillFabric } from '../../src/engines/mesh-prefill.ts';
 import { GpuResources } from '../../src/gpu/resources.ts';
 import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
@@ -60,6 +64,32 @@ describe('the wafer prefill on the fabric (MeshGEMM layers, fabric norms and KV 
 
   it('stories260K on 8x8, 9 positions: logits and KV cache equal the CPU reference prefill within 1e-4; measured = modelled per link and phase', async () => {
     checkRun(await prefillOnWafer(stories, meshFromPreset('wse-3', 8, 8), 9));
+  }, 900_000);
+});
+
+describe("the mesh engine with prefill: 'fabric-gemm'", () => {
+  it('a GQA model on 4x3: the prompt prefilled on the fabric, its KV cache handed to the decode through the west edge, then greedy ids equal the CPU reference; every phase measured = modelled', async () => {
+    const model = randomModel(gqa, 7);
+    const promptIds = randomPrompt(gqa, 7);
+    const opts = { promptIds, tokens: 4, temperature: 0, topP: 1, seed: 0 };
+    const expected = await generate(new CpuEngine(model), opts);
+    const m = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 4, 3), meshPrefill: 'fabric-gemm' })) as MeshEngine;
+    try {
+      const got = await generate(m, { ...opts, prefill: true });
+      expect(got.ids).toEqual(expected.ids);
+      // The prompt was one pass (the prefill), then one per generated id after the first.
+      expect(got.forwardPasses).toBe(1 + expected.ids.length - 1);
+      const p = m.lastPrefill!;
+      expect(p.phases.length).toBeGreaterThan(0);
+      for (const ph of p.phases) expect(ph.firstDifference, ph.name).toBeNull();
+      for (const ph of p.handoff.phases) expect(ph.firstDifference, ph.name).toBeNull();
+    } finally {
+      m.dispose();
+    }
+    // Without the option the engine has no prefill: the prompt goes token by token, as before.
+    const plain = await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 4, 3) });
+    expect(plain.prefill).toBeUndefined();
+    plain.dispose();
   }, 900_000);
 });
 
