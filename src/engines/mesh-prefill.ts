@@ -16,7 +16,7 @@ const OP_STRIDE = 256;
 export interface PrefillRun {
   /** (T, vocab) logits of every prompt position. */
   readonly logits: Float32Array;
-  /** The KV cache the prefill wrote, (layers, T, kvDim) keys (after RoPE) and values, read from the cores that own each position. */
+  /** The KV cache the prefill wrote, (layers, T, kvDim) keys (after RoPE) and values, read at the west edge after the fabric carried it there. */
   readonly kv: { readonly positions: number; readonly k: Float32Array; readonly v: Float32Array };
   /** What each fabric phase moved over the whole prefill (a layer's phases summed over the layers), counted where it moved. */
   readonly phases: readonly FabricCount[];
@@ -79,7 +79,7 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
       ...gemm('w2', y.w.w2, L.h1, [op(OP.addC, L.x, m * nt)]),
     ]);
   }
-  submits.push([...norm(plan.normPhase.final, L.rmsFinal), ...gemm('cls', L.wcls, L.xb, [])]);
+  submits.push([...norm(plan.normPhase.final, L.rmsFinal), ...gemm('cls', L.wcls, L.xb, []), { kind: 'fabric', phase: plan.edgePhase }]);
 
   const made: GPUBuffer[] = [];
   const own = (b: GPUBuffer) => (made.push(b), b);
@@ -158,6 +158,7 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
     const k = new Float32Array(c.nLayers * T * kvd);
     const v = new Float32Array(c.nLayers * T * kvd);
     for (let y = 0; y < P; y++) {
+      const edge = y * W * SRAM + L.edge; // the row's west edge core's KV buffer
       for (let x = 0; x < P; x++) {
         const i = logical[y];
         const j = logical[x];
@@ -165,6 +166,7 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
         for (let q = 0; q < nt && j * nt + q < T; q++) {
           const pos = j * nt + q;
           for (let r = 0; r < mv && i * mv + r < V; r++) logits[pos * V + i * mv + r] = out[base + L.c + r * nt + q];
+          // The KV cache, from the west edge (slot x: column x's cores'), per layer K then V tiles.
           // KV head g's row e is query head g·kvMul's expanded row (g·kvMul·hs + e) = i·m + r.
           for (let r = 0; r < m; r++) {
             const d = i * m + r;
@@ -172,8 +174,9 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
             if (h >= c.nHeads || h % kvMul !== 0) continue;
             const col = (h / kvMul) * hs + (d % hs);
             for (let l = 0; l < c.nLayers; l++) {
-              k[(l * T + pos) * kvd + col] = out[base + L.layer[l].k + r * nt + q];
-              v[(l * T + pos) * kvd + col] = out[base + L.layer[l].v + r * nt + q];
+              const at = edge + x * plan.kvWords + l * 2 * m * nt + r * nt + q;
+              k[(l * T + pos) * kvd + col] = out[at];
+              v[(l * T + pos) * kvd + col] = out[at + m * nt];
             }
           }
         }

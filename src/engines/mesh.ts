@@ -193,10 +193,11 @@ export class MeshEngine implements Machine {
   /**
    * With `prefill: 'fabric-gemm'`: the prompt as one batch by the wafer prefill on the fabric
    * (src/engines/mesh-prefill.ts: every linear layer a MeshGEMM on the P × P block, in the prefill's
-   * own layout), from position 0. Its KV cache is then handed to the decode's layout as between a
-   * prefill machine and a decode machine: read out of the cores that own each position, it enters
-   * at the west edge and reaches its decode owners by the hand-off's fabric phases (importKv). Absent
-   * otherwise (the prompt is fed token by token).
+   * own layout), from position 0. Its last fabric phase carries the KV cache west along the rows to
+   * the edge column; from there it is handed to the decode's layout as between a prefill machine and
+   * a decode machine: the host's I/O takes it out at the west edge and lands it at the west edge in
+   * the decode's order, and the hand-off's fabric phases carry it to its decode owners (importKv).
+   * Absent otherwise (the prompt is fed token by token).
    */
   prefill?: (tokens: readonly number[], startPos: number) => Promise<Float32Array>;
 

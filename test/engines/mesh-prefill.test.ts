@@ -136,8 +136,16 @@ describe('the wafer prefill plan, costs by hand', () => {
     for (const y of [0, 1]) expect([shift.linkWords[link(y, 0, 'east')], shift.linkWords[link(y, 1, 'west')]]).toEqual([16, 16]);
     for (const x of [0, 1]) expect([shift.linkWords[link(0, x, 'south')], shift.linkWords[link(1, x, 'north')]]).toEqual([8, 8]);
     expect(shift.steps).toBe(17 + 9);
-    // 8 products of 2 phases (alignment, one shift), 3 RMSNorms and the KV gather.
-    expect(plan.phases).toHaveLength(8 * 2 + 3 + 1);
+    // 8 products of 2 phases (alignment, one shift), 3 RMSNorms, the KV gather and the move to the west edge.
+    expect(plan.phases).toHaveLength(8 * 2 + 3 + 1 + 1);
+  });
+
+  it('the KV cache to the west edge: column 1 sends its 1 layer × (K, V) × 4 × 2 = 16 words west on each row; 16 + 1 steps', () => {
+    const c = plan.models[plan.edgePhase];
+    expect(plan.kvWords).toBe(16);
+    for (const y of [0, 1]) expect(c.linkWords[link(y, 1, 'west')]).toBe(16);
+    expect(c.linkWords.reduce((a, b) => a + b, 0)).toBe(32);
+    expect([c.steps, c.rampWords]).toEqual([17, 32]);
   });
 
   it('refuses a prompt longer than the context, and a prefill that does not fit a core, in one line', () => {

@@ -2,9 +2,9 @@ import { WafermeshError } from '../../errors.ts';
 import { headSize, kvDim, type ModelConfig } from '../../model/config.ts';
 import { ropeAngle } from '../../model/ops.ts';
 import type { Weights } from '../../model/weights.ts';
-import { lineAllgather, lineAllgatherModel, lineAllreduce, lineAllreduceModel, type LineElement, type Lines } from '../collectives.ts';
+import { DIR, lineAllgather, lineAllgatherModel, lineAllreduce, lineAllreduceModel, type LineElement, type Lines } from '../collectives.ts';
 import type { MeshConfig } from '../config.ts';
-import type { FabricCount, FabricPhase } from '../fabric.ts';
+import type { FabricCount, FabricPhase, FabricRound } from '../fabric.ts';
 import { ringOrder } from '../ring.ts';
 import { compileMeshGemm, type MeshGemm } from './meshgemm.ts';
 
@@ -40,7 +40,10 @@ import { compileMeshGemm, type MeshGemm } from './meshgemm.ts';
  *    and its values are in the core, so the softmax's reductions need no fabric.
  * 4. O: a MeshGEMM; residual add (core pass).
  * 5. RMSNorm as in 1; W1 and W3 MeshGEMMs; SiLU·mul (core pass); W2 MeshGEMM; residual add.
- * Then the final RMSNorm and the classifier MeshGEMM (vocab × D'), whose C tiles hold the logits.
+ * Then the final RMSNorm and the classifier MeshGEMM (vocab × D'), whose C tiles hold the logits,
+ * and a fabric phase that carries every core's KV cache (its positions, its heads, every layer)
+ * west along its row to the edge column, where it leaves for the decode's layout (the hand-off's
+ * 'in' phases carry it from the decode's west edge to its owners).
  *
  * Non-square mesh (W × H): the block is P × P = min(W, H)²; its cores run everything above, the
  * other |W − H|·P cores hold nothing and idle (the fabric phases stay on the block's lines).
@@ -72,6 +75,10 @@ export interface PrefillPlan {
   /** Index of the norm allreduce phases and the KV gather. */
   readonly normPhase: { readonly att: number; readonly ffn: number; readonly final: number };
   readonly gatherPhase: number;
+  /** The last phase: the KV cache to the west edge (once, after the layers). */
+  readonly edgePhase: number;
+  /** KV words a core keeps (layers × K and V × m × nt). */
+  readonly kvWords: number;
   /** Phases [0, layerPhases) run once per layer; the rest once at the end. */
   readonly layerPhases: number;
   /** Word offsets in every core's SRAM. */
@@ -86,8 +93,9 @@ export type GemmName = 'q' | 'k' | 'v' | 'o' | 'w1' | 'w3' | 'w2' | 'cls';
 export const LAYER_GEMMS: readonly Exclude<GemmName, 'cls'>[] = ['q', 'k', 'v', 'o', 'w1', 'w3', 'w2'];
 
 /** Fabric regions: the product's A, B, C slots (MeshGEMM's 0, 1, 2), the norm's partial and total, own K and V slots in the gathers, the gathers. */
-export const REGION = { a: 0, b: 1, c: 2, ssPart: 3, ssTotal: 4, kOwn: 5, vOwn: 6, kAll: 7, vAll: 8 } as const;
-export const REGIONS = 9;
+/** …, a core's whole SRAM (base 0: the per-layer KV stores), and the west edge's KV buffer. */
+export const REGION = { a: 0, b: 1, c: 2, ssPart: 3, ssTotal: 4, kOwn: 5, vOwn: 6, kAll: 7, vAll: 8, whole: 9, edge: 10 } as const;
+export const REGIONS = 11;
 
 export interface SramLayout {
   /** Words 0, 1: the core's logical row and column. */
@@ -103,6 +111,8 @@ export interface SramLayout {
   readonly rope: number; // (nt, m/2, 2) cos, sin
   readonly rmsFinal: number; // (m,)
   readonly wcls: number; // (mv, m)
+  /** (P, layers, 2, m, nt): at the west edge, the KV stores of the row's cores, by physical column. */
+  readonly edge: number;
   /** Per layer: the K and V tiles of its own positions (the KV cache), weights' tiles, RMSNorm weights. */
   readonly layer: readonly LayerLayout[];
   /** The products' scratch slots (largest tiles). */
@@ -152,6 +162,8 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   const rope = take(nt * m);
   const rmsFinal = take(m);
   const wcls = take(mv * m);
+  const kvWords = config.nLayers * 2 * m * nt;
+  const edge = take(P * kvWords);
   const layer: LayerLayout[] = [];
   for (let l = 0; l < config.nLayers; l++) {
     const k = take(m * nt);
@@ -171,13 +183,13 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   if (words > mesh.sramBytes / 4) {
     throw new WafermeshError('does-not-fit', `the prefill of ${T} positions needs ${words * 4} bytes per core on the ${P}x${P} block of the ${W}x${H} mesh but a core has ${mesh.sramBytes}; use a larger mesh, more SRAM or a shorter prompt`);
   }
-  const sram: SramLayout = { id: 0, x, xb, q, h1, ssPart, ssTotal, kAll, vAll, rope, rmsFinal, wcls, layer, a, b, c };
+  const sram: SramLayout = { id: 0, x, xb, q, h1, ssPart, ssTotal, kAll, vAll, rope, rmsFinal, wcls, edge, layer, a, b, c };
 
   const regionTable = new Uint32Array(W * H * REGIONS);
   for (let y = 0; y < P; y++) {
     for (let xx = 0; xx < P; xx++) {
       const j = logical[xx];
-      regionTable.set([a, b, c, ssPart, ssTotal, kAll + j * m * nt, vAll + j * m * nt, kAll, vAll], (y * W + xx) * REGIONS);
+      regionTable.set([a, b, c, ssPart, ssTotal, kAll + j * m * nt, vAll + j * m * nt, kAll, vAll, 0, edge], (y * W + xx) * REGIONS);
     }
   }
 
@@ -243,7 +255,43 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   const layerPhases = phases.length;
   const final = normPhase('final');
   addGemm('cls');
-  return { mesh, config, T, P, m, mh, mv, nt, dimPad, logical, gemms, phases, models, gemmPhase, normPhase: { att, ffn, final }, gatherPhase, layerPhases, sram, regionTable, words };
+  // The KV cache to the west edge: round x carries the KV stores of column x's cores west along
+  // their rows to column 0 (only its router takes them down the ramp), into the edge buffer's
+  // slot x; column 0's own are copied into slot 0 in its core.
+  const kvItem = (x: number, w: number) => {
+    const l = Math.floor(w / (2 * m * nt));
+    const r = w % (2 * m * nt);
+    return { src: { region: REGION.whole, offset: (r < m * nt ? layer[l].k : layer[l].v) + (r % (m * nt)) }, dst: { region: REGION.edge, offset: x * kvWords + w } };
+  };
+  const rows = Array.from({ length: P }, (_, y) => y);
+  const edgeRounds: FabricRound[] = [{ axis: 'row', locals: rows.flatMap((y) => Array.from({ length: kvWords }, (_, w) => ({ core: y * W, ...kvItem(0, w) }))), streams: [] }];
+  for (let x = 1; x < P; x++) {
+    edgeRounds.push({
+      axis: 'row',
+      locals: [],
+      streams: rows.map((y) => ({ axis: 'row', line: y, flow: 'west', first: x, ramps: [x, 0], items: Array.from({ length: kvWords }, (_, w) => ({ kind: 'bcast' as const, origin: x, end: 0, ...kvItem(x, w) })) })),
+    });
+  }
+  const edgePhase = phases.length;
+  phases.push({ name: 'prefill KV cache to the west edge: each core’s keys and values west along its row', rounds: edgeRounds });
+  models.push(edgeModel(W, H, P, kvWords));
+  return { mesh, config, T, P, m, mh, mv, nt, dimPad, logical, gemms, phases, models, gemmPhase, normPhase: { att, ffn, final }, gatherPhase, edgePhase, kvWords, layerPhases, sram, regionTable, words };
+}
+
+/**
+ * Closed form of the move to the west edge: in round x (1 … P − 1) every row of the block sends n
+ * words from column x to column 0, so the west link leaving column p carries n words in each round
+ * x ≥ p; a round's last word leaves at step n − 1 and arrives x hops later; each word is taken down
+ * one ramp (column 0's).
+ */
+export function edgeModel(W: number, H: number, P: number, n: number): FabricCount {
+  const linkWords = new Float64Array(W * H * 4);
+  let steps = 0;
+  for (let x = 1; x < P; x++) {
+    for (let y = 0; y < P; y++) for (let p = 1; p <= x; p++) linkWords[(y * W + p) * 4 + DIR.west] += n;
+    steps += n > 0 ? n + x : 0;
+  }
+  return { steps, linkWords, rampWords: P * (P - 1) * n, flops: 0 };
 }
 
 const zero = (W: number, H: number): FabricCount => ({ steps: 0, linkWords: new Float64Array(W * H * 4), rampWords: 0, flops: 0 });
