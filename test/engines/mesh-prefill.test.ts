@@ -31,6 +31,8 @@ async function prefillOnWafer(model: Model, mesh: MeshConfig, T: number) {
   const res = new GpuResources(await testGpu());
   try {
     const run = await runPrefillFabric(res, plan, model, tokens, { instrument: true });
+    // Everything the run made is freed (the pipelines stay cached with the resources).
+    expect(res.liveBuffers).toBe(0);
     return { plan, run, expected, kv: ref.kvCache(T) };
   } finally {
     res.dispose();
@@ -64,6 +66,25 @@ describe('the wafer prefill on the fabric (MeshGEMM layers, fabric norms and KV 
 
   it('stories260K on 8x8, 9 positions: logits and KV cache equal the CPU reference prefill within 1e-4; measured = modelled per link and phase', async () => {
     checkRun(await prefillOnWafer(stories, meshFromPreset('wse-3', 8, 8), 9));
+  }, 900_000);
+});
+
+describe('the wafer prefill catches a fabric that breaks the rules', () => {
+  it('a router reading another core’s SRAM (the fabric’s fault 4) is reported as a violation, and a dropped word breaks measured = modelled', async () => {
+    const tiny: ModelConfig = { dim: 8, hiddenDim: 8, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 5, seqLen: 8, sharedClassifier: false };
+    const model = randomModel(tiny, 2);
+    const plan = compilePrefill(meshFromPreset('wse-3', 2, 3), tiny, 3);
+    const tokens = randomPrompt(tiny, 3);
+    const res = new GpuResources(await testGpu());
+    try {
+      const far = await runPrefillFabric(res, plan, model, tokens, { instrument: true, fault: 4 });
+      expect(far.violation).not.toBeNull();
+      const dropped = await runPrefillFabric(res, plan, model, tokens, { instrument: true, fault: 2 });
+      const modelled = prefillModel(plan);
+      expect(dropped.phases.some((m, i) => firstDifference(modelled[i], m) !== null)).toBe(true);
+    } finally {
+      res.dispose();
+    }
   }, 900_000);
 });
 
