@@ -92,8 +92,11 @@ export interface PrefillPlan {
 export type GemmName = 'q' | 'k' | 'v' | 'o' | 'w1' | 'w3' | 'w2' | 'cls';
 export const LAYER_GEMMS: readonly Exclude<GemmName, 'cls'>[] = ['q', 'k', 'v', 'o', 'w1', 'w3', 'w2'];
 
-/** Fabric regions: the product's A, B, C slots (MeshGEMM's 0, 1, 2), the norm's partial and total, own K and V slots in the gathers, the gathers. */
-/** …, a core's whole SRAM (base 0: the per-layer KV stores), and the west edge's KV buffer. */
+/**
+ * Fabric regions: the product's A, B, C slots (MeshGEMM's 0, 1, 2), the norm's partial and total
+ * sums, the core's own K and V slots in the gathers, the gathers, the core's whole SRAM (base 0: the
+ * per-layer KV stores) and the west edge's KV buffer.
+ */
 export const REGION = { a: 0, b: 1, c: 2, ssPart: 3, ssTotal: 4, kOwn: 5, vOwn: 6, kAll: 7, vAll: 8, whole: 9, edge: 10 } as const;
 export const REGIONS = 11;
 
