@@ -114,6 +114,21 @@ describe("the mesh engine with prefill: 'fabric-gemm'", () => {
   }, 900_000);
 });
 
+describe("stories260K through the mesh engine with prefill: 'fabric-gemm'", () => {
+  it('on 8x8, a 9-token prompt prefilled on the fabric, then 4 greedy ids equal the CPU reference', async () => {
+    const opts = { promptIds: randomPrompt(stories.config, 9), tokens: 4, temperature: 0, topP: 1, seed: 0 };
+    const expected = await generate(new CpuEngine(stories), opts);
+    const m = (await createMachine('mesh', stories, { gpu: testGpu, mesh: meshFromPreset('wse-3', 8, 8), meshPrefill: 'fabric-gemm' })) as MeshEngine;
+    try {
+      const got = await generate(m, { ...opts, prefill: true });
+      expect(got.ids).toEqual(expected.ids);
+      for (const ph of [...m.lastPrefill!.phases, ...m.lastPrefill!.handoff.phases]) expect(ph.firstDifference, ph.name).toBeNull();
+    } finally {
+      m.dispose();
+    }
+  }, 900_000);
+});
+
 describe('the wafer prefill plan, costs by hand', () => {
   // 2x3 mesh: the 2x2 block (row 2 idles); dim 8 in 2 heads of 4 (one a core row: m = 4), 3 positions (nt = 2).
   const tiny: ModelConfig = { dim: 8, hiddenDim: 8, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 5, seqLen: 8, sharedClassifier: false };
