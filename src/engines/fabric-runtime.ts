@@ -89,6 +89,8 @@ export interface FabricOptions {
   fault?: 0 | 1 | 2 | 3 | 4 | 5;
   /** The most cores a mesh may have to run as one workgroup, a whole phase per dispatch (default 256; fewer: a workgroup per line). */
   wholeMesh?: number;
+  /** Run every round as one dispatch per fabric step (no barrier loop): faster where a barrier costs more than a pass, as on the software driver in long rounds. */
+  perStep?: boolean;
 }
 
 /** One round's dispatch: its phase, the steps it loops, rows or columns, and when it runs. */
@@ -339,7 +341,7 @@ export class FabricRuntime {
     };
     const maxGroup = Math.min(WHOLE_MESH, dev.limits.maxComputeInvocationsPerWorkgroup);
     const oneBand = this.bands.length === 1;
-    const whole = oneBand && nCores <= Math.min(maxGroup, options.wholeMesh ?? WHOLE_MESH);
+    const whole = !options.perStep && oneBand && nCores <= Math.min(maxGroup, options.wholeMesh ?? WHOLE_MESH);
     this.wholeMesh = whole;
     const pipelines = new Map<string, GPUComputePipeline>();
     const pipeline = async (line: number, entryPoint: string) => {
@@ -373,7 +375,7 @@ export class FabricRuntime {
       // line, so one dispatch loops them; a round along the other axis needs the next dispatch. A
       // row round loops per band (its lines lie in one band); a column round only if one band
       // holds the mesh; a line longer than a workgroup runs a dispatch per step.
-      const loops = (r: RoundInfo) => r.line <= maxGroup && (r.axisRow || oneBand);
+      const loops = (r: RoundInfo) => !options.perStep && r.line <= maxGroup && (r.axisRow || oneBand);
       for (let i = 0; i < t.rounds.length; ) {
         const r = t.rounds[i];
         if (!loops(r)) {

@@ -36,6 +36,8 @@ export interface MachineOptions {
   instrument?: boolean;
   /** The mesh engine: read back what moved after every token (lastTrace().fabricMeasured). */
   measure?: boolean;
+  /** The mesh engine: 'fabric-gemm' gives it a prefill, the wafer prefill on the fabric (MeshGEMM layers); default none (token by token). */
+  meshPrefill?: 'fabric-gemm';
 }
 
 function waferProgram(model: Model, options: MachineOptions): WaferProgram {
@@ -77,7 +79,7 @@ export async function createMachine(name: string, model: Model, options: Machine
     case 'mesh': {
       const decode = fabricDecode(waferProgram(model, options));
       if (!options.gpu) throw new WafermeshError('no-webgpu', 'the mesh engine needs WebGPU');
-      const machine = await MeshEngine.create(await options.gpu(), model, decode, { instrument: options.instrument });
+      const machine = await MeshEngine.create(await options.gpu(), model, decode, { instrument: options.instrument, prefill: options.meshPrefill });
       machine.measuring = !!options.measure;
       return machine;
     }

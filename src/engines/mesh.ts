@@ -4,7 +4,6 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GpuResources } from '../gpu/resources.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
-import { checkStep } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
 import { violationError, type KvImport, type Machine, type MeasuredPhase, type PassInfo, type TokenMeasurement } from './machine.ts';
 import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
@@ -12,6 +11,17 @@ import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 import { compileKvHandoff } from '../mesh/programs/handoff.ts';
 import { checkKvCache, type KvCache } from '../model/kv.ts';
 import { kvDim } from '../model/config.ts';
+import { checkPrefill, checkStep } from '../model/reference.ts';
+import { compilePrefill, prefillModel } from '../mesh/programs/prefill-fabric.ts';
+import { runPrefillFabric } from './mesh-prefill.ts';
+
+/** One fabric phase of a wafer prefill: measured beside its closed form (over all the layers). */
+export interface MeasuredPrefillPhase {
+  readonly name: string;
+  readonly modelled: FabricCount;
+  readonly measured: FabricCount;
+  readonly firstDifference: string | null;
+}
 
 
 /** A fabric decode's steps as a machine lists them: compute passes and fabric phases, in order. */
@@ -48,11 +58,13 @@ export class MeshEngine implements Machine {
   }
 
   /** Loads the model onto the wafer and its fabric decode onto the GPU (compile first: the program refuses what does not fit). */
-  static async create(ctx: GpuContext, model: Model, decode: FabricDecode, options: MeshRuntimeOptions = {}): Promise<MeshEngine> {
+  static async create(ctx: GpuContext, model: Model, decode: FabricDecode, options: MeshRuntimeOptions & { prefill?: 'fabric-gemm' } = {}): Promise<MeshEngine> {
     const res = new GpuResources(ctx);
     try {
       const runtime = await MeshRuntime.create(res, decode, model, options);
-      return new MeshEngine(res, runtime);
+      const engine = new MeshEngine(res, runtime);
+      if (options.prefill === 'fabric-gemm') engine.prefill = (tokens, startPos) => engine.prefillOnFabric(model, tokens, startPos, !!options.instrument);
+      return engine;
     } catch (e) {
       res.dispose();
       throw e;
@@ -176,6 +188,35 @@ export class MeshEngine implements Machine {
       phases: phases.map((measured, i) => ({ name: h.phases[i].phase.name, modelled: h.phases[i].model, measured, firstDifference: firstDifference(h.phases[i].model, measured) })),
     };
     return kv;
+  }
+
+  /**
+   * With `prefill: 'fabric-gemm'`: the prompt as one batch by the wafer prefill on the fabric
+   * (src/engines/mesh-prefill.ts: every linear layer a MeshGEMM on the P × P block, in the prefill's
+   * own layout), from position 0. Its last fabric phase carries the KV cache west along the rows to
+   * the edge column; from there it is handed to the decode's layout as between a prefill machine and
+   * a decode machine: the host's I/O takes it out at the west edge and lands it at the west edge in
+   * the decode's order, and the hand-off's fabric phases carry it to its decode owners (importKv).
+   * Absent otherwise (the prompt is fed token by token).
+   */
+  prefill?: (tokens: readonly number[], startPos: number) => Promise<Float32Array>;
+
+  /** The last wafer prefill: each of its fabric phases measured beside its closed form, and the KV hand-off. */
+  lastPrefill: { phases: MeasuredPrefillPhase[]; handoff: KvImport; ms: number } | undefined;
+
+  private async prefillOnFabric(model: Model, tokens: readonly number[], startPos: number, instrument: boolean): Promise<Float32Array> {
+    if (startPos !== 0) throw new WafermeshError('bad-option', `the wafer prefill runs a prompt from position 0, not ${startPos}; feed the positions after a prefill one at a time`);
+    checkPrefill(this.config, tokens, 0);
+    this.check(tokens[tokens.length - 1], tokens.length - 1);
+    const plan = compilePrefill(this.wafer.mesh, this.config, tokens.length);
+    const run = await runPrefillFabric(this.res, plan, model, tokens, { instrument });
+    if (run.violation) throw violationError(run.violation);
+    const modelled = prefillModel(plan);
+    const phases = run.phases.map((measured, i) => ({ name: plan.phases[i].name, modelled: modelled[i], measured, firstDifference: firstDifference(modelled[i], measured) }));
+    const handoff = await this.importKv(run.kv);
+    this.lastPrefill = { phases, handoff, ms: run.ms };
+    const V = this.config.vocabSize;
+    return run.logits.slice((tokens.length - 1) * V);
   }
 
   /** The last KV cache handed out: what left at the edge and what the fabric moved, per phase. */

@@ -5,6 +5,7 @@ import fabric from '../../shaders/fabric.wgsl?raw';
 import gemm_core from '../../shaders/gemm_core.wgsl?raw';
 import matvec from '../../shaders/matvec.wgsl?raw';
 import mesh_core from '../../shaders/mesh_core.wgsl?raw';
+import prefill_core from '../../shaders/prefill_core.wgsl?raw';
 
 /**
  * Every kernel's WGSL, imported one way everywhere (Vite `?raw`: the demo, vitest and the CLI's
@@ -17,6 +18,7 @@ export const SHADERS = {
   gemm_core,
   matvec,
   mesh_core,
+  prefill_core,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -79,8 +79,12 @@ export function ringShiftCost(P: number, m: number): { east: number[]; west: num
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
 
-/** Compiles C = A (M × K) · B (K × N) on `mesh`, placing the tiles from word `base` of each core's SRAM. */
-export function compileMeshGemm(mesh: MeshConfig, M: number, K: number, N: number, base = 0): MeshGemm {
+/**
+ * Compiles C = A (M × K) · B (K × N) on `mesh`, placing the tiles from word `base` of each core's SRAM.
+ * `alignA: false`: A's tiles are placed already skewed (core (i, j) starts with A(i, i + j mod P),
+ * as a resident weight can be, once, when it is loaded), so the alignment moves B only.
+ */
+export function compileMeshGemm(mesh: MeshConfig, M: number, K: number, N: number, base = 0, { alignA = true }: { alignA?: boolean } = {}): MeshGemm {
   for (const [name, v] of [['M', M], ['K', K], ['N', N]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new WafermeshError('bad-option', `${name} = ${v} must be a whole number ≥ 1`);
   }
@@ -110,6 +114,7 @@ export function compileMeshGemm(mesh: MeshConfig, M: number, K: number, N: numbe
   let alignModel = zero();
   for (let s = 0; s < P - 1; s++) {
     for (const [axis, l, m, region] of [['row', rowLines, mt * kt, 0], ['col', colLines, kt * nt, 1]] as const) {
+      if (axis === 'row' && !alignA) continue;
       const moving = lines.filter((x) => logical[x] > s);
       if (!moving.length) continue;
       align.push({ axis, locals: [], streams: moving.flatMap((x) => shiftStreams(axis, x, P, m, region)) });
