@@ -1,4 +1,6 @@
 import { WafermeshError } from '../errors.ts';
+import { parsePlacement } from '../cost/placement-search.ts';
+import type { EmulatedPlacement } from './programs/decode.ts';
 import { kvDim, type ModelConfig } from '../model/config.ts';
 import type { Model, Weights } from '../model/weights.ts';
 import type { Allreduce } from './collectives.ts';
@@ -191,4 +193,14 @@ export function describePlacement(program: WaferProgram): string {
   const p = program.pipeline;
   if (!p) return 'whole';
   return `pipelined:${p.layersPerBlock} (${p.blocks.length} block${p.blocks.length > 1 ? 's' : ''} of ${p.width}x${p.height}, a ${p.across}x${p.down} grid)`;
+}
+
+/** A `--placement` value for the emulated mesh (absent: whole): whole or pipelined[:G]; predict's other kinds are refused in one line. */
+export function emulatedPlacement(v: string | undefined): EmulatedPlacement {
+  if (v === undefined) return { kind: 'whole' };
+  const r = parsePlacement(v);
+  if (r.kind === 'subgrid') {
+    throw new WafermeshError('bad-option', `--placement ${v}: the emulated mesh runs whole or pipelined[:G] (subgrid is costed by \`wafermesh predict\` only); use one of those`);
+  }
+  return r.kind === 'whole' ? { kind: 'whole' } : { kind: 'pipelined', ...(r.layersPerRegion !== undefined ? { layersPerBlock: r.layersPerRegion } : {}) };
 }
