@@ -138,6 +138,24 @@ describe('the layer-pipelined placement on the mesh engine', () => {
     }
   }, SLOW);
 
+  it('stories260K on 8x40: five 8x8 blocks on a mesh of more than 256 cores (the fabric runs a workgroup per line), ids equal the reference, measured = modelled', async () => {
+    const m = await machine(stories, meshFromPreset('wse-3', 8, 40), 1, 'ktree', true);
+    try {
+      const p = m.wafer.pipeline!;
+      expect([p.width, p.height, p.across, p.down]).toEqual([8, 8, 1, 5]);
+      for (const pos of [0, 1]) {
+        const { phases, violation } = await m.measure(BOS, pos);
+        expect(violation).toBeNull();
+        for (const ph of phases) expect(ph.firstDifference, `pos ${pos}: ${ph.name}`).toBeNull();
+      }
+      m.reset();
+      const r = await raceReference(m, stories, 6);
+      expect(r.ids).toEqual(r.cpuIds);
+    } finally {
+      m.dispose();
+    }
+  }, SLOW);
+
   it('refuses in one line what it cannot run: more blocks than the mesh holds, a block that does not fit, and a KV hand-off', async () => {
     expect(() => pipelined(stories, meshFromPreset('wse-3', 2, 2), 1)).toThrow(/^bad-option: --placement pipelined:1 needs 5 blocks but the 2x2 mesh/);
     expect(() => pipelined(stories, meshFromPreset('wse-3', 2, 2, 4096), 5)).toThrow(/^does-not-fit: --placement pipelined:5: block 0 .* use a larger G, a larger mesh or --placement whole$/);
