@@ -20,7 +20,7 @@
 // router carries and whether it takes the colour's words down the ramp to the core.
 //
 // Shapes: sram (band cores, SRAM) f32; regs (2, W*H, 4, 4) u32 = (value bits, item + 1, round
-// serial, step + 1); tables: streams (S, 5) | items (I, 7) | locals (L, 5) u32; cores (the band's): regions
+// serial, step + 1); tables: streams (S, 7: first item, items, first core, direction, items per KV slot, slot row, slot height) | items (I, 7) | locals (L, 5) u32; cores (the band's): regions
 // (band cores, NREG) | members (R, band cores, 2 + SLOTS) u32 (a member: its local copies' first and
 // count, then per colour slot stream + 1 | ramp bit); live (R, 4) u32 = per round, for the token
 // decoded: steps to loop, 1 for a row round, its serial, 1 if it runs; counters u32 (see C_* below);
@@ -228,11 +228,14 @@ fn flow_of(member: u32, pos: u32) -> Flow {
   var n = tables[sb + 1u];
   let per_slot = tables[sb + 4u];
   if (per_slot > 0u) {
-    // Items per KV-cache position this row holds up to the one decoded: rows hold t mod H.
-    let row = me / W;
+    // Items per KV-cache position this row holds up to the one decoded: the row (its index in the
+    // block keeping the KV cache, and that block's height: the mesh's row and height unless the
+    // placement is layer-pipelined) holds t with t mod height == row.
+    let row = tables[sb + 5u];
+    let height = tables[sb + 6u];
     var used = 0u;
     if (token.pos >= row) {
-      used = (token.pos - row) / H + 1u;
+      used = (token.pos - row) / height + 1u;
     }
     n = min(n, used * per_slot);
   }

@@ -4,6 +4,8 @@
 // through the fabric, into its own regions (q, k, v, att, hb, hb2, the scores, the statistics).
 // Shapes: core table `table` (band cores, CT) u32; index lists `idx` u32; `sram` (band cores, SRAM) f32.
 
+// W, H and NL are the mesh's and the model's; a core's row, column, block height and layers come
+// from its core table (its block's: the whole mesh, or one block of a layer-pipelined placement).
 override W: u32; // mesh width (cores per row)
 override H: u32; // mesh height
 override SRAM: u32; // words of SRAM per core
@@ -92,17 +94,41 @@ fn rmsnorm(weight: u32) {
   flops += 3u * nd;
 }
 
-fn layerBase() -> u32 {
-  return mt(F_LAYER0) + stepInfo.layer * mt(F_LAYER_STRIDE);
+// A core belongs to a block of cores that holds layers [layerFirst, layerFirst + layerCount) and
+// keeps their KV cache: the whole mesh (all layers), or one block of a layer-pipelined placement.
+// Its row, column and the block's height (F_ROW, F_COL, F_BLOCK_H) are counted within the block.
+
+// The step's layer among the core's own: its index in the core's layer regions and KV cache.
+fn localLayer() -> u32 {
+  return stepInfo.layer - mt(F_LAYER_FIRST);
 }
 
-// Positions ≤ pos this core's row holds (position t lives in row t mod H).
+// Whether the step's layer is one of this core's (a layer's passes run on its block only).
+fn layerHere() -> bool {
+  return stepInfo.layer >= mt(F_LAYER_FIRST) && stepInfo.layer < mt(F_LAYER_FIRST) + mt(F_LAYER_COUNT);
+}
+
+// Whether this core's block holds the embedding (role bit 1) or the head (bit 2).
+fn roleHere(bit: u32) -> bool {
+  return (mt(F_BLOCK_ROLE) & bit) != 0u;
+}
+
+fn layerBase() -> u32 {
+  return mt(F_LAYER0) + localLayer() * mt(F_LAYER_STRIDE);
+}
+
+// Positions ≤ pos this core's row holds (position t lives in row t mod the block's height).
 fn usedSlots() -> u32 {
-  let r = me / W;
+  let r = mt(F_ROW);
   if (stepInfo.pos < r) {
     return 0u;
   }
-  return (stepInfo.pos - r) / H + 1u;
+  return (stepInfo.pos - r) / mt(F_BLOCK_H) + 1u;
+}
+
+// The KV-cache word of the step's layer at slot s (K then V of one layer at one position: 2·nKv words).
+fn kvBase(s: u32) -> u32 {
+  return mt(F_KV) + (s * mt(F_LAYER_COUNT) + localLayer()) * 2u * mt(F_N_KV);
 }
 
 // Scores are kept [local head][slot]: word of head h at slot s.
@@ -127,7 +153,7 @@ fn sumsq() {
 @compute @workgroup_size(WG)
 fn embed_load(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !roleHere(1u)) {
     return;
   }
   var tok = stepInfo.token;
@@ -135,7 +161,7 @@ fn embed_load(@builtin(global_invocation_id) gid: vec3<u32>) {
     tok = u32(-ld(mt(F_STATS) + S_PICK_ALL));
   }
   let nd = mt(F_N_DIM);
-  let mine = idx[O_ROW_VOCAB + tok] == me / W;
+  let mine = idx[O_ROW_VOCAB + tok] == mt(F_ROW);
   for (var j = 0u; j < nd; j++) {
     var v = 0.0;
     if (mine) {
@@ -149,7 +175,19 @@ fn embed_load(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn embed_sumsq(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !roleHere(1u)) {
+    return;
+  }
+  sumsq();
+  finish();
+}
+
+// Σx² of the x a block has just received from the block before it (a layer-pipelined placement),
+// on the block holding the step's layer: what its first layer's norm needs.
+@compute @workgroup_size(WG)
+fn block_sumsq(@builtin(global_invocation_id) gid: vec3<u32>) {
+  me = band.core0 + gid.x;
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   sumsq();
@@ -160,7 +198,7 @@ fn embed_sumsq(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn qkv(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let lb = layerBase();
@@ -190,7 +228,7 @@ fn ropePair(a: u32, i: u32) {
 @compute @workgroup_size(WG)
 fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let nd = mt(F_N_DIM);
@@ -202,10 +240,9 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
     ropePair(mt(F_K) + j, idx[mt(F_IDX_KV) + j]);
   }
   flops += 3u * nd + 3u * nk;
-  let r = me / W;
-  let kvStride = 2u * nk; // K then V of one layer at one position
-  if (stepInfo.pos % H == r) {
-    let kb = mt(F_KV) + ((stepInfo.pos / H) * NL + stepInfo.layer) * kvStride;
+  let bh = mt(F_BLOCK_H);
+  if (stepInfo.pos % bh == mt(F_ROW)) {
+    let kb = kvBase(stepInfo.pos / bh);
     for (var j = 0u; j < nk; j++) {
       st(kb + j, ld(mt(F_K) + j));
       st(kb + nk + j, ld(mt(F_V) + j));
@@ -214,7 +251,7 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
   let used = usedSlots();
   let nhl = mt(F_N_HEADS);
   for (var s = 0u; s < used; s++) {
-    let kb = mt(F_KV) + (s * NL + stepInfo.layer) * kvStride;
+    let kb = kvBase(s);
     for (var hl = 0u; hl < nhl; hl++) {
       st(scoreAt(mt(F_SCORES), mt(F_HEAD_LO) + hl, s), 0.0);
     }
@@ -232,7 +269,7 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let used = usedSlots();
@@ -260,13 +297,12 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     st(mt(F_STATS) + S_MAX + NH + h, l);
     flops += 4u * used;
   }
-  let kvStride = 2u * mt(F_N_KV);
   for (var j = 0u; j < nd; j++) {
     let h = idx[mt(F_IDX_DIM) + j] / HS;
     let vo = mt(F_N_KV) + idx[mt(F_IDX_KV_POS) + j];
     var o = 0.0;
     for (var s = 0u; s < used; s++) {
-      o += ld(scoreAt(mt(F_SCORES_ALL), h, s)) * ld(mt(F_KV) + (s * NL + stepInfo.layer) * kvStride + vo);
+      o += ld(scoreAt(mt(F_SCORES_ALL), h, s)) * ld(kvBase(s) + vo);
     }
     st(mt(F_ATT_O) + j, o);
   }
@@ -279,7 +315,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn rescale(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let hLo = mt(F_HEAD_LO);
@@ -303,7 +339,7 @@ fn rescale(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let nd = mt(F_N_DIM);
@@ -321,7 +357,7 @@ fn wo(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn residual(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let nd = mt(F_N_DIM);
@@ -337,7 +373,7 @@ fn residual(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let lb = layerBase();
@@ -353,7 +389,7 @@ fn w13(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !layerHere()) {
     return;
   }
   let nh = mt(F_N_HID);
@@ -371,7 +407,7 @@ fn w2(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn classifier(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores) {
+  if (gid.x >= band.cores || !roleHere(2u)) {
     return;
   }
   rmsnorm(mt(F_RMS_FINAL));
@@ -390,7 +426,7 @@ fn not_finite(v: f32) -> bool {
 @compute @workgroup_size(WG)
 fn argmax_local(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores || me % W != 0u) {
+  if (gid.x >= band.cores || !roleHere(2u) || mt(F_COL) != 0u) {
     return;
   }
   // The lowest f32 for a slice with no finite logit; otherwise the largest logit itself (so a
@@ -420,7 +456,7 @@ fn argmax_local(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn argmax_pick(@builtin(global_invocation_id) gid: vec3<u32>) {
   me = band.core0 + gid.x;
-  if (gid.x >= band.cores || me % W != 0u) {
+  if (gid.x >= band.cores || !roleHere(2u) || mt(F_COL) != 0u) {
     return;
   }
   let best = ld(mt(F_STATS) + S_BEST_ALL);

@@ -4,7 +4,12 @@ import { describeConfig } from '../model/config.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { loadConfig } from './load.ts';
 import type { Command } from './command.ts';
-import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption } from './options.ts';
+import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, placementOption } from './options.ts';
+import type { MeshConfig } from '../mesh/config.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { blockNeedBytes, layOutPipelined, smallestFittingG } from '../mesh/pipelined.ts';
+import { DEFAULT_ALLREDUCE } from '../mesh/collectives.ts';
+import { WafermeshError } from '../errors.ts';
 
 /**
  * One character per core, or per block of cores on big meshes (the fullest core of the block):
@@ -31,10 +36,11 @@ export function occupancyMap(p: Placement): { lines: string[]; block: [number, n
 
 export const fitCommand: Command = {
   summary: 'place a model on a mesh: SRAM occupancy per core, the fullest core, the longest context, whether it fits',
-  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--json]',
+  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--placement whole|pipelined[:G]] [--json]',
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
     ...MESH_OPTIONS,
+    placement: { type: 'string' },
     json: { type: 'boolean' },
   },
   choices: { model: CHOICES.anyModel, ...MESH_CHOICES },
@@ -43,11 +49,14 @@ export const fitCommand: Command = {
     mesh: 'the wafer: WIDTHxHEIGHT cores, e.g. 8x8 (up to 2048 a side)',
     preset: 'the wafer core (SRAM per core, clock)',
     sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
+    placement: 'whole (every layer tiled over the whole mesh, the default) or pipelined[:G] (G layers a block of the mesh, the blocks in snake order; without G the fewest that fit): each block\'s layers and fullest core',
     json: 'print one JSON object (the fit and the occupancy map) instead of text',
   },
   async run(v) {
     const model = loadConfig(String(v.model));
     const mesh = meshOption(v);
+    const layout = placementOption(v.placement);
+    if (layout.kind === 'pipelined') return fitPipelined(model.source, model.config, mesh, String(v.preset), layout.layersPerBlock, !!v.json);
     const fit = fitSummary(model.config, mesh);
     const p = fit.placement;
     const bigger = fit.smallestFittingMesh;
@@ -88,3 +97,78 @@ export const fitCommand: Command = {
     return p.fits ? 0 : 1;
   },
 };
+
+/**
+ * `fit --placement pipelined[:G]`: the blocks, each with its layers, its place on the mesh, its
+ * fullest core (bytes with its KV cache, and with one position) and the context it holds; the
+ * occupancy map of the whole mesh ('.' for a core outside every block).
+ */
+function fitPipelined(source: string, model: ModelConfig, mesh: MeshConfig, preset: string, G: number | undefined, json: boolean): number {
+  let g = G;
+  if (g === undefined) {
+    try {
+      g = smallestFittingG(model, mesh, DEFAULT_ALLREDUCE);
+    } catch (e) {
+      // None fits: show the blocks of one layer each (or the fewest the mesh holds), which say why.
+      if (!(e instanceof WafermeshError)) throw e;
+      g = Math.max(1, Math.ceil(model.nLayers / (mesh.width * mesh.height)));
+    }
+  }
+  const layout = layOutPipelined(model, mesh, g);
+  const sram = mesh.sramBytes;
+  const blocks = layout.blocks.map((b, k) => {
+    const f = b.placement.fullest;
+    return {
+      block: k,
+      layers: [b.layerFirst, b.layerFirst + b.layerCount - 1],
+      at: { col: b.x, row: b.y },
+      role: [b.role & 1 ? 'embedding' : '', b.role & 2 ? 'head' : ''].filter(Boolean).join(', ') || 'layers',
+      fits: b.placement.fits,
+      context: b.placement.fits ? b.placement.context : 0,
+      fullest_core: { row: f.row, col: f.col, bytes: f.totalWords * 4, bytes_one_position: blockNeedBytes(b.placement), weight_bytes: f.weightWords * 4, kv_bytes: f.kvWordsPerSlot * f.kvSlots * 4 },
+    };
+  });
+  const fits = blocks.every((b) => b.fits);
+  const context = Math.min(...blocks.map((b) => b.context));
+  // Occupancy of every mesh core: its block's core, '.' outside every block.
+  const lines = Array.from({ length: mesh.height }, () => Array.from({ length: mesh.width }, () => '.'));
+  for (const b of layout.blocks) {
+    b.placement.cores.forEach((cp, i) => {
+      const fill = cp.totalWords * 4 / sram;
+      lines[b.y + Math.floor(i / layout.grid.width)][b.x + (i % layout.grid.width)] = fill > 1 ? '#' : String(Math.min(9, Math.floor(fill * 10)));
+    });
+  }
+  const occupancy = lines.map((l) => l.join(''));
+  const summary = {
+    model: source,
+    mesh: `${mesh.width}x${mesh.height}`,
+    sram_bytes: sram,
+    placement: `pipelined:${layout.G}`,
+    block: `${layout.grid.width}x${layout.grid.height}`,
+    grid: `${layout.grid.across}x${layout.grid.down}`,
+    fits,
+    context,
+    seq_len: model.seqLen,
+    blocks,
+  };
+  if (json) {
+    console.log(JSON.stringify({ ...summary, occupancy: mesh.width <= 64 && mesh.height <= 32 ? occupancy : null }));
+    return fits ? 0 : 1;
+  }
+  console.log(`model   ${source}: ${describeConfig(model)}`);
+  console.log(`mesh    ${summary.mesh} cores of ${sram} bytes (${preset})`);
+  console.log(`placement pipelined: ${layout.G} layer${layout.G > 1 ? 's' : ''} a block, ${blocks.length} block${blocks.length > 1 ? 's' : ''} of ${summary.block} cores on a ${summary.grid} grid in snake order (down the first column of blocks, up the next)`);
+  if (mesh.width <= 64 && mesh.height <= 32) {
+    console.log("SRAM fill per core, in tenths (# = over capacity, . = outside every block):");
+    for (const line of occupancy) console.log(`  ${line}`);
+  }
+  for (const b of blocks) {
+    const f = b.fullest_core;
+    console.log(
+      `block ${b.block} at (${b.at.row},${b.at.col}), layers ${b.layers[0]}–${b.layers[1]} (${b.role}): fullest core (${f.row},${f.col}) ${f.bytes} of ${sram} bytes (weights ${f.weight_bytes}, KV cache ${f.kv_bytes}); ` +
+        (b.fits ? `context ${b.context}` : `does not fit: ${f.bytes_one_position} bytes with one KV position`),
+    );
+  }
+  console.log(fits ? `fits: yes, context ${context} (model seq_len ${model.seqLen}); each block also keeps the embedding-sized table and the final norm as a whole mesh does` : 'fits: no (a larger G, a larger mesh or --placement whole)');
+  return fits ? 0 : 1;
+}

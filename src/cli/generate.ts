@@ -13,11 +13,13 @@ import { nodeGpu } from '../gpu/node.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { loadModel } from './load.ts';
 import type { Command } from './command.ts';
-import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from './options.ts';
+import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption, placementOption } from './options.ts';
+import { compileProgram } from '../mesh/programs/decode.ts';
+import { describePlacement } from '../mesh/pipelined.ts';
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu|gpu|mesh] [--prefill cpu|gpu|mesh --decode cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|gpu|mesh] [--prefill cpu|gpu|mesh --decode cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--placement whole|pipelined[:G]] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
     prefill: { type: 'string' },
@@ -31,6 +33,7 @@ export const generateCommand: Command = {
     seed: { type: 'string', default: '42' },
     ...MESH_OPTIONS,
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
+    placement: { type: 'string' },
     json: { type: 'boolean' },
   },
   choices: { engine: CHOICES.engine, prefill: CHOICES.engine, decode: CHOICES.engine, model: CHOICES.runnableModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
@@ -49,6 +52,7 @@ export const generateCommand: Command = {
     preset: 'the wafer core for --engine mesh (SRAM, clock, link width)',
     sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
     allreduce: 'how the wafer runs its allreduces: chain, ring or ktree (tree is accepted for ktree)',
+    placement: 'for --engine mesh: whole (every layer tiled over the whole mesh, the default) or pipelined[:G] (G layers a block of the mesh, x handed from block to block; without G the fewest that fit)',
     json: 'print one JSON object (ids, text, stop, timings, what moved) instead of streaming text',
   },
   async run(v) {
@@ -84,6 +88,13 @@ export const generateCommand: Command = {
     if (v.decode !== undefined && v.prefill === undefined) {
       throw new WafermeshError('bad-option', '--decode names the second machine of a disaggregated run; add --prefill ENGINE, or use --engine for one machine');
     }
+    const layout = placementOption(v.placement);
+    const decodeEngine = String(v.decode ?? v.engine);
+    if (v.placement !== undefined && decodeEngine !== 'mesh') {
+      throw new WafermeshError('bad-option', `--placement ${String(v.placement)} places the model on the emulated mesh; add --engine mesh (or --decode mesh), or leave --placement out`);
+    }
+    // The decoding wafer's program, compiled (and refused if it does not fit) before the GPU starts.
+    const program = decodeEngine === 'mesh' && layout.kind !== 'whole' ? compileProgram(model.config, mesh, allreduce, 4, layout) : undefined;
     const disaggregated = v.prefill !== undefined;
     let gpu: GpuContext | undefined;
     let engine: Machine | undefined;
@@ -93,7 +104,7 @@ export const generateCommand: Command = {
       // --json on the mesh reads back what moved on the fabric after every token (measured words and steps).
       const gpuHw = gpuPreset(CATALOG.defaults.gpu);
       const machineOptions = { gpu: async () => (gpu ??= await nodeGpu()), mesh, allreduce, gpuPreset: gpuHw.name };
-      engine = await createMachine(String(v.decode ?? v.engine), model, { ...machineOptions, measure: !!v.json });
+      engine = await createMachine(decodeEngine, model, { ...machineOptions, ...(program ? { program } : {}), measure: !!v.json });
       // Disaggregated: the prompt on --prefill, its KV cache handed to --decode, which decodes.
       if (disaggregated) prefiller = await createMachine(String(v.prefill), model, machineOptions);
       const pair = prefiller ? new Disaggregated(prefiller, engine) : undefined;
@@ -324,6 +335,7 @@ function meshSummary(engine: Machine, traces: MachineTrace[]) {
   const cycles = traces.reduce((a, t) => a + t.fabric!.cycles, 0) / n;
   return {
     mesh: `${p.mesh.width}x${p.mesh.height}`,
+    placement: describePlacement(p),
     sram_bytes_per_core: p.mesh.sramBytes,
     collectives: p.allreduce,
     passes_per_token: engine.passes.length,

@@ -5,6 +5,8 @@ import { ENGINES } from '../engines/index.ts';
 import { WafermeshError } from '../errors.ts';
 import { DEFAULT_PRESET, MESH_LIMITS, meshFromPreset, parseMeshSize, type MeshConfig } from '../mesh/config.ts';
 import type { Choices, OptionValues } from './command.ts';
+import { emulatedPlacement } from '../mesh/pipelined.ts';
+import type { EmulatedPlacement } from '../mesh/programs/decode.ts';
 
 /** Parses a numeric option, refusing anything that is not a finite number. */
 export function numberOption(name: string, v: string | boolean | undefined, fallback: number, integer = false): number {
@@ -93,7 +95,14 @@ export const OPTION_HELP: Record<string, string> = {
   chips: 'how many chips (wafers or GPUs) the model is split over',
   precision: 'bytes per weight and KV value: fp32, fp16 or fp8',
   context: 'positions in the KV cache (default: the model\'s seq_len, up to 1024)',
+  placement:
+    'where the layers go on the emulated mesh: whole (every layer tiled over the whole mesh) or pipelined (each group of layers on a block of its own, x handed from block to block; pipelined:G for G layers a block, else the fewest that fit)',
 };
+
+/** `--placement` for the emulated mesh: whole or pipelined[:G]; predict's other kinds are refused in one line. */
+export function placementOption(v: string | boolean | undefined): EmulatedPlacement {
+  return emulatedPlacement(v === undefined ? undefined : String(v));
+}
 
 /** The options every command that places a model on a mesh takes. */
 export const MESH_OPTIONS = {

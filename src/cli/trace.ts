@@ -13,15 +13,17 @@ import type { WaferProgram } from '../mesh/program.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpu } from '../gpu/node.ts';
 import type { Command } from './command.ts';
-import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption } from './options.ts';
+import { CHOICES, MESH_CHOICES, MESH_OPTIONS, meshOption, numberOption, placementOption } from './options.ts';
+import { describePlacement } from '../mesh/pipelined.ts';
 
 export const traceCommand: Command = {
   summary: "one token's decode on the fabric: every compute pass and fabric phase with its modelled cycles, steps, link traffic and FLOPs (--measure: beside what the GPU counted)",
-  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--pos N] [--token ID] [--measure] [--json]',
+  usage: '[--model PATH|NAME] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--placement whole|pipelined[:G]] [--pos N] [--token ID] [--measure] [--json]',
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
     ...MESH_OPTIONS,
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
+    placement: { type: 'string' },
     pos: { type: 'string', default: '0' },
     token: { type: 'string', default: String(BOS) },
     measure: { type: 'boolean' },
@@ -34,6 +36,7 @@ export const traceCommand: Command = {
     preset: 'the wafer core (SRAM per core, clock, link width)',
     sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
     allreduce: 'how allreduces run on the fabric: chain, ring or ktree (tree is accepted for ktree)',
+    placement: 'whole (every layer tiled over the whole mesh, the default) or pipelined[:G] (G layers a block of the mesh, x handed from block to block, the id back to the first block; without G the fewest that fit)',
     pos: 'the position of the traced token (0 … the context the mesh holds − 1)',
     token: 'the id of the traced token (1 is BOS)',
     measure: 'also run the token on the GPU and print what it counted beside the closed form (needs WebGPU and the model\'s weights)',
@@ -42,7 +45,7 @@ export const traceCommand: Command = {
   async run(v) {
     const model = loadConfig(String(v.model));
     const mesh = meshOption(v);
-    const program = compileProgram(model.config, mesh, String(v.allreduce) as Allreduce);
+    const program = compileProgram(model.config, mesh, String(v.allreduce) as Allreduce, 4, placementOption(v.placement));
     const pos = numberOption('pos', v.pos, 0, true);
     const token = numberOption('token', v.token, BOS, true);
     if (pos < 0 || pos >= program.placement.context) {
@@ -68,6 +71,7 @@ export const traceCommand: Command = {
       console.log(
         JSON.stringify({
           mesh: `${mesh.width}x${mesh.height}`,
+          placement: describePlacement(program),
           allreduce: program.allreduce,
           pos,
           token,
@@ -89,7 +93,7 @@ export const traceCommand: Command = {
       );
       return 0;
     }
-    console.log(`${model.source} on the fabric of a ${mesh.width}x${mesh.height} mesh (${v.preset}, ${mesh.sramBytes}-byte cores, ${program.allreduce} allreduce), token ${token} at position ${pos} — modelled from the fabric program's closed form`);
+    console.log(`${model.source} on the fabric of a ${mesh.width}x${mesh.height} mesh (${v.preset}, ${mesh.sramBytes}-byte cores, ${program.allreduce} allreduce, placement ${describePlacement(program)}), token ${token} at position ${pos} — modelled from the fabric program's closed form`);
     console.log(`${'step'.padStart(4)}  ${'compute pass or → fabric phase'.padEnd(48)} ${'layer'.padStart(5)} ${'cycles'.padStart(8)} ${'steps'.padStart(6)} ${'link-words'.padStart(10)} ${'busiest'.padStart(8)} ${'FLOPs'.padStart(9)}`);
     for (const p of t.phases) {
       const name = `${p.kind === 'transfer' ? '→ ' : '  '}${p.name}`;
@@ -146,10 +150,10 @@ async function measure(name: string, program: WaferProgram, token: number, pos: 
       violation: r.violation,
     };
     if (json) {
-      console.log(JSON.stringify({ mesh: `${program.mesh.width}x${program.mesh.height}`, engine: 'mesh', pos, token, phases, totals }));
+      console.log(JSON.stringify({ mesh: `${program.mesh.width}x${program.mesh.height}`, placement: describePlacement(program), engine: 'mesh', pos, token, phases, totals }));
       return totals.links_equal && !r.violation ? 0 : 1;
     }
-    console.log(`${name} on the fabric of a ${program.mesh.width}x${program.mesh.height} mesh, token ${token} at position ${pos}: modelled (closed form) beside measured (counted on the GPU)`);
+    console.log(`${name} on the fabric of a ${program.mesh.width}x${program.mesh.height} mesh (placement ${describePlacement(program)}), token ${token} at position ${pos}: modelled (closed form) beside measured (counted on the GPU)`);
     console.log(`${'phase'.padEnd(48)} ${'steps'.padStart(7)} ${'measured'.padStart(9)} ${'link-words'.padStart(11)} ${'measured'.padStart(9)}  equal`);
     for (const p of phases) {
       console.log(`${p.name.padEnd(48)} ${String(p.modelled.steps).padStart(7)} ${String(p.measured.steps).padStart(9)} ${String(p.modelled.link_words).padStart(11)} ${String(p.measured.link_words).padStart(9)}  ${p.links_equal ? 'yes' : `no: ${p.first_difference}`}`);

@@ -5,7 +5,7 @@ import { DIR } from '../mesh/collectives.ts';
 import { checkRound, downstream, FLOW_DIR, streamCore, streamSpan, type FabricCount, type FabricPhase } from '../mesh/fabric.ts';
 
 /** Words per entry of the fabric tables, item kinds, counter layout: put before shaders/fabric.wgsl. */
-const STREAM_WORDS = 5;
+const STREAM_WORDS = 7;
 const ITEM_WORDS = 7;
 /** Colours a router carries at once in one round (the kernel's slots per core). */
 export const SLOTS = 4;
@@ -97,7 +97,7 @@ export interface FabricOptions {
 interface RoundInfo {
   readonly phase: number;
   /** Per stream, to bound the round's steps at a position: KV-cache items per slot and its row, and (one entry per item) the step by which items 0…k have arrived. */
-  readonly bounds: readonly { readonly perSlot: number; readonly row: number; readonly last: Int32Array }[];
+  readonly bounds: readonly { readonly perSlot: number; readonly row: number; readonly height: number; readonly last: Int32Array }[];
   readonly axisRow: boolean;
   readonly line: number;
   readonly locals: number;
@@ -154,7 +154,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
     const used = new Uint8Array(nCores);
     for (const s of r.streams) {
       const index = streams.length / STREAM_WORDS;
-      streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow], s.perSlot ?? 0);
+      streams.push(items.length / ITEM_WORDS, s.items.length, s.first, FLOW_DIR[s.flow], s.perSlot ?? 0, s.slotRow ?? s.line, s.slotHeight ?? H);
       for (const it of s.items) items.push(it.kind === 'bcast' ? KIND.bcast : it.op === 'max' ? KIND.max : KIND.reduce, it.origin, it.end, it.src.region, it.src.offset, it.dst.region, it.dst.offset);
       const ramps = s.ramps ? new Set(s.ramps) : undefined;
       const { lo, hi } = streamSpan(s);
@@ -171,7 +171,7 @@ export function fabricTables(layout: FabricLayout, phases: readonly FabricPhase[
       if (s.items.length) {
         const last = new Int32Array(s.items.length);
         s.items.forEach((it, k) => (last[k] = Math.max(k > 0 ? last[k - 1] : 0, k + downstream(s, it.end) + 1)));
-        bounds.push({ perSlot: s.perSlot ?? 0, row: s.line, last });
+        bounds.push({ perSlot: s.perSlot ?? 0, row: s.slotRow ?? s.line, height: s.slotHeight ?? H, last });
       }
     }
     const byCore = new Map<number, number[]>();
@@ -405,10 +405,9 @@ export class FabricRuntime {
    * row holds carries only the items of the slots in use (position t lives in row t mod height).
    */
   private stepsAt(r: RoundInfo): number {
-    const H = this.layout.height;
     let steps = 0;
     for (const b of r.bounds) {
-      const used = this.pos < b.row ? 0 : Math.floor((this.pos - b.row) / H) + 1;
+      const used = this.pos < b.row ? 0 : Math.floor((this.pos - b.row) / b.height) + 1;
       const items = b.perSlot ? Math.min(b.last.length, used * b.perSlot) : b.last.length;
       if (items > 0) steps = Math.max(steps, b.last[items - 1]);
     }

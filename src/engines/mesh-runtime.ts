@@ -154,12 +154,15 @@ export class MeshRuntime {
     entries.forEach((e, i) => this.pipelines.set(e, made[i]));
     this.tokenRows = owners(m, mesh).row.vocab;
     this.fabric = await FabricRuntime.create(this.res, this.srams, { width: mesh.width, height: mesh.height, sramWords: SRAM, regions: d.regionTable, regionCount: d.regions.length, bands: this.bands }, d.phases, { instrument: this.instrumented, ...(this.wholeMesh !== undefined ? { wholeMesh: this.wholeMesh } : {}) });
-    // Logits: row r's slice is read from core (r, 0).
-    for (let r = 0; r < mesh.height; r++) {
-      const core = r * mesh.width;
+    // Logits: row r's slice is read from core (r, 0) of the block holding the head (the whole
+    // mesh, or a layer-pipelined placement's last block).
+    const pipe = this.program.pipeline;
+    const head = pipe ? { ...pipe.blocks[pipe.blocks.length - 1], height: pipe.height } : { x: 0, y: 0, height: mesh.height };
+    for (let r = 0; r < head.height; r++) {
+      const core = (head.y + r) * mesh.width + head.x;
       const cp = this.program.placement.cores[core];
       const reg = cp.regions.find((x) => x.name === 'logits')!;
-      const [lo, hi] = split(m.vocabSize, mesh.height, r);
+      const [lo, hi] = split(m.vocabSize, head.height, r);
       this.logitsReads.push({ ...this.wordAt(core, reg.offset), lo, n: hi - lo });
     }
     this.res.ctx.check();

@@ -54,7 +54,9 @@ export class MeshEngine implements Machine {
     this.wafer = d.program;
     this.passes = fabricPasses(d);
     const m = d.program.mesh;
-    this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores on the fabric: ${d.phases.length} fabric phases and ${d.steps.length - d.phases.length} compute passes per token on ${res.ctx.adapterName}`;
+    const p = d.program.pipeline;
+    const layout = p ? `, layer-pipelined: ${p.blocks.length} blocks of ${p.width}x${p.height} with ${p.layersPerBlock} layer${p.layersPerBlock > 1 ? 's' : ''} each` : '';
+    this.description = `mesh ${m.width}x${m.height} of ${m.sramBytes}-byte cores${layout} on the fabric: ${d.phases.length} fabric phases and ${d.steps.length - d.phases.length} compute passes per token on ${res.ctx.adapterName}`;
   }
 
   /** Loads the model onto the wafer and its fabric decode onto the GPU (compile first: the program refuses what does not fit). */
@@ -157,6 +159,7 @@ export class MeshEngine implements Machine {
    * continues at position kv.positions. A fabric violation is refused as in decoding.
    */
   async importKv(kv: KvCache, options: { maxLanding?: number } = {}): Promise<KvImport> {
+    this.refusePipelined('take over a KV cache');
     checkKvCache(this.config, kv, this.context);
     const h = compileKvHandoff(this.wafer, kv.positions, options);
     const { phases, violation } = await this.runtime.importKv(h, kv);
@@ -177,6 +180,7 @@ export class MeshEngine implements Machine {
    * phase counted where it moves. `lastExport` has what moved beside the closed form.
    */
   async kvCache(positions: number): Promise<KvCache> {
+    this.refusePipelined('hand its KV cache out');
     const h = compileKvHandoff(this.wafer, positions, { out: true });
     const { kv, phases, violation } = await this.runtime.exportKv(h, positions);
     if (violation) throw violationError(violation);
@@ -205,6 +209,7 @@ export class MeshEngine implements Machine {
   lastPrefill: { phases: MeasuredPrefillPhase[]; handoff: KvImport; ms: number } | undefined;
 
   private async prefillOnFabric(model: Model, tokens: readonly number[], startPos: number, instrument: boolean): Promise<Float32Array> {
+    this.refusePipelined('prefill on the fabric');
     if (startPos !== 0) throw new WafermeshError('bad-option', `the wafer prefill runs a prompt from position 0, not ${startPos}; feed the positions after a prefill one at a time`);
     checkPrefill(this.config, tokens, 0);
     this.check(tokens[tokens.length - 1], tokens.length - 1);
@@ -217,6 +222,13 @@ export class MeshEngine implements Machine {
     this.lastPrefill = { phases, handoff, ms: run.ms };
     const V = this.config.vocabSize;
     return run.logits.slice((tokens.length - 1) * V);
+  }
+
+  /** The KV hand-off is compiled for the whole-mesh placement only. */
+  private refusePipelined(what: string): void {
+    if (this.wafer.pipeline) {
+      throw new WafermeshError('unsupported-placement', `the mesh engine cannot ${what} under the layer-pipelined placement (the KV hand-off is laid out for the whole mesh); use --placement whole`);
+    }
   }
 
   /** The last KV cache handed out: what left at the edge and what the fabric moved, per phase. */

@@ -64,13 +64,14 @@ export function traceFabricToken(d: FabricDecode, token: number, pos: number, pe
   const links = perLink ? new Float64Array(n * 4) : undefined;
   const timing = { hop: mesh.cyclesPerHop, ramp: mesh.cyclesPerRamp, bw: mesh.wordsPerLinkCycle };
   const tokenRow = owners(m, mesh).row.vocab[token];
-  const flopsOf = computeFlops(d);
+  const whole = d.coreFlops ? undefined : computeFlops(d);
+  const flopsOf = (entry: string, layer: number | null, c: number, pos: number) => (d.coreFlops ? d.coreFlops(entry, layer, c, pos) : whole!(entry, c, pos));
   const phases: PhaseTrace[] = d.steps.map((s, index) => {
     if (s.kind === 'compute') {
       let flops = 0;
       let maxCoreFlops = 0;
       for (let c = 0; c < n; c++) {
-        const f = flopsOf(s.entry, c, pos);
+        const f = flopsOf(s.entry, s.layer, c, pos);
         flops += f;
         maxCoreFlops = Math.max(maxCoreFlops, f);
       }
@@ -162,6 +163,7 @@ export function computeFlops(d: FabricDecode): (entry: string, core: number, pos
       case 'embed_load':
         return 0;
       case 'embed_sumsq':
+      case 'block_sumsq':
         return 2 * D;
       case 'qkv':
         return 3 * D + 2 * (rd[r] + 2 * rk[r]) * D;

@@ -65,6 +65,13 @@ export interface FabricStream {
    * slot; absent: all its items, whatever the position.
    */
   readonly perSlot?: number;
+  /**
+   * With `perSlot`, on a block of the mesh that keeps its own KV cache (a layer-pipelined
+   * placement): the row's index in its block and the block's height, which say the positions the
+   * row holds (t with t mod slotHeight == slotRow). Absent: the mesh row `line` and the mesh height.
+   */
+  readonly slotRow?: number;
+  readonly slotHeight?: number;
   readonly items: readonly StreamItem[];
 }
 
@@ -238,7 +245,9 @@ const ZERO_CYCLES: FabricCycles = { cycles: 0, serialisation: 0, hops: 0, ramps:
 /** Items a stream carries for the token decoded at `pos` (a KV-cache stream only those of the slots in use). */
 export function liveItems(height: number, s: FabricStream, pos: number): number {
   if (!s.perSlot) return s.items.length;
-  const used = pos < s.line ? 0 : Math.floor((pos - s.line) / height) + 1;
+  const row = s.slotRow ?? s.line;
+  const h = s.slotHeight ?? height;
+  const used = pos < row ? 0 : Math.floor((pos - row) / h) + 1;
   return Math.min(s.items.length, used * s.perSlot);
 }
 

@@ -2,7 +2,8 @@ import { WafermeshError } from '../errors.ts';
 import { headSize, kvDim } from '../model/config.ts';
 import type { Model } from '../model/weights.ts';
 import { columnHeads, columnRuns, owners, split, STATS_LAYOUT, vectorLength, type CorePlacement, type VectorKind } from './placement.ts';
-import type { WaferProgram } from './program.ts';
+import { ROLE_EMBED, ROLE_HEAD, type WaferProgram } from './program.ts';
+import { stageModel } from './pipelined.ts';
 
 /**
  * Core-table fields, one u32 each per core, in this order. The shader reads them by the constants
@@ -17,8 +18,16 @@ const FIELDS = [
   'loDim', 'rowsDim', 'loKv', 'rowsKv', 'loHid', 'rowsHid', 'loVocab', 'rowsVocab',
   'idxDim', 'idxKv', 'idxKvPos', 'idxHid',
   'headLo', 'nHeads',
+  // The block the core belongs to (the whole mesh unless the placement is layer-pipelined): its
+  // height, its layers [layerFirst, layerFirst + layerCount) and its role (1: it embeds the token,
+  // 2: it holds the head). `row` and `col` are counted within the block.
+  'blockH', 'layerFirst', 'layerCount', 'blockRole',
 ] as const;
 export const CT = FIELDS.length;
+export type CoreField = (typeof FIELDS)[number];
+/** Index of a field in a core's table entry. */
+export const fieldIndex = (f: CoreField): number => FIELDS.indexOf(f);
+
 const LAYER_REGIONS = ['rmsAtt', 'wq', 'wk', 'wv', 'wo', 'rmsFfn', 'w1', 'w3', 'w2'] as const;
 /** The kernels keep per-head statistics in private arrays of this size. */
 export const MAX_HEADS = 64;
@@ -55,6 +64,7 @@ function indices(runs: [number, number][]): number[] {
  * configuration a real wafer would be loaded with before it runs.
  */
 export function buildImage(program: WaferProgram, model: Model): { sram: Float32Array; table: Uint32Array; idx: Uint32Array; ownerOffsets: Record<string, number> } {
+  if (program.pipeline) return buildPipelinedImage(program, model);
   const { mesh, placement } = program;
   const m = model.config;
   const w = model.weights;
@@ -169,9 +179,57 @@ export function buildImage(program: WaferProgram, model: Model): { sram: Float32
       idxHid: idxList.push(...hidIdx) - hidIdx.length,
       headLo: columnHeads(m, mesh, c).first,
       nHeads: columnHeads(m, mesh, c).count,
+      blockH: H,
+      layerFirst: 0,
+      layerCount: m.nLayers,
+      blockRole: ROLE_EMBED | ROLE_HEAD,
     };
     FIELDS.forEach((name, i) => (table[core * CT + i] = f[name]));
   }
   return { sram, table, idx: Uint32Array.from(idxList.length ? idxList : [0]), ownerOffsets };
 }
 
+
+/**
+ * The image of a layer-pipelined program: each block's image as a mesh of its own (its layers'
+ * weights, layer indices counted within the block), at the block's place on the mesh; the core
+ * table says each core's block (its height, layers and role), and its index lists follow the
+ * owner tables of the first block (every block has the same size, so the same owner tables). A
+ * core outside every block holds nothing and takes part in nothing (no layers, no role).
+ */
+function buildPipelinedImage(program: WaferProgram, model: Model): { sram: Float32Array; table: Uint32Array; idx: Uint32Array; ownerOffsets: Record<string, number> } {
+  const p = program.pipeline!;
+  const W = program.mesh.width;
+  const SRAM = program.mesh.sramBytes / 4;
+  const nCores = W * program.mesh.height;
+  const sram = new Float32Array(nCores * SRAM);
+  const table = new Uint32Array(nCores * CT);
+  const idx: Uint32Array[] = [];
+  let idxLength = 0;
+  let ownerOffsets: Record<string, number> = {};
+  const idxFields = (['idxDim', 'idxKv', 'idxKvPos', 'idxHid'] as const).map(fieldIndex);
+  p.blocks.forEach((b, k) => {
+    const img = buildImage(b.program, stageModel(model, b.layerFirst, b.layerCount));
+    if (k === 0) ownerOffsets = img.ownerOffsets;
+    for (let i = 0; i < p.width * p.height; i++) {
+      const core = (b.y + Math.floor(i / p.width)) * W + b.x + (i % p.width);
+      sram.set(img.sram.subarray(i * SRAM, (i + 1) * SRAM), core * SRAM);
+      const t = img.table.slice(i * CT, (i + 1) * CT);
+      for (const f of idxFields) t[f] += idxLength;
+      t[fieldIndex('blockH')] = p.height;
+      t[fieldIndex('layerFirst')] = b.layerFirst;
+      t[fieldIndex('layerCount')] = b.layerCount;
+      t[fieldIndex('blockRole')] = b.role;
+      table.set(t, core * CT);
+    }
+    idx.push(img.idx);
+    idxLength += img.idx.length;
+  });
+  const all = new Uint32Array(idxLength);
+  let at = 0;
+  for (const part of idx) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return { sram, table, idx: all, ownerOffsets };
+}

@@ -24,6 +24,7 @@ import { columnHeads, columnRuns, kvColumns, owners, split, STATS_LAYOUT } from 
 import type { WaferProgram } from '../program.ts';
 import { ringAllreduce, ringAllreduceModel } from '../ring.ts';
 import type { Allreduce } from '../collectives.ts';
+import { compileFabricDecodePipelined } from './decode-pipelined.ts';
 
 /**
  * The decode on the fabric: every transfer of the wafer program as fabric phases (words moving
@@ -45,6 +46,8 @@ export interface FabricDecode {
   readonly steps: readonly FabricDecodeStep[];
   /** Per phase: the colours each router carries at once and the routes it is configured with (within the preset's colours). */
   readonly routes: readonly RouteUse[];
+  /** A layer-pipelined decode: the FLOPs a core does in a compute pass of a layer (or none), where the pass runs on one block only. */
+  readonly coreFlops?: (entry: string, layer: number | null, core: number, pos: number) => number;
 }
 
 const BASE_REGIONS = ['x', 'q', 'k', 'v', 'attO', 'att', 'hb', 'hb2', 'partial', 'partialB', 'logits', 'stats'] as const;
@@ -87,6 +90,7 @@ export function scoreClasses(m: ModelConfig, mesh: MeshConfig): { seg: Segment; 
 
 /** Compiles the decode; its allreduces run by `algorithm` (default the program's): the streamed chain to the centre, the folded ring, or WaferLLM's K = 2 tree. */
 export function compileFabricDecode(program: WaferProgram, algorithm: Allreduce = program.allreduce): FabricDecode {
+  if (program.pipeline) return compileFabricDecodePipelined(program, algorithm);
   const { model: m, mesh, placement } = program;
   const W = mesh.width;
   const H = mesh.height;

@@ -13,8 +13,8 @@ import type { Adjacency } from '../regions.ts';
  *
  * Addresses: `src` is A's x (the column's dim coordinates, in its own order), `dst` B's; the
  * caller's region table gives their bases. The fabric runs it as it stands (a test checks the
- * words B receives); a whole pipelined decode on the emulator also needs the compute passes to run
- * on one region's cores at a time, which they do not yet.
+ * words B receives), and the layer-pipelined decode (decode-pipelined.ts) runs it between its
+ * blocks, held against `handoffCount` there.
  */
 export function compileRegionHandoff(
   model: ModelConfig,
