@@ -140,8 +140,8 @@ const MESH_REFUSALS = ['unsupported-mesh', 'mesh-too-large'];
  */
 export class RaceSession {
   readonly info: SessionInfo;
-  private readonly racers: Racers | undefined;
-  private readonly gpuCtx: GpuContext | undefined;
+  private racers: Racers | undefined; // replaced when a lost device is recovered
+  private gpuCtx: GpuContext | undefined;
   private generated = 0;
   private nextPass = 0; // passes of the current token already run by stepPhase
   /** Words per link (core * 4 + dir) measured so far in the current token (the mesh engine). */
@@ -211,7 +211,10 @@ export class RaceSession {
       gpuPresetName: GPU_PRESET,
     };
     if (racers) progress?.({ stage: 'ready', fraction: 1 });
-    return new RaceSession(info, racers, gpuCtx);
+    const session = new RaceSession(info, racers, gpuCtx);
+    session.source = { host, program, model, tokenizer, promptIds, req };
+    session.hookLoss();
+    return session;
   }
 
   /** Both machines (WebGPU's, or the CPU standing in for each) with their decoders; `made` collects them for clean-up. */
@@ -367,7 +370,119 @@ export class RaceSession {
     };
   }
 
+  // ---- A GPU device lost mid-run: a new device, the engines rebuilt and brought back to where they were.
+
+  /** What the engines were built from, to build them again on a new device. */
+  private source: { host: SessionHost; program: WaferProgram | undefined; model: Model; tokenizer: Tokenizer | undefined; promptIds: number[]; req: SessionRequest } | undefined;
+  /** One line per recovery: what was lost and the token the race resumed at. */
+  readonly recoveries: string[] = [];
+  /** Called when the device is lost other than by dispose (the worker recovers at once, between calls). */
+  onDeviceLost: ((message: string) => void) | undefined;
+  private closed = false;
+
+  private hookLoss(): void {
+    const ctx = this.gpuCtx;
+    ctx?.onLost((m) => {
+      if (ctx === this.gpuCtx && !this.closed) this.onDeviceLost?.(m);
+    });
+  }
+
+  /** The device this session runs on was lost (other than by dispose) and not yet replaced. */
+  get deviceLost(): boolean {
+    return !!this.gpuCtx?.lostMessage;
+  }
+
+  /** Test hook: loses the session's device as a fault would (GpuContext.loseDevice). */
+  loseDevice(): void {
+    this.gpuCtx?.loseDevice();
+  }
+
+  /**
+   * After a device loss: takes a new device, rebuilds both engines on it and replays the tokens
+   * the page has been given (the prompt, then every generated token, one forward pass each), so
+   * each engine's KV cache, position, sampler and text stream are where they were. The replayed
+   * ids must be the ids given before; otherwise the race stops with a one-line error. A token
+   * half-stepped by stepPhase starts again at its first step. Does nothing when the device is fine.
+   */
+  async recover(): Promise<void> {
+    const old = this.racers;
+    const src = this.source;
+    const lost = this.gpuCtx?.lostMessage;
+    if (!lost || !old || !src?.program || this.closed) return;
+    old.mesh.dispose();
+    old.gpu.dispose();
+    this.gpuCtx!.destroy();
+    this.gpuCtx = undefined;
+    this.racers = undefined;
+    let ctx: GpuContext;
+    try {
+      ctx = await src.host.gpu();
+    } catch (e) {
+      throw new WafermeshError('device-lost', `${lost}, and no new device could be had (${oneLine(e)}); reload the page`);
+    }
+    if (this.closed) return ctx.destroy();
+    this.gpuCtx = ctx;
+    this.hookLoss();
+    const made: Machine[] = [];
+    let r: Racers;
+    try {
+      r = await RaceSession.racers(src.program, src.model, src.tokenizer, src.promptIds, src.req, ctx, made);
+      const n = this.generated;
+      const want = { mesh: old.meshDecoder.ids.slice(0, n), gpu: old.gpuDecoder.ids.slice(0, n) };
+      while (r.meshDecoder.ids.length < n && !r.meshDecoder.done) {
+        const { token, pos } = r.meshDecoder.input();
+        const id = r.meshDecoder.accept(await r.mesh.forward(token, pos));
+        if (id !== undefined) r.meshText?.push(id);
+      }
+      while (r.gpuDecoder.ids.length < n && !r.gpuDecoder.done) {
+        const id = await r.gpuDecoder.step();
+        if (id !== undefined) r.gpuText?.push(id);
+      }
+      for (const m of ['mesh', 'gpu'] as const) {
+        const got = m === 'mesh' ? r.meshDecoder.ids : r.gpuDecoder.ids;
+        const at = want[m].findIndex((id, i) => got[i] !== id);
+        if (got.length !== want[m].length || at >= 0) {
+          throw new WafermeshError('recovery-diverged', `after the GPU device was lost, the ${m} engine's replay gave id ${got[at] ?? 'none'} where it had given ${want[m][at] ?? 'none'} (token ${at + 1}); press load to start again`);
+        }
+      }
+    } catch (e) {
+      for (const m of made) m.dispose();
+      throw e;
+    }
+    this.racers = r;
+    this.nextPass = 0;
+    this.tokenLinks.fill(0);
+    this.stepTrace = undefined;
+    this.recoveries.push(`${lost}; the engines were rebuilt on a new device and the race resumed at token ${this.generated + 1}`);
+  }
+
+  /** stepTokens that recovers from a device lost before or during the step and carries on. */
+  async stepTokensRecovering(n: number): Promise<TokenEvent[]> {
+    const out: TokenEvent[] = [];
+    while (out.length < n && !this.done) {
+      try {
+        out.push(...(await this.stepTokens(1)));
+      } catch (e) {
+        if (!this.deviceLost) throw e;
+        await this.recover();
+      }
+    }
+    return out;
+  }
+
+  /** stepPhase that recovers from a device lost before or during the step (the token restarts at its first step). */
+  async stepPhaseRecovering(): Promise<PhaseEvent> {
+    try {
+      return await this.stepPhase();
+    } catch (e) {
+      if (!this.deviceLost) throw e;
+      await this.recover();
+      return this.stepPhase();
+    }
+  }
+
   dispose(): void {
+    this.closed = true;
     this.racers?.mesh.dispose();
     this.racers?.gpu.dispose();
     this.gpuCtx?.destroy();
