@@ -26,6 +26,11 @@ export interface SessionHost {
   /** The GPU, or a one-line reason why there is none. */
   gpu: () => Promise<GpuContext>;
   fetchBytes: (url: string) => Promise<ArrayBuffer>;
+  /**
+   * The host keeps the device for its next session (the worker: keptDevice): a session closing
+   * leaves it, having destroyed its own buffers. Otherwise each session destroys its device.
+   */
+  keepsDevice?: boolean;
 }
 
 /** Reads the model a request names: a built-in the demo serves (fetched), a random spec, or dropped files. */
@@ -188,7 +193,7 @@ export class RaceSession {
         if (e instanceof WafermeshError && MESH_REFUSALS.includes(e.code)) {
           refusal = oneLine(e);
         } else {
-          gpuCtx?.destroy();
+          if (!host.keepsDevice) gpuCtx?.destroy();
           throw e;
         }
       }
@@ -262,7 +267,7 @@ export class RaceSession {
   private runnable(): Racers {
     if (!this.racers) {
       // The refusal already starts with its code (does-not-fit, mesh-too-large …).
-      const e = new Error(this.info.refusal ?? 'does-not-fit: the model does not fit this mesh; choose a larger mesh');
+      const e = new Error(this.broken ?? this.info.refusal ?? 'does-not-fit: the model does not fit this mesh; choose a larger mesh');
       e.name = 'WafermeshError';
       throw e;
     }
@@ -380,10 +385,15 @@ export class RaceSession {
   onDeviceLost: ((message: string) => void) | undefined;
   private closed = false;
 
+  /** Cleared on dispose: a device kept for later sessions holds no closed session through its lost handler. */
+  private lossRef: { session: RaceSession | undefined } = { session: undefined };
+
   private hookLoss(): void {
     const ctx = this.gpuCtx;
+    const ref = (this.lossRef = { session: this as RaceSession | undefined });
     ctx?.onLost((m) => {
-      if (ctx === this.gpuCtx && !this.closed) this.onDeviceLost?.(m);
+      const s = ref.session;
+      if (s && ctx === s.gpuCtx && !s.closed) s.onDeviceLost?.(m);
     });
   }
 
@@ -405,6 +415,19 @@ export class RaceSession {
    * half-stepped by stepPhase starts again at its first step. Does nothing when the device is fine.
    */
   async recover(): Promise<void> {
+    try {
+      await this.rebuild();
+    } catch (e) {
+      // The race cannot go on: every later step says why.
+      this.broken = oneLine(e);
+      throw e;
+    }
+  }
+
+  /** Why the race stopped after a failed recovery (one line with its code). */
+  private broken: string | undefined;
+
+  private async rebuild(): Promise<void> {
     const old = this.racers;
     const src = this.source;
     const lost = this.gpuCtx?.lostMessage;
@@ -420,7 +443,7 @@ export class RaceSession {
     } catch (e) {
       throw new WafermeshError('device-lost', `${lost}, and no new device could be had (${oneLine(e)}); reload the page`);
     }
-    if (this.closed) return ctx.destroy();
+    if (this.closed) return src.host.keepsDevice ? undefined : ctx.destroy();
     this.gpuCtx = ctx;
     this.hookLoss();
     const made: Machine[] = [];
@@ -458,6 +481,7 @@ export class RaceSession {
 
   /** stepTokens that recovers from a device lost before or during the step and carries on. */
   async stepTokensRecovering(n: number): Promise<TokenEvent[]> {
+    this.runnable(); // a session that cannot run (or could not recover) says why
     const out: TokenEvent[] = [];
     while (out.length < n && !this.done) {
       try {
@@ -483,8 +507,9 @@ export class RaceSession {
 
   dispose(): void {
     this.closed = true;
+    this.lossRef.session = undefined;
     this.racers?.mesh.dispose();
     this.racers?.gpu.dispose();
-    this.gpuCtx?.destroy();
+    if (!this.source?.host.keepsDevice || this.deviceLost) this.gpuCtx?.destroy();
   }
 }

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { BufferCount } from '../../src/worker/buffer-count.ts';
+import { keptDevice } from '../../src/worker/kept-device.ts';
 import { RaceSession, type SessionHost } from '../../src/worker/session.ts';
 import type { SessionRequest, TokenEvent } from '../../src/worker/types.ts';
 
@@ -25,22 +26,15 @@ const fetchBytes = async (url: string) => {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 };
 
-/** Each session takes its own device, as the worker does; every device is counted. */
+/** As in the worker: one device kept across sessions and replaced when lost, every buffer counted; `devices` counts those taken. */
 function countedHost(): { host: SessionHost; count: BufferCount; devices: () => number } {
   const count = new BufferCount();
   let devices = 0;
-  const gpu = count.counted(nodeGpu);
-  return {
-    host: {
-      gpu: () => {
-        devices++;
-        return gpu();
-      },
-      fetchBytes,
-    },
-    count,
-    devices: () => devices,
-  };
+  const take = count.counted(() => {
+    devices++;
+    return nodeGpu();
+  });
+  return { host: { gpu: keptDevice(take), fetchBytes, keepsDevice: true }, count, devices: () => devices };
 }
 
 const ids = (events: TokenEvent[]) => events.map((e) => [e.mesh.id, e.gpu.id]);
@@ -114,7 +108,11 @@ describe('the race session survives a GPU device lost mid-run', () => {
     const s = await RaceSession.open(base, host);
     await s.stepTokensRecovering(1);
     s.loseDevice();
-    await expect(s.stepTokensRecovering(1)).rejects.toThrow(/^device-lost: the GPU device was lost .*, and no new device could be had \(no-webgpu: navigator\.gpu gave no adapter\); reload the page$/);
+    const why = /^device-lost: the GPU device was lost .*, and no new device could be had \(no-webgpu: navigator\.gpu gave no adapter\); reload the page$/;
+    await expect(s.stepTokensRecovering(1)).rejects.toThrow(why);
+    // Every later step says the same, not something else.
+    await expect(s.stepTokensRecovering(1)).rejects.toThrow(why);
+    await expect(s.stepPhaseRecovering()).rejects.toThrow(why);
     s.dispose();
   }, 120_000);
 });
