@@ -133,6 +133,9 @@ function phaseList(racers: Racers | undefined): PhaseInfo[] {
   }));
 }
 
+/** Per device: the session its lost handler tells (the device may outlive many sessions). */
+const lossWatch = new WeakMap<GpuContext, { session: RaceSession | undefined }>();
+
 /** Refusals of a mesh by the mesh engine although the model fits it: reported like a model that does not fit. */
 const MESH_REFUSALS = ['unsupported-mesh', 'mesh-too-large'];
 
@@ -385,16 +388,20 @@ export class RaceSession {
   onDeviceLost: ((message: string) => void) | undefined;
   private closed = false;
 
-  /** Cleared on dispose: a device kept for later sessions holds no closed session through its lost handler. */
-  private lossRef: { session: RaceSession | undefined } = { session: undefined };
-
+  /** Makes this session the one its device's lost handler tells (one handler per device, however many sessions it serves). */
   private hookLoss(): void {
     const ctx = this.gpuCtx;
-    const ref = (this.lossRef = { session: this as RaceSession | undefined });
-    ctx?.onLost((m) => {
-      const s = ref.session;
-      if (s && ctx === s.gpuCtx && !s.closed) s.onDeviceLost?.(m);
-    });
+    if (!ctx) return;
+    let entry = lossWatch.get(ctx);
+    if (!entry) {
+      const e: { session: RaceSession | undefined } = { session: undefined };
+      lossWatch.set(ctx, (entry = e));
+      ctx.onLost((m) => {
+        const s = e.session;
+        if (s && s.gpuCtx === ctx && !s.closed) s.onDeviceLost?.(m);
+      });
+    }
+    entry.session = this;
   }
 
   /** The device this session runs on was lost (other than by dispose) and not yet replaced. */
@@ -507,7 +514,9 @@ export class RaceSession {
 
   dispose(): void {
     this.closed = true;
-    this.lossRef.session = undefined;
+    // A device kept for later sessions holds no closed session through its lost handler.
+    const watch = this.gpuCtx && lossWatch.get(this.gpuCtx);
+    if (watch?.session === this) watch.session = undefined;
     this.racers?.mesh.dispose();
     this.racers?.gpu.dispose();
     if (!this.source?.host.keepsDevice || this.deviceLost) this.gpuCtx?.destroy();
