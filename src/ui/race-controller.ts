@@ -16,6 +16,13 @@ const CHUNK = 4;
 /** How often the page asks the worker whether it is alive, and how long an answer may take before the worker counts as dead (ms). */
 const HEARTBEAT_MS = 1000;
 const DEAD_AFTER_MS = 5000;
+/**
+ * While a call that computes for long without yielding is in flight (a lesson's figures: fit,
+ * predict and placement searches; opening a large dropped checkpoint), the worker cannot answer
+ * the heartbeat, so its silence is allowed this long instead (ms).
+ */
+const BUSY_DEAD_AFTER_MS = 120_000;
+const LONG_CALLS = new Set<string | symbol>(['figures', 'open']);
 
 export type Machine = 'mesh' | 'gpu';
 
@@ -74,12 +81,14 @@ export class RaceController implements ReactiveController {
   }
 
   hostConnected(): void {
+    if (!this.link) this.connect(); // connected again after a disconnect stopped the worker
     void this.start();
   }
 
   hostDisconnected(): void {
     void this.api.close();
     this.link?.stop();
+    this.link = undefined;
   }
 
   // ---- The worker's health: a dead worker noticed within seconds, a lost GPU's recovery shown.
@@ -103,8 +112,10 @@ export class RaceController implements ReactiveController {
     const dead = new Promise<never>((_, reject) => (fail = reject));
     dead.catch(() => undefined);
     let pingSince = 0; // when the unanswered heartbeat was sent; 0 when none is pending
+    let longCalls = 0; // LONG_CALLS in flight
     const timer = setInterval(() => {
-      if (pingSince && performance.now() - pingSince > DEAD_AFTER_MS) return died(`it has not answered for ${DEAD_AFTER_MS / 1000} s`);
+      const limit = longCalls > 0 ? BUSY_DEAD_AFTER_MS : DEAD_AFTER_MS;
+      if (pingSince && performance.now() - pingSince > limit) return died(`it has not answered for ${limit / 1000} s`);
       if (pingSince) return;
       pingSince = performance.now();
       const gen = this.generation;
@@ -129,8 +140,13 @@ export class RaceController implements ReactiveController {
     };
     worker.addEventListener('error', (e) => died(`it failed: ${oneLine(e.message || 'an error it did not catch')}`));
     this.link = { worker, stop };
+    const call = (method: string | symbol, args: unknown[]) => Promise.race([(remote as unknown as Record<string | symbol, (...a: unknown[]) => Promise<unknown>>)[method](...args), dead]);
     this.api = new Proxy({} as Comlink.Remote<WorkerApi>, {
-      get: (_, method) => (...args: unknown[]) => Promise.race([(remote as unknown as Record<string | symbol, (...a: unknown[]) => Promise<unknown>>)[method](...args), dead]),
+      get: (_, method) => (...args: unknown[]) => {
+        if (!LONG_CALLS.has(method)) return call(method, args);
+        longCalls++;
+        return call(method, args).finally(() => longCalls--);
+      },
     });
   }
 
