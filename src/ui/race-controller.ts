@@ -185,6 +185,11 @@ export class RaceController implements ReactiveController {
     this.link?.worker.terminate();
   }
 
+  /** Test hook: the worker throws an error nobody catches; its 'error' event is noticed at once. */
+  crashWorker(): Promise<void> {
+    return this.api.crash();
+  }
+
   /** The catalog first (the URL is checked against it), then the model the URL names. */
   private async start(): Promise<void> {
     try {

@@ -88,6 +88,12 @@ export const workerApi = {
     session.loseDevice();
     return true;
   },
+  /** Test hook: an error nobody catches, thrown in the worker outside any call, as a crash would be. */
+  crash(): void {
+    setTimeout(() => {
+      throw new Error('worker-crash: a crash on purpose (test hook)');
+    });
+  },
   close(): Promise<void> {
     return serial(async () => {
       session?.dispose();

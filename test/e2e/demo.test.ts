@@ -416,7 +416,7 @@ describe('the demo in headless Chromium', () => {
   // ---- Faults and leaks: a lost GPU device, a dead worker, many runs in one page.
 
   /** Calls one of wm-app's test hooks in the page. */
-  const hook = (page: Page, name: 'loseDevice' | 'killWorker' | 'health' | 'closeSession') =>
+  const hook = (page: Page, name: 'loseDevice' | 'killWorker' | 'crashWorker' | 'health' | 'closeSession') =>
     page.evaluate((n) => (document.querySelector('wm-app') as unknown as { testHooks: Record<string, () => unknown> }).testHooks[n](), name);
   const meshCount = async (page: Page) => Number((await page.locator('[data-testid=generated-text][data-engine=mesh]').getAttribute('data-count')) ?? 0);
 
@@ -485,6 +485,17 @@ describe('the demo in headless Chromium', () => {
     expect(page.url()).toBe(url);
     expect(await page.locator('[data-testid=error]').count()).toBe(0);
     expect(errors).toEqual([]);
+    // An error the worker does not catch: its 'error' event, noticed at once; restart works again.
+    const t1 = Date.now();
+    await hook(page, 'crashWorker');
+    await lost.waitFor({ timeout: 10_000 });
+    console.log(`crashed worker noticed after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    expect(Date.now() - t1).toBeLessThan(3000);
+    expect(await lost.innerText()).toMatch(/^worker-died: the engines' worker stopped \(it failed: .*worker-crash: a crash on purpose/);
+    await page.locator('[data-testid=restart-worker]').click();
+    await expect.poll(() => step.isEnabled(), { timeout: 120_000 }).toBe(true);
+    expect(page.url()).toBe(url);
+    expect(errors.filter((e) => !/worker-crash: a crash on purpose/.test(e))).toEqual([]);
   }, 180_000);
 
   it('20 demo runs in one page: the worker\'s live GPU buffers return to their start and its heap stays within 8 MB of the first run\'s', async () => {

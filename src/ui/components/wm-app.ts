@@ -59,12 +59,13 @@ export class WmApp extends LitElement {
   `;
 
   /**
-   * Test hooks, reached through the element: lose the worker's GPU device, kill the worker, read
+   * Test hooks, reached through the element: lose the worker's GPU device, kill the worker or make
+   * it throw, read
    * the worker's health (live GPU buffers), close the session. The page recovers from the first two on its own.
    */
   get testHooks() {
     const r = this.race;
-    return { loseDevice: () => r.loseDevice(), killWorker: () => r.killWorker(), health: () => r.health(), closeSession: () => r.closeSession() };
+    return { loseDevice: () => r.loseDevice(), killWorker: () => r.killWorker(), crashWorker: () => r.crashWorker(), health: () => r.health(), closeSession: () => r.closeSession() };
   }
 
   /** A dead worker (with a restart button) and recoveries from a lost GPU device. */
