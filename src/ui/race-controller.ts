@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { WorkerApi } from '../worker/worker.ts';
-import type { Catalog, FigureQuery, FigureResult, HandoffReport, PhaseEvent, PrefillReport, Progress, RealScaleRace, ServingMode, SessionInfo, SessionRequest, TokenEvent } from '../worker/types.ts';
+import type { Catalog, FigureQuery, FigureResult, HandoffReport, PhaseEvent, PrefillReport, Progress, RealScaleRace, ServingMode, SessionInfo, SessionRequest, TokenEvent, WorkerHealth } from '../worker/types.ts';
 import { paneStage, type PaneStage } from './prefill-view.ts';
 import { PlaybackController } from './playback-controller.ts';
 import { chooseScale, covered, emptyTrack, extend, formatSeconds, revealedAt, trackSeconds, type Track } from './race-clock.ts';
@@ -16,6 +16,16 @@ const CHUNK = 4;
 
 /** Seconds on screen the race clock waits at the KV cache's hand-off (disaggregated): its modelled microseconds are too short to see at the race's scale. */
 export const HANDOFF_HOLD_S = 3;
+/** How often the page asks the worker whether it is alive, and how long an answer may take before the worker counts as dead (ms). */
+const HEARTBEAT_MS = 1000;
+const DEAD_AFTER_MS = 5000;
+/**
+ * While a call that computes for long without yielding is in flight (a lesson's figures: fit,
+ * predict and placement searches; opening a large dropped checkpoint), the worker cannot answer
+ * the heartbeat, so its silence is allowed this long instead (ms).
+ */
+const BUSY_DEAD_AFTER_MS = 120_000;
+const LONG_CALLS = new Set<string | symbol>(['figures', 'open']);
 
 export type Machine = 'mesh' | 'gpu';
 
@@ -57,7 +67,7 @@ export class RaceController implements ReactiveController {
   /** The on-screen clock: playing, seconds on screen, speed. */
   readonly playback: PlaybackController;
   private files: { checkpoint?: ArrayBuffer; tokenizer?: ArrayBuffer } = {};
-  private readonly api: Comlink.Remote<WorkerApi>;
+  private api!: Comlink.Remote<WorkerApi>; // replaced when the worker is restarted
   private fetching = false;
   /** A step (token or phase) waiting on the worker: no second one starts meanwhile. */
   stepping = false;
@@ -76,16 +86,117 @@ export class RaceController implements ReactiveController {
       canAdvance: () => this.canAdvance(),
       frame: (screenSeconds) => this.frame(screenSeconds),
     });
-    const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'wafermesh-engines' });
-    this.api = Comlink.wrap<WorkerApi>(worker);
+    this.connect();
   }
 
   hostConnected(): void {
+    if (!this.link) this.connect(); // connected again after a disconnect stopped the worker
     void this.start();
   }
 
   hostDisconnected(): void {
     void this.api.close();
+    this.link?.stop();
+    this.link = undefined;
+  }
+
+  // ---- The worker's health: a dead worker noticed within seconds, a lost GPU's recovery shown.
+
+  /** Set when the worker died (crashed, or stopped answering): one line; the page offers a restart. */
+  workerLost: string | null = null;
+  /** The open session's recoveries from a lost GPU device, one line each (the worker's words). */
+  recoveries: string[] = [];
+  private link: { worker: Worker; stop: () => void } | undefined;
+
+  /**
+   * Starts the engines' worker. Every call to it is raced against its death: when it fails (an
+   * 'error' event) or leaves a heartbeat unanswered for DEAD_AFTER_MS, the calls still pending are
+   * rejected, none left hanging, and the page says so with a way to restart.
+   */
+  private connect(): void {
+    this.link?.stop();
+    const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'wafermesh-engines' });
+    const remote = Comlink.wrap<WorkerApi>(worker);
+    let fail: (e: Error) => void = () => undefined;
+    const dead = new Promise<never>((_, reject) => (fail = reject));
+    dead.catch(() => undefined);
+    let pingSince = 0; // when the unanswered heartbeat was sent; 0 when none is pending
+    let longCalls = 0; // LONG_CALLS in flight
+    const timer = setInterval(() => {
+      const limit = longCalls > 0 ? BUSY_DEAD_AFTER_MS : DEAD_AFTER_MS;
+      if (pingSince && performance.now() - pingSince > limit) return died(`it has not answered for ${limit / 1000} s`);
+      if (pingSince) return;
+      pingSince = performance.now();
+      const gen = this.generation;
+      remote.health().then((h) => {
+        pingSince = 0;
+        if (gen === this.generation) this.onHealth(h);
+      }, () => undefined);
+    }, HEARTBEAT_MS);
+    const stop = () => {
+      clearInterval(timer);
+      worker.terminate();
+    };
+    const died = (why: string) => {
+      if (this.link?.worker !== worker) return;
+      stop();
+      const msg = `worker-died: the engines' worker stopped (${why}); your settings are kept in the address bar: restart the engines to load them again`;
+      this.workerLost = msg;
+      fail(new Error(msg));
+      this.pause();
+      this.loading = null;
+      this.host.requestUpdate();
+    };
+    worker.addEventListener('error', (e) => died(`it failed: ${oneLine(e.message || 'an error it did not catch')}`));
+    this.link = { worker, stop };
+    const call = (method: string | symbol, args: unknown[]) => Promise.race([(remote as unknown as Record<string | symbol, (...a: unknown[]) => Promise<unknown>>)[method](...args), dead]);
+    this.api = new Proxy({} as Comlink.Remote<WorkerApi>, {
+      get: (_, method) => (...args: unknown[]) => {
+        if (!LONG_CALLS.has(method)) return call(method, args);
+        longCalls++;
+        return call(method, args).finally(() => longCalls--);
+      },
+    });
+  }
+
+  private onHealth(h: WorkerHealth): void {
+    if (h.recoveries.length !== this.recoveries.length) {
+      this.recoveries = h.recoveries;
+      this.host.requestUpdate();
+    }
+  }
+
+  /** A new worker, and the session the URL names loaded in it (the URL was kept as it was). */
+  async restart(): Promise<void> {
+    this.connect();
+    this.workerLost = null;
+    this.error = null;
+    await this.start();
+  }
+
+  /** The worker's heartbeat answer now (live GPU buffers, recoveries). */
+  health(): Promise<WorkerHealth> {
+    return this.api.health();
+  }
+
+  /** Closes the worker's session (its engines and device), as leaving the page does. */
+  closeSession(): Promise<void> {
+    return this.api.close();
+  }
+
+  /** Test hook: the worker loses its GPU device now, mid-step if one runs; the race recovers. */
+  loseDevice(): Promise<boolean> {
+    return this.api.loseDevice();
+  }
+
+  /** Test hook: kills the worker outright, as a crash would; the heartbeat notices. */
+  killWorker(): void {
+    this.link?.worker.terminate();
+  }
+
+  /** Test hook: the worker throws an error nobody catches; its 'error' event is noticed at once. */
+  crashWorker(): Promise<void> {
+    return this.api.crash();
   }
 
   /** The catalog first (the URL is checked against it), then the model the URL names. */
@@ -223,6 +334,7 @@ export class RaceController implements ReactiveController {
     this.holdUntil = 0;
     this.handoffHeld = false;
     this.handoffPhase = null;
+    this.recoveries = [];
     this.loading = { stage: 'starting the engines', fraction: 0 };
     this.host.requestUpdate();
     try {

@@ -29,6 +29,11 @@ export interface SessionHost {
   /** The GPU, or a one-line reason why there is none. */
   gpu: () => Promise<GpuContext>;
   fetchBytes: (url: string) => Promise<ArrayBuffer>;
+  /**
+   * The host keeps the device for its next session (the worker: keptDevice): a session closing
+   * leaves it, having destroyed its own buffers. Otherwise each session destroys its device.
+   */
+  keepsDevice?: boolean;
 }
 
 /** Reads the model a request names: a built-in the demo serves (fetched), a random spec, or dropped files. */
@@ -168,6 +173,9 @@ export function handoffReport(h: Handoff, clockHz: number): HandoffReport {
   };
 }
 
+/** Per device: the session its lost handler tells (the device may outlive many sessions). */
+const lossWatch = new WeakMap<GpuContext, { session: RaceSession | undefined }>();
+
 /** Refusals of a mesh by the mesh engine although the model fits it: reported like a model that does not fit. */
 const MESH_REFUSALS = ['unsupported-mesh', 'mesh-too-large'];
 
@@ -180,8 +188,8 @@ const MESH_REFUSALS = ['unsupported-mesh', 'mesh-too-large'];
  */
 export class RaceSession {
   readonly info: SessionInfo;
-  private readonly racers: Racers | undefined;
-  private readonly gpuCtx: GpuContext | undefined;
+  private racers: Racers | undefined; // replaced when a lost device is recovered
+  private gpuCtx: GpuContext | undefined;
   private generated = 0;
   private nextPass = 0; // passes of the current token already run by stepPhase
   /** Words per link (core * 4 + dir) measured so far in the current token (the mesh engine). */
@@ -232,7 +240,7 @@ export class RaceSession {
         if (e instanceof WafermeshError && MESH_REFUSALS.includes(e.code)) {
           refusal = oneLine(e);
         } else {
-          gpuCtx?.destroy();
+          if (!host.keepsDevice) gpuCtx?.destroy();
           throw e;
         }
       }
@@ -257,7 +265,10 @@ export class RaceSession {
       promptPositions: promptIds.length,
     };
     if (racers) progress?.({ stage: 'ready', fraction: 1 });
-    return new RaceSession(info, racers, gpuCtx);
+    const session = new RaceSession(info, racers, gpuCtx);
+    session.source = { host, program, model, tokenizer, promptIds, req };
+    session.hookLoss();
+    return session;
   }
 
   /** Both machines (WebGPU's, or the CPU standing in for each) with their decoders; `made` collects them for clean-up. */
@@ -327,7 +338,7 @@ export class RaceSession {
   private runnable(): Racers {
     if (!this.racers) {
       // The refusal already starts with its code (does-not-fit, mesh-too-large …).
-      const e = new Error(this.info.refusal ?? 'does-not-fit: the model does not fit this mesh; choose a larger mesh');
+      const e = new Error(this.broken ?? this.info.refusal ?? 'does-not-fit: the model does not fit this mesh; choose a larger mesh');
       e.name = 'WafermeshError';
       throw e;
     }
@@ -531,9 +542,153 @@ export class RaceSession {
     };
   }
 
+  // ---- A GPU device lost mid-run: a new device, the engines rebuilt and brought back to where they were.
+
+  /** What the engines were built from, to build them again on a new device. */
+  private source: { host: SessionHost; program: WaferProgram | undefined; model: Model; tokenizer: Tokenizer | undefined; promptIds: number[]; req: SessionRequest } | undefined;
+  /** One line per recovery: what was lost and the token the race resumed at. */
+  readonly recoveries: string[] = [];
+  /** Called when the device is lost other than by dispose (the worker recovers at once, between calls). */
+  onDeviceLost: ((message: string) => void) | undefined;
+  private closed = false;
+
+  /** Makes this session the one its device's lost handler tells (one handler per device, however many sessions it serves). */
+  private hookLoss(): void {
+    const ctx = this.gpuCtx;
+    if (!ctx) return;
+    let entry = lossWatch.get(ctx);
+    if (!entry) {
+      const e: { session: RaceSession | undefined } = { session: undefined };
+      lossWatch.set(ctx, (entry = e));
+      ctx.onLost((m) => {
+        const s = e.session;
+        if (s && s.gpuCtx === ctx && !s.closed) s.onDeviceLost?.(m);
+      });
+    }
+    entry.session = this;
+  }
+
+  /** The device this session runs on was lost (other than by dispose) and not yet replaced. */
+  get deviceLost(): boolean {
+    return !!this.gpuCtx?.lostMessage;
+  }
+
+  /** Test hook: loses the session's device as a fault would (GpuContext.loseDevice). */
+  loseDevice(): void {
+    this.gpuCtx?.loseDevice();
+  }
+
+  /**
+   * After a device loss: takes a new device, rebuilds both engines on it and replays the tokens
+   * the page has been given (the prompt, then every generated token, one forward pass each), so
+   * each engine's KV cache, position, sampler and text stream are where they were. The replayed
+   * ids must be the ids given before; otherwise the race stops with a one-line error. A token
+   * half-stepped by stepPhase starts again at its first step. Does nothing when the device is fine.
+   */
+  async recover(): Promise<void> {
+    try {
+      await this.rebuild();
+    } catch (e) {
+      // The race cannot go on: every later step says why.
+      this.broken = oneLine(e);
+      throw e;
+    }
+  }
+
+  /** Why the race stopped after a failed recovery (one line with its code). */
+  private broken: string | undefined;
+
+  private async rebuild(): Promise<void> {
+    const old = this.racers;
+    const src = this.source;
+    const lost = this.gpuCtx?.lostMessage;
+    if (!lost || !old || !src?.program || this.closed) return;
+    old.mesh.dispose();
+    old.gpu.dispose();
+    this.gpuCtx!.destroy();
+    this.gpuCtx = undefined;
+    this.racers = undefined;
+    let ctx: GpuContext;
+    try {
+      ctx = await src.host.gpu();
+    } catch (e) {
+      throw new WafermeshError('device-lost', `${lost}, and no new device could be had (${oneLine(e)}); reload the page`);
+    }
+    if (this.closed) return src.host.keepsDevice ? undefined : ctx.destroy();
+    this.gpuCtx = ctx;
+    this.hookLoss();
+    const made: Machine[] = [];
+    let r: Racers;
+    try {
+      r = await RaceSession.racers(src.program, src.model, src.tokenizer, src.promptIds, src.req, ctx, made);
+      const n = this.generated;
+      const want = { mesh: old.meshDecoder.ids.slice(0, n), gpu: old.gpuDecoder.ids.slice(0, n) };
+      if (r.pair && n > 0) {
+        // Disaggregated: the GPU prefills again and its KV cache crosses into the new wafer, as at the start.
+        const id = await r.meshDecoder.step();
+        if (id !== undefined) r.meshText?.push(id);
+      }
+      while (r.meshDecoder.ids.length < n && !r.meshDecoder.done) {
+        const { token, pos } = r.meshDecoder.input();
+        const id = r.meshDecoder.accept(await r.mesh.forward(token, pos));
+        if (id !== undefined) r.meshText?.push(id);
+      }
+      // Disaggregated, the GPU decodes nothing after its prefill: it has no ids to replay.
+      while (!r.pair && r.gpuDecoder.ids.length < n && !r.gpuDecoder.done) {
+        const id = await r.gpuDecoder.step();
+        if (id !== undefined) r.gpuText?.push(id);
+      }
+      for (const m of ['mesh', 'gpu'] as const) {
+        const got = m === 'mesh' ? r.meshDecoder.ids : r.gpuDecoder.ids;
+        const at = want[m].findIndex((id, i) => got[i] !== id);
+        if (got.length !== want[m].length || at >= 0) {
+          throw new WafermeshError('recovery-diverged', `after the GPU device was lost, the ${m} engine's replay gave id ${got[at] ?? 'none'} where it had given ${want[m][at] ?? 'none'} (token ${at + 1}); press load to start again`);
+        }
+      }
+    } catch (e) {
+      for (const m of made) m.dispose();
+      throw e;
+    }
+    this.racers = r;
+    this.nextPass = 0;
+    this.tokenLinks.fill(0);
+    this.stepTrace = undefined;
+    this.recoveries.push(`${lost}; the engines were rebuilt on a new device and the race resumed at token ${this.generated + 1}`);
+  }
+
+  /** stepTokens that recovers from a device lost before or during the step and carries on. */
+  async stepTokensRecovering(n: number): Promise<TokenEvent[]> {
+    this.runnable(); // a session that cannot run (or could not recover) says why
+    const out: TokenEvent[] = [];
+    while (out.length < n && !this.done) {
+      try {
+        out.push(...(await this.stepTokens(1)));
+      } catch (e) {
+        if (!this.deviceLost) throw e;
+        await this.recover();
+      }
+    }
+    return out;
+  }
+
+  /** stepPhase that recovers from a device lost before or during the step (the token restarts at its first step). */
+  async stepPhaseRecovering(): Promise<PhaseEvent> {
+    try {
+      return await this.stepPhase();
+    } catch (e) {
+      if (!this.deviceLost) throw e;
+      await this.recover();
+      return this.stepPhase();
+    }
+  }
+
   dispose(): void {
+    this.closed = true;
+    // A device kept for later sessions holds no closed session through its lost handler.
+    const watch = this.gpuCtx && lossWatch.get(this.gpuCtx);
+    if (watch?.session === this) watch.session = undefined;
     this.racers?.mesh.dispose();
     this.racers?.gpu.dispose();
-    this.gpuCtx?.destroy();
+    if (!this.source?.host.keepsDevice || this.deviceLost) this.gpuCtx?.destroy();
   }
 }

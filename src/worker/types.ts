@@ -282,3 +282,12 @@ export interface RealScaleMachine {
   kind: 'modelled' | 'published';
   note: string;
 }
+
+/** The worker's answer to the page's heartbeat (`workerApi.health`). */
+export interface WorkerHealth {
+  /** One line per GPU device lost and recovered in the open session, oldest first. */
+  recoveries: string[];
+  /** GPU buffers made on the worker's devices and not yet destroyed (0 with no session open). */
+  liveBuffers: number;
+  createdBuffers: number;
+}

@@ -8,11 +8,17 @@ import { WafermeshError } from '../errors.ts';
 import { browserGpu } from '../gpu/browser.ts';
 import { computeFigures } from './figures.ts';
 import { realScaleRace, type RealScaleChoice, type RealScaleText } from './real-scale.ts';
+import { BufferCount } from './buffer-count.ts';
+import { keptDevice } from './kept-device.ts';
 import { RaceSession } from './session.ts';
-import type { Catalog, FigureQuery, FigureResult, PhaseEvent, Progress, RealScaleRace, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+import type { Catalog, FigureQuery, FigureResult, PhaseEvent, Progress, RealScaleRace, SessionInfo, SessionRequest, TokenEvent, WorkerHealth } from './types.ts';
 import type { ModelConfig } from '../model/config.ts';
 
 let session: RaceSession | undefined;
+/** Every GPU buffer made on a device this worker took, until destroyed (the leak check's count). */
+const buffers = new BufferCount();
+// One device kept across sessions (replaced when lost), every buffer made on it counted.
+const gpu = keptDevice(buffers.counted(browserGpu));
 // Calls run one after another, in the order they came: a second open or step waits for the first.
 let chain: Promise<unknown> = Promise.resolve();
 function serial<T>(f: () => Promise<T>): Promise<T> {
@@ -43,14 +49,14 @@ export const workerApi = {
   stepTokens(n: number): Promise<{ events: TokenEvent[]; done: boolean }> {
     return serial(async () => {
       const s = current();
-      const events = await s.stepTokens(n);
+      const events = await s.stepTokensRecovering(n);
       return Comlink.transfer({ events, done: s.done }, events.flatMap((e) => [e.perLink.buffer, e.phaseCycles.buffer] as ArrayBuffer[]));
     });
   },
   stepPhase(): Promise<{ event: PhaseEvent; done: boolean }> {
     return serial(async () => {
       const s = current();
-      const event = await s.stepPhase();
+      const event = await s.stepPhaseRecovering();
       const bufs = [event.perLink.buffer, ...(event.token ? [event.token.perLink.buffer, event.token.phaseCycles.buffer] : [])] as ArrayBuffer[];
       return Comlink.transfer({ event, done: s.done }, bufs);
     });
@@ -69,6 +75,25 @@ export const workerApi = {
     const text = JSON.parse(new TextDecoder().decode(bytes)) as RealScaleText;
     return realScaleRace(choice, text);
   },
+  /**
+   * The page's heartbeat, answered at once (not queued behind a step): the recoveries from lost
+   * devices so far, and the live GPU buffers over every device this worker took.
+   */
+  health(): WorkerHealth {
+    return { recoveries: [...(session?.recoveries ?? [])], liveBuffers: buffers.live, createdBuffers: buffers.created };
+  },
+  /** Test hook: loses the session's GPU device now, as a driver reset would (not queued: it can land mid-step). */
+  loseDevice(): boolean {
+    if (!session?.info || session.info.mode !== 'webgpu') return false;
+    session.loseDevice();
+    return true;
+  },
+  /** Test hook: an error nobody catches, thrown in the worker outside any call, as a crash would be. */
+  crash(): void {
+    setTimeout(() => {
+      throw new Error('worker-crash: a crash on purpose (test hook)');
+    });
+  },
   close(): Promise<void> {
     return serial(async () => {
       session?.dispose();
@@ -81,8 +106,11 @@ async function openNow(req: SessionRequest, progress?: (p: Progress) => void): P
     session?.dispose();
     session = undefined;
     try {
-      session = await RaceSession.open(req, { gpu: browserGpu, fetchBytes }, progress);
-      const info = session.info;
+      const s = await RaceSession.open(req, { gpu, fetchBytes, keepsDevice: true }, progress);
+      session = s;
+      // A device lost while nothing runs is replaced at once; one lost mid-step, by that step.
+      s.onDeviceLost = () => void serial(() => (s === session ? s.recover() : Promise.resolve())).catch(() => undefined);
+      const info = s.info;
       return Comlink.transfer(info, [info.fit.weightWords.buffer, info.fit.kvWords.buffer, info.fit.scratchWords.buffer] as ArrayBuffer[]);
     } finally {
       // A proxied callback holds a port open until released.

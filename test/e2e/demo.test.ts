@@ -473,4 +473,152 @@ describe('the demo in headless Chromium', () => {
     expect(await axeProblems(page)).toEqual([]);
     expect(errors).toEqual([]);
   });
+
+  // ---- Faults and leaks: a lost GPU device, a dead worker, many runs in one page.
+
+  /** Calls one of wm-app's test hooks in the page. */
+  const hook = (page: Page, name: 'loseDevice' | 'killWorker' | 'crashWorker' | 'health' | 'closeSession') =>
+    page.evaluate((n) => (document.querySelector('wm-app') as unknown as { testHooks: Record<string, () => unknown> }).testHooks[n](), name);
+  const meshCount = async (page: Page) => Number((await page.locator('[data-testid=generated-text][data-engine=mesh]').getAttribute('data-count')) ?? 0);
+
+  it('recovers from a GPU device lost mid-race: a short notice, no reload, the URL kept, and the text after recovery equals an uninterrupted run\'s', async () => {
+    const q = '?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=24&temperature=0&mesh=8x8&preset=wse-3&allreduce=tree';
+    const { page, errors } = await open(q);
+    const step = page.locator('[data-testid=step-token]');
+    await expect.poll(() => step.isEnabled(), { timeout: 120_000 }).toBe(true);
+    for (let i = 1; i <= 3; i++) {
+      await step.click();
+      await expect.poll(() => meshCount(page), { timeout: 60_000 }).toBe(i);
+    }
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    const url = page.url();
+    // Play, and lose the device while the engines decode ahead of the clock.
+    await page.locator('[data-testid=play]').click();
+    expect(await hook(page, 'loseDevice')).toBe(true);
+    const notice = page.locator('[data-testid=gpu-recovered]');
+    await notice.waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=generated-text][data-engine=gpu][data-done=true]').waitFor({ timeout: 150_000 });
+    expect(await notice.count()).toBe(1);
+    const said = await notice.innerText();
+    expect(said).toMatch(/^GPU recovered: the GPU device was lost\b.*; the engines were rebuilt on a new device and the race resumed at token \d+\.$/);
+    expect(Number(/token (\d+)\.$/.exec(said)![1])).toBeGreaterThanOrEqual(4);
+    const cli = spawnSync(process.execPath, [resolve(ROOT, 'bin/wafermesh.mjs'), 'generate', '--engine', 'mesh', '--mesh', '8x8', '--prompt', 'Once upon a time', '--tokens', '24', '--temperature', '0', '--json'], { encoding: 'utf8' });
+    const want = JSON.parse(cli.stdout).text;
+    expect(await textOf(page, 'mesh')).toBe(want);
+    expect(await textOf(page, 'gpu')).toBe(want);
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    expect(page.url()).toBe(url);
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+    // Still measured on the fabric after the recovery.
+    expect(await page.locator('[data-testid=wafer-figures]').innerText()).toMatch(/phases measured = modelled\s*(\d+) of \1\b/);
+    await page.screenshot({ path: resolve(SHOTS, 'gpu-recovered.png') });
+    console.log(`device lost mid-race: "${said}"`);
+    expect(errors.filter((e) => !/device (was )?(lost|destroyed)|Device is lost|destroyed/i.test(e))).toEqual([]);
+  }, 300_000);
+
+  it('notices a dead worker within seconds: a call in flight is rejected, not left hanging; the page says so with a restart, and the URL is intact', async () => {
+    const { page, errors } = await open('?model=wm-stories&prompt=Once&tokens=6&mesh=8x8&seed=7');
+    const step = page.locator('[data-testid=step-token]');
+    await expect.poll(() => step.isEnabled(), { timeout: 120_000 }).toBe(true);
+    const url = page.url();
+    await hook(page, 'killWorker');
+    const t0 = Date.now();
+    // A call made to the dead worker: it must settle (rejected), once the page notices.
+    const pending = page.evaluate(() =>
+      (document.querySelector('wm-app') as unknown as { testHooks: { health: () => Promise<unknown> } }).testHooks.health().then(() => 'answered', (e: Error) => e.message),
+    );
+    const lost = page.locator('[data-testid=worker-lost]');
+    await lost.waitFor({ timeout: 20_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`dead worker noticed after ${seconds.toFixed(1)} s`);
+    expect(seconds).toBeLessThan(10);
+    expect(await pending).toMatch(/^worker-died: the engines' worker stopped \(it has not answered for 5 s\)/);
+    expect(await lost.innerText()).toMatch(/^worker-died: the engines' worker stopped \(it has not answered for 5 s\); your settings are kept in the address bar: restart the engines to load them again/);
+    expect(page.url()).toBe(url);
+    await page.screenshot({ path: resolve(SHOTS, 'worker-lost.png') });
+    // Restart: a new worker loads what the URL says, and decodes.
+    await page.locator('[data-testid=restart-worker]').click();
+    await expect.poll(() => lost.count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => step.isEnabled(), { timeout: 120_000 }).toBe(true);
+    await expect.poll(() => page.locator('[data-testid=fit-report]').innerText(), { timeout: 60_000 }).toMatch(/^fits on 8×8 cores/);
+    await step.click();
+    await expect.poll(() => meshCount(page), { timeout: 60_000 }).toBe(1);
+    expect(page.url()).toBe(url);
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+    expect(errors).toEqual([]);
+    // An error the worker does not catch: its 'error' event, noticed at once; restart works again.
+    const t1 = Date.now();
+    await hook(page, 'crashWorker');
+    await lost.waitFor({ timeout: 10_000 });
+    console.log(`crashed worker noticed after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    expect(Date.now() - t1).toBeLessThan(3000);
+    expect(await lost.innerText()).toMatch(/^worker-died: the engines' worker stopped \(it failed: .*worker-crash: a crash on purpose/);
+    await page.locator('[data-testid=restart-worker]').click();
+    await expect.poll(() => step.isEnabled(), { timeout: 120_000 }).toBe(true);
+    expect(page.url()).toBe(url);
+    expect(errors.filter((e) => !/worker-crash: a crash on purpose/.test(e))).toEqual([]);
+  }, 180_000);
+
+  it('20 demo runs in one page: the worker\'s live GPU buffers return to their start and its heap stays within 8 MB of the first run\'s', async () => {
+    const t0 = Date.now();
+    const { page, errors } = await open('?model=wm-stories&prompt=Once&tokens=2&mesh=8x8&speed=100');
+    const step = page.locator('[data-testid=step-token]');
+    const health = () => hook(page, 'health') as Promise<{ liveBuffers: number; createdBuffers: number }>;
+    // The worker's JS heap after a full collection, through the DevTools protocol (workers have no performance.memory).
+    const workerHeap = async (): Promise<number> => {
+      const cdp = await browser.newBrowserCDPSession();
+      try {
+        const { targetInfos } = await cdp.send('Target.getTargets');
+        const target = targetInfos.filter((t) => t.type === 'worker' && t.title === 'wafermesh-engines').pop()!;
+        const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+        let id = 0;
+        const call = (method: string) =>
+          new Promise<Record<string, number>>((done) => {
+            const mine = ++id;
+            const on = (e: { sessionId: string; message: string }) => {
+              const m = JSON.parse(e.message);
+              if (e.sessionId === sessionId && m.id === mine) {
+                cdp.off('Target.receivedMessageFromTarget', on);
+                done(m.result);
+              }
+            };
+            cdp.on('Target.receivedMessageFromTarget', on);
+            void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: mine, method }) });
+          });
+        await call('HeapProfiler.collectGarbage');
+        return (await call('Runtime.getHeapUsage')).usedSize;
+      } finally {
+        await cdp.detach();
+      }
+    };
+    const atStart = await health();
+    const heaps: number[] = [];
+    const live: number[] = [];
+    for (let run = 1; run <= 20; run++) {
+      if (run > 1) {
+        // Another prompt each run: the page loads a new session, closing the last one.
+        await page.locator('input[name=prompt]').fill(`Once ${run}`);
+        await page.locator('[data-testid=apply]').click();
+      }
+      // Played to its end (the race clock at 100×).
+      await expect.poll(() => step.isEnabled(), { timeout: 120_000 }).toBe(true);
+      await page.locator('[data-testid=play]').click();
+      await page.locator('[data-testid=generated-text][data-engine=gpu][data-done=true]').waitFor({ timeout: 60_000 });
+      live.push((await health()).liveBuffers);
+      heaps.push(await workerHeap());
+      if (run === 1 || run === 20) console.log(`demo run ${run} done at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    }
+    await hook(page, 'closeSession');
+    const atEnd = await health();
+    const mb = (b: number) => (b / 1e6).toFixed(2);
+    console.log(`20 demo runs in ${((Date.now() - t0) / 1000).toFixed(0)} s: worker heap after run 1 ${mb(heaps[0])} MB, after run 20 ${mb(heaps[19])} MB (max ${mb(Math.max(...heaps))}); live GPU buffers ${atStart.liveBuffers} at start, ${live[0]} while a session is open, ${atEnd.liveBuffers} after closing (${atEnd.createdBuffers} made)`);
+    expect(atStart.liveBuffers).toBe(0);
+    expect(live[0]).toBeGreaterThan(0);
+    // Each open session holds the same buffers, none carried over from the runs before it.
+    expect(live).toEqual(new Array(20).fill(live[0]));
+    expect(atEnd.liveBuffers).toBe(atStart.liveBuffers);
+    expect(atEnd.createdBuffers).toBeGreaterThanOrEqual(20 * live[0]);
+    expect(heaps[19] - heaps[0]).toBeLessThan(8e6);
+    expect(errors).toEqual([]);
+  }, 600_000);
 });

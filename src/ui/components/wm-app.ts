@@ -58,6 +58,28 @@ export class WmApp extends LitElement {
     @media (max-width: 900px) { .grid, .panes { grid-template-columns: minmax(0, 1fr); } :host { padding: 12px; } h1 span { display: block; margin: 2px 0 0; } }
   `;
 
+  /**
+   * Test hooks, reached through the element: lose the worker's GPU device, kill the worker or make
+   * it throw, read
+   * the worker's health (live GPU buffers), close the session. The page recovers from the first two on its own.
+   */
+  get testHooks() {
+    const r = this.race;
+    return { loseDevice: () => r.loseDevice(), killWorker: () => r.killWorker(), crashWorker: () => r.crashWorker(), health: () => r.health(), closeSession: () => r.closeSession() };
+  }
+
+  /** A dead worker (with a restart button) and recoveries from a lost GPU device. */
+  private faultNotices() {
+    const r = this.race;
+    return html`
+      ${r.workerLost
+        ? html`<div class="msg err" role="alert" data-testid="worker-lost">${r.workerLost}
+            <button type="button" data-testid="restart-worker" @click=${() => void r.restart()}>restart the engines</button></div>`
+        : ''}
+      ${r.recoveries.map((m) => html`<div class="msg" role="status" data-testid="gpu-recovered">GPU recovered: ${m}.</div>`)}
+    `;
+  }
+
   private onSettings(e: CustomEvent<SettingsChange>) {
     void this.race.update(e.detail.patch, e.detail.files);
   }
@@ -232,7 +254,8 @@ export class WmApp extends LitElement {
           ? html`<div class="msg" data-testid="no-webgpu">WebGPU is not available here (${info.noWebgpuReason}). The CPU reference decodes both panes; the modelled numbers are unchanged.</div>`
           : ''}
       </div>
-      ${r.error ? html`<div class="msg err" role="alert" data-testid="error">${r.error}</div>` : ''}
+      ${r.error && !r.workerLost ? html`<div class="msg err" role="alert" data-testid="error">${r.error}</div>` : ''}
+      ${this.faultNotices()}
       ${lesson && s
         ? html`<wm-lesson .lesson=${lesson} .number=${lessonNo} .count=${LESSONS.length} .state=${s} .values=${this.values()} .verdict=${this.verdict()}
             .busy=${!!r.loading || r.stepping} @lesson-nav=${this.onLessonNav} @lesson-try=${this.onLessonTry} @lesson-check=${this.onLessonCheck}></wm-lesson>`
