@@ -69,6 +69,11 @@ export function allreduceIds(catalog: Catalog): string[] {
 }
 
 /** "a, b or c" */
+/** A URL value as a message shows it: on one line (control characters escaped) and at most 60 characters. */
+export function shown(v: string): string {
+  const t = v.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return t.length > 60 ? `${t.slice(0, 60)}… (${v.length.toLocaleString('en')} characters)` : t;
+}
 const orList = (xs: string[]) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : xs.join(''));
 
 export function defaultState(catalog: Catalog): AppState {
@@ -98,14 +103,14 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
     const v = q.get(key);
     if (v === null) return;
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) errors.push(`${key}=${v} is not ${range}; using the default`);
+    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) errors.push(`${key}=${shown(v)} is not ${range}; using the default`);
     else set(n);
   };
   const model = q.get('model');
   if (model !== null) {
     const served = catalog.models.filter((m) => m.demo).map((m) => m.id);
     if (served.includes(model) || model.startsWith(RANDOM_PREFIX)) s.model = model;
-    else errors.push(`model=${model} is not one the demo serves (${orList([...served, `${RANDOM_PREFIX}<spec>`])}); drop a checkpoint file instead`);
+    else errors.push(`model=${shown(model)} is not one the demo serves (${orList([...served, `${RANDOM_PREFIX}<spec>`])}); drop a checkpoint file instead`);
   }
   const prompt = q.get('prompt');
   if (prompt !== null) {
@@ -121,26 +126,26 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
   const race = q.get('race');
   if (race !== null) {
     if ((RACE_MODES as readonly string[]).includes(race)) s.race = race as RaceMode;
-    else errors.push(`race=${race} is not ${orList([...RACE_MODES])}; using emulated`);
+    else errors.push(`race=${shown(race)} is not ${orList([...RACE_MODES])}; using emulated`);
   }
   const mode = q.get('mode');
   if (mode !== null) {
     if ((SERVING_MODES as readonly string[]).includes(mode)) s.serving = mode as ServingMode;
-    else errors.push(`mode=${mode} is not ${orList([...SERVING_MODES])}; using monolithic`);
+    else errors.push(`mode=${shown(mode)} is not ${orList([...SERVING_MODES])}; using monolithic`);
   }
   const mesh = q.get('mesh');
   if (mesh !== null) {
     const m = /^(\d+)x(\d+)$/i.exec(mesh.trim());
     const w = m ? Number(m[1]) : NaN;
     const h = m ? Number(m[2]) : NaN;
-    if (!m || w < 1 || h < 1 || w > 64 || h > 64) errors.push(`mesh=${mesh} is not WIDTHxHEIGHT with sides in 1…64 (the demo's limit); using 8x8`);
+    if (!m || w < 1 || h < 1 || w > 64 || h > 64) errors.push(`mesh=${shown(mesh)} is not WIDTHxHEIGHT with sides in 1…64 (the demo's limit); using 8x8`);
     else s.mesh = { width: w, height: h };
   }
   const preset = q.get('preset');
   if (preset !== null) {
     const presets = waferPresets(catalog);
     if (presets.includes(preset)) s.preset = preset;
-    else errors.push(`preset=${preset} is unknown; use one of ${presets.join(', ')}`);
+    else errors.push(`preset=${shown(preset)} is unknown; use one of ${presets.join(', ')}`);
   }
   const ar = q.get('allreduce');
   if (ar !== null) {
@@ -148,7 +153,7 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
     if (ids.includes(ar)) s.allreduce = ar;
     // An alias the catalog gives in a description ("… (also: tree)"), as the CLI takes it, so its links work here too.
     else if (catalog.allreduce.some((a) => a.description.includes(`(also: ${ar})`))) s.allreduce = catalog.allreduce.find((a) => a.description.includes(`(also: ${ar})`))!.id;
-    else errors.push(`allreduce=${ar} is not ${orList(ids)}; using ${s.allreduce}`);
+    else errors.push(`allreduce=${shown(ar)} is not ${orList(ids)}; using ${s.allreduce}`);
   }
   s.autoplay = q.get('autoplay') === '1';
   if (s.prompt !== '' && !modelHasTokenizer(s.model)) {

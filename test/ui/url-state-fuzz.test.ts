@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/catalog.ts';
 import { allreduceIds, demoModels, MAX_URL_PROMPT, modelHasTokenizer, parseState, RACE_MODES, serializeState, waferPresets } from '../../src/ui/url-state.ts';
 
-const KEYS = ['model', 'prompt', 'tokens', 'temperature', 'top_p', 'seed', 'mesh', 'preset', 'allreduce', 'autoplay', 'speed', 'lesson', 'race'];
+const KEYS = ['model', 'prompt', 'tokens', 'temperature', 'top_p', 'seed', 'mesh', 'preset', 'allreduce', 'autoplay', 'speed', 'lesson', 'race', 'mode'];
 
 /**
  * Any address, however odd, gives a valid state (a bad value falls back to its default, with a
@@ -31,6 +31,9 @@ describe('the URL state parser, fuzzed', () => {
         for (const e of errors) {
           expect(typeof e).toBe('string');
           expect(e.length).toBeGreaterThan(0);
+          // One line, and short: a bad value is shown escaped and cut, whatever it was.
+          expect(e).not.toMatch(/[\u0000-\u001f\u007f\u2028\u2029]/);
+          expect(e.length).toBeLessThan(400);
         }
         expect(demoModels(CATALOG).includes(state.model) || state.model.startsWith('random:')).toBe(true);
         expect(waferPresets(CATALOG)).toContain(state.preset);
