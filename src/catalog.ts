@@ -13,9 +13,12 @@ export interface Figure {
   readonly value: number;
   readonly source: string;
   readonly assumed?: boolean;
+  /** Measured on this hardware by someone else and published (a benchmark's result, not a datasheet rating). */
+  readonly measured?: boolean;
 }
 
 const fig = (value: number, source: string, assumed = false): Figure => (assumed ? { value, source, assumed } : { value, source });
+const measured = (value: number, source: string): Figure => ({ value, source, measured: true });
 
 /** One core of a wafer (the mesh preset: the emulated mesh's size is set per run). */
 export interface WaferFigures {
@@ -33,7 +36,9 @@ export interface WaferFigures {
 
 export interface GpuFigures {
   readonly hbmBytes: Figure; // off-chip memory per chip
-  readonly hbmBytesPerS: Figure; // off-chip bandwidth per chip
+  readonly hbmBytesPerS: Figure; // off-chip bandwidth per chip: the datasheet's peak
+  /** Off-chip bandwidth per chip that kernels were measured to sustain (published elsewhere); where absent, the model streams at the peak. */
+  readonly sustainedHbmBytesPerS?: Figure;
   readonly l2Bytes: Figure; // last on-chip cache level
   readonly fp32Flops: Figure; // dense, per chip
   readonly fp16Flops: Figure; // dense 16-bit tensor rate, per chip
@@ -115,10 +120,23 @@ const NVLINK_ALLREDUCE = fig(
   true,
 );
 
+/**
+ * Sustained HBM bandwidth, measured: Microsoft Azure's AI benchmarking guide runs BabelStream
+ * (CUDA) on one GPU of each of its ND VM series and publishes the five kernels' rates per GPU
+ * model (github.com/Azure/AI-benchmarking-guide, Azure_Results/ND_*_results.md, table "HBM
+ * Bandwidth"; Benchmarks/HBMBandwidth.py builds and runs it). We take the largest rate, which is
+ * BabelStream's own rule for quoting a single result ("expect this to be the largest bandwidth
+ * reported by the benchmark", uob-hpc.github.io/BabelStream, Run rules) and on all three GPUs is
+ * Dot: two arrays read and reduced, nothing written — the shape of a decode step, which reads
+ * weights and the KV cache and writes almost nothing. One figure per GPU, whatever is run on it.
+ */
+const AZURE_HBM = 'measured: BabelStream (CUDA) in Microsoft Azure\'s AI benchmarking guide (github.com/Azure/AI-benchmarking-guide, "HBM Bandwidth" table)';
+
 const H100_DS = 'NVIDIA H100 Tensor Core GPU datasheet (H100 SXM)';
 const H100 = {
   hbmBytes: fig(80e9, `${H100_DS}: 80 GB HBM3`),
   hbmBytesPerS: fig(3.35e12, `${H100_DS}: 3.35 TB/s; ${SEED}`),
+  sustainedHbmBytesPerS: measured(3.18e12, `${AZURE_HBM}, Azure_Results/ND_H100_v5_results.md, NVIDIA H100 80GB HBM3 (SXM): Dot 3.18 TB/s, the largest (Copy 2.90, Mul 2.90, Add 2.97, Triad 2.97)`),
   l2Bytes: fig(50e6, `50 MB: ${SEED}; NVIDIA H100 architecture whitepaper`),
   fp32Flops: fig(67e12, `${H100_DS}: 67 TFLOPS FP32 (dense; no sparsity at FP32)`),
   fp16Flops: fig(989e12, `${H100_DS}: 989 TFLOPS dense BF16 (1,979 with sparsity)`),
@@ -134,6 +152,7 @@ const H200 = {
   ...H100,
   hbmBytes: fig(141e9, `${H200_DS}: 141 GB HBM3e`),
   hbmBytesPerS: fig(4.8e12, `${H200_DS}: 4.8 TB/s`),
+  sustainedHbmBytesPerS: measured(4.48e12, `${AZURE_HBM}, Azure_Results/ND_H200_v5_results.md, NVIDIA H200 141GB: Dot 4.48 TB/s, the largest (Copy 4.01, Mul 4.00, Add 4.15, Triad 4.15)`),
   l2Bytes: fig(50e6, 'the H100 die (same GH100 chip; the H200 datasheet does not list its L2)', true),
   fp32Flops: fig(67e12, `${H200_DS}: 67 TFLOPS FP32 (dense; no sparsity at FP32)`),
   fp16Flops: fig(989e12, `${H200_DS}: 989 TFLOPS dense BF16 (1,979 with sparsity)`),
@@ -159,6 +178,7 @@ const A100_DS = 'NVIDIA A100 Tensor Core GPU datasheet (A100 80GB SXM)';
 const A100 = {
   hbmBytes: fig(80e9, `${A100_DS}: 80 GB HBM2e`),
   hbmBytesPerS: fig(2.039e12, `${A100_DS}: 2,039 GB/s`),
+  sustainedHbmBytesPerS: measured(1.75e12, `${AZURE_HBM}, Azure_Results/ND_A100_v4_results.md, NVIDIA A100-SXM4-80GB: Dot 1.75 TB/s, the largest (Copy 1.61, Mul 1.61, Add 1.70, Triad 1.70)`),
   l2Bytes: fig(40e6, 'NVIDIA A100 architecture whitepaper: 40 MB L2'),
   fp32Flops: fig(19.5e12, `${A100_DS}: 19.5 TFLOPS FP32 (dense; no sparsity at FP32)`),
   fp16Flops: fig(312e12, `${A100_DS}: 312 TFLOPS dense BF16 (624 with sparsity)`),
@@ -198,8 +218,9 @@ const TRAINIUM2 = {
 } satisfies GpuFigures;
 
 /**
- * The toy models' GPU: the H100 with bandwidth, FLOPs, memory and L2 divided by `k`. Its kernels
- * are WebGPU dispatches launched one by one (no graph), so it keeps an eager launch per kernel.
+ * The toy models' GPU: the H100 with bandwidth (peak and sustained), FLOPs, memory and L2 divided
+ * by `k`. Its kernels are WebGPU dispatches launched one by one (no graph), so it keeps an eager
+ * launch per kernel.
  */
 const scaled = (f: GpuFigures, k: number, why: string): GpuFigures => {
   const s = (x: Figure) => fig(x.value / k, `${why}: ${x.source}`, x.assumed);
@@ -207,6 +228,7 @@ const scaled = (f: GpuFigures, k: number, why: string): GpuFigures => {
     ...f,
     hbmBytes: s(f.hbmBytes),
     hbmBytesPerS: s(f.hbmBytesPerS),
+    ...(f.sustainedHbmBytesPerS ? { sustainedHbmBytesPerS: s(f.sustainedHbmBytesPerS) } : {}),
     l2Bytes: s(f.l2Bytes),
     fp32Flops: s(f.fp32Flops),
     fp16Flops: s(f.fp16Flops),

@@ -40,6 +40,12 @@ export function validationTable(v: Validation): string {
     '',
     `geometric-mean error (the geometric mean of max(ours/theirs, theirs/ours) over ${v.rows.length} rows): ${v.geomean_error.toFixed(2)}x; worst ${v.worst.id} (${v.worst.error.toFixed(2)}x)`,
     `speculative rows use the one default draft length and acceptance: ${SPECULATIVE_DEFAULTS.sources}`,
+    'GPU rows stream weights and the KV cache from HBM at, per chip:',
+    ...v.hbm_bandwidth.map((b) =>
+      b.kind === 'sustained'
+        ? `  ${b.hardware}: ${b.bytes_per_s / 1e12} TB/s sustained (datasheet peak ${b.peak_bytes_per_s / 1e12} TB/s), ${b.source}`
+        : `  ${b.hardware}: ${b.bytes_per_s / 1e12} TB/s, the datasheet peak (no measured sustained figure in the catalog), ${b.source}`,
+    ),
     '',
     'sources and setups (the published numbers live in src/cost/published.ts; the prediction reads only the setup):',
   ];

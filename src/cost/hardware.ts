@@ -10,7 +10,11 @@ export interface GpuHardware {
   readonly name: string;
   readonly description: string;
   readonly hbmBytes: number; // off-chip memory per chip
-  readonly hbmBytesPerS: number; // off-chip bandwidth per chip
+  /** Off-chip bandwidth per chip the model streams at: the measured sustained figure where the preset has one, the datasheet peak otherwise. */
+  readonly hbmBytesPerS: number;
+  readonly peakHbmBytesPerS: number; // the datasheet's peak
+  /** Which figure `hbmBytesPerS` is, and its source. */
+  readonly hbmBandwidth: { readonly kind: 'sustained' | 'peak'; readonly source: string };
   readonly l2Bytes: number;
   readonly peakFlops: { readonly fp32: number; readonly fp16: number; readonly fp8: number }; // dense, per chip
   readonly launchSeconds: number; // per kernel: a node of a replayed graph (or an eager launch)
@@ -40,7 +44,11 @@ export const ENERGY: EnergyCosts = {
     '(Dally) over a ~0.23 mm core pitch (46,225 mm² / 900,000 cores, seed table) plus the router: ~2 pJ per 32-bit word (assumption).',
 };
 
-/** A GPU preset of the catalog, as numbers. */
+/**
+ * A GPU preset of the catalog, as numbers. Its kernels stream from HBM at the sustained bandwidth
+ * measured on that GPU where the catalog has one (`sustainedHbmBytesPerS`), at the datasheet's
+ * peak otherwise; `hbmBandwidth` says which.
+ */
 export function gpuPreset(name: string, catalog: Catalog = CATALOG): GpuHardware {
   const p = hardwarePreset(name, 'gpu', catalog);
   const f = p.figures;
@@ -48,7 +56,9 @@ export function gpuPreset(name: string, catalog: Catalog = CATALOG): GpuHardware
     name: p.id,
     description: p.description,
     hbmBytes: f.hbmBytes.value,
-    hbmBytesPerS: f.hbmBytesPerS.value,
+    hbmBytesPerS: (f.sustainedHbmBytesPerS ?? f.hbmBytesPerS).value,
+    peakHbmBytesPerS: f.hbmBytesPerS.value,
+    hbmBandwidth: f.sustainedHbmBytesPerS ? { kind: 'sustained', source: f.sustainedHbmBytesPerS.source } : { kind: 'peak', source: f.hbmBytesPerS.source },
     l2Bytes: f.l2Bytes.value,
     peakFlops: { fp32: f.fp32Flops.value, fp16: f.fp16Flops.value, fp8: f.fp8Flops.value },
     launchSeconds: f.launchSeconds.value,

@@ -363,7 +363,7 @@ function gpuStep(name: string, model: ModelConfig, hardware: string, chips: numb
       ...commonLines(name, model, precision, context, streams),
       `${chips} x ${hw.description} (${hw.sources})`,
       ...assumedFigures(preset).map((a) => `assumption: ${a}`),
-      `every token streams all weights once (${formatBytes(bytes.weights)}) and the KV cache up to the position (${formatBytes(bytes.kv)}) from HBM at the full peak bandwidth (an upper bound: real kernels reach less)`,
+      `every token streams all weights once (${formatBytes(bytes.weights)}) and the KV cache up to the position (${formatBytes(bytes.kv)}) from HBM at ${hbmBandwidthLine(hw)}`,
       `per kernel: the longer of its bytes ÷ ${(chips * hw.hbmBytesPerS) / 1e12} TB/s and its FLOPs ÷ ${(chips * hw.peakFlops[precision]) / 1e12} TFLOPS (${precision}, dense); the kernels are wafermesh's baseline program (${kernels} per token)`,
       hw.graphLaunchSeconds > 0
         ? `launches: the token's ${kernels} kernels replayed as one CUDA graph, ${hw.graphLaunchSeconds * 1e6} µs per replay plus ${hw.launchSeconds * 1e6} µs per kernel node`
@@ -379,6 +379,14 @@ function gpuStep(name: string, model: ModelConfig, hardware: string, chips: numb
       `energy: ${ENERGY.sources}`,
     ],
   };
+}
+
+/** Which HBM bandwidth a GPU preset streams at, in words, with its source. */
+export function hbmBandwidthLine(hw: GpuHardware): string {
+  const tb = (x: number) => `${x / 1e12} TB/s`;
+  return hw.hbmBandwidth.kind === 'sustained'
+    ? `${tb(hw.hbmBytesPerS)} per chip, the sustained bandwidth measured on this GPU (${hw.hbmBandwidth.source}); the datasheet peak is ${tb(hw.peakHbmBytesPerS)}`
+    : `${tb(hw.hbmBytesPerS)} per chip, the datasheet peak (${hw.hbmBandwidth.source}): no measured sustained figure for this GPU in the catalog, so an upper bound — real kernels reach less`;
 }
 
 function commonLines(name: string, model: ModelConfig, precision: Precision, context: number, streams = 1): string[] {

@@ -1,4 +1,5 @@
-import { CATALOG, modelEntry, type Catalog } from '../catalog.ts';
+import { CATALOG, hardwarePreset, modelEntry, type Catalog } from '../catalog.ts';
+import { gpuPreset } from './hardware.ts';
 import { WafermeshError } from '../errors.ts';
 import { PUBLISHED, type PublishedRow, type ValidationSetup } from './published.ts';
 import { draftModel, predict, type Prediction } from './predict.ts';
@@ -31,6 +32,8 @@ export interface Validation {
   /** Geometric mean of max(ours/theirs, theirs/ours) over every row. */
   readonly geomean_error: number;
   readonly worst: { readonly id: string; readonly error: number };
+  /** The HBM bandwidth each GPU of the table streams at: sustained (measured, with its source) or the datasheet peak. */
+  readonly hbm_bandwidth: readonly { readonly hardware: string; readonly kind: 'sustained' | 'peak'; readonly bytes_per_s: number; readonly peak_bytes_per_s: number; readonly source: string }[];
 }
 
 /**
@@ -93,5 +96,11 @@ export function validate(rows: readonly PublishedRow[] = PUBLISHED, catalog: Cat
     rows: results,
     geomean_error: round(geometricMeanError(exact), 3),
     worst: { id: worst.id, error: worst.error },
+    hbm_bandwidth: [...new Set(rows.map((r) => r.setup.hardware))]
+      .filter((h) => hardwarePreset(h, undefined, catalog).kind === 'gpu')
+      .map((h) => {
+        const hw = gpuPreset(h, catalog);
+        return { hardware: hw.name, kind: hw.hbmBandwidth.kind, bytes_per_s: hw.hbmBytesPerS, peak_bytes_per_s: hw.peakHbmBytesPerS, source: hw.hbmBandwidth.source };
+      }),
   };
 }

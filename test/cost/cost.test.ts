@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ENERGY, gpuPreset } from '../../src/cost/hardware.ts';
+import { ENERGY, gpuPreset, type GpuHardware } from '../../src/cost/hardware.ts';
 import { gpuTokenCost, meshTokenCost } from '../../src/cost/model.ts';
-import { hardwarePreset, modelEntry } from '../../src/catalog.ts';
+import { CATALOG, hardwarePreset, modelEntry } from '../../src/catalog.ts';
 import { predict } from '../../src/cost/predict.ts';
 
 /** A real model's published shape, from the catalog. */
@@ -45,6 +45,24 @@ describe('cost model', () => {
     expect(gpuTokenCost(c, 0, toy, 'fp16').time['kernel launches']).toBeCloseTo((5 * c.nLayers + 1) * toy.launchSeconds, 12);
     expect(cost.bound).toBe('HBM: weights');
     expect(cost.joules).toBeCloseTo((b.weights + b.kv) * ENERGY.pjPerHbmByte * 1e-12 + cost.energy['FLOPs'], 9);
+  });
+
+  it('a GPU streams weights and KV at the sustained bandwidth measured on it where the preset has one, at the datasheet peak where it has none', () => {
+    const c = shape('llama-3.1-8b');
+    const hbm = (hw: GpuHardware) => {
+      const t = gpuTokenCost(c, 1023, hw, 'fp16').time;
+      return t['HBM: weights'] + t['HBM: KV cache'];
+    };
+    const measured = gpuPreset('h100');
+    expect(measured.hbmBandwidth.kind).toBe('sustained');
+    // The same preset with its measured figure taken out of the catalog streams at the datasheet's 3.35 TB/s.
+    const h100 = hardwarePreset('h100', 'gpu');
+    const { sustainedHbmBytesPerS: _, ...peakOnly } = h100.figures;
+    const catalog = { ...CATALOG, hardware: CATALOG.hardware.map((h) => (h.id === 'h100' ? { ...h100, figures: peakOnly } : h)) };
+    const peak = gpuPreset('h100', catalog);
+    expect(peak.hbmBandwidth.kind).toBe('peak');
+    expect(peak.hbmBytesPerS).toBe(3.35e12);
+    expect(hbm(measured) / hbm(peak)).toBeCloseTo(3.35 / 3.18, 12);
   });
 
   it("the mesh's time is its fabric trace's cycles at the clock, split the same way: compute, hops, serialisation and ramp relays (β, assumed in the preset)", () => {

@@ -30,7 +30,8 @@ describe('a GPU GEMM: compute-bound or bound by reading the weights once', () =>
     expect(qkv.ms).toBeCloseTo(Number(((2 * 2048 * 4096 * 6144) / 989e12 * 1e3).toPrecision(4)), 8);
     const head = p.gemms.find((g) => g.name.startsWith('classifier'))!;
     expect(head.bound).toBe('memory');
-    expect(head.ms).toBeCloseTo(Number((((4096 * 128256 * 2 + (4096 + 128256) * 2) / 3.35e12) * 1e3).toPrecision(4)), 8);
+    // Its bytes at the H100's measured sustained 3.18 TB/s (the bandwidth the preset streams at).
+    expect(head.ms).toBeCloseTo(Number((((4096 * 128256 * 2 + (4096 + 128256) * 2) / 3.18e12) * 1e3).toPrecision(4)), 8);
     // TTFT is the sum of its parts, and the prompt's rate is T over it.
     const sum = Object.values(p.time_breakdown_ms).reduce((a, b) => a + b, 0);
     expect(p.ttft_ms).toBeCloseTo(sum, 1);

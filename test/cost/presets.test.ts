@@ -18,6 +18,7 @@ describe('hardware presets as data', () => {
         expect(Number.isFinite(f.value) && f.value >= 0, `${p.id}.${k} = ${f.value}`).toBe(true);
         expect(f.source.trim().length, `${p.id}.${k} has no source`).toBeGreaterThan(10);
         expect(f.assumed === undefined || f.assumed === true, `${p.id}.${k}`).toBe(true);
+        expect(f.measured === undefined || (f.measured === true && f.assumed === undefined), `${p.id}.${k}`).toBe(true);
       }
     }
     // Figures taken from a measurement on other hardware are marked as assumed, not passed off as datasheet values.
@@ -28,12 +29,51 @@ describe('hardware presets as data', () => {
 
   it('holds the datasheet figures (hand-checked against the vendors)', () => {
     const g = (id: string) => gpuPreset(id);
-    expect([g('h100').hbmBytesPerS, g('h200').hbmBytesPerS, g('b200').hbmBytesPerS, g('a100').hbmBytesPerS, g('mi300x').hbmBytesPerS, g('trainium2').hbmBytesPerS]).toEqual([
+    expect([g('h100').peakHbmBytesPerS, g('h200').peakHbmBytesPerS, g('b200').peakHbmBytesPerS, g('a100').peakHbmBytesPerS, g('mi300x').peakHbmBytesPerS, g('trainium2').peakHbmBytesPerS]).toEqual([
       3.35e12, 4.8e12, 8e12, 2.039e12, 5.3e12, 2.9e12,
     ]);
     expect([g('h100').hbmBytes, g('h200').hbmBytes, g('b200').hbmBytes, g('mi300x').hbmBytes]).toEqual([80e9, 141e9, 180e9, 192e9]);
     expect(g('trainium2').hbmBytes).toBe(96 * 2 ** 30);
     expect([g('h200').peakFlops.fp8, g('b200').peakFlops.fp8, g('trainium2').peakFlops.fp8]).toEqual([1979e12, 4500e12, 1299e12]);
+  });
+
+  it('streams at the sustained HBM bandwidth measured on that GPU (BabelStream in Azure\'s benchmarking guide, its largest kernel: Dot), at the peak where none is in the catalog', () => {
+    const g = (id: string) => gpuPreset(id);
+    // Hand-checked against Azure/AI-benchmarking-guide, Azure_Results/ND_{H100_v5,H200_v5,A100_v4}_results.md, "HBM Bandwidth": Dot 3.18, 4.48, 1.75 TB/s.
+    expect([g('h100').hbmBytesPerS, g('h200').hbmBytesPerS, g('a100').hbmBytesPerS]).toEqual([3.18e12, 4.48e12, 1.75e12]);
+    for (const [id, file, gpu] of [
+      ['h100', 'ND_H100_v5_results.md', 'H100 80GB HBM3'],
+      ['h200', 'ND_H200_v5_results.md', 'H200 141GB'],
+      ['a100', 'ND_A100_v4_results.md', 'A100-SXM4-80GB'],
+    ]) {
+      const f = hardwarePreset(id, 'gpu').figures.sustainedHbmBytesPerS!;
+      expect(f.measured, id).toBe(true);
+      expect(f.assumed, id).toBeUndefined();
+      expect(f.source).toContain('BabelStream');
+      expect(f.source).toContain('github.com/Azure/AI-benchmarking-guide');
+      expect(f.source).toContain(file);
+      expect(f.source).toContain(gpu);
+      expect(g(id).hbmBandwidth).toEqual({ kind: 'sustained', source: f.source });
+      expect(g(id).hbmBytesPerS).toBeLessThan(g(id).peakHbmBytesPerS);
+    }
+    // No measured figure found for these: the datasheet peak, said as such.
+    for (const id of ['b200', 'mi300x', 'trainium2']) {
+      expect(hardwarePreset(id, 'gpu').figures.sustainedHbmBytesPerS, id).toBeUndefined();
+      expect(g(id).hbmBandwidth.kind, id).toBe('peak');
+      expect(g(id).hbmBytesPerS, id).toBe(g(id).peakHbmBytesPerS);
+    }
+    // The toy GPU is the H100 scaled down 16,000x, its measured bandwidth with the rest.
+    expect(g('toy-gpu').hbmBandwidth.kind).toBe('sustained');
+    expect(g('toy-gpu').hbmBytesPerS).toBeCloseTo(3.18e12 / 16000, 0);
+    expect(g('toy-gpu').peakHbmBytesPerS).toBeCloseTo(3.35e12 / 16000, 0);
+    expect(Math.round(g('h100').hbmBytesPerS / g('toy-gpu').hbmBytesPerS)).toBe(16000);
+  });
+
+  it('says in predict which HBM bandwidth it streamed at, and where the figure comes from', () => {
+    const h = predict('llama-3.1-8b', shape('llama-3.1-8b'), 'h100', { precision: 'fp16', context: 1024 }).assumptions.join('\n');
+    expect(h).toMatch(/from HBM at 3\.18 TB\/s per chip, the sustained bandwidth measured on this GPU \(measured: BabelStream .*ND_H100_v5_results\.md.*\); the datasheet peak is 3\.35 TB\/s/);
+    const b = predict('llama-3.1-8b', shape('llama-3.1-8b'), 'b200', { precision: 'fp16', context: 1024 }).assumptions.join('\n');
+    expect(b).toMatch(/from HBM at 8 TB\/s per chip, the datasheet peak \(NVIDIA DGX B200 datasheet.*\): no measured sustained figure for this GPU in the catalog/);
   });
 
   it("keeps the toy GPU's eager launch (its WebGPU kernels are dispatched one by one)", () => {

@@ -78,6 +78,17 @@ describe('predict --validate', () => {
     expect(text).toMatch(/nvidia-h200-llama3\.3-70b-spec .* yes /);
   });
 
+  it('names the HBM bandwidth every GPU of the table streams at: the one measured figure per GPU, with its source', () => {
+    expect(table.hbm_bandwidth.map((b) => [b.hardware, b.kind, b.bytes_per_s, b.peak_bytes_per_s])).toEqual([
+      ['a100', 'sustained', 1.75e12, 2.039e12],
+      ['h100', 'sustained', 3.18e12, 3.35e12],
+      ['h200', 'sustained', 4.48e12, 4.8e12],
+    ]);
+    const text = validationTable(table);
+    expect(text).toMatch(/h100: 3\.18 TB\/s sustained \(datasheet peak 3\.35 TB\/s\), measured: BabelStream .*ND_H100_v5_results\.md/);
+    expect(text).toMatch(/a100: 1\.75 TB\/s sustained .*ND_A100_v4_results\.md/);
+  });
+
   it('has no row off by more than 3x without a stated reason', () => {
     for (const r of table.rows) if (r.error > 3) expect(r.note, `${r.id} is off by ${r.error}x`).toBeDefined();
   });
