@@ -107,7 +107,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'llama-2-7b', hardware: 'a100', chips: 1, precision: 'fp16', context: 205 },
     setupNote: 'stated: one A100-80GB at 330 W, bf16, batch 1, a 5-token prompt; generate.py generates 200 tokens by default, so we decode at position 204',
-    note: 'power-limited to 330 W (the datasheet bandwidth is at 400 W): the README measures 1,397 GB/s achieved and says peak "seems … about 1700 GB/s" on these cards, against the 2,039 GB/s we assume',
+    note: 'power-limited to 330 W (the datasheet bandwidth is at 400 W): the README measures 1,397 GB/s achieved and says peak "seems … about 1700 GB/s" on these cards, against the 1,750 GB/s we stream at (the sustained figure measured on an A100-SXM4-80GB, not at 330 W; the datasheet gives 2,039)',
   },
   {
     id: 'gpt-fast-a100x8-llama2-7b',
@@ -163,7 +163,7 @@ export const PUBLISHED: readonly PublishedRow[] = [
     speculative: false,
     setup: { model: 'llama-3.1-8b', hardware: 'h100', chips: 1, precision: 'fp8', context: 205 },
     setupNote: 'stated: one H100, float8 weight-only (1 byte per weight), batch 1; position 204 as above',
-    note: 'the same table reports 1,340 GB/s achieved by this float8 weight-only path (1,905 GB/s by bf16) against the 3,350 GB/s we stream at: its kernels, not the memory, set its pace',
+    note: 'the same table reports 1,340 GB/s achieved by this float8 weight-only path (1,905 GB/s by bf16) against the 3,180 GB/s we stream at (the sustained figure measured on an H100 SXM): its kernels, not the memory, set its pace',
   },
   {
     id: 'torchao-a100-llama3-8b',
