@@ -129,4 +129,16 @@ describe('the demo worker\'s race session on the layer-pipelined placement', () 
     expect(events[1].perLink.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     s.dispose();
   });
+
+  it('captions every step of the pipelined decode for what it does (none falls back to the generic caption), pipelined:2 included', async () => {
+    for (const placement of ['pipelined:1', 'pipelined:2']) {
+      const s = await RaceSession.open({ ...base, placement }, host(false));
+      expect(s.info.phases.length, placement).toBeGreaterThan(0);
+      for (const ph of s.info.phases) {
+        expect(ph.caption, `${placement} ${ph.name}`).not.toBe('fabric: words move only between neighbouring cores');
+        expect(ph.caption, `${placement} ${ph.name}`).not.toBe(`compute: ${ph.name}, each core on its own SRAM`);
+      }
+      s.dispose();
+    }
+  });
 });
