@@ -7,7 +7,7 @@ import { PlaybackController } from './playback-controller.ts';
 import { chooseScale, covered, emptyTrack, extend, formatSeconds, revealedAt, trackSeconds, type Track } from './race-clock.ts';
 import { LESSONS } from './lessons/index.ts';
 import { lessonPatchFor } from './lessons/lesson.ts';
-import { modelHasTokenizer, parseState, promptClearedMessage, serializeState, type AppState } from './url-state.ts';
+import { modelHasTokenizer, parseState, placementConflict, promptClearedMessage, serializeState, type AppState } from './url-state.ts';
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
@@ -280,9 +280,15 @@ export class RaceController implements ReactiveController {
     this.state = { ...this.state, ...patch, mesh: patch.mesh ?? this.state.mesh };
     if (files) this.files = files;
     this.messages = [];
+    // The pipelined placement runs with the monolithic mode only: with the disaggregated mode it falls back to whole, with a word.
+    const conflict = placementConflict(this.state);
+    if (conflict) {
+      this.messages.push(conflict);
+      this.state = { ...this.state, placement: 'whole' };
+    }
     // A model without a tokenizer starts from BOS: a prompt would be refused, so it is cleared, with a word.
     if (this.state.prompt !== '' && !modelHasTokenizer(this.state.model, this.state.model === 'file' ? this.files : undefined)) {
-      this.messages = [promptClearedMessage(this.state.model)];
+      this.messages.push(promptClearedMessage(this.state.model));
       this.state = { ...this.state, prompt: '' };
       if (onlySpeed) {
         history.replaceState(null, '', serializeState({ ...this.state, autoplay: false }));
@@ -311,6 +317,7 @@ export class RaceController implements ReactiveController {
       topP: s.topP,
       seed: s.seed,
       serving: s.serving,
+      placement: s.placement,
     };
   }
 

@@ -24,6 +24,30 @@ export interface AppState {
   race: RaceMode;
   /** How the emulated race runs the prompt: each machine prefills and decodes, or the GPU prefills and the wafer decodes (URL `mode`). */
   serving: ServingMode;
+  /**
+   * How the model is laid out on the wafer (URL `placement`): 'whole' (every layer tiled over the
+   * whole mesh), 'pipelined' (the fewest layers a block that fit) or 'pipelined:G' (G layers a block).
+   */
+  placement: string;
+}
+
+/** A placement the emulated wafer runs, as the URL and the CLI's `--placement` write it: whole, pipelined or pipelined:G (G in 1…9999). */
+const PLACEMENT = /^(whole|pipelined(:[1-9]\d{0,3})?)$/;
+
+/** Whether a URL value is a placement the wafer runs. */
+export const isPlacement = (v: string) => PLACEMENT.test(v);
+
+/** The placements the control offers (the URL may name another G). */
+export const PLACEMENTS: readonly string[] = ['whole', 'pipelined', 'pipelined:1', 'pipelined:2', 'pipelined:4'];
+
+/**
+ * The layer-pipelined placement runs with the monolithic serving mode only (the KV cache's
+ * hand-off into the wafer runs on the whole-mesh placement): with mode=disaggregated, the placement
+ * falls back to whole, and the message says so; null when the two go together.
+ */
+export function placementConflict(s: AppState): string | null {
+  if (s.placement === 'whole' || s.serving !== 'disaggregated') return null;
+  return `placement=${shown(s.placement)} runs with mode=monolithic only (the KV cache's hand-off into the wafer runs on the whole-mesh placement); using placement=whole`;
 }
 
 /** The serving modes (URL `mode=`): monolithic (each machine alone) or disaggregated (the GPU's prefill handed to the wafer). */
@@ -92,6 +116,7 @@ export function defaultState(catalog: Catalog): AppState {
     lesson: 0,
     race: 'emulated',
     serving: 'monolithic',
+    placement: 'whole',
   };
 }
 
@@ -132,6 +157,16 @@ export function parseState(search: string, catalog: Catalog): { state: AppState;
   if (mode !== null) {
     if ((SERVING_MODES as readonly string[]).includes(mode)) s.serving = mode as ServingMode;
     else errors.push(`mode=${shown(mode)} is not ${orList([...SERVING_MODES])}; using monolithic`);
+  }
+  const placement = q.get('placement');
+  if (placement !== null) {
+    if (isPlacement(placement)) s.placement = placement;
+    else errors.push(`placement=${shown(placement)} is not whole, pipelined or pipelined:G (G layers a block, 1 or more); using whole`);
+  }
+  const conflict = placementConflict(s);
+  if (conflict) {
+    errors.push(conflict);
+    s.placement = 'whole';
   }
   const mesh = q.get('mesh');
   if (mesh !== null) {
@@ -177,6 +212,7 @@ export function serializeState(s: AppState): string {
   if (s.speed !== 1) q.set('speed', String(s.speed));
   if (s.race !== 'emulated') q.set('race', s.race);
   if (s.serving !== 'monolithic') q.set('mode', s.serving);
+  if (s.placement !== 'whole') q.set('placement', s.placement);
   if (s.lesson > 0) q.set('lesson', String(s.lesson));
   if (s.autoplay) q.set('autoplay', '1');
   return `?${q.toString()}`;

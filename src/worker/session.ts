@@ -7,7 +7,8 @@ import { Disaggregated, HANDOFF_LINKS, type Handoff } from '../engines/disaggreg
 import { gpuMachineTrace, gpuPrefillCost, meshMachineTrace, type FabricTokenCount, type MachineCost } from '../cost/model.ts';
 import { gpuPreset } from '../cost/hardware.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { meshFromPreset } from '../mesh/config.ts';
+import { meshFromPreset, type MeshConfig } from '../mesh/config.ts';
+import { blockNeedBytes, compilePipelinedProgram, emulatedPlacement, layOutPipelined, smallestFittingG } from '../mesh/pipelined.ts';
 import { fitSummary } from '../mesh/fit.ts';
 import { columnRuns, split, vectorLength, type VectorKind } from '../mesh/placement.ts';
 import { traceFabricToken, type TokenTrace } from '../mesh/fabric-trace.ts';
@@ -21,7 +22,7 @@ import type { Model } from '../model/weights.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
 import { violationError, type MeasuredPhase } from '../engines/machine.ts';
 import { stepCaption } from './captions.ts';
-import type { FitReport, HandoffReport, PhaseEvent, PhaseInfo, PhaseMeasurement, PrefillReport, PrefillStat, Progress, ServingMode, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
+import type { FitReport, PipelineReport, HandoffReport, PhaseEvent, PhaseInfo, PhaseMeasurement, PrefillReport, PrefillStat, Progress, ServingMode, SessionInfo, SessionRequest, TokenEvent } from './types.ts';
 
 const GPU_PRESET = CATALOG.defaults.gpu;
 
@@ -92,7 +93,119 @@ function fitReport(model: Model, req: SessionRequest): FitReport {
     smallestFittingMesh: bigger ? `${bigger.width}x${bigger.height}` : null,
     error: fit.error,
     tiles: tileMap(model.config, mesh),
+    placement: 'whole',
   };
+}
+
+/** A block's role in words, as `fit --placement pipelined` prints it. */
+const roleName = (role: number) => [role & 1 ? 'embedding' : '', role & 2 ? 'head' : ''].filter(Boolean).join(', ') || 'layers';
+
+/**
+ * The layer-pipelined placement's fit report and, when every block fits, its program: G layers a
+ * block (absent: the fewest that fit; when none does, the blocks of the fewest layers the mesh
+ * holds, which say why, as `fit --placement pipelined` shows them). Every core outside a block
+ * holds nothing (blockOf −1); `tiles` is a block's map.
+ */
+function pipelinedFit(model: Model, mesh: MeshConfig, req: SessionRequest, G: number | undefined): { fit: FitReport; program?: WaferProgram } {
+  const c = model.config;
+  let g = G;
+  if (g === undefined) {
+    try {
+      g = smallestFittingG(c, mesh, req.allreduce);
+    } catch (e) {
+      if (!(e instanceof WafermeshError)) throw e;
+      g = Math.max(1, Math.ceil(c.nLayers / (mesh.width * mesh.height)));
+    }
+  }
+  const n = mesh.width * mesh.height;
+  const empty: FitReport = {
+    fits: false,
+    width: mesh.width,
+    height: mesh.height,
+    sramBytes: mesh.sramBytes,
+    weightWords: new Float32Array(n),
+    kvWords: new Float32Array(n),
+    scratchWords: new Float32Array(n),
+    context: 0,
+    seqLen: c.seqLen,
+    fullest: { row: 0, col: 0, bytes: 0 },
+    smallestFittingMesh: null,
+    error: null,
+    placement: `pipelined:${g}`,
+  };
+  let layout: ReturnType<typeof layOutPipelined>;
+  try {
+    layout = layOutPipelined(c, mesh, g);
+  } catch (e) {
+    // The mesh cannot hold the blocks: nothing is placed, and the report says why.
+    if (!(e instanceof WafermeshError)) throw e;
+    return { fit: { ...empty, error: oneLine(e) } };
+  }
+  const { grid } = layout;
+  const blockOf = new Int16Array(n).fill(-1);
+  let fullest = { row: 0, col: 0, bytes: -1 };
+  const blocks: PipelineReport['blocks'] = layout.blocks.map((b, k) => {
+    b.placement.cores.forEach((cp, i) => {
+      const at = (b.y + Math.floor(i / grid.width)) * mesh.width + b.x + (i % grid.width);
+      blockOf[at] = k;
+      empty.weightWords[at] = cp.weightWords;
+      empty.kvWords[at] = cp.kvWordsPerSlot * cp.kvSlots;
+      empty.scratchWords[at] = cp.scratchWords;
+    });
+    const f = b.placement.fullest;
+    const here = { row: b.y + f.row, col: b.x + f.col, bytes: f.totalWords * 4 };
+    if (here.bytes > fullest.bytes) fullest = here;
+    return { x: b.x, y: b.y, layerFirst: b.layerFirst, layerCount: b.layerCount, role: roleName(b.role), fits: b.placement.fits, context: b.placement.fits ? b.placement.context : 0, fullest: here };
+  });
+  const fits = blocks.every((b) => b.fits);
+  let program: WaferProgram | undefined;
+  let error: string | null = null;
+  if (fits) {
+    program = compilePipelinedProgram(c, mesh, req.allreduce, g);
+  } else {
+    const k = blocks.findIndex((b) => !b.fits);
+    const b = blocks[k];
+    error = oneLine(
+      new WafermeshError(
+        'does-not-fit',
+        `placement pipelined:${g}: block ${k} (layers ${b.layerFirst}–${b.layerFirst + b.layerCount - 1}, ${grid.width}x${grid.height} cores) does not fit: its core (${b.fullest.row},${b.fullest.col}) needs ${blockNeedBytes(layout.blocks[k].placement)} bytes with one KV position but has ${mesh.sramBytes}; choose a larger G, a larger mesh or placement whole`,
+      ),
+    );
+  }
+  const blockMesh = { ...mesh, width: grid.width, height: grid.height };
+  const fit: FitReport = {
+    ...empty,
+    fits,
+    context: fits ? Math.min(...blocks.map((b) => b.context)) : 0,
+    fullest,
+    error,
+    tiles: tileMap(c, blockMesh),
+    pipeline: { layersPerBlock: layout.G, width: grid.width, height: grid.height, across: grid.across, down: grid.down, blocks, blockOf },
+  };
+  return { fit, program };
+}
+
+/** The fit report for the request's placement and, when it fits, the wafer's program. */
+function fitAndProgram(model: Model, req: SessionRequest): { fit: FitReport; program?: WaferProgram } {
+  let layout;
+  try {
+    layout = emulatedPlacement(req.placement);
+  } catch (e) {
+    // The page's URL state lets only whole and pipelined[:G] through; a request from elsewhere is told.
+    throw new WafermeshError('bad-option', `placement=${req.placement} is not whole, pipelined or pipelined:G (G layers a block, 1 or more): ${oneLine(e)}`);
+  }
+  const mesh = meshFromPreset(req.preset, req.mesh.width, req.mesh.height);
+  if (layout.kind === 'pipelined') {
+    if ((req.serving ?? 'monolithic') === 'disaggregated') {
+      throw new WafermeshError(
+        'bad-option',
+        `placement=${req.placement} runs with the monolithic serving mode only: the KV cache's hand-off into the wafer runs on the whole-mesh placement; choose placement whole or serving monolithic`,
+      );
+    }
+    return pipelinedFit(model, mesh, req, layout.layersPerBlock);
+  }
+  const fit = fitReport(model, req);
+  return { fit, program: fit.fits ? compileProgram(model.config, mesh, req.allreduce) : undefined };
 }
 
 /** The wafer's machine and the GPU's, with their decoders and text. */
@@ -140,9 +253,16 @@ function phaseList(racers: Racers | undefined): PhaseInfo[] {
     name: p.name,
     kind: p.kind === 'fabric' ? ('transfer' as const) : ('compute' as const),
     layer: p.layer,
-    caption: stepCaption(p.kind ?? 'compute', p.name),
+    caption: PIPELINE_CAPTIONS.find(([kind, re]) => kind === (p.kind ?? 'compute') && re.test(p.name))?.[2] ?? stepCaption(p.kind ?? 'compute', p.name),
   }));
 }
+
+/** Captions of the steps only the layer-pipelined placement runs: the hand-offs between blocks, the next block's first Σx², the id's return. */
+const PIPELINE_CAPTIONS: readonly (readonly ['compute' | 'fabric', RegExp, string])[] = [
+  ['fabric', /^hand-off: .*\(block (\d+) to (\d+)\)$/, "fabric: a block's last layer done, x goes to the next block over the fabric, core to core (down or up the columns, or along the rows then down the next block's columns)"],
+  ['compute', /^block_sumsq$/, "compute: the next block's cores square and sum their slice of the x handed to them, for its first layer's norm"],
+  ['fabric', /^next token: the id back to the first block$/, "fabric: the next token's id goes from the last block back to the first (west along a row, up column 0, along the first block's rows), where the next token is embedded from it"],
+];
 
 /** What the page shows of a hand-off: its bytes, measured and modelled times, and each fabric phase's links as counted. */
 export function handoffReport(h: Handoff, clockHz: number): HandoffReport {
@@ -215,10 +335,9 @@ export class RaceSession {
     if (req.prompt !== '' && !tokenizer) {
       throw new WafermeshError('no-tokenizer', `${name} has no tokenizer, so the prompt must be empty (ids are shown instead of text)`);
     }
-    const fit = fitReport(model, req);
     const promptIds = tokenizer ? tokenizer.encode(req.prompt, true) : [BOS];
     progress?.({ stage: 'compiling the wafer program', fraction: 0.3 });
-    const program = fit.fits ? compileProgram(c, meshFromPreset(req.preset, req.mesh.width, req.mesh.height), req.allreduce) : undefined;
+    const { fit, program } = fitAndProgram(model, req);
     let gpuCtx: GpuContext | undefined;
     let noWebgpuReason: string | null = null;
     try {

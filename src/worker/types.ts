@@ -29,6 +29,13 @@ export interface SessionRequest {
    * each machine prefills its own prompt (the GPU batched, the wafer token by token) and decodes.
    */
   serving?: ServingMode;
+  /**
+   * How the model is laid out on the wafer, as the CLI's `--placement` takes it: 'whole' (every
+   * layer tiled over the whole mesh; absent means this) or 'pipelined' / 'pipelined:G' (G layers a
+   * block of the mesh, the blocks in snake order; without G the fewest that fit). The pipelined
+   * placement runs with the monolithic serving mode only (the KV hand-off is the whole mesh's).
+   */
+  placement?: string;
 }
 
 /** How the race runs the prompt: each machine alone, or the GPU's prefill handed to the wafer. */
@@ -59,6 +66,42 @@ export interface FitReport {
     rows: Record<'dim' | 'kv' | 'hidden' | 'vocab', [number, number][]>;
     cols: Record<'dim' | 'kv' | 'hidden', [number, number][][]>;
   };
+  /** The placement shown: 'whole', or 'pipelined:G' with G the layers a block (absent from older workers: whole). */
+  placement?: string;
+  /**
+   * The layer-pipelined placement's blocks (absent for whole): each block is tiled as a mesh of
+   * width × height cores, so `tiles` then holds a block's map (core (r, c) of the mesh is core
+   * (r − y, c − x) of its block).
+   */
+  pipeline?: PipelineReport;
+}
+
+/** The blocks of a layer-pipelined placement, as the fit report shows them. */
+export interface PipelineReport {
+  layersPerBlock: number;
+  /** A block's cores across and down. */
+  width: number;
+  height: number;
+  /** The grid of blocks: blocks across and down (snake order: down the first column of blocks, up the next). */
+  across: number;
+  down: number;
+  blocks: {
+    /** The mesh column and row of its north-west core. */
+    x: number;
+    y: number;
+    /** Its layers: [layerFirst, layerFirst + layerCount). */
+    layerFirst: number;
+    layerCount: number;
+    /** 'embedding', 'head', 'embedding, head' or 'layers'. */
+    role: string;
+    fits: boolean;
+    /** Positions its KV cache holds (0 when it does not fit). */
+    context: number;
+    /** Its fullest core, in mesh coordinates. */
+    fullest: { row: number; col: number; bytes: number };
+  }[];
+  /** Per mesh core, row-major: the block holding it, −1 for a core outside every block (unused). */
+  blockOf: Int16Array;
 }
 
 /**

@@ -621,4 +621,46 @@ describe('the demo in headless Chromium', () => {
     expect(heaps[19] - heaps[0]).toBeLessThan(8e6);
     expect(errors).toEqual([]);
   }, 600_000);
+  it('runs the layer-pipelined placement from its URL: the blocks in the fit report and on the wafer (unused cores, a tooltip per block), a hand-off between blocks stepped as a measured fabric phase, and the text `generate --engine mesh --placement pipelined:1` writes', async () => {
+    const { page, errors } = await open('?model=wm-stories&prompt=Once%20upon%20a%20time&tokens=12&temperature=0&mesh=12x12&placement=pipelined:1&speed=8');
+    const stepPhase = page.locator('[data-testid=step-phase]');
+    await expect.poll(() => stepPhase.isEnabled(), { timeout: 120_000 }).toBe(true);
+    expect(await page.locator('select[name=placement]').inputValue()).toBe('pipelined:1');
+    // Three 6x6 blocks in snake order; the fourth 6x6 of the 12x12 is unused.
+    const blocks = page.locator('[data-testid=fit-blocks]');
+    expect([await blocks.getAttribute('data-blocks'), await blocks.getAttribute('data-unused')]).toEqual(['3', '36']);
+    expect(await blocks.innerText()).toMatch(/^Placement pipelined:1: 1 layer a block, 3 blocks of 6×6 cores on a 2×2 grid[\s\S]*36 cores outside every block are unused\.[\s\S]*block 2 at core \(6,6\): layer 3 of 3 \(head\); fullest core/);
+    // A core's tooltip names its block and its place in it; a core outside every block says it is unused (12x12 on the 560-px canvas: 46 px a core from 4 px in).
+    const canvas = page.locator('[data-testid=wafer-canvas]');
+    const box = (await canvas.boundingBox())!;
+    const hover = (r: number, c: number) => canvas.hover({ position: { x: ((4 + 46 * c + 23) / 560) * box.width, y: ((4 + 46 * r + 23) / 560) * box.height } });
+    const tip = page.locator('[data-testid=core-tip]');
+    await hover(7, 8);
+    await expect.poll(() => tip.innerText()).toMatch(/^core \(7, 8\) of 12 × 12\nblock 2 \(layer 3, head\), its core \(1, 2\) of 6 × 6\ntiles of each of its layers/);
+    await hover(2, 9);
+    await expect.poll(() => tip.innerText()).toMatch(/^core \(2, 9\) of 12 × 12\noutside every block: unused, it holds nothing/);
+    await page.locator('[data-testid=fit-report]').hover();
+    // Step phase by phase to the first hand-off: a fabric phase, named, measured = modelled, from block 0 to block 1.
+    const label = page.locator('[data-testid=phase-label]');
+    for (let n = 1; !/hand-off/.test((await label.textContent()) ?? ''); n++) {
+      expect(n).toBeLessThan(60);
+      await stepPhase.click();
+      await expect.poll(() => label.textContent(), { timeout: 30_000 }).toMatch(new RegExp(`^phase ${n} of \\d+ at position 0: `));
+    }
+    expect(await label.textContent()).toMatch(/: → hand-off: .* \(block 0 to 1\) — fabric: a block's last layer done, x goes to the next block over the fabric/);
+    expect(await page.locator('[data-testid=wafer-figures]').innerText()).toMatch(/words on links \(measured\)\s*[1-9][\d,]*[\s\S]*measured = modelled\s*yes/);
+    expect(await page.locator('[data-testid=step-where]').textContent()).toBe('fabric phase, from block 0 to block 1');
+    await page.locator('wm-wafer-view').screenshot({ path: resolve(SHOTS, 'wafer-pipelined.png') });
+    await page.locator('[data-testid=play]').click();
+    await page.locator('[data-testid=generated-text][data-engine=mesh][data-done=true]').waitFor({ timeout: 150_000 });
+    const want = cliJson('generate', '--engine', 'mesh', '--model', 'wm-stories', '--mesh', '12x12', '--placement', 'pipelined:1', '--prompt', 'Once upon a time', '--tokens', '12', '--temperature', '0');
+    expect(await textOf(page, 'mesh')).toBe(want.text);
+    expect(page.url()).toMatch(/placement=pipelined%3A1/);
+    expect(await axeProblems(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    // With the disaggregated mode the placement falls back to whole, with a message.
+    const { page: p2 } = await open('?model=wm-stories&mode=disaggregated&placement=pipelined:1');
+    await expect.poll(() => p2.locator('[data-testid=url-message]').allTextContents()).toEqual(["placement=pipelined:1 runs with mode=monolithic only (the KV cache's hand-off into the wafer runs on the whole-mesh placement); using placement=whole"]);
+    expect(await p2.locator('select[name=placement]').inputValue()).toBe('whole');
+  }, 400_000);
 });

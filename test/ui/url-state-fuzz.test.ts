@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/catalog.ts';
-import { allreduceIds, demoModels, MAX_URL_PROMPT, modelHasTokenizer, parseState, RACE_MODES, serializeState, waferPresets } from '../../src/ui/url-state.ts';
+import { allreduceIds, demoModels, isPlacement, MAX_URL_PROMPT, PLACEMENTS, modelHasTokenizer, parseState, RACE_MODES, serializeState, waferPresets } from '../../src/ui/url-state.ts';
 
-const KEYS = ['model', 'prompt', 'tokens', 'temperature', 'top_p', 'seed', 'mesh', 'preset', 'allreduce', 'autoplay', 'speed', 'lesson', 'race', 'mode'];
+const KEYS = ['model', 'prompt', 'tokens', 'temperature', 'top_p', 'seed', 'mesh', 'preset', 'allreduce', 'autoplay', 'speed', 'lesson', 'race', 'mode', 'placement'];
 
 /**
  * Any address, however odd, gives a valid state (a bad value falls back to its default, with a
@@ -17,7 +17,7 @@ describe('the URL state parser, fuzzed', () => {
       fc.integer({ min: -5, max: 2000 }).map(String),
       fc.double().map(String),
       fc.tuple(fc.integer({ min: -1, max: 99 }), fc.integer({ min: -1, max: 99 })).map(([w, h]) => `${w}x${h}`),
-      fc.constantFrom('', ' ', '1', 'NaN', 'Infinity', '1e999', '0x10', 'a\nb', '%', '%E0%A4%A', ...demoModels(CATALOG), ...waferPresets(CATALOG), ...allreduceIds(CATALOG), ...RACE_MODES, 'random:dim=8', 'file'),
+      fc.constantFrom('', ' ', '1', 'NaN', 'Infinity', '1e999', '0x10', 'a\nb', '%', '%E0%A4%A', ...demoModels(CATALOG), ...waferPresets(CATALOG), ...allreduceIds(CATALOG), ...RACE_MODES, 'random:dim=8', 'file', ...PLACEMENTS, 'pipelined:0', 'pipelined:12', 'Pipelined', 'subgrid', 'monolithic', 'disaggregated'),
     );
     const pair = fc.tuple(fc.oneof(fc.constantFrom(...KEYS), fc.string()), value, fc.boolean());
     const query = fc.oneof(
@@ -39,6 +39,9 @@ describe('the URL state parser, fuzzed', () => {
         expect(waferPresets(CATALOG)).toContain(state.preset);
         expect(allreduceIds(CATALOG)).toContain(state.allreduce);
         expect(RACE_MODES).toContain(state.race);
+        expect(isPlacement(state.placement)).toBe(true);
+        // The pipelined placement never goes with the disaggregated mode (the KV hand-off is the whole mesh's).
+        if (state.serving === 'disaggregated') expect(state.placement).toBe('whole');
         expect(Number.isInteger(state.tokens) && state.tokens >= 1 && state.tokens <= 1024).toBe(true);
         expect(state.temperature >= 0 && state.temperature <= 10).toBe(true);
         expect(state.topP > 0 && state.topP <= 1).toBe(true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/catalog.ts';
-import { allreduceIds, defaultState, demoModels, MAX_URL_PROMPT, modelHasTokenizer, parseState, promptClearedMessage, RACE_MODES, serializeState, waferPresets } from '../../src/ui/url-state.ts';
+import { allreduceIds, defaultState, isPlacement, PLACEMENTS, demoModels, MAX_URL_PROMPT, modelHasTokenizer, parseState, promptClearedMessage, RACE_MODES, serializeState, waferPresets } from '../../src/ui/url-state.ts';
 
 describe('URL state', () => {
   const DEFAULT = defaultState(CATALOG);
@@ -85,5 +85,25 @@ describe('URL state', () => {
     const bad = parseState('?race=f1&lesson=-2&speed=0', CATALOG);
     expect(bad.state.race).toBe('emulated');
     expect(bad.errors).toEqual(['speed=0 is not in 0.0001…100; using the default', 'lesson=-2 is not a lesson number; using the default', 'race=f1 is not emulated, llama-8b or seed; using emulated']);
+  });
+
+  it('keeps the placement in the URL (whole is the default and not written), refuses one the wafer does not run, and falls back to whole with the disaggregated mode', () => {
+    expect(DEFAULT.placement).toBe('whole');
+    expect(serializeState(DEFAULT)).not.toMatch(/placement/);
+    for (const placement of [...PLACEMENTS, 'pipelined:3', 'pipelined:9999']) {
+      const s = { ...DEFAULT, placement };
+      expect(parseState(serializeState(s), CATALOG), placement).toEqual({ state: s, errors: [] });
+    }
+    expect(serializeState({ ...DEFAULT, placement: 'pipelined:1' })).toMatch(/[?&]placement=pipelined%3A1(&|$)/);
+    for (const bad of ['pipelined:0', 'pipelined:-1', 'pipelined:1.5', 'pipelined:', 'subgrid', 'Whole', 'pipelined:10000']) {
+      expect(isPlacement(bad), bad).toBe(false);
+      expect(parseState(`?placement=${encodeURIComponent(bad)}`, CATALOG), bad).toEqual({
+        state: DEFAULT,
+        errors: [`placement=${bad} is not whole, pipelined or pipelined:G (G layers a block, 1 or more); using whole`],
+      });
+    }
+    const both = parseState('?mode=disaggregated&placement=pipelined:2', CATALOG);
+    expect(both.state).toEqual({ ...DEFAULT, serving: 'disaggregated', placement: 'whole' });
+    expect(both.errors).toEqual(["placement=pipelined:2 runs with mode=monolithic only (the KV cache's hand-off into the wafer runs on the whole-mesh placement); using placement=whole"]);
   });
 });

@@ -1,6 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import type { Catalog } from '../../worker/types.ts';
-import { allreduceIds, demoModels, SERVING_MODES, waferPresets, type AppState, type RaceMode } from '../url-state.ts';
+import { allreduceIds, demoModels, PLACEMENTS, SERVING_MODES, waferPresets, type AppState, type RaceMode } from '../url-state.ts';
 import type { ServingMode } from '../../worker/types.ts';
 
 export interface SettingsChange {
@@ -31,6 +31,14 @@ export const SERVING_LABELS: Record<ServingMode, string> = {
   monolithic: 'monolithic: each machine prefills the prompt, then decodes',
   disaggregated: 'disaggregated: the GPU prefills, its KV cache crosses to the wafer, the wafer decodes',
 };
+
+/** What each placement offered does, in a few words. */
+export function placementLabel(p: string): string {
+  if (p === 'whole') return 'whole: every layer tiled over the whole mesh';
+  if (p === 'pipelined') return 'pipelined: blocks of the fewest layers that fit';
+  const g = Number(p.slice('pipelined:'.length));
+  return `pipelined:${g}: ${g} layer${g === 1 ? '' : 's'} a block, x handed block to block`;
+}
 
 const MESHES = ['4x4', '6x6', '8x8', '6x10', '12x12', '16x16', '32x32', '64x64'];
 
@@ -136,6 +144,7 @@ export class WmControls extends LitElement {
         allreduce: String(f.get('allreduce')),
         race: String(f.get('race')) as RaceMode,
         serving: String(f.get('serving')) as ServingMode,
+        placement: String(f.get('placement')),
       },
       files: fileBytes,
     };
@@ -198,6 +207,9 @@ export class WmControls extends LitElement {
         </label>
         <label class="wide">serving (emulated race)
           <select name="serving" data-testid="serving-mode">${SERVING_MODES.map((m) => html`<option ?selected=${m === s.serving} value=${m}>${SERVING_LABELS[m]}</option>`)}</select>
+        </label>
+        <label class="wide">placement on the wafer
+          <select name="placement" data-testid="placement">${[...new Set([...PLACEMENTS, s.placement])].map((p) => html`<option ?selected=${p === s.placement} value=${p}>${placementLabel(p)}</option>`)}</select>
         </label>
         <button type="submit" class="primary" data-testid="apply" ?disabled=${this.busy}>load</button>
       </form>

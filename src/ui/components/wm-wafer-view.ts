@@ -1,9 +1,10 @@
 import { LitElement, css, html } from 'lit';
-import type { FitReport, HandoffReport, PhaseInfo } from '../../worker/types.ts';
+import type { FitReport, HandoffReport, PhaseInfo, PipelineReport } from '../../worker/types.ts';
 import { formatBytes } from '../prefill-view.ts';
 import { BLOCK_NODES, blockNodeOf } from '../block-map.ts';
 import { coreAt, coreRect, layoutWafer, linkSegment, type WaferLayout } from '../geometry.ts';
 import { tileLines } from '../tiles.ts';
+import { stepBlocks } from '../pipeline-blocks.ts';
 
 const SIZE = 560;
 const BINS = 8;
@@ -40,8 +41,11 @@ function palette(el: Element) {
     trafficLo: v('--wm-traffic-lo', '#d9c8f5'),
     trafficHi: v('--wm-traffic-hi', '#5b21b6'),
     word: v('--wm-word', '#111111'),
+    unused: v('--wm-unused', '#c9cdd6'),
+    block: v('--wm-block', '#374151'),
   };
 }
+
 
 /**
  * The wafer: every core coloured by what its SRAM holds (weights blue, KV cache orange, free
@@ -173,7 +177,7 @@ export class WmWaferView extends LitElement {
           <ol>
             ${BLOCK_NODES.map((b) => html`<li class="${b.inLayer ? 'layer' : ''} ${node === b.id ? 'on' : ''}" data-node=${b.id} aria-current=${node === b.id ? 'step' : 'false'}>${b.label}</li>`)}
           </ol>
-          <div class="where">${this.step ? `${this.step.kind === 'transfer' ? 'fabric phase' : 'compute pass'}${this.step.layer !== null ? `, layer ${this.step.layer + 1} of ${this.layers}` : ''}` : 'step one phase to see where it sits'}</div>
+          <div class="where" data-testid="step-where">${this.step ? `${this.step.kind === 'transfer' ? 'fabric phase' : 'compute pass'}${this.step.layer !== null ? `, layer ${this.step.layer + 1} of ${this.layers}` : ''}${this.whereBlocks(this.step)}` : 'step one phase to see where it sits'}</div>
         </div>
       </div>
       <div class="legend" data-testid="wafer-legend">
@@ -182,9 +186,20 @@ export class WmWaferView extends LitElement {
         <span><span class="sw" style="background:var(--wm-free)"></span>free SRAM</span>
         <span>words per link, 1<span class="ramp"></span>${Math.round(this.maxWords).toLocaleString('en')} (log scale)${heat ? ', summed per core as a ring' : ', arrows show the direction'}</span>
         <span><span class="sw" style="background:transparent;border:2px solid var(--wm-error)"></span>core over capacity</span>
+        ${f?.pipeline ? html`<span data-testid="legend-blocks"><span class="sw" style="background:transparent;border:2px dashed var(--wm-block, #374151)"></span>a block of ${f.pipeline.width} × ${f.pipeline.height} cores (${f.placement}; the step's block outlined in violet)</span>
+          <span><span class="sw" style="background:var(--wm-unused, #c9cdd6)"></span>unused core, outside every block</span>` : ''}
       </div>
       <div class="engine" data-testid="wafer-engine">${this.engine}</div>
     `;
+  }
+
+  /** Under the pipelined placement, the block(s) a step runs on, in words. */
+  private whereBlocks(step: PhaseInfo): string {
+    const p = this.fit?.pipeline;
+    if (!p) return '';
+    const on = stepBlocks(p, step);
+    if (on.length === 2) return `, from block ${on[0]} to block ${on[1]}`;
+    return on.length ? `, on block ${on[0]}` : '';
   }
 
   private renderHandoff(h: { report: HandoffReport; phase: number | null; holding: boolean }) {
@@ -208,9 +223,15 @@ export class WmWaferView extends LitElement {
     if (this.perLink) for (let d = 0; d < 4; d++) out += this.perLink[i * 4 + d];
     const r = Math.floor(i / f.width);
     const c = i % f.width;
+    const p = f.pipeline;
+    const k = p ? p.blockOf[i] : 0;
+    if (p && k < 0) return [`core (${r}, ${c}) of ${f.width} × ${f.height}`, 'outside every block: unused, it holds nothing', `words it sent on its links: ${out.toLocaleString('en')}`].join('\n');
+    const b = p?.blocks[k];
+    const layers = b ? (b.layerCount === 1 ? `layer ${b.layerFirst + 1}` : `layers ${b.layerFirst + 1}–${b.layerFirst + b.layerCount}`) : '';
     return [
       `core (${r}, ${c}) of ${f.width} × ${f.height}`,
-      ...tileLines(f, r, c),
+      ...(b ? [`block ${k} (${layers}, ${b.role}), its core (${r - b.y}, ${c - b.x}) of ${p!.width} × ${p!.height}`] : []),
+      ...(b ? tileLines(f, r - b.y, c - b.x).map((l, j) => (j === 0 ? l.replace('of every layer', `of each of its layers`) : l)) : tileLines(f, r, c)),
       `weights ${bytes(f.weightWords[i])} · KV cache ${bytes(f.kvWords[i])}`,
       `scratch ${bytes(f.scratchWords[i])} · free ${free.toLocaleString('en')} B of ${f.sramBytes.toLocaleString('en')} B`,
       `words it sent on its links: ${out.toLocaleString('en')}`,
@@ -300,6 +321,8 @@ export class WmWaferView extends LitElement {
         this.pan = { x: 0, y: 0 };
       }
       this.drawBase();
+    } else if (changed.has('step') && this.fit?.pipeline) {
+      this.drawBase(); // the block the step runs on is outlined
     }
     if (changed.has('perLink') || changed.has('fit')) this.collectLinks();
   }
@@ -346,9 +369,24 @@ export class WmWaferView extends LitElement {
     g.fillStyle = pal.canvas;
     g.fillRect(0, 0, SIZE, SIZE);
     const sramWords = f.sramBytes / 4;
+    const pipe = f.pipeline;
     for (let i = 0; i < f.width * f.height; i++) {
       const r = coreRect(this.layout, i);
       if (r.x > SIZE || r.y > SIZE || r.x + r.size < 0 || r.y + r.size < 0) continue;
+      if (pipe && pipe.blockOf[i] < 0) {
+        // Outside every block: unused, greyed and struck through.
+        g.fillStyle = pal.unused;
+        g.fillRect(r.x, r.y, r.size, r.size);
+        if (r.size >= 6) {
+          g.strokeStyle = pal.canvas;
+          g.lineWidth = 1;
+          g.beginPath();
+          g.moveTo(r.x, r.y + r.size);
+          g.lineTo(r.x + r.size, r.y);
+          g.stroke();
+        }
+        continue;
+      }
       const wf = Math.min(1, f.weightWords[i] / sramWords);
       const kf = Math.min(1 - wf, f.kvWords[i] / sramWords);
       const over = (f.weightWords[i] + f.kvWords[i] + f.scratchWords[i]) / sramWords > 1;
@@ -365,7 +403,36 @@ export class WmWaferView extends LitElement {
         g.strokeRect(r.x + 1, r.y + 1, r.size - 2, r.size - 2);
       }
     }
+    if (pipe) this.drawBlocks(g, pipe, pal);
     this.base = c;
+  }
+
+  /** Each block's outline and name (the block the step shown runs on, heavier), on the base. */
+  private drawBlocks(g: CanvasRenderingContext2D, p: PipelineReport, pal: ReturnType<typeof palette>) {
+    const l = this.layout!;
+    const on = stepBlocks(p, this.step);
+    p.blocks.forEach((b, k) => {
+      const x = l.originX + b.x * l.cell;
+      const y = l.originY + b.y * l.cell;
+      const lit = on.includes(k);
+      g.strokeStyle = lit ? pal.trafficHi : pal.block;
+      g.lineWidth = lit ? 4 : 2;
+      g.setLineDash(lit ? [] : [6, 4]);
+      g.strokeRect(x + 1, y + 1, p.width * l.cell - 2, p.height * l.cell - 2);
+      g.setLineDash([]);
+      if (p.width * l.cell >= 60) {
+        const layers = b.layerCount === 1 ? `L${b.layerFirst + 1}` : `L${b.layerFirst + 1}–${b.layerFirst + b.layerCount}`;
+        const text = `block ${k} · ${layers}`;
+        g.font = '600 11px system-ui, sans-serif';
+        g.fillStyle = lit ? pal.trafficHi : pal.block;
+        const w = g.measureText(text).width + 8;
+        g.globalAlpha = 0.85;
+        g.fillRect(x + 3, y + 3, w, 15);
+        g.globalAlpha = 1;
+        g.fillStyle = '#ffffff';
+        g.fillText(text, x + 7, y + 14);
+      }
+    });
   }
 
   private collectLinks() {
