@@ -37,7 +37,8 @@ export const prefillDecode: Lesson = {
     'By default the emulated wafer feeds the prompt token by token at its decode speed, {trace.tokensPerS:tps}, ' +
       'so the same prompt takes it {calc.waferPrefill:s}. It can also take the whole prompt at once on its fabric (`generate --engine mesh --wafer-prefill gemm`): ' +
       'every linear layer a distributed matrix product (MeshGEMM) with the weights resident where they were placed, the keys and values gathered along each row of cores, ' +
-      'then the KV cache handed to the decode’s layout. On the toy model the token-by-token feed is the faster: the prompt is short against the weights’ tiles that MeshGEMM shifts.',
+      'then the KV cache handed to the decode’s layout. Modelled, it overtakes the token-by-token feed once the prompt is long against the weights’ tiles that MeshGEMM shifts; ' +
+      'in the emulator it stays slower in wall clock, since the emulator steps every word of every shift.',
     'At real scale *predict* models the prefill the same way: each product of the prompt as a matrix–matrix product on the cores that hold its weights (MeshGEMM with the weights resident, or SUMMA, the faster). ' +
       'Llama-3.1-8B with a {gpuPf.prompt}-token prompt: the first token after {waferPf.ttftSeconds:s} on one WSE-3 (bound by {waferPf.bound:str}), ' +
       'after {gpuPf.ttftSeconds:s} on one H100 (bound by {gpuPf.bound:str}).',
