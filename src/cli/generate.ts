@@ -6,7 +6,12 @@ import { createMachine, type Machine } from '../engines/index.ts';
 import type { Allreduce } from '../mesh/collectives.ts';
 import { checkPromptFits, Decoder } from '../engines/generate.ts';
 import { Disaggregated, HANDOFF_LINKS } from '../engines/disaggregated.ts';
-import { BOS, describeConfig, type ModelConfig } from '../model/config.ts';
+import { BOS, describeConfig, kvDim, type ModelConfig } from '../model/config.ts';
+import { fabricPrefill } from '../cost/prefill.ts';
+import { MeshEngine, type MeasuredPrefillPhase } from '../engines/mesh.ts';
+import { compilePrefill } from '../mesh/programs/prefill-fabric.ts';
+import type { MeshConfig } from '../mesh/config.ts';
+import type { FabricCount } from '../mesh/fabric.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
 import { nodeGpu } from '../gpu/node.ts';
@@ -19,7 +24,7 @@ import { describePlacement } from '../mesh/pipelined.ts';
 
 export const generateCommand: Command = {
   summary: 'generate text (or token ids) from BOS plus a prompt with one engine',
-  usage: '[--engine cpu|gpu|mesh] [--prefill cpu|gpu|mesh --decode cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--placement whole|pipelined[:G]] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
+  usage: '[--engine cpu|gpu|mesh] [--prefill cpu|gpu|mesh --decode cpu|gpu|mesh] [--mesh WxH] [--preset NAME] [--sram BYTES] [--allreduce NAME] [--placement whole|pipelined[:G]] [--wafer-prefill token|gemm] [--model PATH|NAME] [--tokenizer PATH] [--prompt TEXT] [--tokens N] [--temperature T] [--top-p P] [--seed S] [--json]',
   options: {
     engine: { type: 'string', default: 'cpu' },
     prefill: { type: 'string' },
@@ -32,11 +37,12 @@ export const generateCommand: Command = {
     'top-p': { type: 'string', default: '1' },
     seed: { type: 'string', default: '42' },
     ...MESH_OPTIONS,
+    'wafer-prefill': { type: 'string', default: 'token' },
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     placement: { type: 'string' },
     json: { type: 'boolean' },
   },
-  choices: { engine: CHOICES.engine, prefill: CHOICES.engine, decode: CHOICES.engine, model: CHOICES.runnableModel, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
+  choices: { engine: CHOICES.engine, prefill: CHOICES.engine, decode: CHOICES.engine, model: CHOICES.runnableModel, 'wafer-prefill': CHOICES.waferPrefill, ...MESH_CHOICES, allreduce: CHOICES.allreduce },
   descriptions: {
     engine: 'the machine that decodes: cpu (the reference), gpu (the off-chip GPU baseline) or mesh (the emulated wafer)',
     prefill: 'disaggregated: the machine that prefills the prompt and hands its KV cache to --decode (the wafer takes it in at its edge over the fabric)',
@@ -49,6 +55,7 @@ export const generateCommand: Command = {
     'top-p': 'nucleus sampling: sample among the most likely ids holding this much probability; 1 = off',
     seed: "the sampler's random seed (a whole number)",
     mesh: 'the wafer for --engine mesh: WIDTHxHEIGHT cores, e.g. 8x8',
+    'wafer-prefill': "how the wafer takes the prompt (--engine mesh, or --prefill mesh): token (one position at a time, as it decodes) or gemm (the whole prompt at once on the fabric, every linear layer a MeshGEMM on the mesh's square block, then the KV cache handed to the decode's layout)",
     preset: 'the wafer core for --engine mesh (SRAM, clock, link width)',
     sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
     allreduce: 'how the wafer runs its allreduces: chain, ring or ktree (tree is accepted for ktree)',
@@ -96,6 +103,11 @@ export const generateCommand: Command = {
     // The decoding wafer's program, compiled (and refused if it does not fit) before the GPU starts.
     const program = decodeEngine === 'mesh' && layout.kind !== 'whole' ? compileProgram(model.config, mesh, allreduce, 4, layout) : undefined;
     const disaggregated = v.prefill !== undefined;
+    const waferGemm = v['wafer-prefill'] === 'gemm';
+    if (waferGemm && layout.kind !== 'whole') {
+      throw new WafermeshError('bad-option', `--wafer-prefill gemm runs on the whole-mesh placement only, not --placement ${String(v.placement)}; use --placement whole or --wafer-prefill token`);
+    }
+    if (waferGemm) checkWaferPrefill(String(v.prefill ?? v.engine), mesh, model.config, promptIds.length);
     let gpu: GpuContext | undefined;
     let engine: Machine | undefined;
     let prefiller: Machine | undefined;
@@ -104,9 +116,11 @@ export const generateCommand: Command = {
       // --json on the mesh reads back what moved on the fabric after every token (measured words and steps).
       const gpuHw = gpuPreset(CATALOG.defaults.gpu);
       const machineOptions = { gpu: async () => (gpu ??= await nodeGpu()), mesh, allreduce, gpuPreset: gpuHw.name };
-      engine = await createMachine(decodeEngine, model, { ...machineOptions, ...(program ? { program } : {}), measure: !!v.json });
+      // --wafer-prefill gemm: the machine that prefills (the mesh) gets the wafer prefill on the fabric.
+      const fabricPrefill = waferGemm ? { meshPrefill: 'fabric-gemm' as const } : {};
+      engine = await createMachine(decodeEngine, model, { ...machineOptions, ...(program ? { program } : {}), ...(disaggregated ? {} : fabricPrefill), measure: !!v.json });
       // Disaggregated: the prompt on --prefill, its KV cache handed to --decode, which decodes.
-      if (disaggregated) prefiller = await createMachine(String(v.prefill), model, machineOptions);
+      if (disaggregated) prefiller = await createMachine(String(v.prefill), model, { ...machineOptions, ...fabricPrefill });
       const pair = prefiller ? new Disaggregated(prefiller, engine) : undefined;
       checkPromptFits(promptIds.length, pair ?? engine);
       const eng = engine;
@@ -115,8 +129,8 @@ export const generateCommand: Command = {
       if (!v.json) {
         if (tokenizer) write(tokenizer.decode(promptIds.slice(1)));
       }
-      // Machines with a batched prefill (cpu, gpu) take the whole prompt in the first step; the
-      // wafer feeds it one token at a time. One warm-up position before timing (a forward pass,
+      // Machines with a batched prefill (cpu, gpu, the wafer with --wafer-prefill gemm) take the whole
+      // prompt in the first step; otherwise the wafer feeds it one token at a time. One warm-up position before timing (a forward pass,
       // and a prefill where it is used), so that pipelines built or compiled on first use are not
       // counted in the time to the first token; the Decoder resets the machine afterwards.
       const batched = (pair ? !!prefiller!.prefill : !!engine.prefill) && tokens > 0;
@@ -215,8 +229,9 @@ export const generateCommand: Command = {
         prefill_tokens_per_s: prefillMs ? round((1000 * P) / prefillMs) : null,
         decode_tokens: decodeMs.length,
         decode_tokens_per_s: decodeMs.length ? round((1000 * decodeMs.length) / sum(decodeMs)) : null,
-        ...(pair ? disaggregatedTimings(pair, prefiller!, model.config, P, gpuHw) : modelledPrefill(engine, model.config, P, batched, promptTraces, firstTrace, gpuHw, String(v.preset))),
+        ...(pair ? disaggregatedTimings(pair, prefiller!, model.config, P, gpuHw, String(v.preset)) : modelledPrefill(engine, model.config, P, batched, promptTraces, firstTrace, gpuHw, String(v.preset))),
       };
+      const waferPrefiller = waferGemm ? ((prefiller ?? engine) as MeshEngine) : undefined;
       if (v.json) {
         const out: Record<string, unknown> = {
           engine: engine.engine,
@@ -230,6 +245,7 @@ export const generateCommand: Command = {
           stop: result.stop,
           ...(engine.wafer ? { mesh: meshSummary(engine, traces) } : {}),
           ...(engine.plan === 'gpu' ? { gpu: gpuSummary(engine, traces) } : {}),
+          ...(waferPrefiller?.lastPrefill && firstStep >= 0 ? { wafer_prefill: waferPrefillSummary(waferPrefiller, P) } : {}),
           temperature,
           top_p: topP,
           seed,
@@ -243,7 +259,7 @@ export const generateCommand: Command = {
         // the step that gives the first id (the prompt's prefill) is reported apart, as TTFT.
         const decodeRate = timings.decode_tokens_per_s === null ? 'no decode steps after it' : `then ${timings.decode_tokens_per_s} tok/s over ${decodeMs.length}`;
         console.error(
-          `[${prefiller ? `${prefiller.engine} prefill → ${engine.engine} decode` : engine.engine}] ${result.ids.length} token${result.ids.length === 1 ? '' : 's'}: the first after ${timings.ttft_ms ?? '-'} ms (prefill of ${P} position${P === 1 ? '' : 's'}, ${timings.prefill}), ${decodeRate} (wall clock, warm-up excluded), stop: ${result.stop}`,
+          `[${prefiller ? `${prefiller.engine} prefill → ${engine.engine} decode` : engine.engine}] ${result.ids.length} token${result.ids.length === 1 ? '' : 's'}: the first after ${timings.ttft_ms ?? '-'} ms (prefill of ${P} position${P === 1 ? '' : 's'}, ${timings.prefill}${waferGemm ? " on the wafer's fabric" : ''}), ${decodeRate} (wall clock, warm-up excluded), stop: ${result.stop}`,
         );
       }
       return 0;
@@ -261,7 +277,7 @@ export const generateCommand: Command = {
  * prefill where it prefills; the hand-off over the slower of the network and the wafer edge, plus
  * the wafer's fabric phases), with what crossed.
  */
-function disaggregatedTimings(pair: Disaggregated, prefiller: Machine, config: ModelConfig, P: number, hw: GpuHardware): Record<string, unknown> {
+function disaggregatedTimings(pair: Disaggregated, prefiller: Machine, config: ModelConfig, P: number, hw: GpuHardware, waferPreset: string): Record<string, unknown> {
   const h = pair.handoffs[0];
   if (!h) return {};
   const { network, waferEdge } = HANDOFF_LINKS;
@@ -277,6 +293,12 @@ function disaggregatedTimings(pair: Disaggregated, prefiller: Machine, config: M
     ...(phases.length ? { kv_handoff_fabric_phases: phases.length, kv_handoff_fabric_words: phases.reduce((n, p) => n + p.measured.linkWords.reduce((a, b) => a + b, 0), 0), kv_handoff_phases_equal_to_model: phases.every((p) => p.firstDifference === null) } : {}),
     modelled_kv_handoff_ms: round(h.modelledMs),
     modelled_kv_handoff_links: h.wafer || h.waferOut ? `the slower of ${network.name} and ${waferEdge.name}${network.latencyS.assumed ? ' (network latency assumed)' : ''}` : `${network.name}${network.latencyS.assumed ? ' (latency assumed)' : ''}`,
+    ...(prefiller instanceof MeshEngine && prefiller.prefill
+      ? (() => {
+          const s = waferPrefillSeconds(prefiller, config, P);
+          return { modelled_prefill: 'the wafer prefill on the fabric (MeshGEMM), its KV cache to the decode layout, then the hand-off', modelled_hardware: waferPreset, modelled_ttft_ms: round(1000 * s + h.modelledMs), modelled_prefill_tokens_per_s: round(P / s) };
+        })()
+      : {}),
     ...(prefiller.plan === 'gpu' && prefiller.prefill
       ? (() => {
           const s = gpuPrefillCost(config, P, hw).seconds;
@@ -304,6 +326,10 @@ function modelledPrefill(
   waferPreset: string,
 ): Record<string, unknown> {
   let seconds: number;
+  if (engine instanceof MeshEngine && batched) {
+    seconds = waferPrefillSeconds(engine, config, P);
+    return { modelled_prefill: 'the wafer prefill on the fabric (MeshGEMM), then its KV cache to the decode layout', modelled_hardware: waferPreset, modelled_ttft_ms: round(1000 * seconds), modelled_prefill_tokens_per_s: round(P / seconds) };
+  }
   if (engine.plan === 'gpu' && batched) seconds = gpuPrefillCost(config, P, hw).seconds;
   else if (engine.plan === 'mesh' && !batched && firstTrace && promptTraces.length === P - 1) {
     seconds = promptTraces.reduce((a, t) => a + t.cost.seconds, 0) + firstTrace.cost.seconds;
@@ -313,6 +339,68 @@ function modelledPrefill(
     modelled_hardware: engine.plan === 'gpu' ? hw.name : waferPreset,
     modelled_ttft_ms: round(1000 * seconds),
     modelled_prefill_tokens_per_s: round(P / seconds),
+  };
+}
+
+/**
+ * `--wafer-prefill gemm` is for the machine that prefills being the wafer, from position 0 (every
+ * generate prompt is), on a mesh where the prefill's plan fits: refused in one line otherwise,
+ * before a model is placed or the GPU started.
+ */
+function checkWaferPrefill(prefillEngine: string, mesh: MeshConfig, config: ModelConfig, T: number): void {
+  if (prefillEngine !== 'mesh') {
+    throw new WafermeshError('bad-option', `--wafer-prefill gemm runs the prompt on the wafer's fabric, but the ${prefillEngine} engine takes the prompt here; use --engine mesh (or --prefill mesh --decode ENGINE), or leave out --wafer-prefill`);
+  }
+  try {
+    compilePrefill(mesh, config, T);
+  } catch (e) {
+    if (e instanceof WafermeshError && e.code === 'does-not-fit') throw new WafermeshError('does-not-fit', `--wafer-prefill gemm: ${e.detail}; or use --wafer-prefill token`);
+    throw e;
+  }
+}
+
+/** The wafer prefill of P positions and its KV cache's hand-off to the decode layout at the mesh's preset, seconds (modelled: fabricPrefill and the hand-off's fabric phases). */
+function waferPrefillSeconds(engine: MeshEngine, config: ModelConfig, P: number): number {
+  const m = engine.wafer.mesh;
+  const c = fabricPrefill(m.width, m.height, config, P, { hop: m.cyclesPerHop, ramp: m.cyclesPerRamp, bw: m.wordsPerLinkCycle }, m.flopsPerCoreCycle);
+  return (c.totalCycles + (engine.lastPrefill?.handoff.fabricCycles ?? 0)) / m.clockHz;
+}
+
+/**
+ * The last wafer prefill on the fabric: its phases measured where the words moved beside their
+ * closed form (a layer's phases summed over the layers), the cost model's words for the same
+ * algorithm, and the KV cache's hand-off into the decode's layout.
+ */
+function waferPrefillSummary(engine: MeshEngine, P: number) {
+  const last = engine.lastPrefill!;
+  const m = engine.wafer.mesh;
+  const c = engine.config;
+  const words = (f: FabricCount) => f.linkWords.reduce((a, b) => a + b, 0);
+  const sum = (xs: readonly MeasuredPrefillPhase[], f: (p: MeasuredPrefillPhase) => number) => xs.reduce((a, p) => a + f(p), 0);
+  const cost = fabricPrefill(m.width, m.height, c, P, { hop: m.cyclesPerHop, ramp: m.cyclesPerRamp, bw: m.wordsPerLinkCycle }, m.flopsPerCoreCycle);
+  const h = last.handoff;
+  return {
+    algorithm: 'MeshGEMM',
+    block: `${cost.P}x${cost.P}`,
+    positions: P,
+    gpu_ms: round(last.ms),
+    fabric_phases: last.phases.length,
+    fabric_phases_equal_to_model: last.phases.every((p) => p.firstDifference === null),
+    measured_fabric_words: sum(last.phases, (p) => words(p.measured)),
+    modelled_fabric_words: sum(last.phases, (p) => words(p.modelled)),
+    measured_fabric_steps: sum(last.phases, (p) => p.measured.steps),
+    modelled_fabric_steps: sum(last.phases, (p) => p.modelled.steps),
+    cost_model_fabric_words: cost.totalWords,
+    modelled_cycles: round(cost.totalCycles),
+    modelled_ms: round((1000 * cost.totalCycles) / m.clockHz),
+    kv_handoff: {
+      bytes: 2 * c.nLayers * P * kvDim(c) * 4,
+      edge_words_in: h.edgeWords,
+      fabric_phases: h.phases.length,
+      fabric_phases_equal_to_model: h.phases.every((p) => p.firstDifference === null),
+      measured_fabric_words: h.phases.reduce((a, p) => a + words(p.measured), 0),
+      modelled_fabric_cycles: round(h.fabricCycles),
+    },
   };
 }
 

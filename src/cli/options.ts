@@ -74,6 +74,8 @@ export const CHOICES = {
   allreduce: { values: () => allreduceIds(), aliases: ['tree'], describe: (id: string) => CATALOG.allreduce.find((a) => a.id === id)?.description, heading: 'allreduce algorithms' },
   /** `generate --engine`. */
   engine: { values: () => ENGINES },
+  /** `generate --wafer-prefill`: the prompt token by token, or the wafer prefill on the fabric (MeshGEMM). */
+  waferPrefill: { values: () => ['token', 'gemm'] },
   /** Models whose weights are here (generate, bench). */
   runnableModel: { values: () => runnableModels().map((m) => m.id), or: 'a checkpoint PATH or random:<spec>', describe: modelDescription, heading: 'models' },
   /** Models whose shape is known, weights or not (fit, trace, predict). */

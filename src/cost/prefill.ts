@@ -2,6 +2,8 @@ import { CATALOG, hardwarePreset, type Catalog } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import type { FabricTiming } from '../mesh/fabric.ts';
 import { meshGemmClosed, summaCycles } from '../mesh/programs/meshgemm.ts';
+import { ringOrder } from '../mesh/ring.ts';
+import { lineAllreduceCycles } from '../mesh/collectives.ts';
 import { kvDim, type ModelConfig } from '../model/config.ts';
 import { gpuPreset, waferPreset, type GpuHardware } from './hardware.ts';
 import { BYTES_PER_VALUE, type Precision } from './model.ts';
@@ -192,17 +194,18 @@ export function gpuPrefill(model: ModelConfig, T: number, hardware: string, opti
 // -------------------------------------------------------------- wafers ----
 
 /**
- * Words one core holds for a product, as values move (one to a 32-bit word): MeshGEMM's A and C
- * tiles (and B's when it is not already in place), SUMMA's C tile and the A and B panels it
+ * Words one core holds for a product, as values move (one to a 32-bit word): MeshGEMM's A, B and C
+ * tiles (a resident weight's B tile is shifted as a copy, the resident one staying put), SUMMA's C tile and the A and B panels it
  * receives (and B's own tile when not in place).
  */
 export function gemmWordsPerCore(algorithm: 'meshgemm' | 'summa', W: number, H: number, g: Pick<GemmShape, 'M' | 'K' | 'N'>, bInPlace: boolean): number {
   if (algorithm === 'meshgemm') {
+    // The weight's tile stays resident; the product shifts a copy of it (or B's own tile, not resident), so B's tile is always held once more.
     const P = Math.min(W, H);
     const mt = Math.ceil(g.M / P);
     const kt = Math.ceil(g.K / P);
     const nt = Math.ceil(g.N / P);
-    return mt * kt + mt * nt + (bInPlace ? 0 : kt * nt);
+    return mt * kt + mt * nt + kt * nt;
   }
   const steps = Math.max(W, H);
   const mt = Math.ceil(g.M / H);
@@ -221,8 +224,8 @@ export function chunksToFit(algorithm: 'meshgemm' | 'summa', W: number, H: numbe
 }
 
 /**
- * One GEMM on a W × H region: MeshGEMM on its P × P block (plus putting the weights back) or SUMMA
- * on the rectangle, the faster. With `sram`, each algorithm's working set must fit the SRAM a core
+ * One GEMM on a W × H region: MeshGEMM on its P × P block (the weight B resident and pre-skewed when
+ * `sram.bInPlace`, as the wafer prefill places it; residentMeshGemm) or SUMMA on the rectangle, the faster. With `sram`, each algorithm's working set must fit the SRAM a core
  * has free: the M rows (the prompt's positions) are cut into the fewest chunks that fit, each
  * chunk a product of its own (the weights move again for every chunk).
  */
@@ -233,10 +236,10 @@ export function waferGemmCycles(
   t: FabricTiming,
   flopsPerCycle: number,
   sram?: { readonly freeBytes: number; readonly bInPlace: boolean },
-): { cycles: number; algorithm: 'meshgemm' | 'summa'; meshgemm: number; summa: number; restore: number; chunks: number } {
+): { cycles: number; algorithm: 'meshgemm' | 'summa'; meshgemm: number; summa: number; chunks: number } {
   const cm = sram ? chunksToFit('meshgemm', W, H, g, sram.freeBytes, sram.bInPlace) : 1;
   const cs = sram ? chunksToFit('summa', W, H, g, sram.freeBytes, sram.bInPlace) : 1;
-  const one = (c: number) => waferGemmOnce(W, H, { ...g, M: Math.ceil(g.M / (Number.isFinite(c) ? c : 1)) }, t, flopsPerCycle);
+  const one = (c: number) => waferGemmOnce(W, H, { ...g, M: Math.ceil(g.M / (Number.isFinite(c) ? c : 1)) }, t, flopsPerCycle, sram?.bInPlace ?? true);
   const m = one(cm);
   const su = Number.isFinite(cs) ? cs * one(cs).summa : Infinity;
   const meshgemm = Number.isFinite(cm) ? cm * m.meshgemm : Infinity;
@@ -244,22 +247,113 @@ export function waferGemmCycles(
     throw new WafermeshError('does-not-fit', `a ${g.M} x ${g.K} x ${g.N} product's tiles do not fit the ${sram!.freeBytes} bytes a core has free beside the weights and the KV cache, even one row at a time`);
   }
   return meshgemm <= su
-    ? { cycles: meshgemm, algorithm: 'meshgemm', meshgemm, summa: su, restore: cm * m.restore, chunks: cm }
-    : { cycles: su, algorithm: 'summa', meshgemm, summa: su, restore: Number.isFinite(cm) ? cm * m.restore : 0, chunks: cs };
+    ? { cycles: meshgemm, algorithm: 'meshgemm', meshgemm, summa: su, chunks: cm }
+    : { cycles: su, algorithm: 'summa', meshgemm, summa: su, chunks: cs };
 }
 
-function waferGemmOnce(W: number, H: number, g: Pick<GemmShape, 'M' | 'K' | 'N'>, t: FabricTiming, flopsPerCycle: number): { meshgemm: number; summa: number; restore: number } {
+function waferGemmOnce(W: number, H: number, g: Pick<GemmShape, 'M' | 'K' | 'N'>, t: FabricTiming, flopsPerCycle: number, resident: boolean): { meshgemm: number; summa: number } {
   const P = Math.min(W, H);
-  const mg = meshGemmClosed(P, g.M, g.K, g.N, t, flopsPerCycle);
-  // Cannon leaves every column of W displaced (alignment by j, then P − 1 single steps): the
-  // weights are put back in place by P − 1 more rounds of W's column shifts, as many as the
-  // alignment's (ours: the weights stay where the decode placement keeps them).
-  const kt = Math.ceil(g.K / P);
-  const nt = Math.ceil(g.N / P);
-  const hops = P >= 3 ? 2 : 1;
-  const restore = P > 1 ? (P - 1) * ((kt * nt - 1) / t.bw + hops * t.hop + t.ramp) : 0;
+  // A resident weight (B here) is placed pre-skewed, as the wafer prefill places it: the alignment
+  // moves the activations only and the shifts move a copy, so nothing is put back. Otherwise (both
+  // operands computed, attention's) Cannon aligns both.
+  const mg = resident ? residentMeshGemm(P, g.N, g.K, g.M, t, flopsPerCycle) : meshGemmClosed(P, g.M, g.K, g.N, t, flopsPerCycle);
   const su = summaCycles({ width: W, height: H, flopsPerCoreCycle: flopsPerCycle }, g.M, g.K, g.N, t).total;
-  return { meshgemm: mg.total + restore, summa: su, restore };
+  return { meshgemm: mg.total, summa: su };
+}
+
+/**
+ * MeshGEMM as the wafer prefill runs it (src/mesh/programs/prefill-fabric.ts), in closed form for
+ * any P: C (M × N) = A (M × K) · B (K × N) with A a resident weight placed pre-skewed (core (i, j)
+ * keeps A(i, i + j mod P)) and B the activations (N = the prompt's positions). The alignment moves
+ * B only: P − 1 column rounds; then P − 1 shifts of A (a copy of the resident tile) and B, each a
+ * round per axis whose slowest word is the tile's last, two hops from home (one on a grid of 2),
+ * and one delivery; P tile products of 2·mt·kt·nt FLOPs. `words`: every word written into a link.
+ */
+export function residentMeshGemm(P: number, M: number, K: number, N: number, t: FabricTiming, flopsPerCycle: number): { fabric: number; compute: number; total: number; words: number } {
+  const mt = Math.ceil(M / P);
+  const kt = Math.ceil(K / P);
+  const nt = Math.ceil(N / P);
+  const hops = P >= 3 ? 2 : 1;
+  const round = (m: number) => (m > 0 ? (m - 1) / t.bw + hops * t.hop + t.ramp : 0);
+  const fabric = P > 1 ? (P - 1) * round(kt * nt) + (P - 1) * (round(mt * kt) + round(kt * nt)) : 0;
+  // A line's shift writes each tile word into every link between a core and its ring predecessor.
+  const ring = ringHops(P);
+  const words = P > 1 ? ((P * (P - 1)) / 2) * ring * kt * nt + (P - 1) * P * ring * (mt * kt + kt * nt) : 0;
+  const compute = (P * 2 * mt * kt * nt) / flopsPerCycle;
+  return { fabric, compute, total: fabric + compute, words };
+}
+
+/** The wafer prefill's cost, part by part: fabric words written into links, and cycles (modelled). */
+export interface FabricPrefillCost {
+  /** The block's side, and a core's feature rows (whole heads), hidden rows, vocabulary rows and positions. */
+  readonly P: number;
+  readonly m: number;
+  readonly mh: number;
+  readonly mv: number;
+  readonly nt: number;
+  readonly cycles: { readonly norms: number; readonly productShifts: number; readonly products: number; readonly kvGather: number; readonly attention: number; readonly kvOut: number };
+  readonly words: { readonly norms: number; readonly productShifts: number; readonly kvGather: number; readonly kvOut: number };
+  readonly totalCycles: number;
+  readonly totalWords: number;
+}
+
+/**
+ * The wafer prefill on the fabric as src/mesh/programs/prefill-fabric.ts runs it, in closed form for
+ * any mesh: on the P × P block (P = min(W, H)) the features padded to whole heads a core row
+ * (m = ⌈n_heads/P⌉·head size), positions nt = ⌈T/P⌉ a core; per layer two RMSNorms (a chain
+ * allreduce of nt words along each column), seven MeshGEMMs with the weights resident and
+ * pre-skewed (residentMeshGemm: q, k, v, o on D' × D', w1, w3 on hidden × D', w2 on D' × hidden,
+ * K and V expanded to the query heads), the KV gather (an allgather of every core's K and V tiles,
+ * 2·m·nt words, along its row) and attention in the cores (scores and weighted values over all T
+ * keys, 4·m·nt·T FLOPs, and a softmax of 5 FLOPs a score); then the final norm, the classifier
+ * (vocab × D', all T positions) and the KV cache's move out to the west edge column (each core's
+ * n_layers·2·m·nt words, column x's in round x). One after another, no overlap; the core passes'
+ * elementwise work (norm scales, RoPE, SiLU, residual adds) is not counted.
+ */
+export function fabricPrefill(W: number, H: number, model: ModelConfig, T: number, t: FabricTiming, flopsPerCycle: number): FabricPrefillCost {
+  const P = Math.min(W, H);
+  const L = model.nLayers;
+  const hs = model.dim / model.nHeads;
+  const m = Math.ceil(model.nHeads / P) * hs;
+  const dimPad = P * m;
+  const mh = Math.ceil(model.hiddenDim / P);
+  const mv = Math.ceil(model.vocabSize / P);
+  const nt = Math.ceil(T / P);
+  const g = (M: number, K: number) => residentMeshGemm(P, M, K, T, t, flopsPerCycle);
+  const layer = [g(dimPad, dimPad), g(dimPad, dimPad), g(dimPad, dimPad), g(dimPad, dimPad), g(model.hiddenDim, dimPad), g(model.hiddenDim, dimPad), g(dimPad, model.hiddenDim)];
+  const cls = g(model.vocabSize, dimPad);
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  // A norm: a chain allreduce of nt words on each of the P columns (its words: reduced in, broadcast out).
+  const normCycles = P > 1 ? lineAllreduceCycles(P, 'chain', nt, t.hop, t.ramp, t.bw) : 0;
+  const normWords = P * 2 * (P - 1) * nt;
+  // The KV gather: each of a row's P cores sends 2·m·nt words both ways; the west stream's last
+  // word, from the row's far end, sets the round.
+  const own = 2 * m * nt;
+  const gatherCycles = P > 1 ? ((P - 1) * own - 1) / t.bw + (P - 1) * t.hop + t.ramp : 0;
+  const gatherWords = P * P * (P - 1) * own;
+  // The KV cache out: round x carries column x's n words x hops west on every row.
+  const n = L * 2 * m * nt;
+  let outCycles = 0;
+  for (let x = 1; x < P; x++) outCycles += (n - 1) / t.bw + x * t.hop + t.ramp;
+  const outWords = (P * n * P * (P - 1)) / 2;
+  const attention = (L * (4 * m * nt * T + ELEMENTWISE_FLOPS.softmax * (m / hs) * nt * T)) / flopsPerCycle;
+  const cycles = {
+    norms: (2 * L + 1) * normCycles,
+    productShifts: L * sum(layer.map((x) => x.fabric)) + cls.fabric,
+    products: L * sum(layer.map((x) => x.compute)) + cls.compute,
+    kvGather: L * gatherCycles,
+    attention,
+    kvOut: outCycles,
+  };
+  const words = { norms: (2 * L + 1) * normWords, productShifts: L * sum(layer.map((x) => x.words)) + cls.words, kvGather: L * gatherWords, kvOut: outWords };
+  return { P, m, mh, mv, nt, cycles, words, totalCycles: sum(Object.values(cycles)), totalWords: sum(Object.values(words)) };
+}
+
+/** Links a word crosses over one shift of a line of P round the folded ring (each core to its predecessor: 2 hops, 1 at the turn and the wrap). */
+export function ringHops(P: number): number {
+  if (P < 2) return 0;
+  const order = ringOrder(P);
+  return order.reduce((a, to, l) => a + Math.abs(order[(l + 1) % P] - to), 0);
 }
 
 /** A wafer product's report: the algorithm taken, each one's cycles (absent where its tiles cannot fit), the prompt's chunks. */
@@ -407,7 +501,7 @@ export function waferPrefill(name: string, model: ModelConfig, T: number, hardwa
       assumptions: [
         `${chips} wafer(s); the weights stay where the decode placement keeps them (${placement.label}): each layer's products run on its ${W} x ${H} region (placed for a ${decode.context}-position KV cache)`,
         `${fpc} ${precision} FLOPs per core per cycle (dense), ${hz / 1e9} GHz, α = ${t.hop}, β = ${t.ramp} cycles, ${t.bw} word per link per cycle`,
-        `each product is costed both ways, the faster taken: MeshGEMM (Cannon on the interleaved ring, meshGemmClosed) on the ${P} x ${P} block, plus ${P - 1} rounds of W's column shifts to put the weights back; SUMMA (summaCycles) on the ${W} x ${H} rectangle, which leaves the weights in place — MeshGEMM for ${picked('meshgemm').join(', ') || 'none'}; SUMMA for ${picked('summa').join(', ') || 'none'}; the classifier's one position is a matrix-vector product in place (x broadcast along the rows, partial sums reduced down the columns)`,
+        `each product is costed both ways, the faster taken: MeshGEMM (Cannon on the interleaved ring, residentMeshGemm: the wafer prefill's own) on the ${P} x ${P} block with the weights resident and placed pre-skewed (the alignment moves the activations only; the shifts move a copy of the weight's tile, so nothing is put back); SUMMA (summaCycles) on the ${W} x ${H} rectangle, which leaves the weights in place — MeshGEMM for ${picked('meshgemm').join(', ') || 'none'}; SUMMA for ${picked('summa').join(', ') || 'none'}; the classifier's one position is a matrix-vector product in place (x broadcast along the rows, partial sums reduced down the columns)`,
         `values move one to a 32-bit word (16-bit values are not packed two to a word); shifts, products and reductions one after another, no overlap`,
         `a product's tiles must fit the ${freeBytes} bytes the fullest core has free beside the weights, the KV cache and the decode's scratch (MeshGEMM: A and C tiles; SUMMA: the C tile and the A and B panels it receives; attention's K and V tiles too): where they do not, the prompt's rows are cut into the fewest chunks that fit, each chunk a product of its own (the weights move again each time)`,
         `attention: the ${model.nKvHeads} KV-head groups side by side on ${side} x ${side} blocks, each two products (scores ${T * g} x ${hd} x ${T}, values ${T * g} x ${T} x ${hd}) and a softmax (row max and row sum by streamed chains, ${ELEMENTWISE_FLOPS.softmax} FLOPs a score)`,

@@ -62,42 +62,42 @@ describe('a GPU GEMM: compute-bound or bound by reading the weights once', () =>
 });
 
 describe('a wafer GEMM: MeshGEMM or SUMMA, the faster', () => {
-  it('4 x 4 cores, 8 x 8 x 8, α = 1, β = 8, 2 FLOPs a cycle: SUMMA (140 cycles) beats MeshGEMM (227 with the weights put back)', () => {
-    // MeshGEMM: P = 4, 2 x 2 tiles (4 words); a round (4 − 1) + 2 hops + 8 = 13; alignment and
-    // shifts 2·3·(13 + 13) = 156; products 4·2·8 ÷ 2 = 32; the weights back: 3 rounds of 13 = 39.
+  it('4 x 4 cores, 8 x 8 x 8, α = 1, β = 8, 2 FLOPs a cycle: SUMMA (140 cycles) beats MeshGEMM (149, the weights resident and pre-skewed)', () => {
+    // MeshGEMM: P = 4, 2 x 2 tiles (4 words); a round (4 − 1) + 2 hops + 8 = 13; the weights placed
+    // pre-skewed, so the alignment moves the activations only: 3·13 = 39; shifts 3·(13 + 13) = 78;
+    // products 4·2·8 ÷ 2 = 32; nothing put back.
     // SUMMA: 4 steps of 2 x 2 panels; a row multicast 3 + (3, 2, 2, 3 hops) + 8, the columns alike:
     // 2·(44 + 10) = 108; products 4·2·8 ÷ 2 = 32.
     const c = waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2);
-    expect(c.meshgemm).toBe(227);
-    expect(c.restore).toBe(39);
+    expect(c.meshgemm).toBe(149);
     expect(c.summa).toBe(140);
     expect(c.algorithm).toBe('summa');
     expect(c.cycles).toBe(140);
   });
 
-  it('64 x 64 cores, 64 x 64 x 64 (one value a core): MeshGEMM (3,214 cycles) beats SUMMA (7,168), whose multicasts cross the whole line', () => {
-    // MeshGEMM: a round 0 + 2 + 8 = 10; 2·63·20 = 2,520; products 64·2 ÷ 2 = 64; back 63·10 = 630.
+  it('64 x 64 cores, 64 x 64 x 64 (one value a core): MeshGEMM (1,954 cycles) beats SUMMA (7,168), whose multicasts cross the whole line', () => {
+    // MeshGEMM: a round 0 + 2 + 8 = 10; alignment (activations only) 63·10, shifts 63·20: 1,890; products 64·2 ÷ 2 = 64.
     // SUMMA: 64 steps, a row multicast 0 + max(k, 63 − k) + 8: 64·8 + 3,040 = 3,552, twice; products 64.
     const c = waferGemmCycles(64, 64, { M: 64, K: 64, N: 64 }, t, 2);
-    expect(c.meshgemm).toBe(3214);
+    expect(c.meshgemm).toBe(1954);
     expect(c.summa).toBe(7168);
     expect(c.algorithm).toBe('meshgemm');
   });
 
-  it('cuts the prompt into the fewest chunks whose tiles fit the SRAM a core has free (16 bytes: MeshGEMM in 2 chunks, SUMMA not at all)', () => {
-    // MeshGEMM on 4 x 4, 8 x 8 x 8, weights in place: A and C tiles 2·2 + 2·2 = 8 words = 32 B; in 2
-    // chunks of 4 rows 1·2 + 1·2 = 4 words = 16 B. A chunk: rounds of 2 and 4 words, 11 and 13
-    // cycles: 2·3·24 = 144, products 4·2·1·2·2 ÷ 2 = 16, weights back 3·13 = 39: 199; twice, 398.
-    // SUMMA: C 1 x 2, A panel 1 x 2, B panel 2 x 2 = 8 words = 32 B even one row at a time.
-    expect(gemmWordsPerCore('meshgemm', 4, 4, { M: 8, K: 8, N: 8 }, true)).toBe(8);
-    expect(gemmWordsPerCore('summa', 4, 4, { M: 1, K: 8, N: 8 }, true)).toBe(8);
-    const c = waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 16, bInPlace: true });
-    expect(c.chunks).toBe(2);
-    expect(c.algorithm).toBe('meshgemm');
-    expect(c.meshgemm).toBe(398);
-    expect(c.summa).toBe(Infinity);
-    expect(waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 48, bInPlace: true })).toMatchObject({ algorithm: 'summa', summa: 140, chunks: 1 });
-    expect(() => waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 8, bInPlace: true })).toThrow(/tiles do not fit the 8 bytes a core has free/);
+  it('cuts the prompt into the fewest chunks whose tiles fit the SRAM a core has free (32 bytes: both in 2 chunks; 16: neither)', () => {
+    // MeshGEMM on 4 x 4, 8 x 8 x 8: the activations' and C tiles and the copy of the weight's tile
+    // that the shifts move, 3·(2·2) = 12 words = 48 B; in 2 chunks of 4 rows 1·2 + 1·2 + 2·2 = 8
+    // words = 32 B. A chunk: the activations' tile 2 words (rounds of 1 + 2 + 8 = 11 cycles), the
+    // weight's 4 (13): alignment 3·11, shifts 3·(13 + 11): 105, products 4·2·2·2·1 ÷ 2 = 16: 121; twice, 242.
+    // SUMMA in 2 chunks of 4 rows: C 1 x 2, A panel 1 x 2, B panel 2 x 2 = 8 words = 32 B; row
+    // multicasts 4·(1 + 8) + 10 = 46, columns 4·(3 + 8) + 10 = 54, products 16: 116; twice, 232.
+    expect(gemmWordsPerCore('meshgemm', 4, 4, { M: 8, K: 8, N: 8 }, true)).toBe(12);
+    expect(gemmWordsPerCore('meshgemm', 4, 4, { M: 4, K: 8, N: 8 }, true)).toBe(8);
+    expect(gemmWordsPerCore('summa', 4, 4, { M: 4, K: 8, N: 8 }, true)).toBe(8);
+    const c = waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 32, bInPlace: true });
+    expect(c).toMatchObject({ algorithm: 'summa', chunks: 2, meshgemm: 242, summa: 232 });
+    expect(waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 48, bInPlace: true })).toMatchObject({ algorithm: 'summa', summa: 140, meshgemm: 149, chunks: 1 });
+    expect(() => waferGemmCycles(4, 4, { M: 8, K: 8, N: 8 }, t, 2, { freeBytes: 16, bInPlace: true })).toThrow(/tiles do not fit the 16 bytes a core has free/);
   });
 
   it('lays the KV-head groups side by side on the largest square blocks that fit: 8 of 293 x 293 on 762 x 1172 (2 across, 4 down)', () => {

@@ -21,7 +21,7 @@ import { BENCH_ENGINES, buildSuite, parseContexts, parseEngines, parseMeshes, pa
  */
 export const benchCommand: Command = {
   summary: 'measure the engines side by side (wall clock on this driver) with modelled numbers for the preset hardware',
-  usage: `[--engines ${BENCH_ENGINES.join(',')}] [--suite ${SUITES.join('|')}] [--model NAME|PATH] [--meshes 8x8,16x16] [--contexts 0,128] [--prompts 1,16,64,200] [--tokens T] [--repeats R] [--allreduce NAME] [--preset NAME] [--gpu-preset NAME] [--json FILE] [--md FILE] [--svg PREFIX]`,
+  usage: `[--engines ${BENCH_ENGINES.join(',')}] [--suite ${SUITES.join('|')}] [--model NAME|PATH] [--meshes 8x8,16x16] [--contexts 0,128] [--prompts 1,16,64,200] [--wafer-prefill gemm] [--tokens T] [--repeats R] [--allreduce NAME] [--preset NAME] [--gpu-preset NAME] [--json FILE] [--md FILE] [--svg PREFIX]`,
   options: {
     engines: { type: 'string', default: BENCH_ENGINES.join(',') },
     suite: { type: 'string', default: 'default' },
@@ -29,6 +29,7 @@ export const benchCommand: Command = {
     meshes: { type: 'string' },
     contexts: { type: 'string' },
     prompts: { type: 'string' },
+    'wafer-prefill': { type: 'string' },
     tokens: { type: 'string', default: '16' },
     repeats: { type: 'string', default: '3' },
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
@@ -38,7 +39,7 @@ export const benchCommand: Command = {
     md: { type: 'string' },
     svg: { type: 'string' },
   },
-  choices: { suite: { values: () => SUITES }, model: CHOICES.runnableModel, allreduce: CHOICES.allreduce, preset: CHOICES.wafer, 'gpu-preset': CHOICES.gpu },
+  choices: { suite: { values: () => SUITES }, 'wafer-prefill': { values: () => ['gemm'] }, model: CHOICES.runnableModel, allreduce: CHOICES.allreduce, preset: CHOICES.wafer, 'gpu-preset': CHOICES.gpu },
   descriptions: {
     engines: `the machines to time, comma-separated: ${BENCH_ENGINES.join(', ')} (c: the plain C decode)`,
     suite: 'which cases: default (engines, then mesh size, context, model size and prompt sweeps), engines, or prompt',
@@ -46,6 +47,7 @@ export const benchCommand: Command = {
     meshes: 'the mesh-size sweep, comma-separated WIDTHxHEIGHT (default: 8x8,16x16,32x32)',
     contexts: 'the context sweep: positions decoded before the timed ones, comma-separated (default: 0,128,384 where they fit)',
     prompts: 'the prompt-length sweep: prompt tokens with BOS, comma-separated (default: 1,16,64,200 where they fit)',
+    'wafer-prefill': 'gemm: the prompt sweep also times the mesh with the wafer prefill on the fabric (MeshGEMM, then the KV cache to the decode layout), beside token by token',
     tokens: 'timed tokens per repeat',
     repeats: 'repeats per case (the median is reported, with the range)',
     allreduce: 'how the wafer runs its allreduces: chain, ring or ktree',
@@ -71,6 +73,8 @@ export const benchCommand: Command = {
     if (meshes && (suite !== 'default' || !engines.includes('mesh'))) throw new WafermeshError('bad-option', `--meshes sweeps the mesh engine in the default suite; it does nothing with --suite ${suite}${engines.includes('mesh') ? '' : ` and --engines ${engines.join(',')}`}`);
     if (contexts && suite !== 'default') throw new WafermeshError('bad-option', `--contexts sweeps the context in the default suite; it does nothing with --suite ${suite}`);
     if (prompts && suite === 'engines') throw new WafermeshError('bad-option', '--prompts sweeps prompt lengths in the default and prompt suites; it does nothing with --suite engines');
+    const waferPrefill = v['wafer-prefill'] === 'gemm';
+    if (waferPrefill && (suite === 'engines' || !engines.includes('mesh'))) throw new WafermeshError('bad-option', `--wafer-prefill gemm adds the mesh's fabric prefill to the prompt sweep; it needs --engines with mesh and --suite prompt or default`);
     if (v.json !== undefined) outputPathOption('json', String(v.json));
     if (v.md !== undefined) outputPathOption('md', String(v.md));
     if (v.svg !== undefined) outputPathOption('svg', String(v.svg), true);
@@ -98,6 +102,7 @@ export const benchCommand: Command = {
         meshes: meshes?.map((m) => `${m.width}x${m.height}`),
         contexts,
         prompts,
+        waferPrefill,
       },
       getModel,
     );

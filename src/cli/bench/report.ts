@@ -94,7 +94,7 @@ export function markdown(header: string[], all: BenchResult[]): string {
   if (prompts.length > 0) {
     lines.push(
       '',
-      'Prompt sweep: time to first token (TTFT: the prompt through the model, then the first id) and prefill tokens/s measured (wall clock, median of the repeats); TTFT modelled for the GPU baseline (batched prefill) and the mesh (the prompt token by token); decode tok/s after the first id.',
+      'Prompt sweep: time to first token (TTFT: the prompt through the model, then the first id) and prefill tokens/s measured (wall clock, median of the repeats); TTFT modelled for the GPU baseline (batched prefill) and the mesh (the prompt token by token, or, prefill `wafer fabric`, the wafer prefill on the fabric and its KV hand-off to the decode layout); decode tok/s after the first id.',
       '',
       '| engine | model | mesh | prompt tokens | prefill | TTFT ms (median) | [min–max] | prefill tok/s | modelled TTFT ms | decode tok/s | max abs Δlogit |',
       '|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|',
@@ -127,9 +127,11 @@ export function sweepCharts(results: BenchResult[], model: string): { file: stri
   }
   const prompts = results.filter((r) => r.suite === 'prompt' && !r.error && r.ttft_ms !== undefined);
   if (prompts.length > 0) {
-    const series: Series[] = [...new Set(prompts.map((r) => r.engine))].map((e) => ({
+    // The mesh with the wafer prefill on the fabric is a series of its own.
+    const key = (r: BenchResult) => (r.prefill === 'wafer fabric' ? `${r.engine} (fabric prefill)` : r.engine);
+    const series: Series[] = [...new Set(prompts.map(key))].map((e) => ({
       name: `${e} (measured)`,
-      points: prompts.filter((r) => r.engine === e).map((r) => ({ x: r.sweep, y: r.ttft_ms! })),
+      points: prompts.filter((r) => key(r) === e).map((r) => ({ x: r.sweep, y: r.ttft_ms! })),
     }));
     charts.push({ file: '-prompt.svg', svg: lineChartSvg(`${model}: time to first token by prompt length (wall clock, this driver)`, 'prompt tokens', 'TTFT ms', series) });
   }

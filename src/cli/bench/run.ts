@@ -7,6 +7,8 @@ import { BOS } from '../../model/config.ts';
 import { ReferenceTransformer } from '../../model/reference.ts';
 import { argmax } from '../../model/sampler.ts';
 import { gpuPrefillCost } from '../../cost/model.ts';
+import { fabricPrefill } from '../../cost/prefill.ts';
+import { MeshEngine } from '../../engines/mesh.ts';
 import { gpuPreset } from '../../cost/hardware.ts';
 import { checkPromptFits } from '../../engines/generate.ts';
 import type { Model } from '../../model/weights.ts';
@@ -34,7 +36,7 @@ export interface BenchResult {
   // The prompt sweep only (absent on the other rows): the prompt's positions (BOS included), fed
   // before the first id; tokens_per_s above is then the decode after the first id.
   prompt_tokens?: number;
-  prefill?: 'batched' | 'token by token';
+  prefill?: 'batched' | 'token by token' | 'wafer fabric';
   ttft_ms?: number; // median over repeats, wall clock: the prompt through the model and the first id found
   ttft_ms_min?: number;
   ttft_ms_max?: number;
@@ -139,6 +141,7 @@ function runC(c: Case, model: Model, s: RunSettings): number[] {
 async function runMachine(c: Case, model: Model, s: RunSettings, r: BenchResult): Promise<number[]> {
   const positions = c.context + s.tokens;
   const { ids, logits } = referenceRun(model, positions);
+  if (c.waferPrefill === 'gemm') r.prefill = 'wafer fabric';
   const engine: Machine = await createMachine(c.engine, model, { gpu: async () => s.gpu!, mesh: c.mesh, allreduce: s.allreduce, gpuPreset: s.gpuPreset });
   try {
     // Warm-up and verification: every position once, logits against the reference, and the
@@ -184,12 +187,12 @@ async function runMachine(c: Case, model: Model, s: RunSettings, r: BenchResult)
 async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: BenchResult): Promise<number[]> {
   const positions = P + s.tokens;
   const { ids, logits } = referenceRun(model, positions);
-  const engine: Machine = await createMachine(c.engine, model, { gpu: async () => s.gpu!, mesh: c.mesh, allreduce: s.allreduce, gpuPreset: s.gpuPreset });
+  const engine: Machine = await createMachine(c.engine, model, { gpu: async () => s.gpu!, mesh: c.mesh, allreduce: s.allreduce, gpuPreset: s.gpuPreset, ...(c.waferPrefill === 'gemm' ? { meshPrefill: 'fabric-gemm' as const } : {}) });
   try {
     checkPromptFits(positions, engine);
     const batched = !!engine.prefill;
     r.prompt_tokens = P;
-    r.prefill = batched ? 'batched' : 'token by token';
+    r.prefill = c.waferPrefill === 'gemm' ? 'wafer fabric' : batched ? 'batched' : 'token by token';
     const prompt = ids.slice(0, P);
     let maxDiff = 0;
     const check = (l: Float32Array, pos: number) => {
@@ -202,6 +205,10 @@ async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: Be
     if (engine.measuring !== undefined) engine.measuring = true;
     if (batched) {
       check(await engine.prefill!(prompt, 0), P - 1);
+      // The wafer prefill: every fabric phase and the KV hand-off's measured where the words moved, equal to its closed form.
+      const wp = engine instanceof MeshEngine ? engine.lastPrefill : undefined;
+      const off = wp && [...wp.phases, ...wp.handoff.phases].find((p) => p.firstDifference !== null);
+      if (off) throw new WafermeshError('mismatch', `the wafer prefill's phase "${off.name}" moved other than its closed form: ${off.firstDifference}`);
     } else {
       for (let pos = 0; pos < P; pos++) {
         check(await engine.forward(ids[pos], pos), pos);
@@ -249,6 +256,12 @@ async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: Be
     // positions one by one (the last gives the first id); none for the plain CPU reference.
     let seconds: number | null = null;
     if (engine.plan === 'gpu' && batched) seconds = gpuPrefillCost(model.config, P, gpuPreset(s.gpuPreset)).seconds;
+    else if (engine instanceof MeshEngine && batched && engine.lastPrefill) {
+      // The wafer prefill on the fabric: the cost model's fabricPrefill, and the KV hand-off's fabric phases.
+      const m = engine.wafer.mesh;
+      const cost = fabricPrefill(m.width, m.height, model.config, P, { hop: m.cyclesPerHop, ramp: m.cyclesPerRamp, bw: m.wordsPerLinkCycle }, m.flopsPerCoreCycle);
+      seconds = (cost.totalCycles + engine.lastPrefill.handoff.fabricCycles) / m.clockHz;
+    }
     else if (engine.plan === 'mesh' && !batched && promptTraces.length === P) seconds = promptTraces.reduce((a, t) => a + t.cost.seconds, 0);
     r.modelled_ttft_ms = seconds === null ? null : 1000 * seconds;
     r.modelled_prefill_tokens_per_s = seconds === null ? null : P / seconds;

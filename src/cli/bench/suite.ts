@@ -31,6 +31,8 @@ export interface Case {
   context: number; // positions decoded before the timed ones
   /** The prompt sweep: positions in the prompt (BOS included), prefilled before the first id; absent elsewhere. */
   prompt?: number;
+  /** The prompt sweep's mesh with the wafer prefill on the fabric (--wafer-prefill gemm); absent: token by token. */
+  waferPrefill?: 'gemm';
 }
 
 export interface SuiteOptions {
@@ -42,6 +44,7 @@ export interface SuiteOptions {
   meshes?: string[]; // the mesh-size sweep, WxH each
   contexts?: number[]; // the context sweep
   prompts?: number[]; // the prompt-length sweep (checked by checkPrompts)
+  waferPrefill?: boolean; // the prompt sweep also runs the mesh with the wafer prefill on the fabric
 }
 
 /** `--prompts 1,16,64`: whole numbers ≥ 1, each checked; the context is checked by checkPrompts once the model is loaded. */
@@ -110,6 +113,7 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
     for (const p of prompts) {
       for (const e of o.engines.filter((x) => PROMPT_ENGINES.includes(x))) {
         cases.push({ suite: 'prompt', sweep: String(p), engine: e, model: o.model, mesh: e === 'mesh' ? main : undefined, context: 0, prompt: p });
+        if (e === 'mesh' && o.waferPrefill) cases.push({ suite: 'prompt', sweep: String(p), engine: e, model: o.model, mesh: main, context: 0, prompt: p, waferPrefill: 'gemm' });
       }
     }
   };

@@ -34,9 +34,12 @@ export const prefillDecode: Lesson = {
       'streaming each weight once for all of them, so its arithmetic at last has enough to do. *Decode* then makes one token at a time and is memory-bound again.',
     'Modelled on the toy GPU: the batched prefill of {pf.promptTokens} tokens takes {pf.batchSeconds:s} ({pf.batchTokensPerS:tps}, bound by {pf.batchBound:str}); ' +
       'fed one token at a time the same prompt would take {pf.oneByOneSeconds:s}.',
-    'The emulated wafer does not batch its prefill yet: it feeds the prompt token by token at its decode speed, {trace.tokensPerS:tps}, ' +
-      'so the same prompt takes it {calc.waferPrefill:s}. A batched prefill on the fabric, a distributed matrix product, is the emulator’s next step.',
-    'At real scale *predict* already models it: each product of the prompt as a matrix–matrix product on the cores that hold its weights (MeshGEMM or SUMMA, the faster). ' +
+    'By default the emulated wafer feeds the prompt token by token at its decode speed, {trace.tokensPerS:tps}, ' +
+      'so the same prompt takes it {calc.waferPrefill:s}. It can also take the whole prompt at once on its fabric (`generate --engine mesh --wafer-prefill gemm`): ' +
+      'every linear layer a distributed matrix product (MeshGEMM) with the weights resident where they were placed, the keys and values gathered along each row of cores, ' +
+      'then the KV cache handed to the decode’s layout. Modelled, it overtakes the token-by-token feed once the prompt is long against the weights’ tiles that MeshGEMM shifts; ' +
+      'in the emulator it stays slower in wall clock, since the emulator steps every word of every shift.',
+    'At real scale *predict* models the prefill the same way: each product of the prompt as a matrix–matrix product on the cores that hold its weights (MeshGEMM with the weights resident, or SUMMA, the faster). ' +
       'Llama-3.1-8B with a {gpuPf.prompt}-token prompt: the first token after {waferPf.ttftSeconds:s} on one WSE-3 (bound by {waferPf.bound:str}), ' +
       'after {gpuPf.ttftSeconds:s} on one H100 (bound by {gpuPf.bound:str}).',
     'That split suggests *disaggregation*: prefill on one machine, decode on another, the prompt’s KV cache ({kv.bytes:bytes}) sent between them in {kv.seconds:s}. ' +
