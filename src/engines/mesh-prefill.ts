@@ -160,7 +160,21 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
     res.ctx.check();
     dispatches += fabric.takeDispatchCount();
     const { phases, violation } = await fabric.readCounters();
-    const out = await res.readF32(sram);
+    // On a mesh of its own the whole image is read; in a decode mesh's SRAM only the logits (the
+    // classifier's C tiles), gathered core by core into one buffer: the KV cache stays on the wafer.
+    let out: Float32Array;
+    if (options.sram) {
+      const n = gemms.cls.mt * gemms.cls.nt;
+      const gather = own(res.buffer('prefill:logits', P * P * n * 4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST));
+      const enc = dev.createCommandEncoder({ label: 'prefill logits' });
+      for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) enc.copyBufferToBuffer(sram, ((y * W + x) * SRAM + L.c) * 4, gather, (y * P + x) * n * 4, n * 4);
+      dev.queue.submit([enc.finish()]);
+      const got = await res.readF32(gather);
+      out = new Float32Array(W * mesh.height * SRAM);
+      for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) out.set(got.subarray((y * P + x) * n, (y * P + x + 1) * n), (y * W + x) * SRAM + L.c);
+    } else {
+      out = await res.readF32(sram);
+    }
     const count = new Uint32Array(await res.read(counters, 0, 4));
 
     // The logits: the classifier's C tiles, (vocab rows, positions) per core.
