@@ -37,7 +37,8 @@ type Step = { kind: 'op'; op: number } | { kind: 'fabric'; phase: number } | { k
 
 /**
  * Runs the wafer prefill (src/mesh/programs/prefill-fabric.ts) on the emulated mesh: the block's
- * SRAM image is loaded, then per layer one submit of core passes, tile products and fabric phases
+ * SRAM image is loaded (on a mesh of its own), or, with `sram` (a decode mesh's SRAM holding the
+ * weights loadPrefill put there), only the prompt's input; then per layer one submit of core passes, tile products and fabric phases
  * in order, then the final norm and classifier; the logits and the KV cache are read from the
  * cores' SRAM, the fabric's counters from where the words moved.
  */

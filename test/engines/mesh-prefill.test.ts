@@ -149,6 +149,27 @@ describe("the mesh engine with prefill: 'fabric-gemm'", () => {
     expect(p.relayout.length).toBe(2);
   }, 900_000);
 
+  it('a second prompt of another length on the same engine (the weights loaded once, the scratch left by the first): greedy ids and KV cache equal the CPU reference again', async () => {
+    const model = randomModel(gqa, 9);
+    const m = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 4, 3, SRAM64), meshPrefill: 'fabric-gemm' })) as MeshEngine;
+    try {
+      for (const T of [8, 4]) {
+        const opts = { promptIds: randomPrompt(gqa, T), tokens: 3, temperature: 0, topP: 1, seed: 0 };
+        const expected = await generate(new CpuEngine(model), opts);
+        m.reset();
+        expect((await generate(m, { ...opts, prefill: true })).ids).toEqual(expected.ids);
+        const ref = new ReferenceTransformer(model);
+        ref.prefill(opts.promptIds);
+        const kv = await m.kvCache(T);
+        checkTensor('keys', kv.k, ref.kvCache(T).k, { atol: 1e-4, rtol: 1e-4 });
+        checkTensor('values', kv.v, ref.kvCache(T).v, { atol: 1e-4, rtol: 1e-4 });
+        for (const ph of [...m.lastPrefill!.phases, ...m.lastPrefill!.relayout, ...m.lastPrefill!.handoff.phases]) expect(ph.firstDifference, ph.name).toBeNull();
+      }
+    } finally {
+      m.dispose();
+    }
+  }, 900_000);
+
   it('refuses in one line, at load, a mesh whose cores cannot hold the prefill past the decode, and a mesh split into bands', async () => {
     await expect(createMachine('mesh', stories, { gpu: testGpu, mesh: meshFromPreset('wse-3', 8, 8), meshPrefill: 'fabric-gemm' })).rejects.toThrow(/prefill .* past the decode's \d+ on the 8x8 mesh .* use --sram \d+/);
     const decode = compileFabricDecode(compileProgram(gqa, meshFromPreset('wse-3', 4, 3, SRAM64), DEFAULT_ALLREDUCE));

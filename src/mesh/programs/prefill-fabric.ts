@@ -43,8 +43,9 @@ import { compileMeshGemm, type MeshGemm } from './meshgemm.ts';
  * 5. RMSNorm as in 1; W1 and W3 MeshGEMMs; SiLU·mul (core pass); W2 MeshGEMM; residual add.
  * Then the final RMSNorm and the classifier MeshGEMM (vocab × D'), whose C tiles hold the logits,
  * and a fabric phase that carries every core's KV cache (its positions, its heads, every layer)
- * west along its row to the edge column, where it leaves for the decode's layout (the hand-off's
- * 'in' phases carry it from the decode's west edge to its owners).
+ * west along its row to the edge column, where it leaves for the decode's layout: in a decode
+ * mesh's SRAM (`base` past the decode's words) compileKvRelayout's phases sort it along column 0
+ * into the hand-off's landing zones and the hand-off's 'in' phases carry it east to its owners.
  *
  * Non-square mesh (W × H): the block is P × P = min(W, H)²; its cores run everything above, the
  * other |W − H|·P cores hold nothing and idle (the fabric phases stay on the block's lines).
