@@ -20,6 +20,7 @@ override OC: u32;
 override OSSP: u32; // (NT,) this core's sums of squares
 override OSST: u32; // (NT,) the column's sums (after the fabric's allreduce)
 override OROPE: u32; // (NT, M/2, 2) cos, sin
+override OID: u32; // (2,) this core's logical row and column
 override INSTRUMENT: bool = false;
 
 const OP_PREP = 0u; // A ← weight tile p0 (p1 words); B ← p2 (p3 words); C ← 0 (p4 words)
@@ -65,7 +66,7 @@ fn st(a: u32, v: f32) {
 
 // This core's logical column: its positions are j·NT … j·NT + NT − 1.
 fn column() -> u32 {
-  return u32(ld(1u));
+  return u32(ld(OID + 1u));
 }
 
 fn prep() {

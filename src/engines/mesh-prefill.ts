@@ -4,7 +4,7 @@ import { headSize, kvDim } from '../model/config.ts';
 import { checkPrefill } from '../model/reference.ts';
 import type { Model } from '../model/weights.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
-import { prefillImage, REGIONS, type GemmName, type PrefillPlan } from '../mesh/programs/prefill-fabric.ts';
+import { prefillImage, prefillInput, prefillLoad, REGIONS, type GemmName, type PrefillPlan } from '../mesh/programs/prefill-fabric.ts';
 import { FabricRuntime, type FabricOptions } from './fabric-runtime.ts';
 import type { FabricViolation } from './machine.ts';
 
@@ -16,8 +16,12 @@ const OP_STRIDE = 256;
 export interface PrefillRun {
   /** (T, vocab) logits of every prompt position. */
   readonly logits: Float32Array;
-  /** The KV cache the prefill wrote, (layers, T, kvDim) keys (after RoPE) and values, read at the west edge after the fabric carried it there. */
-  readonly kv: { readonly positions: number; readonly k: Float32Array; readonly v: Float32Array };
+  /**
+   * The KV cache the prefill wrote, (layers, T, kvDim) keys (after RoPE) and values, read at the
+   * west edge after the fabric carried it there — on a mesh of its own only; in a decode mesh's
+   * SRAM (`sram`) it stays on the wafer, in the west edge's buffers, for the re-layout.
+   */
+  readonly kv: { readonly positions: number; readonly k: Float32Array; readonly v: Float32Array } | undefined;
   /** What each fabric phase moved over the whole prefill (a layer's phases summed over the layers), counted where it moved. */
   readonly phases: readonly FabricCount[];
   readonly violation: FabricViolation | null;
@@ -33,11 +37,12 @@ type Step = { kind: 'op'; op: number } | { kind: 'fabric'; phase: number } | { k
 
 /**
  * Runs the wafer prefill (src/mesh/programs/prefill-fabric.ts) on the emulated mesh: the block's
- * SRAM image is loaded, then per layer one submit of core passes, tile products and fabric phases
+ * SRAM image is loaded (on a mesh of its own), or, with `sram` (a decode mesh's SRAM holding the
+ * weights loadPrefill put there), only the prompt's input; then per layer one submit of core passes, tile products and fabric phases
  * in order, then the final norm and classifier; the logits and the KV cache are read from the
  * cores' SRAM, the fabric's counters from where the words moved.
  */
-export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, model: Model, tokens: readonly number[], options: FabricOptions = {}): Promise<PrefillRun> {
+export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, model: Model, tokens: readonly number[], options: FabricOptions & { sram?: GPUBuffer } = {}): Promise<PrefillRun> {
   const { mesh, config: c, P, m, mh, mv, nt, sram: L, logical, gemms } = plan;
   if (model.config !== c && JSON.stringify(model.config) !== JSON.stringify(c)) throw new WafermeshError('bad-option', 'the prefill plan was compiled for another model');
   checkPrefill(c, tokens, 0);
@@ -83,19 +88,30 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
 
   const made: GPUBuffer[] = [];
   const own = (b: GPUBuffer) => (made.push(b), b);
-  const sram = own(res.storage('prefill:sram', prefillImage(plan, model.weights, tokens)));
+  // On a mesh of its own: the whole image. In a decode mesh's SRAM (one buffer, the weights loaded
+  // with the model by loadPrefill): only the prompt's input, core by core.
+  let sram: GPUBuffer;
+  if (options.sram) {
+    sram = options.sram;
+    const input = prefillInput(plan, model.weights, tokens);
+    const n = L.input.words;
+    for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) res.device.queue.writeBuffer(sram, ((y * W + x) * SRAM + L.input.offset) * 4, input, (y * P + x) * n, n);
+  } else {
+    sram = own(res.storage('prefill:sram', prefillImage(plan, model.weights, tokens)));
+  }
   const counters = own(res.storage('prefill:counters', (1 + W * mesh.height) * 4));
   const params = new Uint32Array((ops.length * OP_STRIDE) / 4);
   ops.forEach((p, i) => params.set(p, (i * OP_STRIDE) / 4));
   const paramBuffer = own(res.storage('prefill:ops', params, GPUBufferUsage.UNIFORM));
   let fabric: FabricRuntime | undefined;
   try {
-    fabric = await FabricRuntime.create(res, sram, { width: W, height: mesh.height, sramWords: SRAM, regions: plan.regionTable, regionCount: REGIONS }, plan.phases, { perStep: true, ...options });
+    const { sram: _, ...fabricOptions } = options;
+    fabric = await FabricRuntime.create(res, sram, { width: W, height: mesh.height, sramWords: SRAM, regions: plan.regionTable, regionCount: REGIONS }, plan.phases, { perStep: true, ...fabricOptions });
     const dev = res.device;
     const instrument = options.instrument ? 1 : 0;
     const core = await res.pipeline(
       'prefill_core',
-      { W, SRAM, P, M: m, NT: nt, HS: headSize(c), T: plan.T, DIM: c.dim, OA: L.a, OB: L.b, OC: L.c, OSSP: L.ssPart, OSST: L.ssTotal, OROPE: L.rope, INSTRUMENT: instrument },
+      { W, SRAM, P, M: m, NT: nt, HS: headSize(c), T: plan.T, DIM: c.dim, OA: L.a, OB: L.b, OC: L.c, OSSP: L.ssPart, OSST: L.ssTotal, OROPE: L.rope, OID: L.id, INSTRUMENT: instrument },
       'core_op',
     );
     const opGroups = ops.map((_, i) =>
@@ -145,7 +161,21 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
     res.ctx.check();
     dispatches += fabric.takeDispatchCount();
     const { phases, violation } = await fabric.readCounters();
-    const out = await res.readF32(sram);
+    // On a mesh of its own the whole image is read; in a decode mesh's SRAM only the logits (the
+    // classifier's C tiles), gathered core by core into one buffer: the KV cache stays on the wafer.
+    let out: Float32Array;
+    if (options.sram) {
+      const n = gemms.cls.mt * gemms.cls.nt;
+      const gather = own(res.buffer('prefill:logits', P * P * n * 4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST));
+      const enc = dev.createCommandEncoder({ label: 'prefill logits' });
+      for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) enc.copyBufferToBuffer(sram, ((y * W + x) * SRAM + L.c) * 4, gather, (y * P + x) * n * 4, n * 4);
+      dev.queue.submit([enc.finish()]);
+      const got = await res.readF32(gather);
+      out = new Float32Array(W * mesh.height * SRAM);
+      for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) out.set(got.subarray((y * P + x) * n, (y * P + x + 1) * n), (y * W + x) * SRAM + L.c);
+    } else {
+      out = await res.readF32(sram);
+    }
     const count = new Uint32Array(await res.read(counters, 0, 4));
 
     // The logits: the classifier's C tiles, (vocab rows, positions) per core.
@@ -155,8 +185,9 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
     const kvd = kvDim(c);
     const hs = headSize(c);
     const kvMul = c.nHeads / c.nKvHeads;
-    const k = new Float32Array(c.nLayers * T * kvd);
-    const v = new Float32Array(c.nLayers * T * kvd);
+    const readKv = !options.sram;
+    const k = new Float32Array(readKv ? c.nLayers * T * kvd : 0);
+    const v = new Float32Array(readKv ? c.nLayers * T * kvd : 0);
     for (let y = 0; y < P; y++) {
       const edge = y * W * SRAM + L.edge; // the row's west edge core's KV buffer
       for (let x = 0; x < P; x++) {
@@ -168,7 +199,7 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
           for (let r = 0; r < mv && i * mv + r < V; r++) logits[pos * V + i * mv + r] = out[base + L.c + r * nt + q];
           // The KV cache, from the west edge (slot x: column x's cores'), per layer K then V tiles.
           // KV head g's row e is query head g·kvMul's expanded row (g·kvMul·hs + e) = i·m + r.
-          for (let r = 0; r < m; r++) {
+          for (let r = 0; r < m && readKv; r++) {
             const d = i * m + r;
             const h = Math.floor(d / hs);
             if (h >= c.nHeads || h % kvMul !== 0) continue;
@@ -182,9 +213,23 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
         }
       }
     }
-    return { logits, kv: { positions: T, k, v }, phases, violation, outOfSlice: count[0], dispatches, ms };
+    return { logits, kv: readKv ? { positions: T, k, v } : undefined, phases, violation, outOfSlice: count[0], dispatches, ms };
   } finally {
     fabric?.dispose();
     for (const b of made) res.destroyBuffer(b);
   }
+}
+
+/**
+ * Loads the prefill's weights (prefillLoad: each block core's place, weight tiles and RMSNorm
+ * weights) into a mesh's SRAM buffer at the plan's offsets: host I/O at load, like the decode's
+ * weights, once for every prompt.
+ */
+export function loadPrefill(res: GpuResources, sram: GPUBuffer, plan: PrefillPlan, model: Model): void {
+  const { mesh, P, sram: L } = plan;
+  const W = mesh.width;
+  const SRAM = mesh.sramBytes / 4;
+  const load = prefillLoad(plan, model.weights);
+  const n = L.loaded.words;
+  for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) res.device.queue.writeBuffer(sram, ((y * W + x) * SRAM + L.loaded.offset) * 4, load, (y * P + x) * n, n);
 }

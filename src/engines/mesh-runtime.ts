@@ -12,7 +12,7 @@ import type { WaferProgram } from '../mesh/program.ts';
 import type { Model } from '../model/weights.ts';
 import { landingValues, type KvHandoff } from '../mesh/programs/handoff.ts';
 import type { KvCache } from '../model/kv.ts';
-import type { FabricCount } from '../mesh/fabric.ts';
+import type { FabricCount, FabricPhase } from '../mesh/fabric.ts';
 import type { FabricViolation } from './machine.ts';
 import { kvDim } from '../model/config.ts';
 
@@ -344,6 +344,48 @@ export class MeshRuntime {
       this.res.ctx.check();
       const { phases, violation } = await fabric.readCounters();
       return { kv: { positions, k, v }, phases, violation };
+    } finally {
+      fabric.dispose();
+    }
+  }
+
+  /**
+   * The words every core's decode uses from word 0 (its regions, the most over the cores): another
+   * program may use a core's SRAM past them (the wafer prefill).
+   */
+  get decodeWords(): number {
+    return Math.max(...this.program.placement.cores.map((c) => Math.max(c.totalWords, ...c.regions.map((r) => r.offset + r.words))));
+  }
+
+  /** The mesh's SRAM as one buffer (cores, SRAM words) f32, or undefined where it is split into bands. */
+  get sramBuffer(): GPUBuffer | undefined {
+    return this.srams.length === 1 ? this.srams[0] : undefined;
+  }
+
+  /**
+   * Runs fabric phases over this mesh's SRAM (a fabric made for them, freed after), one submit
+   * each, in order. Returns what moved per phase, the first violation (instrumented), and the wall
+   * time from the first submit to the GPU's finish, ms.
+   */
+  async runPhases(phases: readonly FabricPhase[], regions: Uint32Array, regionCount: number): Promise<{ phases: FabricCount[]; violation: FabricViolation | null; ms: number }> {
+    const { mesh } = this.program;
+    const dev = this.res.device;
+    const fabric = await FabricRuntime.create(this.res, this.srams, { width: mesh.width, height: mesh.height, sramWords: mesh.sramBytes / 4, regions, regionCount, bands: this.bands }, phases, { instrument: this.instrumented });
+    try {
+      fabric.clearCounters();
+      await dev.queue.onSubmittedWorkDone();
+      const t0 = performance.now();
+      for (const [i, p] of phases.entries()) {
+        const enc = dev.createCommandEncoder({ label: p.name });
+        const pass = enc.beginComputePass({ label: p.name });
+        fabric.encodePhase(pass, i);
+        pass.end();
+        fabric.submit(enc);
+      }
+      await dev.queue.onSubmittedWorkDone();
+      const ms = performance.now() - t0;
+      this.res.ctx.check();
+      return { ...(await fabric.readCounters()), ms };
     } finally {
       fabric.dispose();
     }

@@ -12,8 +12,8 @@ import { compileKvHandoff } from '../mesh/programs/handoff.ts';
 import { checkKvCache, type KvCache } from '../model/kv.ts';
 import { kvDim } from '../model/config.ts';
 import { checkPrefill, checkStep } from '../model/reference.ts';
-import { compilePrefill, prefillModel } from '../mesh/programs/prefill-fabric.ts';
-import { runPrefillFabric } from './mesh-prefill.ts';
+import { compileKvRelayout, compilePrefill, prefillModel } from '../mesh/programs/prefill-fabric.ts';
+import { loadPrefill, runPrefillFabric } from './mesh-prefill.ts';
 
 /** One fabric phase of a wafer prefill: measured beside its closed form (over all the layers). */
 export interface MeasuredPrefillPhase {
@@ -65,7 +65,10 @@ export class MeshEngine implements Machine {
     try {
       const runtime = await MeshRuntime.create(res, decode, model, options);
       const engine = new MeshEngine(res, runtime);
-      if (options.prefill === 'fabric-gemm') engine.prefill = (tokens, startPos) => engine.prefillOnFabric(model, tokens, startPos, !!options.instrument);
+      if (options.prefill === 'fabric-gemm') {
+        engine.loadPrefill(model);
+        engine.prefill = (tokens, startPos) => engine.prefillOnFabric(model, tokens, startPos, !!options.instrument);
+      }
       return engine;
     } catch (e) {
       res.dispose();
@@ -197,29 +200,63 @@ export class MeshEngine implements Machine {
   /**
    * With `prefill: 'fabric-gemm'`: the prompt as one batch by the wafer prefill on the fabric
    * (src/engines/mesh-prefill.ts: every linear layer a MeshGEMM on the P × P block, in the prefill's
-   * own layout), from position 0. Its last fabric phase carries the KV cache west along the rows to
-   * the edge column; from there it is handed to the decode's layout as between a prefill machine and
-   * a decode machine: the host's I/O takes it out at the west edge and lands it at the west edge in
-   * the decode's order, and the hand-off's fabric phases carry it to its decode owners (importKv).
+   * own layout), from position 0, in this mesh's own SRAM past the words the decode uses (its
+   * weights loaded there with the model). Its last fabric phase carries the KV cache west along the
+   * rows to the edge column; then, per hand-off slot, a re-layout phase along column 0 sorts the
+   * words into the edge cores' landing zones in the decode's order and the hand-off's 'in' phase
+   * carries them east to their decode owners — no KV word leaves the wafer.
    * Absent otherwise (the prompt is fed token by token).
    */
   prefill?: (tokens: readonly number[], startPos: number) => Promise<Float32Array>;
 
-  /** The last wafer prefill: each of its fabric phases measured beside its closed form, and the KV hand-off. */
-  lastPrefill: { phases: MeasuredPrefillPhase[]; handoff: KvImport; ms: number } | undefined;
+  /**
+   * The last wafer prefill: each of its fabric phases measured beside its closed form, the KV
+   * hand-off's 'in' phases (no word landed from outside: edgeWords 0), the re-layout phases before
+   * them, the words they moved, and the wall times (ms) of the prefill and of the re-layout with the hand-off.
+   */
+  lastPrefill: { phases: MeasuredPrefillPhase[]; handoff: KvImport; ms: number; relayout: MeasuredPrefillPhase[]; relayoutWords: number; relayoutMs: number } | undefined;
+
+  /** Where the prefill's loaded words sit in every core (past the decode's), set by loadPrefill. */
+  private prefillLoaded: { base: number; offset: number; words: number } | undefined;
+
+  /** Loads the prefill's weights into this mesh's SRAM past the decode's words (host I/O at load, once). */
+  private loadPrefill(model: Model): void {
+    const mesh = this.wafer.mesh;
+    this.refusePipelined('prefill on the fabric');
+    const sram = this.runtime.sramBuffer;
+    if (!sram) {
+      throw new WafermeshError('mesh-too-large', `the wafer prefill runs in the ${mesh.width}x${mesh.height} mesh's SRAM as one GPU buffer, but this mesh's SRAM is split into ${this.runtime.bands.length} bands; use a smaller mesh or leave out --prefill mesh`);
+    }
+    const base = this.runtime.decodeWords;
+    // The loaded part's layout is the same for every prompt length (checked at each prefill).
+    const plan = compilePrefill(mesh, this.config, 1, { base });
+    loadPrefill(this.res, sram, plan, model);
+    this.prefillLoaded = { base, ...plan.sram.loaded };
+  }
 
   private async prefillOnFabric(model: Model, tokens: readonly number[], startPos: number, instrument: boolean): Promise<Float32Array> {
     this.refusePipelined('prefill on the fabric');
     if (startPos !== 0) throw new WafermeshError('bad-option', `the wafer prefill runs a prompt from position 0, not ${startPos}; feed the positions after a prefill one at a time`);
     checkPrefill(this.config, tokens, 0);
     this.check(tokens[tokens.length - 1], tokens.length - 1);
-    const plan = compilePrefill(this.wafer.mesh, this.config, tokens.length);
-    const run = await runPrefillFabric(this.res, plan, model, tokens, { instrument });
+    const loaded = this.prefillLoaded!;
+    const plan = compilePrefill(this.wafer.mesh, this.config, tokens.length, { base: loaded.base });
+    if (plan.sram.loaded.offset !== loaded.offset || plan.sram.loaded.words !== loaded.words) {
+      throw new WafermeshError('internal', `the prefill of ${tokens.length} positions lays its weights out unlike the loaded ones (a bug: please report it)`);
+    }
+    const run = await runPrefillFabric(this.res, plan, model, tokens, { instrument, sram: this.runtime.sramBuffer });
     if (run.violation) throw violationError(run.violation);
     const modelled = prefillModel(plan);
     const phases = run.phases.map((measured, i) => ({ name: plan.phases[i].name, modelled: modelled[i], measured, firstDifference: firstDifference(modelled[i], measured) }));
-    const handoff = await this.importKv(run.kv);
-    this.lastPrefill = { phases, handoff, ms: run.ms };
+    // The KV cache from the west edge's buffers to its decode owners: re-layout, hand-off 'in', per slot.
+    const h = compileKvHandoff(this.wafer, tokens.length);
+    const r = compileKvRelayout(plan, h);
+    const moved = await this.runtime.runPhases(r.phases, r.regionTable, r.regionCount);
+    if (moved.violation) throw violationError(moved.violation);
+    this.last = undefined;
+    const measured = moved.phases.map((m, i) => ({ name: r.phases[i].name, modelled: r.models[i], measured: m, firstDifference: firstDifference(r.models[i], m) }));
+    const handoff: KvImport = { positions: tokens.length, edgeWords: 0, fabricCycles: h.fabricCycles, violation: null, phases: measured.filter((_, i) => !r.relayout[i]) };
+    this.lastPrefill = { phases, handoff, ms: run.ms, relayout: measured.filter((_, i) => r.relayout[i]), relayoutWords: r.words, relayoutMs: moved.ms };
     const V = this.config.vocabSize;
     return run.logits.slice((tokens.length - 1) * V);
   }

@@ -2,13 +2,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CpuEngine } from '../../src/engines/cpu.ts';
 import { generate } from '../../src/engines/generate.ts';
 import { createMachine } from '../../src/engines/index.ts';
-import type { MeshEngine } from '../../src/engines/mesh.ts';
+import { MeshEngine } from '../../src/engines/mesh.ts';
+import { compileProgram } from '../../src/mesh/programs/decode.ts';
+import { compileFabricDecode } from '../../src/mesh/programs/decode-fabric.ts';
 import { runPrefillFabric } from '../../src/engines/mesh-prefill.ts';
 import { GpuResources } from '../../src/gpu/resources.ts';
 import { meshFromPreset, type MeshConfig } from '../../src/mesh/config.ts';
-import { DIR } from '../../src/mesh/collectives.ts';
+import { DEFAULT_ALLREDUCE, DIR } from '../../src/mesh/collectives.ts';
 import { firstDifference } from '../../src/mesh/fabric.ts';
-import { compilePrefill, prefillModel } from '../../src/mesh/programs/prefill-fabric.ts';
+import { compileKvRelayout, compilePrefill, prefillModel } from '../../src/mesh/programs/prefill-fabric.ts';
+import { compileKvHandoff } from '../../src/mesh/programs/handoff.ts';
+import { ringOrder } from '../../src/mesh/ring.ts';
 import { type ModelConfig } from '../../src/model/config.ts';
 import { randomModel } from '../../src/model/random.ts';
 import { ReferenceTransformer } from '../../src/model/reference.ts';
@@ -41,8 +45,8 @@ async function prefillOnWafer(model: Model, mesh: MeshConfig, T: number) {
 
 function checkRun({ plan, run, expected, kv }: Awaited<ReturnType<typeof prefillOnWafer>>) {
   checkTensor('logits', run.logits, expected, { atol: 1e-4, rtol: 1e-4 });
-  checkTensor('keys', run.kv.k, kv.k, { atol: 1e-4, rtol: 1e-4 });
-  checkTensor('values', run.kv.v, kv.v, { atol: 1e-4, rtol: 1e-4 });
+  checkTensor('keys', run.kv!.k, kv.k, { atol: 1e-4, rtol: 1e-4 });
+  checkTensor('values', run.kv!.v, kv.v, { atol: 1e-4, rtol: 1e-4 });
   expect(run.violation).toBeNull();
   expect(run.outOfSlice).toBe(0);
   const model = prefillModel(plan);
@@ -88,44 +92,94 @@ describe('the wafer prefill catches a fabric that breaks the rules', () => {
   }, 900_000);
 });
 
+/**
+ * The engine's prefill in the decode mesh's own SRAM, then the KV cache to the decode's owners by
+ * fabric phases only: greedy ids equal the CPU reference, the KV cache handed out afterwards equals
+ * the reference prefill's, and every prefill, re-layout and hand-off phase is measured = modelled.
+ * Instrumented (the small meshes): no access outside a core's SRAM or its neighbours' links, in the
+ * prefill, the re-layout and the hand-off (a violation is refused with an error).
+ */
+async function engineRun(model: Model, mesh: MeshConfig, T: number, tokens: number, instrument: boolean) {
+  const promptIds = randomPrompt(model.config, T);
+  const opts = { promptIds, tokens, temperature: 0, topP: 1, seed: 0 };
+  const expected = await generate(new CpuEngine(model), opts);
+  const ref = new ReferenceTransformer(model);
+  ref.prefill(promptIds);
+  const kvRef = ref.kvCache(T);
+  const m = (await createMachine('mesh', model, { gpu: testGpu, mesh, meshPrefill: 'fabric-gemm', instrument })) as MeshEngine;
+  try {
+    const got = await generate(m, { ...opts, prefill: true });
+    expect(got.ids).toEqual(expected.ids);
+    // The prompt was one pass (the prefill), then one per generated id after the first.
+    expect(got.forwardPasses).toBe(1 + expected.ids.length - 1);
+    const p = m.lastPrefill!;
+    expect(p.phases.length).toBeGreaterThan(0);
+    expect(p.relayout.length).toBe(p.handoff.phases.length);
+    for (const ph of [...p.phases, ...p.relayout, ...p.handoff.phases]) expect(ph.firstDifference, ph.name).toBeNull();
+    // Nothing entered at the edge from outside; the re-layout put every landed word in place once.
+    expect(p.handoff.edgeWords).toBe(0);
+    const landed = p.relayout.reduce((n, ph) => n + ph.measured.rampWords, 0);
+    expect(landed).toBeGreaterThan(0);
+    expect(landed).toBeLessThanOrEqual(p.relayoutWords);
+    expect(p.handoff.phases.reduce((n, ph) => n + ph.measured.rampWords, 0)).toBeGreaterThan(0);
+    // The decode owners' KV cache, handed out through the west edge, is the reference prefill's.
+    const kv = await m.kvCache(T);
+    checkTensor('keys', kv.k, kvRef.k, { atol: 1e-4, rtol: 1e-4 });
+    checkTensor('values', kv.v, kvRef.v, { atol: 1e-4, rtol: 1e-4 });
+    return p;
+  } finally {
+    m.dispose();
+  }
+}
+
+/** 64 KiB cores: the decode's words and the prefill's side by side (48 KiB holds only one of them for these models). */
+const SRAM64 = 64 * 1024;
+
 describe("the mesh engine with prefill: 'fabric-gemm'", () => {
-  it('a GQA model on 4x3: the prompt prefilled on the fabric, its KV cache handed to the decode through the west edge, then greedy ids equal the CPU reference; every phase measured = modelled', async () => {
-    const model = randomModel(gqa, 7);
-    const promptIds = randomPrompt(gqa, 7);
-    const opts = { promptIds, tokens: 4, temperature: 0, topP: 1, seed: 0 };
-    const expected = await generate(new CpuEngine(model), opts);
-    const m = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 4, 3), meshPrefill: 'fabric-gemm' })) as MeshEngine;
+  it('a GQA model on 4x3: the prompt prefilled in the decode mesh’s SRAM, its KV cache re-laid along column 0 and handed to the decode owners by fabric phases only, then greedy ids equal the CPU reference; the KV cache equals the reference; every phase measured = modelled; no access off a core or its links', async () => {
+    await engineRun(randomModel(gqa, 7), meshFromPreset('wse-3', 4, 3, SRAM64), 7, 3, true);
+    // Without the option the engine has no prefill: the prompt goes token by token, as before.
+    const plain = await createMachine('mesh', randomModel(gqa, 7), { gpu: testGpu, mesh: meshFromPreset('wse-3', 4, 3) });
+    expect(plain.prefill).toBeUndefined();
+    plain.dispose();
+  }, 900_000);
+
+  it('a non-square 6x7 mesh (the 6x6 block prefills, the seventh row only receives its KV positions): 8 positions, two hand-off slots', async () => {
+    const p = await engineRun(randomModel(gqa, 8), meshFromPreset('wse-3', 6, 7, SRAM64), 8, 2, true);
+    expect(p.relayout.length).toBe(2);
+  }, 900_000);
+
+  it('a second prompt of another length on the same engine (the weights loaded once, the scratch left by the first): greedy ids and KV cache equal the CPU reference again', async () => {
+    const model = randomModel(gqa, 9);
+    const m = (await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 4, 3, SRAM64), meshPrefill: 'fabric-gemm' })) as MeshEngine;
     try {
-      const got = await generate(m, { ...opts, prefill: true });
-      expect(got.ids).toEqual(expected.ids);
-      // The prompt was one pass (the prefill), then one per generated id after the first.
-      expect(got.forwardPasses).toBe(1 + expected.ids.length - 1);
-      const p = m.lastPrefill!;
-      expect(p.phases.length).toBeGreaterThan(0);
-      for (const ph of p.phases) expect(ph.firstDifference, ph.name).toBeNull();
-      for (const ph of p.handoff.phases) expect(ph.firstDifference, ph.name).toBeNull();
+      for (const T of [8, 4]) {
+        const opts = { promptIds: randomPrompt(gqa, T), tokens: 3, temperature: 0, topP: 1, seed: 0 };
+        const expected = await generate(new CpuEngine(model), opts);
+        m.reset();
+        expect((await generate(m, { ...opts, prefill: true })).ids).toEqual(expected.ids);
+        const ref = new ReferenceTransformer(model);
+        ref.prefill(opts.promptIds);
+        const kv = await m.kvCache(T);
+        checkTensor('keys', kv.k, ref.kvCache(T).k, { atol: 1e-4, rtol: 1e-4 });
+        checkTensor('values', kv.v, ref.kvCache(T).v, { atol: 1e-4, rtol: 1e-4 });
+        for (const ph of [...m.lastPrefill!.phases, ...m.lastPrefill!.relayout, ...m.lastPrefill!.handoff.phases]) expect(ph.firstDifference, ph.name).toBeNull();
+      }
     } finally {
       m.dispose();
     }
-    // Without the option the engine has no prefill: the prompt goes token by token, as before.
-    const plain = await createMachine('mesh', model, { gpu: testGpu, mesh: meshFromPreset('wse-3', 4, 3) });
-    expect(plain.prefill).toBeUndefined();
-    plain.dispose();
+  }, 900_000);
+
+  it('refuses in one line, at load, a mesh whose cores cannot hold the prefill past the decode, and a mesh split into bands', async () => {
+    await expect(createMachine('mesh', stories, { gpu: testGpu, mesh: meshFromPreset('wse-3', 8, 8), meshPrefill: 'fabric-gemm' })).rejects.toThrow(/prefill .* past the decode's \d+ on the 8x8 mesh .* use --sram \d+/);
+    const decode = compileFabricDecode(compileProgram(gqa, meshFromPreset('wse-3', 4, 3, SRAM64), DEFAULT_ALLREDUCE));
+    await expect(MeshEngine.create(await testGpu(), randomModel(gqa, 7), decode, { prefill: 'fabric-gemm', shards: 2 })).rejects.toThrow(/split into 2 bands/);
   }, 900_000);
 });
 
 describe("stories260K through the mesh engine with prefill: 'fabric-gemm'", () => {
-  it('on 8x8, a 9-token prompt prefilled on the fabric, then 4 greedy ids equal the CPU reference', async () => {
-    const opts = { promptIds: randomPrompt(stories.config, 9), tokens: 4, temperature: 0, topP: 1, seed: 0 };
-    const expected = await generate(new CpuEngine(stories), opts);
-    const m = (await createMachine('mesh', stories, { gpu: testGpu, mesh: meshFromPreset('wse-3', 8, 8), meshPrefill: 'fabric-gemm' })) as MeshEngine;
-    try {
-      const got = await generate(m, { ...opts, prefill: true });
-      expect(got.ids).toEqual(expected.ids);
-      for (const ph of [...m.lastPrefill!.phases, ...m.lastPrefill!.handoff.phases]) expect(ph.firstDifference, ph.name).toBeNull();
-    } finally {
-      m.dispose();
-    }
+  it('on 8x8 (64 KiB cores), a 9-token prompt prefilled on the fabric and re-laid on the wafer, then 4 greedy ids equal the CPU reference; KV cache equal; every phase measured = modelled', async () => {
+    await engineRun(stories, meshFromPreset('wse-3', 8, 8, SRAM64), 9, 4, false);
   }, 900_000);
 });
 
@@ -187,5 +241,65 @@ describe('the wafer prefill plan, costs by hand', () => {
   it('refuses a prompt longer than the context, and a prefill that does not fit a core, in one line', () => {
     expect(() => compilePrefill(meshFromPreset('wse-3', 2, 3), tiny, 9)).toThrow(/outside 1…8/);
     expect(() => compilePrefill(meshFromPreset('wse-3', 2, 2, 1024), stories.config, 8)).toThrow(/needs \d+ bytes per core/);
+  });
+});
+
+describe('the KV re-layout from the prefill’s west edge to the hand-off’s landing zones, by hand', () => {
+  // 2x3 mesh, one KV head (4 coordinates) of two query heads: head 0's rows are block row 0's, so
+  // every KV word starts in core (0, 0)'s edge buffer; 3 positions, one per decode row (slot 0).
+  const tiny: ModelConfig = { dim: 8, hiddenDim: 8, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 5, seqLen: 8, sharedClassifier: false };
+  const mesh = meshFromPreset('wse-3', 2, 3);
+  const program = compileProgram(tiny, mesh, DEFAULT_ALLREDUCE);
+  const h = compileKvHandoff(program, 3);
+  const base = Math.max(...program.placement.cores.map((c) => Math.max(c.totalWords, ...c.regions.map((r) => r.offset + r.words))));
+  const plan = compilePrefill(mesh, tiny, 3, { base });
+  const r = compileKvRelayout(plan, h);
+  const link = (y: number, d: keyof typeof DIR) => y * 2 * 4 + DIR[d];
+
+  it('lays the prefill past the decode’s words, the loaded part the same for every prompt length', () => {
+    expect(plan.sram.id).toBe(base);
+    expect(compilePrefill(mesh, tiny, 8, { base }).sram.loaded).toEqual(plan.sram.loaded);
+    expect(plan.sram.input.offset).toBe(plan.sram.loaded.offset + plan.sram.loaded.words);
+  });
+
+  it('one re-layout phase before the one hand-off phase: row 0 keeps its 8 words (local copies), sends 8 to row 1 (1 hop) and 8 to row 2 (2 hops) in two rounds: 9 + 10 steps', () => {
+    expect(r.relayout).toEqual([true, false]);
+    expect(r.phases[1]).toBe(h.phases[0].phase);
+    const c = r.models[0];
+    expect([c.linkWords[link(0, 'south')], c.linkWords[link(1, 'south')]]).toEqual([16, 8]);
+    expect(c.linkWords.reduce((a, b) => a + b, 0)).toBe(24);
+    expect([c.steps, c.rampWords, r.words]).toEqual([19, 16, 24]);
+    expect(r.phases[0].rounds).toHaveLength(2);
+    expect(r.phases[0].rounds[0].locals).toHaveLength(8);
+  });
+
+  it('fills every landing word with the KV word the hand-off expects there (the rounds run word by word on the CPU)', () => {
+    // SRAM holding, at each west-edge buffer word, a tag of the KV word the prefill left there.
+    const W = mesh.width;
+    const SRAM = mesh.sramBytes / 4;
+    const sram = new Float64Array(W * mesh.height * SRAM).fill(-1);
+    const { m, nt, kvWords, P } = plan;
+    const order = ringOrder(P);
+    const kvd = 4;
+    for (let y = 0; y < P; y++) {
+      for (let x = 0; x < P; x++) {
+        for (let w = 0; w < kvWords; w++) {
+          const l = Math.floor(w / (2 * m * nt));
+          const kind = Math.floor((w % (2 * m * nt)) / (m * nt));
+          const row = Math.floor((w % (m * nt)) / nt);
+          const pos = order.indexOf(x) * nt + (w % nt);
+          const d = order.indexOf(y) * m + row;
+          const head = Math.floor(d / 4);
+          if (head % 2 !== 0 || pos >= 3) continue; // query head 1 repeats KV head 0: its copy is not read
+          sram[y * W * SRAM + plan.sram.edge + x * kvWords + w] = ((kind * 1 + l) * 3 + pos) * kvd + (head / 2) * 4 + (d % 4);
+        }
+      }
+    }
+    const addr = (core: number, a: { region: number; offset: number }) => core * SRAM + r.regionTable[core * r.regionCount + a.region] + a.offset;
+    for (const round of r.phases[0].rounds) {
+      for (const l of round.locals) sram[addr(l.core, l.dst)] = sram[addr(l.core, l.src)];
+      for (const s of round.streams) for (const it of s.items) sram[addr(it.end * W, it.dst)] = sram[addr(it.origin * W, it.src)];
+    }
+    for (const l of h.phases[0].landings) expect(Array.from(sram.subarray(l.core * SRAM + l.offset, l.core * SRAM + l.offset + l.sources.length))).toEqual(Array.from(l.sources));
   });
 });

@@ -4,7 +4,8 @@ import { ropeAngle } from '../../model/ops.ts';
 import type { Weights } from '../../model/weights.ts';
 import { DIR, lineAllgather, lineAllgatherModel, lineAllreduce, lineAllreduceModel, type LineElement, type Lines } from '../collectives.ts';
 import type { MeshConfig } from '../config.ts';
-import type { FabricCount, FabricPhase, FabricRound } from '../fabric.ts';
+import type { FabricCount, FabricPhase, FabricRound, FabricStream, LocalCopy, StreamItem } from '../fabric.ts';
+import type { KvHandoff } from './handoff.ts';
 import { ringOrder } from '../ring.ts';
 import { compileMeshGemm, type MeshGemm } from './meshgemm.ts';
 
@@ -42,8 +43,9 @@ import { compileMeshGemm, type MeshGemm } from './meshgemm.ts';
  * 5. RMSNorm as in 1; W1 and W3 MeshGEMMs; SiLU·mul (core pass); W2 MeshGEMM; residual add.
  * Then the final RMSNorm and the classifier MeshGEMM (vocab × D'), whose C tiles hold the logits,
  * and a fabric phase that carries every core's KV cache (its positions, its heads, every layer)
- * west along its row to the edge column, where it leaves for the decode's layout (the hand-off's
- * 'in' phases carry it from the decode's west edge to its owners).
+ * west along its row to the edge column, where it leaves for the decode's layout: in a decode
+ * mesh's SRAM (`base` past the decode's words) compileKvRelayout's phases sort it along column 0
+ * into the hand-off's landing zones and the hand-off's 'in' phases carry it east to its owners.
  *
  * Non-square mesh (W × H): the block is P × P = min(W, H)²; its cores run everything above, the
  * other |W − H|·P cores hold nothing and idle (the fabric phases stay on the block's lines).
@@ -85,8 +87,10 @@ export interface PrefillPlan {
   readonly sram: SramLayout;
   /** Fabric regions per core (region r of core c at c·REGIONS + r). */
   readonly regionTable: Uint32Array;
-  /** Words each core of the block needs. */
+  /** Words each core of the block needs, from word 0 (its first `base` words are not the prefill's). */
   readonly words: number;
+  /** The first word the prefill uses in a core (past what the decode uses, when it runs in a decode mesh's SRAM). */
+  readonly base: number;
 }
 
 export type GemmName = 'q' | 'k' | 'v' | 'o' | 'w1' | 'w3' | 'w2' | 'cls';
@@ -101,8 +105,12 @@ export const REGION = { a: 0, b: 1, c: 2, ssPart: 3, ssTotal: 4, kOwn: 5, vOwn: 
 export const REGIONS = 11;
 
 export interface SramLayout {
-  /** Words 0, 1: the core's logical row and column. */
+  /** Two words: the core's logical row and column. */
   readonly id: number;
+  /** What is loaded with the model, the same for every prompt length: the place, weights' tiles and RMSNorm weights. */
+  readonly loaded: { readonly offset: number; readonly words: number };
+  /** The prompt's input the host places per prompt: X (the embeddings) and RoPE's table, contiguous. */
+  readonly input: { readonly offset: number; readonly words: number };
   readonly x: number; // (m, nt) residual stream
   readonly xb: number; // (m, nt) normed input / attention output
   readonly q: number; // (m, nt)
@@ -133,7 +141,7 @@ export interface LayerLayout {
 }
 
 /** Compiles the prefill of a T-position prompt for `config` on `mesh`; refuses what does not fit in one line. */
-export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number): PrefillPlan {
+export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number, options: { base?: number } = {}): PrefillPlan {
   if (!Number.isInteger(T) || T < 1 || T > config.seqLen) throw new WafermeshError('bad-prompt', `a prefill of ${T} positions is outside 1…${config.seqLen} (seq_len); shorten the prompt`);
   const { width: W, height: H } = mesh;
   const P = Math.min(W, H);
@@ -147,14 +155,28 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   const logical = new Array<number>(P);
   order.forEach((x, l) => (logical[x] = l));
 
-  // SRAM layout.
-  let at = 2;
+  // SRAM layout, from word `base`: first what is loaded with the model (the same for every prompt
+  // length: the core's place, the weights' tiles, the RMSNorm weights), then the prompt's input (X
+  // and RoPE's table), then the scratch and the KV stores.
+  const base = options.base ?? 0;
+  let at = base;
   const take = (n: number) => {
     const o = at;
     at += n;
     return o;
   };
+  const id = take(2);
+  const rmsFinal = take(m);
+  const wcls = take(mv * m);
+  const weights = Array.from({ length: config.nLayers }, () => ({
+    rmsAtt: take(m),
+    rmsFfn: take(m),
+    w: { q: take(m * m), k: take(m * m), v: take(m * m), o: take(m * m), w1: take(mh * m), w3: take(mh * m), w2: take(m * mh) },
+  }));
+  const loadEnd = at;
   const x = take(m * nt);
+  const rope = take(nt * m);
+  const inputEnd = at;
   const xb = take(m * nt);
   const q = take(m * nt);
   const h1 = take(mh * nt);
@@ -162,20 +184,9 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   const ssTotal = take(nt);
   const kAll = take(P * m * nt);
   const vAll = take(P * m * nt);
-  const rope = take(nt * m);
-  const rmsFinal = take(m);
-  const wcls = take(mv * m);
   const kvWords = config.nLayers * 2 * m * nt;
   const edge = take(P * kvWords);
-  const layer: LayerLayout[] = [];
-  for (let l = 0; l < config.nLayers; l++) {
-    const k = take(m * nt);
-    const v = take(m * nt);
-    const rmsAtt = take(m);
-    const rmsFfn = take(m);
-    const w = { q: take(m * m), k: take(m * m), v: take(m * m), o: take(m * m), w1: take(mh * m), w3: take(mh * m), w2: take(m * mh) };
-    layer.push({ k, v, rmsAtt, rmsFfn, w });
-  }
+  const layer: LayerLayout[] = weights.map((wl) => ({ k: take(m * nt), v: take(m * nt), ...wl }));
   const aMax = Math.max(m * m, mh * m, mv * m);
   const bMax = Math.max(m, mh) * nt;
   const cMax = Math.max(m, mh, mv) * nt;
@@ -184,9 +195,13 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   const c = take(cMax);
   const words = at;
   if (words > mesh.sramBytes / 4) {
+    const need = Math.ceil((words * 4) / 1024) * 1024;
+    if (base > 0) {
+      throw new WafermeshError('does-not-fit', `the wafer prefill of ${T} positions needs ${(words - base) * 4} bytes per core past the decode's ${base * 4} on the ${W}x${H} mesh (${words * 4} in all) but a core has ${mesh.sramBytes}; use --sram ${need} or more, a larger mesh, or a shorter prompt`);
+    }
     throw new WafermeshError('does-not-fit', `the prefill of ${T} positions needs ${words * 4} bytes per core on the ${P}x${P} block of the ${W}x${H} mesh but a core has ${mesh.sramBytes}; use a larger mesh, more SRAM or a shorter prompt`);
   }
-  const sram: SramLayout = { id: 0, x, xb, q, h1, ssPart, ssTotal, kAll, vAll, rope, rmsFinal, wcls, edge, layer, a, b, c };
+  const sram: SramLayout = { id, loaded: { offset: base, words: loadEnd - base }, input: { offset: x, words: inputEnd - x }, x, xb, q, h1, ssPart, ssTotal, kAll, vAll, rope, rmsFinal, wcls, edge, layer, a, b, c };
 
   const regionTable = new Uint32Array(W * H * REGIONS);
   for (let y = 0; y < P; y++) {
@@ -278,7 +293,7 @@ export function compilePrefill(mesh: MeshConfig, config: ModelConfig, T: number)
   const edgePhase = phases.length;
   phases.push({ name: 'prefill KV cache to the west edge: each core’s keys and values west along its row', rounds: edgeRounds });
   models.push(edgeModel(W, H, P, kvWords));
-  return { mesh, config, T, P, m, mh, mv, nt, dimPad, logical, gemms, phases, models, gemmPhase, normPhase: { att, ffn, final }, gatherPhase, edgePhase, kvWords, layerPhases, sram, regionTable, words };
+  return { mesh, config, T, P, m, mh, mv, nt, dimPad, logical, gemms, phases, models, gemmPhase, normPhase: { att, ffn, final }, gatherPhase, edgePhase, kvWords, layerPhases, sram, regionTable, words, base };
 }
 
 /**
@@ -351,20 +366,17 @@ export function paddedWeight(plan: PrefillPlan, w: Weights, name: GemmName, laye
 }
 
 /**
- * The SRAM image of the block before the prefill: per core its logical place, the weights' A tiles,
- * the RMSNorm weights of its rows, RoPE's cos/sin for its (position, pair)s, and X — the prompt's
- * embeddings (the input, placed by the host as a product's B is). (cores, SRAM) f32.
+ * What each core of the block holds, loaded with the model: its logical place, the weights' A tiles
+ * (placed pre-skewed), the RMSNorm weights of its rows. (P·P cores in row-major block order,
+ * sram.loaded.words) f32, word k at sram.loaded.offset + k of the core.
  */
-export function prefillImage(plan: PrefillPlan, w: Weights, tokens: readonly number[]): Float32Array {
-  const { mesh, config: c, P, m, nt, sram, logical, gemms } = plan;
-  if (tokens.length !== plan.T) throw new WafermeshError('bad-prompt', `the plan is for ${plan.T} positions, not ${tokens.length}`);
-  const W = mesh.width;
-  const SRAM = mesh.sramBytes / 4;
-  const image = new Float32Array(W * mesh.height * SRAM);
+export function prefillLoad(plan: PrefillPlan, w: Weights): Float32Array {
+  const { config: c, P, m, sram, logical, gemms } = plan;
+  const n = sram.loaded.words;
+  const o = sram.loaded.offset;
+  const out = new Float32Array(P * P * n);
   const dim = c.dim;
-  const hs = headSize(c);
-  const layerWeights = (l: number) => LAYER_GEMMS.map((n) => [n, paddedWeight(plan, w, n, l)] as const);
-  const weights = Array.from({ length: c.nLayers }, (_, l) => layerWeights(l));
+  const weights = Array.from({ length: c.nLayers }, (_, l) => LAYER_GEMMS.map((name) => [name, paddedWeight(plan, w, name, l)] as const));
   const cls = paddedWeight(plan, w, 'cls', 0);
   // Core (i, j) holds A(i, i + j mod P): Cannon's alignment of A done once, at load.
   const putTile = (at: number, g: MeshGemm, i: number, j: number, f: (r: number, k: number) => number) => {
@@ -373,7 +385,7 @@ export function prefillImage(plan: PrefillPlan, w: Weights, tokens: readonly num
       for (let k = 0; k < g.kt; k++) {
         const R = i * g.mt + r;
         const K = jj * g.kt + k;
-        if (R < g.M && K < g.K) image[at + r * g.kt + k] = f(R, K);
+        if (R < g.M && K < g.K) out[at + r * g.kt + k] = f(R, K);
       }
     }
   };
@@ -381,33 +393,190 @@ export function prefillImage(plan: PrefillPlan, w: Weights, tokens: readonly num
     for (let x = 0; x < P; x++) {
       const i = logical[y];
       const j = logical[x];
-      const base = (y * W + x) * SRAM;
-      image[base] = i;
-      image[base + 1] = j;
+      const base = (y * P + x) * n - o;
+      out[base + sram.id] = i;
+      out[base + sram.id + 1] = j;
+      for (let r = 0; r < m; r++) {
+        const d = i * m + r;
+        if (d >= dim) continue;
+        out[base + sram.rmsFinal + r] = w.rmsFinal[d];
+        for (let l = 0; l < c.nLayers; l++) {
+          out[base + sram.layer[l].rmsAtt + r] = w.rmsAtt[l * dim + d];
+          out[base + sram.layer[l].rmsFfn + r] = w.rmsFfn[l * dim + d];
+        }
+      }
+      for (let l = 0; l < c.nLayers; l++) for (const [name, f] of weights[l]) putTile(base + sram.layer[l].w[name], gemms[name], i, j, f);
+      putTile(base + sram.wcls, gemms.cls, i, j, cls);
+    }
+  }
+  return out;
+}
+
+/**
+ * The prompt's input, placed by the host per prompt as a product's B is: X — the prompt's
+ * embeddings, zero past the prompt — and RoPE's cos/sin for the core's (position, pair)s.
+ * (P·P cores in row-major block order, sram.input.words) f32, word k at sram.input.offset + k.
+ */
+export function prefillInput(plan: PrefillPlan, w: Weights, tokens: readonly number[]): Float32Array {
+  const { config: c, P, m, nt, sram, logical } = plan;
+  if (tokens.length !== plan.T) throw new WafermeshError('bad-prompt', `the plan is for ${plan.T} positions, not ${tokens.length}`);
+  const n = sram.input.words;
+  const out = new Float32Array(P * P * n);
+  const dim = c.dim;
+  const hs = headSize(c);
+  for (let y = 0; y < P; y++) {
+    for (let x = 0; x < P; x++) {
+      const i = logical[y];
+      const j = logical[x];
+      const base = (y * P + x) * n - sram.input.offset;
       for (let r = 0; r < m; r++) {
         const d = i * m + r;
         for (let t = 0; t < nt; t++) {
           const pos = j * nt + t;
-          if (d < dim && pos < plan.T) image[base + sram.x + r * nt + t] = w.tokenEmbedding[tokens[pos] * dim + d];
-        }
-        if (d < dim) image[base + sram.rmsFinal + r] = w.rmsFinal[d];
-        for (let l = 0; l < c.nLayers; l++) {
-          if (d < dim) {
-            image[base + sram.layer[l].rmsAtt + r] = w.rmsAtt[l * dim + d];
-            image[base + sram.layer[l].rmsFfn + r] = w.rmsFfn[l * dim + d];
-          }
+          if (d < dim && pos < plan.T) out[base + sram.x + r * nt + t] = w.tokenEmbedding[tokens[pos] * dim + d];
         }
       }
       for (let t = 0; t < nt; t++) {
         for (let p = 0; p < m / 2; p++) {
           const a = ropeAngle(j * nt + t, i * m + 2 * p, hs);
-          image[base + sram.rope + (t * (m / 2) + p) * 2] = Math.cos(a);
-          image[base + sram.rope + (t * (m / 2) + p) * 2 + 1] = Math.sin(a);
+          out[base + sram.rope + (t * (m / 2) + p) * 2] = Math.cos(a);
+          out[base + sram.rope + (t * (m / 2) + p) * 2 + 1] = Math.sin(a);
         }
       }
-      for (let l = 0; l < c.nLayers; l++) for (const [n, f] of weights[l]) putTile(base + sram.layer[l].w[n], gemms[n], i, j, f);
-      putTile(base + sram.wcls, gemms.cls, i, j, cls);
+    }
+  }
+  return out;
+}
+
+/**
+ * The SRAM image of the block before the prefill (a mesh of its own): per core what prefillLoad
+ * and prefillInput place. (cores, SRAM) f32.
+ */
+export function prefillImage(plan: PrefillPlan, w: Weights, tokens: readonly number[]): Float32Array {
+  const { mesh, P, sram } = plan;
+  const W = mesh.width;
+  const SRAM = mesh.sramBytes / 4;
+  const image = new Float32Array(W * mesh.height * SRAM);
+  const load = prefillLoad(plan, w);
+  const input = prefillInput(plan, w, tokens);
+  for (let y = 0; y < P; y++) {
+    for (let x = 0; x < P; x++) {
+      const k = y * P + x;
+      const base = (y * W + x) * SRAM;
+      image.set(load.subarray(k * sram.loaded.words, (k + 1) * sram.loaded.words), base + sram.loaded.offset);
+      image.set(input.subarray(k * sram.input.words, (k + 1) * sram.input.words), base + sram.input.offset);
     }
   }
   return image;
+}
+
+/**
+ * The KV cache from the prefill's layout to the decode's, on one wafer: after the prefill's move
+ * to the west edge, core (y, 0) of the block holds its row's KV stores (heads ℓ(y)·m … , every
+ * position, every layer). Each hand-off 'in' phase (compileKvHandoff) lands a slot's words in the
+ * edge cores' scratch and carries them east to their owners; here a re-layout phase before it fills
+ * that landing zone from the edge buffers instead of the host: every landing word comes from the
+ * edge buffer of the block row holding its head, along column 0 (a stream from row y to row r whose
+ * routers take it down at r only; a row's own words are local copies). Streams whose links do not
+ * meet share a round.
+ */
+export interface KvRelayout {
+  /** The phases in order: re-layout 0, hand-off in 0, re-layout 1, hand-off in 1, … */
+  readonly phases: readonly FabricPhase[];
+  /** The closed-form count of each phase (the hand-off's own model for its phases). */
+  readonly models: readonly FabricCount[];
+  /** Which of `phases` are re-layout phases (the others are the hand-off's). */
+  readonly relayout: readonly boolean[];
+  /** Regions: the hand-off's landing zone and KV cache, then the whole SRAM (base 0). */
+  readonly regionTable: Uint32Array;
+  readonly regionCount: number;
+  /** Words the re-layout phases put in the landing zones (every landed word once). */
+  readonly words: number;
+}
+
+export function compileKvRelayout(plan: PrefillPlan, h: KvHandoff): KvRelayout {
+  const { mesh, config: c, P, m, nt, logical, kvWords, sram } = plan;
+  const W = mesh.width;
+  const H = mesh.height;
+  if (h.positions !== plan.T) throw new WafermeshError('internal', `the hand-off is for ${h.positions} positions, the prefill for ${plan.T}`);
+  if (h.program.mesh.width !== W || h.program.mesh.height !== H) throw new WafermeshError('internal', 'the hand-off and the prefill are for different meshes');
+  const WHOLE = h.regions.length;
+  const regionCount = WHOLE + 1;
+  const regionTable = new Uint32Array(W * H * regionCount);
+  for (let core = 0; core < W * H; core++) regionTable.set(h.regionTable.subarray(core * WHOLE, (core + 1) * WHOLE), core * regionCount);
+  const order = ringOrder(P); // physical position of logical index
+  const hs = headSize(c);
+  const kvd = kvDim(c);
+  const kvMul = c.nHeads / c.nKvHeads;
+  const L = c.nLayers;
+  const T = plan.T;
+  /** Where a packed hand-off source sits after the move to the west edge: block row and word. */
+  const sourceOf = (s: number) => {
+    const coord = s % kvd;
+    let rest = Math.floor(s / kvd);
+    const pos = rest % T;
+    rest = Math.floor(rest / T);
+    const l = rest % L;
+    const kind = Math.floor(rest / L);
+    const d = Math.floor(coord / hs) * kvMul * hs + (coord % hs);
+    const i = Math.floor(d / m);
+    const r = d % m;
+    const x = order[Math.floor(pos / nt)];
+    return { row: order[i], word: sram.edge + x * kvWords + l * 2 * m * nt + kind * m * nt + r * nt + (pos % nt) };
+  };
+  const phases: FabricPhase[] = [];
+  const models: FabricCount[] = [];
+  const relayout: boolean[] = [];
+  let words = 0;
+  h.phases.forEach((hp, k) => {
+    const locals: LocalCopy[] = [];
+    const pairs = new Map<string, { from: number; to: number; items: StreamItem[] }>();
+    for (const l of hp.landings) {
+      l.sources.forEach((s, i) => {
+        const src = sourceOf(s);
+        const a = { src: { region: WHOLE, offset: src.word }, dst: { region: 0, offset: i } };
+        words++;
+        if (src.row === l.row) {
+          locals.push({ core: l.row * W, ...a });
+          return;
+        }
+        const key = `${src.row}>${l.row}`;
+        if (!pairs.has(key)) pairs.set(key, { from: src.row, to: l.row, items: [] });
+        pairs.get(key)!.items.push({ kind: 'bcast', origin: src.row, end: l.row, ...a });
+      });
+    }
+    // Rounds: a stream goes in the first round where its links are free (one writer and one reader
+    // per link register and flow, as checkRound asks).
+    const rounds: { used: Set<string>; streams: FabricStream[] }[] = [];
+    const linkWords = new Float64Array(W * H * 4);
+    let rampWords = 0;
+    for (const { from, to, items } of pairs.values()) {
+      const flow = to > from ? 'south' : 'north';
+      const keys: string[] = [];
+      const lo = Math.min(from, to);
+      const hi = Math.max(from, to);
+      for (let p = lo; p <= hi; p++) {
+        if (p !== to) keys.push(`${flow}:${p}:out`);
+        if (p !== from) keys.push(`${flow}:${p}:in`);
+      }
+      let round = rounds.find((r) => keys.every((key) => !r.used.has(key)));
+      if (!round) rounds.push((round = { used: new Set(), streams: [] }));
+      keys.forEach((key) => round!.used.add(key));
+      round.streams.push({ axis: 'col', line: 0, flow, first: from, ramps: [from, to], items });
+      // Closed form: each of the |to − from| links between them carries every word once; only `to` takes them down.
+      for (let p = from; p !== to; p += flow === 'south' ? 1 : -1) linkWords[p * W * 4 + (flow === 'south' ? DIR.south : DIR.north)] += items.length;
+      rampWords += items.length;
+    }
+    // A round takes its longest stream's words plus its hops (the last word's arrival).
+    const steps = rounds.reduce((n, r) => n + Math.max(...r.streams.map((s) => s.items.length + Math.abs(s.items[0].end - s.items[0].origin))), 0);
+    const fabricRounds: FabricRound[] = rounds.map((r, i) => ({ axis: 'col', locals: i === 0 ? locals : [], streams: r.streams }));
+    if (!fabricRounds.length) fabricRounds.push({ axis: 'col', locals, streams: [] });
+    phases.push({ name: `KV re-layout ${k}: the west edge's KV stores along column 0 into the landing zones of ${hp.phase.name.replace(/^KV hand-off in: /, '')}`, rounds: fabricRounds });
+    models.push({ steps, linkWords, rampWords, flops: 0 });
+    relayout.push(true);
+    phases.push(hp.phase);
+    models.push(hp.model);
+    relayout.push(false);
+  });
+  return { phases, models, relayout, regionTable, regionCount, words };
 }
