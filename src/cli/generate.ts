@@ -9,8 +9,8 @@ import { Disaggregated, HANDOFF_LINKS } from '../engines/disaggregated.ts';
 import { BOS, describeConfig, kvDim, type ModelConfig } from '../model/config.ts';
 import { fabricPrefill } from '../cost/prefill.ts';
 import { MeshEngine, type MeasuredPrefillPhase } from '../engines/mesh.ts';
-import { compilePrefill } from '../mesh/programs/prefill-fabric.ts';
-import type { MeshConfig } from '../mesh/config.ts';
+import { compilePrefill, prefillBase } from '../mesh/programs/prefill-fabric.ts';
+import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
 import { DEFAULT_MODEL } from '../model/registry.ts';
 import { TextStream } from '../model/tokenizer.ts';
@@ -107,7 +107,7 @@ export const generateCommand: Command = {
     if (waferGemm && layout.kind !== 'whole') {
       throw new WafermeshError('bad-option', `--wafer-prefill gemm runs on the whole-mesh placement only, not --placement ${String(v.placement)}; use --placement whole or --wafer-prefill token`);
     }
-    if (waferGemm) checkWaferPrefill(String(v.prefill ?? v.engine), mesh, model.config, promptIds.length);
+    if (waferGemm) checkWaferPrefill(String(v.prefill ?? v.engine), program ?? compileProgram(model.config, mesh, allreduce), model.config, promptIds.length);
     let gpu: GpuContext | undefined;
     let engine: Machine | undefined;
     let prefiller: Machine | undefined;
@@ -344,26 +344,27 @@ function modelledPrefill(
 
 /**
  * `--wafer-prefill gemm` is for the machine that prefills being the wafer, from position 0 (every
- * generate prompt is), on a mesh where the prefill's plan fits: refused in one line otherwise,
- * before a model is placed or the GPU started.
+ * generate prompt is), on a mesh whose cores hold the prefill past the decode's words (it runs in
+ * the same SRAM): refused in one line otherwise, before the GPU is started (generate and bench).
  */
-function checkWaferPrefill(prefillEngine: string, mesh: MeshConfig, config: ModelConfig, T: number): void {
+export function checkWaferPrefill(prefillEngine: string, program: WaferProgram, config: ModelConfig, T: number): void {
   if (prefillEngine !== 'mesh') {
     throw new WafermeshError('bad-option', `--wafer-prefill gemm runs the prompt on the wafer's fabric, but the ${prefillEngine} engine takes the prompt here; use --engine mesh (or --prefill mesh --decode ENGINE), or leave out --wafer-prefill`);
   }
   try {
-    compilePrefill(mesh, config, T);
+    compilePrefill(program.mesh, config, T, { base: prefillBase(program) });
   } catch (e) {
-    if (e instanceof WafermeshError && e.code === 'does-not-fit') throw new WafermeshError('does-not-fit', `--wafer-prefill gemm: ${e.detail}; or use --wafer-prefill token`);
-    throw e;
+    if (!(e instanceof WafermeshError && e.code === 'does-not-fit')) throw e;
+    throw new WafermeshError('does-not-fit', `--wafer-prefill gemm: ${e.detail}; or use --wafer-prefill token`);
   }
 }
 
-/** The wafer prefill of P positions and its KV cache's hand-off to the decode layout at the mesh's preset, seconds (modelled: fabricPrefill and the hand-off's fabric phases). */
+/** The wafer prefill of P positions and its KV cache's re-layout and hand-off to the decode layout at the mesh's preset, seconds (modelled: fabricPrefill, the re-layout's and the hand-off's fabric phases). */
 function waferPrefillSeconds(engine: MeshEngine, config: ModelConfig, P: number): number {
   const m = engine.wafer.mesh;
   const c = fabricPrefill(m.width, m.height, config, P, { hop: m.cyclesPerHop, ramp: m.cyclesPerRamp, bw: m.wordsPerLinkCycle }, m.flopsPerCoreCycle);
-  return (c.totalCycles + (engine.lastPrefill?.handoff.fabricCycles ?? 0)) / m.clockHz;
+  const last = engine.lastPrefill;
+  return (c.totalCycles + (last ? last.relayoutCycles + last.handoff.fabricCycles : 0)) / m.clockHz;
 }
 
 /**
@@ -393,6 +394,14 @@ function waferPrefillSummary(engine: MeshEngine, P: number) {
     cost_model_fabric_words: cost.totalWords,
     modelled_cycles: round(cost.totalCycles),
     modelled_ms: round((1000 * cost.totalCycles) / m.clockHz),
+    // The KV cache from the prefill's owners to the decode's, on the fabric: along column 0 into the edge cores' landing zones, then east along the rows.
+    kv_relayout: {
+      fabric_phases: last.relayout.length,
+      fabric_phases_equal_to_model: last.relayout.every((p) => p.firstDifference === null),
+      words_landed: last.relayoutWords,
+      measured_fabric_words: sum(last.relayout, (p) => words(p.measured)),
+      modelled_fabric_cycles: round(last.relayoutCycles),
+    },
     kv_handoff: {
       bytes: 2 * c.nLayers * P * kvDim(c) * 4,
       edge_words_in: h.edgeWords,

@@ -2,6 +2,7 @@ import { WafermeshError } from '../errors.ts';
 import { mapOrExplain, type GpuResources } from '../gpu/resources.ts';
 import { buildImage, meshPrelude } from '../mesh/image.ts';
 import type { FabricDecode, FabricDecodeStep } from '../mesh/programs/decode-fabric.ts';
+import { prefillBase } from '../mesh/programs/prefill-fabric.ts';
 import { coreTableWords, FabricRuntime, planBands, roundCount, type Band } from './fabric-runtime.ts';
 import { CT } from '../mesh/image.ts';
 import { bandLimit } from '../mesh/capacity.ts';
@@ -354,7 +355,7 @@ export class MeshRuntime {
    * program may use a core's SRAM past them (the wafer prefill).
    */
   get decodeWords(): number {
-    return Math.max(...this.program.placement.cores.map((c) => Math.max(c.totalWords, ...c.regions.map((r) => r.offset + r.words))));
+    return prefillBase(this.program);
   }
 
   /** The mesh's SRAM as one buffer (cores, SRAM words) f32, or undefined where it is split into bands. */

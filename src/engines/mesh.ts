@@ -214,7 +214,7 @@ export class MeshEngine implements Machine {
    * hand-off's 'in' phases (no word landed from outside: edgeWords 0), the re-layout phases before
    * them, the words they moved, and the wall times (ms) of the prefill and of the re-layout with the hand-off.
    */
-  lastPrefill: { phases: MeasuredPrefillPhase[]; handoff: KvImport; ms: number; relayout: MeasuredPrefillPhase[]; relayoutWords: number; relayoutMs: number } | undefined;
+  lastPrefill: { phases: MeasuredPrefillPhase[]; handoff: KvImport; ms: number; relayout: MeasuredPrefillPhase[]; relayoutWords: number; relayoutCycles: number; relayoutMs: number } | undefined;
 
   /** Where the prefill's loaded words sit in every core (past the decode's), set by loadPrefill. */
   private prefillLoaded: { base: number; offset: number; words: number } | undefined;
@@ -256,7 +256,7 @@ export class MeshEngine implements Machine {
     this.last = undefined;
     const measured = moved.phases.map((m, i) => ({ name: r.phases[i].name, modelled: r.models[i], measured: m, firstDifference: firstDifference(r.models[i], m) }));
     const handoff: KvImport = { positions: tokens.length, edgeWords: 0, fabricCycles: h.fabricCycles, violation: null, phases: measured.filter((_, i) => !r.relayout[i]) };
-    this.lastPrefill = { phases, handoff, ms: run.ms, relayout: measured.filter((_, i) => r.relayout[i]), relayoutWords: r.words, relayoutMs: moved.ms };
+    this.lastPrefill = { phases, handoff, ms: run.ms, relayout: measured.filter((_, i) => r.relayout[i]), relayoutWords: r.words, relayoutCycles: r.cycles, relayoutMs: moved.ms };
     const V = this.config.vocabSize;
     return run.logits.slice((tokens.length - 1) * V);
   }

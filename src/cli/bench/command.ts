@@ -6,11 +6,13 @@ import type { GpuContext } from '../../gpu/device.ts';
 import { nodeGpu } from '../../gpu/node.ts';
 import type { Allreduce } from '../../mesh/collectives.ts';
 import { DEFAULT_PRESET, meshFromPreset } from '../../mesh/config.ts';
+import { compileProgram } from '../../mesh/programs/decode.ts';
 import type { Model } from '../../model/weights.ts';
 import { CDecoder } from '../cdecode.ts';
 import type { Command } from '../command.ts';
+import { checkWaferPrefill } from '../generate.ts';
 import { loadModel } from '../load.ts';
-import { CHOICES, numberOption, outputPathOption } from '../options.ts';
+import { CHOICES, numberOption, outputPathOption, sramOption } from '../options.ts';
 import { COLUMNS, formatLine, formatPromptLine, PROMPT_COLUMNS, gitCommit, header, jsonLines, markdown, progressBar, sweepCharts } from './report.ts';
 import { runCase, type BenchResult } from './run.ts';
 import { BENCH_ENGINES, buildSuite, parseContexts, parseEngines, parseMeshes, parsePrompts, SUITES } from './suite.ts';
@@ -21,7 +23,7 @@ import { BENCH_ENGINES, buildSuite, parseContexts, parseEngines, parseMeshes, pa
  */
 export const benchCommand: Command = {
   summary: 'measure the engines side by side (wall clock on this driver) with modelled numbers for the preset hardware',
-  usage: `[--engines ${BENCH_ENGINES.join(',')}] [--suite ${SUITES.join('|')}] [--model NAME|PATH] [--meshes 8x8,16x16] [--contexts 0,128] [--prompts 1,16,64,200] [--wafer-prefill gemm] [--tokens T] [--repeats R] [--allreduce NAME] [--preset NAME] [--gpu-preset NAME] [--json FILE] [--md FILE] [--svg PREFIX]`,
+  usage: `[--engines ${BENCH_ENGINES.join(',')}] [--suite ${SUITES.join('|')}] [--model NAME|PATH] [--meshes 8x8,16x16] [--contexts 0,128] [--prompts 1,16,64,200] [--wafer-prefill gemm] [--tokens T] [--repeats R] [--allreduce NAME] [--preset NAME] [--sram BYTES] [--gpu-preset NAME] [--json FILE] [--md FILE] [--svg PREFIX]`,
   options: {
     engines: { type: 'string', default: BENCH_ENGINES.join(',') },
     suite: { type: 'string', default: 'default' },
@@ -34,6 +36,7 @@ export const benchCommand: Command = {
     repeats: { type: 'string', default: '3' },
     allreduce: { type: 'string', default: CATALOG.defaults.allreduce },
     preset: { type: 'string', default: DEFAULT_PRESET },
+    sram: { type: 'string' },
     'gpu-preset': { type: 'string', default: CATALOG.defaults.gpu },
     json: { type: 'string' },
     md: { type: 'string' },
@@ -52,6 +55,7 @@ export const benchCommand: Command = {
     repeats: 'repeats per case (the median is reported, with the range)',
     allreduce: 'how the wafer runs its allreduces: chain, ring or ktree',
     preset: 'the wafer core every mesh is made of',
+    sram: 'SRAM bytes per core, overriding the preset (a multiple of 4)',
     'gpu-preset': "the GPU the baseline's modelled numbers are for",
     json: 'also write JSON Lines, one object per case, to FILE',
     md: 'also write a markdown table to FILE',
@@ -80,8 +84,9 @@ export const benchCommand: Command = {
     if (v.svg !== undefined) outputPathOption('svg', String(v.svg), true);
     const allreduce = String(v.allreduce) as Allreduce;
     const preset = String(v.preset);
+    const sram = sramOption(v.sram);
     const gpuHw = gpuPreset(String(v['gpu-preset']));
-    for (const s of meshes ?? []) meshFromPreset(preset, s.width, s.height);
+    for (const s of meshes ?? []) meshFromPreset(preset, s.width, s.height, sram);
     const mainModel = String(v.model);
     const models = new Map<string, Model>();
     const getModel = async (name: string) => {
@@ -98,6 +103,7 @@ export const benchCommand: Command = {
         engines,
         model: mainModel,
         preset,
+        sram,
         tokens,
         meshes: meshes?.map((m) => `${m.width}x${m.height}`),
         contexts,
@@ -106,6 +112,12 @@ export const benchCommand: Command = {
       },
       getModel,
     );
+    // The wafer prefill runs beside the decode in the same cores: each such case checked to fit, before any GPU work.
+    for (const c of cases) {
+      if (c.waferPrefill !== 'gemm' || !c.mesh || c.prompt === undefined) continue;
+      const config = (await getModel(c.model)).config;
+      checkWaferPrefill('mesh', compileProgram(config, c.mesh, allreduce), config, c.prompt);
+    }
 
     let gpu: GpuContext | undefined;
     let cdecode: CDecoder | undefined;

@@ -205,9 +205,9 @@ async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: Be
     if (engine.measuring !== undefined) engine.measuring = true;
     if (batched) {
       check(await engine.prefill!(prompt, 0), P - 1);
-      // The wafer prefill: every fabric phase and the KV hand-off's measured where the words moved, equal to its closed form.
+      // The wafer prefill: every fabric phase, the KV re-layout's and the hand-off's measured where the words moved, equal to its closed form.
       const wp = engine instanceof MeshEngine ? engine.lastPrefill : undefined;
-      const off = wp && [...wp.phases, ...wp.handoff.phases].find((p) => p.firstDifference !== null);
+      const off = wp && [...wp.phases, ...wp.relayout, ...wp.handoff.phases].find((p) => p.firstDifference !== null);
       if (off) throw new WafermeshError('mismatch', `the wafer prefill's phase "${off.name}" moved other than its closed form: ${off.firstDifference}`);
     } else {
       for (let pos = 0; pos < P; pos++) {
@@ -260,7 +260,7 @@ async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: Be
       // The wafer prefill on the fabric: the cost model's fabricPrefill, and the KV hand-off's fabric phases.
       const m = engine.wafer.mesh;
       const cost = fabricPrefill(m.width, m.height, model.config, P, { hop: m.cyclesPerHop, ramp: m.cyclesPerRamp, bw: m.wordsPerLinkCycle }, m.flopsPerCoreCycle);
-      seconds = (cost.totalCycles + engine.lastPrefill.handoff.fabricCycles) / m.clockHz;
+      seconds = (cost.totalCycles + engine.lastPrefill.relayoutCycles + engine.lastPrefill.handoff.fabricCycles) / m.clockHz;
     }
     else if (engine.plan === 'mesh' && !batched && promptTraces.length === P) seconds = promptTraces.reduce((a, t) => a + t.cost.seconds, 0);
     r.modelled_ttft_ms = seconds === null ? null : 1000 * seconds;

@@ -40,6 +40,7 @@ export interface SuiteOptions {
   engines: readonly BenchEngine[];
   model: string;
   preset: string; // the wafer preset every mesh is made of
+  sram?: number; // SRAM bytes per core, overriding the preset's
   tokens: number; // timed positions per case (the context sweep keeps context + tokens ≤ seq_len)
   meshes?: string[]; // the mesh-size sweep, WxH each
   contexts?: number[]; // the context sweep
@@ -100,13 +101,13 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
   if (!(SUITES as readonly string[]).includes(o.suite)) throw new WafermeshError('bad-option', `--suite ${o.suite} is not one of ${SUITES.join(', ')}`);
   const meshOf = (s: string) => {
     const { width, height } = parseMeshSize(s);
-    return meshFromPreset(o.preset, width, height);
+    return meshFromPreset(o.preset, width, height, o.sram);
   };
   const base = await getModel(o.model);
   const prompts = o.prompts ?? DEFAULT_PROMPTS.filter((p) => p + o.tokens <= base.config.seqLen);
   checkPrompts(prompts, base.config.seqLen, o.tokens);
   // The main model's mesh: the smallest square that holds it, at least 8x8.
-  const fitting = smallestFittingMesh(base.config, meshFromPreset(o.preset, 8, 8)) ?? meshOf('8x8');
+  const fitting = smallestFittingMesh(base.config, meshFromPreset(o.preset, 8, 8, o.sram)) ?? meshOf('8x8');
   const main = fitting.width < 8 ? meshOf('8x8') : fitting;
   const cases: Case[] = [];
   const promptSweep = () => {
@@ -138,7 +139,7 @@ export async function buildSuite(o: SuiteOptions, getModel: (name: string) => Pr
   for (const dim of [64, 128, 256]) {
     const name = randomModelSpec(dim);
     const m = await getModel(name);
-    const fit = smallestFittingMesh(m.config, meshFromPreset(o.preset, 8, 8));
+    const fit = smallestFittingMesh(m.config, meshFromPreset(o.preset, 8, 8, o.sram));
     for (const e of o.engines.filter((x) => x === 'gpu' || x === 'mesh' || x === 'c')) {
       if (e === 'mesh' && !fit) continue;
       cases.push({ suite: 'model size', sweep: `dim ${dim}`, engine: e, model: name, mesh: e === 'mesh' ? fit : undefined, context: 0 });

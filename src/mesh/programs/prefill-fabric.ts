@@ -4,8 +4,9 @@ import { ropeAngle } from '../../model/ops.ts';
 import type { Weights } from '../../model/weights.ts';
 import { DIR, lineAllgather, lineAllgatherModel, lineAllreduce, lineAllreduceModel, type LineElement, type Lines } from '../collectives.ts';
 import type { MeshConfig } from '../config.ts';
-import type { FabricCount, FabricPhase, FabricRound, FabricStream, LocalCopy, StreamItem } from '../fabric.ts';
+import { phaseCycles, type FabricCount, type FabricPhase, type FabricRound, type FabricStream, type LocalCopy, type StreamItem } from '../fabric.ts';
 import type { KvHandoff } from './handoff.ts';
+import type { WaferProgram } from '../program.ts';
 import { ringOrder } from '../ring.ts';
 import { compileMeshGemm, type MeshGemm } from './meshgemm.ts';
 
@@ -138,6 +139,11 @@ export interface LayerLayout {
   readonly rmsAtt: number; // (m,)
   readonly rmsFfn: number; // (m,)
   readonly w: Readonly<Record<Exclude<GemmName, 'cls'>, number>>;
+}
+
+/** The first SRAM word past everything a decode program uses on any of its cores: where a wafer prefill beside it starts. */
+export function prefillBase(program: WaferProgram): number {
+  return Math.max(...program.placement.cores.map((c) => Math.max(c.totalWords, ...c.regions.map((r) => r.offset + r.words))));
 }
 
 /** Compiles the prefill of a T-position prompt for `config` on `mesh`; refuses what does not fit in one line. */
@@ -492,6 +498,8 @@ export interface KvRelayout {
   readonly regionCount: number;
   /** Words the re-layout phases put in the landing zones (every landed word once). */
   readonly words: number;
+  /** The re-layout phases' cycles at the mesh's preset (the hand-off's own are its `fabricCycles`). */
+  readonly cycles: number;
 }
 
 export function compileKvRelayout(plan: PrefillPlan, h: KvHandoff): KvRelayout {
@@ -578,5 +586,7 @@ export function compileKvRelayout(plan: PrefillPlan, h: KvHandoff): KvRelayout {
     models.push(hp.model);
     relayout.push(false);
   });
-  return { phases, models, relayout, regionTable, regionCount, words };
+  const timing = { hop: plan.mesh.cyclesPerHop, ramp: plan.mesh.cyclesPerRamp, bw: plan.mesh.wordsPerLinkCycle };
+  const cycles = phases.reduce((n, p, i) => n + (relayout[i] ? phaseCycles(plan.mesh.height, p, 0, -1, timing).cycles : 0), 0);
+  return { phases, models, relayout, regionTable, regionCount, words, cycles };
 }
