@@ -2,13 +2,13 @@ import { CATALOG } from '../catalog.ts';
 import { WafermeshError } from '../errors.ts';
 import { gpuPrefillCost, type MachineTrace } from '../cost/model.ts';
 import { gpuPreset, type GpuHardware } from '../cost/hardware.ts';
+import type { MeasuredPrefillPhase } from '../engines/machine.ts';
 import { createMachine, type Machine } from '../engines/index.ts';
 import type { Allreduce } from '../mesh/collectives.ts';
 import { checkPromptFits, Decoder } from '../engines/generate.ts';
 import { Disaggregated, HANDOFF_LINKS } from '../engines/disaggregated.ts';
 import { BOS, describeConfig, kvDim, type ModelConfig } from '../model/config.ts';
 import { fabricPrefill } from '../cost/prefill.ts';
-import { MeshEngine, type MeasuredPrefillPhase } from '../engines/mesh.ts';
 import { compilePrefill, prefillBase } from '../mesh/programs/prefill-fabric.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricCount } from '../mesh/fabric.ts';
@@ -231,7 +231,7 @@ export const generateCommand: Command = {
         decode_tokens_per_s: decodeMs.length ? round((1000 * decodeMs.length) / sum(decodeMs)) : null,
         ...(pair ? disaggregatedTimings(pair, prefiller!, model.config, P, gpuHw, String(v.preset)) : modelledPrefill(engine, model.config, P, batched, promptTraces, firstTrace, gpuHw, String(v.preset))),
       };
-      const waferPrefiller = waferGemm ? ((prefiller ?? engine) as MeshEngine) : undefined;
+      const waferPrefiller = waferGemm ? (prefiller ?? engine) : undefined;
       if (v.json) {
         const out: Record<string, unknown> = {
           engine: engine.engine,
@@ -245,7 +245,7 @@ export const generateCommand: Command = {
           stop: result.stop,
           ...(engine.wafer ? { mesh: meshSummary(engine, traces) } : {}),
           ...(engine.plan === 'gpu' ? { gpu: gpuSummary(engine, traces) } : {}),
-          ...(waferPrefiller?.lastPrefill && firstStep >= 0 ? { wafer_prefill: waferPrefillSummary(waferPrefiller, P) } : {}),
+          ...(waferPrefiller?.waferPrefill && firstStep >= 0 ? { wafer_prefill: waferPrefillSummary(waferPrefiller, P) } : {}),
           temperature,
           top_p: topP,
           seed,
@@ -293,7 +293,7 @@ function disaggregatedTimings(pair: Disaggregated, prefiller: Machine, config: M
     ...(phases.length ? { kv_handoff_fabric_phases: phases.length, kv_handoff_fabric_words: phases.reduce((n, p) => n + p.measured.linkWords.reduce((a, b) => a + b, 0), 0), kv_handoff_phases_equal_to_model: phases.every((p) => p.firstDifference === null) } : {}),
     modelled_kv_handoff_ms: round(h.modelledMs),
     modelled_kv_handoff_links: h.wafer || h.waferOut ? `the slower of ${network.name} and ${waferEdge.name}${network.latencyS.assumed ? ' (network latency assumed)' : ''}` : `${network.name}${network.latencyS.assumed ? ' (latency assumed)' : ''}`,
-    ...(prefiller instanceof MeshEngine && prefiller.prefill
+    ...(prefiller?.waferPrefill && prefiller.prefill
       ? (() => {
           const s = waferPrefillSeconds(prefiller, config, P);
           return { modelled_prefill: 'the wafer prefill on the fabric (MeshGEMM), its KV cache to the decode layout, then the hand-off', modelled_hardware: waferPreset, modelled_ttft_ms: round(1000 * s + h.modelledMs), modelled_prefill_tokens_per_s: round(P / s) };
@@ -326,7 +326,7 @@ function modelledPrefill(
   waferPreset: string,
 ): Record<string, unknown> {
   let seconds: number;
-  if (engine instanceof MeshEngine && batched) {
+  if (engine.waferPrefill && batched) {
     seconds = waferPrefillSeconds(engine, config, P);
     return { modelled_prefill: 'the wafer prefill on the fabric (MeshGEMM), then its KV cache to the decode layout', modelled_hardware: waferPreset, modelled_ttft_ms: round(1000 * seconds), modelled_prefill_tokens_per_s: round(P / seconds) };
   }
@@ -360,10 +360,10 @@ export function checkWaferPrefill(prefillEngine: string, program: WaferProgram, 
 }
 
 /** The wafer prefill of P positions and its KV cache's re-layout and hand-off to the decode layout at the mesh's preset, seconds (modelled: fabricPrefill, the re-layout's and the hand-off's fabric phases). */
-function waferPrefillSeconds(engine: MeshEngine, config: ModelConfig, P: number): number {
-  const m = engine.wafer.mesh;
+function waferPrefillSeconds(engine: Machine, config: ModelConfig, P: number): number {
+  const m = engine.wafer!.mesh;
   const c = fabricPrefill(m.width, m.height, config, P, { hop: m.cyclesPerHop, ramp: m.cyclesPerRamp, bw: m.wordsPerLinkCycle }, m.flopsPerCoreCycle);
-  const last = engine.lastPrefill;
+  const last = engine.waferPrefill;
   return (c.totalCycles + (last ? last.relayoutCycles + last.handoff.fabricCycles : 0)) / m.clockHz;
 }
 
@@ -372,9 +372,9 @@ function waferPrefillSeconds(engine: MeshEngine, config: ModelConfig, P: number)
  * closed form (a layer's phases summed over the layers), the cost model's words for the same
  * algorithm, and the KV cache's hand-off into the decode's layout.
  */
-function waferPrefillSummary(engine: MeshEngine, P: number) {
-  const last = engine.lastPrefill!;
-  const m = engine.wafer.mesh;
+function waferPrefillSummary(engine: Machine, P: number) {
+  const last = engine.waferPrefill!;
+  const m = engine.wafer!.mesh;
   const c = engine.config;
   const words = (f: FabricCount) => f.linkWords.reduce((a, b) => a + b, 0);
   const sum = (xs: readonly MeasuredPrefillPhase[], f: (p: MeasuredPrefillPhase) => number) => xs.reduce((a, p) => a + f(p), 0);

@@ -32,6 +32,25 @@ export interface MeasuredPhase {
 }
 
 /** A KV cache handed to the wafer: what entered at its edge, and what the fabric moved, measured beside its closed form. */
+/** One fabric phase of a wafer prefill: measured beside its closed form (over all the layers). */
+export interface MeasuredPrefillPhase {
+  readonly name: string;
+  readonly modelled: FabricCount;
+  readonly measured: FabricCount;
+  readonly firstDifference: string | null;
+}
+
+/** A wafer prefill on the fabric as it ran: its phases, the KV cache's re-layout and hand-off into the decode's layout (each measured beside its closed form), the words and cycles of the re-layout, and the wall times (ms). */
+export interface WaferPrefillRun {
+  readonly phases: readonly MeasuredPrefillPhase[];
+  readonly handoff: KvImport;
+  readonly ms: number;
+  readonly relayout: readonly MeasuredPrefillPhase[];
+  readonly relayoutWords: number;
+  readonly relayoutCycles: number;
+  readonly relayoutMs: number;
+}
+
 export interface KvImport {
   readonly positions: number;
   /** Words the host's I/O landed on the edge cores (each KV word once per copy the wafer keeps). */
@@ -113,6 +132,8 @@ export interface Machine {
   importKv?(kv: KvCache): Promise<KvImport | void>;
   /** The wafer, after kvCache(): what its fabric carried out to the edge, per phase (absent elsewhere). */
   readonly lastExport?: KvImport;
+  /** The wafer with its prefill on the fabric, after a prefill: what ran and moved (absent elsewhere). */
+  readonly waferPrefill?: WaferPrefillRun;
   /**
    * Runs pass `pass` of the token at `pos` alone (passes in order, 0 first); the last pass returns
    * the logits, the others undefined. forward() is all passes at once.

@@ -5,7 +5,7 @@ import { GpuResources } from '../gpu/resources.ts';
 import type { WaferProgram } from '../mesh/program.ts';
 import type { FabricDecode } from '../mesh/programs/decode-fabric.ts';
 import type { Model } from '../model/weights.ts';
-import { violationError, type KvImport, type Machine, type MeasuredPhase, type PassInfo, type TokenMeasurement } from './machine.ts';
+import { violationError, type KvImport, type MeasuredPrefillPhase, type WaferPrefillRun, type Machine, type MeasuredPhase, type PassInfo, type TokenMeasurement } from './machine.ts';
 import { firstDifference, type FabricCount } from '../mesh/fabric.ts';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh-runtime.ts';
 import { compileKvHandoff } from '../mesh/programs/handoff.ts';
@@ -15,13 +15,6 @@ import { checkPrefill, checkStep } from '../model/reference.ts';
 import { compileKvRelayout, compilePrefill, prefillModel } from '../mesh/programs/prefill-fabric.ts';
 import { loadPrefill, runPrefillFabric } from './mesh-prefill.ts';
 
-/** One fabric phase of a wafer prefill: measured beside its closed form (over all the layers). */
-export interface MeasuredPrefillPhase {
-  readonly name: string;
-  readonly modelled: FabricCount;
-  readonly measured: FabricCount;
-  readonly firstDifference: string | null;
-}
 
 
 /** A fabric decode's steps as a machine lists them: compute passes and fabric phases, in order. */
@@ -214,7 +207,12 @@ export class MeshEngine implements Machine {
    * hand-off's 'in' phases (no word landed from outside: edgeWords 0), the re-layout phases before
    * them, the words they moved, and the wall times (ms) of the prefill and of the re-layout with the hand-off.
    */
-  lastPrefill: { phases: MeasuredPrefillPhase[]; handoff: KvImport; ms: number; relayout: MeasuredPrefillPhase[]; relayoutWords: number; relayoutCycles: number; relayoutMs: number } | undefined;
+  lastPrefill: WaferPrefillRun | undefined;
+
+  /** The Machine's view of `lastPrefill`. */
+  get waferPrefill(): WaferPrefillRun | undefined {
+    return this.lastPrefill;
+  }
 
   /** Where the prefill's loaded words sit in every core (past the decode's), set by loadPrefill. */
   private prefillLoaded: { base: number; offset: number; words: number } | undefined;

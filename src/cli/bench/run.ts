@@ -8,7 +8,6 @@ import { ReferenceTransformer } from '../../model/reference.ts';
 import { argmax } from '../../model/sampler.ts';
 import { gpuPrefillCost } from '../../cost/model.ts';
 import { fabricPrefill } from '../../cost/prefill.ts';
-import { MeshEngine } from '../../engines/mesh.ts';
 import { gpuPreset } from '../../cost/hardware.ts';
 import { checkPromptFits } from '../../engines/generate.ts';
 import type { Model } from '../../model/weights.ts';
@@ -206,7 +205,7 @@ async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: Be
     if (batched) {
       check(await engine.prefill!(prompt, 0), P - 1);
       // The wafer prefill: every fabric phase, the KV re-layout's and the hand-off's measured where the words moved, equal to its closed form.
-      const wp = engine instanceof MeshEngine ? engine.lastPrefill : undefined;
+      const wp = engine.waferPrefill;
       const off = wp && [...wp.phases, ...wp.relayout, ...wp.handoff.phases].find((p) => p.firstDifference !== null);
       if (off) throw new WafermeshError('mismatch', `the wafer prefill's phase "${off.name}" moved other than its closed form: ${off.firstDifference}`);
     } else {
@@ -256,11 +255,11 @@ async function runPrompt(c: Case, P: number, model: Model, s: RunSettings, r: Be
     // positions one by one (the last gives the first id); none for the plain CPU reference.
     let seconds: number | null = null;
     if (engine.plan === 'gpu' && batched) seconds = gpuPrefillCost(model.config, P, gpuPreset(s.gpuPreset)).seconds;
-    else if (engine instanceof MeshEngine && batched && engine.lastPrefill) {
+    else if (batched && engine.waferPrefill) {
       // The wafer prefill on the fabric: the cost model's fabricPrefill, and the KV hand-off's fabric phases.
-      const m = engine.wafer.mesh;
+      const m = engine.wafer!.mesh;
       const cost = fabricPrefill(m.width, m.height, model.config, P, { hop: m.cyclesPerHop, ramp: m.cyclesPerRamp, bw: m.wordsPerLinkCycle }, m.flopsPerCoreCycle);
-      seconds = (cost.totalCycles + engine.lastPrefill.relayoutCycles + engine.lastPrefill.handoff.fabricCycles) / m.clockHz;
+      seconds = (cost.totalCycles + engine.waferPrefill.relayoutCycles + engine.waferPrefill.handoff.fabricCycles) / m.clockHz;
     }
     else if (engine.plan === 'mesh' && !batched && promptTraces.length === P) seconds = promptTraces.reduce((a, t) => a + t.cost.seconds, 0);
     r.modelled_ttft_ms = seconds === null ? null : 1000 * seconds;
