@@ -115,6 +115,9 @@ export class RaceController implements ReactiveController {
    */
   private connect(): void {
     this.link?.stop();
+    // Calls on the old worker were rejected; a new one starts with nothing in flight.
+    this.fetching = false;
+    this.stepping = false;
     const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'wafermesh-engines' });
     const remote = Comlink.wrap<WorkerApi>(worker);
     let fail: (e: Error) => void = () => undefined;
@@ -136,13 +139,15 @@ export class RaceController implements ReactiveController {
     const stop = () => {
       clearInterval(timer);
       worker.terminate();
+      // Whatever still waits on this worker is rejected (the page left, or a new worker replaces it): nothing is left hanging.
+      fail(new Error("worker-stopped: the engines' worker was stopped"));
     };
     const died = (why: string) => {
       if (this.link?.worker !== worker) return;
-      stop();
       const msg = `worker-died: the engines' worker stopped (${why}); your settings are kept in the address bar: restart the engines to load them again`;
-      this.workerLost = msg;
       fail(new Error(msg));
+      stop();
+      this.workerLost = msg;
       this.pause();
       this.loading = null;
       this.host.requestUpdate();
@@ -152,7 +157,9 @@ export class RaceController implements ReactiveController {
     const call = (method: string | symbol, args: unknown[]) => Promise.race([(remote as unknown as Record<string | symbol, (...a: unknown[]) => Promise<unknown>>)[method](...args), dead]);
     this.api = new Proxy({} as Comlink.Remote<WorkerApi>, {
       get: (_, method) => (...args: unknown[]) => {
-        if (!LONG_CALLS.has(method)) return call(method, args);
+        // Without WebGPU the CPU engines decode a chunk without pausing, so steps get the long allowance too.
+        const long = LONG_CALLS.has(method) || (this.info?.mode === 'cpu' && (method === 'stepTokens' || method === 'stepPhase'));
+        if (!long) return call(method, args);
         longCalls++;
         return call(method, args).finally(() => longCalls--);
       },

@@ -67,7 +67,10 @@ function phaseCaption(info: SessionInfo, ev: PhaseEvent): Omit<WaferCaption, 'he
 }
 
 function tokenCaption(info: SessionInfo, ev: TokenEvent): Omit<WaferCaption, 'heading' | 'engine'> {
-  const cycles = { name: 'cycles on the preset (modelled)', value: n(ev.meshCost.seconds * info.presetClockHz) };
+  // Disaggregated, the first token is the GPU's prefill and the hand-off: its modelled time, not the wafer's cycles.
+  const cycles = ev.prefill?.handoff
+    ? { name: "time to first token (modelled: the GPU's prefill, then the hand-off)", value: `${(ev.prefill.meshTtftSeconds * 1e3).toPrecision(3)} ms` }
+    : { name: 'cycles on the preset (modelled)', value: n(ev.meshCost.seconds * info.presetClockHz) };
   const m = ev.measured;
   if (info.mode === 'webgpu' && m) {
     return {

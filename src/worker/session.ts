@@ -293,6 +293,9 @@ export function handoffReport(h: Handoff, clockHz: number): HandoffReport {
   };
 }
 
+/** Recoveries from a lost GPU device in a row (on one token) before the race stops. */
+const MAX_RECOVERIES = 3;
+
 /** Per device: the session its lost handler tells (the device may outlive many sessions). */
 const lossWatch = new WeakMap<GpuContext, { session: RaceSession | undefined }>();
 
@@ -771,6 +774,11 @@ export class RaceSession {
     this.racers = r;
     this.nextPass = 0;
     this.tokenLinks.fill(0);
+    // Lost while the prompt was fed: the new engines feed it again from position 0, so its time starts again too.
+    if (this.generated === 0) {
+      this.meshPrompt = { seconds: 0, ms: 0, byHand: false };
+      this.gpuPrefillMs = 0;
+    }
     this.stepTrace = undefined;
     this.recoveries.push(`${lost}; the engines were rebuilt on a new device and the race resumed at token ${this.generated + 1}`);
   }
@@ -779,11 +787,18 @@ export class RaceSession {
   async stepTokensRecovering(n: number): Promise<TokenEvent[]> {
     this.runnable(); // a session that cannot run (or could not recover) says why
     const out: TokenEvent[] = [];
+    let recovered = 0;
     while (out.length < n && !this.done) {
       try {
         out.push(...(await this.stepTokens(1)));
+        recovered = 0;
       } catch (e) {
         if (!this.deviceLost) throw e;
+        // A device lost again and again on the same token: stop, in one line, rather than loop.
+        if (++recovered > MAX_RECOVERIES) {
+          this.broken = `device-lost: the GPU device was lost ${MAX_RECOVERIES + 1} times on token ${this.generated + 1}; the race stops here: reload the page`;
+          throw new WafermeshError('device-lost', `the GPU device was lost ${MAX_RECOVERIES + 1} times on token ${this.generated + 1}; the race stops here: reload the page`);
+        }
         await this.recover();
       }
     }

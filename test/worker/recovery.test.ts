@@ -115,6 +115,24 @@ describe('the race session survives a GPU device lost mid-run', () => {
     expect(count.live).toBe(0);
   }, 300_000);
 
+  it('lost while the prompt is fed: the new engines feed it again and its modelled prefill is counted once, not twice', async () => {
+    const req = { ...base, tokens: 3 };
+    const want = await uninterrupted(req);
+    const { host, count } = countedHost();
+    const s = await RaceSession.open(req, host);
+    // Position 0 stepped whole, phase by phase, and the first step of position 1; then the device goes.
+    let ev = await s.stepPhase();
+    do ev = await s.stepPhase();
+    while (ev.pass !== 0);
+    s.loseDevice();
+    const got = await s.stepTokensRecovering(3);
+    expect(s.recoveries).toEqual([expect.stringMatching(/resumed at token 1$/)]);
+    expect(ids(got)).toEqual(ids(want));
+    expect(got[0].prefill!.mesh!.modelledSeconds).toBeCloseTo(want[0].prefill!.mesh!.modelledSeconds, 12);
+    s.dispose();
+    expect(count.live).toBe(0);
+  }, 300_000);
+
   it('no new device: the step fails in one line saying so, nothing hangs', async () => {
     let calls = 0;
     const host: SessionHost = {

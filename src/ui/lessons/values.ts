@@ -20,7 +20,8 @@ export function liveValues(src: LiveSource): LiveValues {
     tokens: src.events.length,
     gpuBytesPerToken: last ? last.gpuCost.offchipBytes : null,
     gpuTokensPerS: last ? last.gpuCost.tokensPerS : null,
-    meshTokensPerS: last ? last.meshCost.tokensPerS : null,
+    // Disaggregated, the first token's cost is the GPU's prefill: no wafer speed until the wafer decodes one.
+    meshTokensPerS: last && !last.prefill?.handoff ? last.meshCost.tokensPerS : null,
     measuredWords: last?.measured ? last.measured.words : null,
     modelledWords: last?.measured ? last.measured.modelledWords : null,
     phasesEqual: last?.measured ? last.measured.phasesEqual : null,
