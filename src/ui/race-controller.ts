@@ -95,7 +95,7 @@ export class RaceController implements ReactiveController {
   }
 
   hostDisconnected(): void {
-    void this.api.close();
+    this.api.close().catch(() => undefined); // rejected once the worker stops, just below
     this.link?.stop();
     this.link = undefined;
   }
