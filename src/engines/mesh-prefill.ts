@@ -163,20 +163,21 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
     const { phases, violation } = await fabric.readCounters();
     // On a mesh of its own the whole image is read; in a decode mesh's SRAM only the logits (the
     // classifier's C tiles), gathered core by core into one buffer: the KV cache stays on the wafer.
-    let out: Float32Array;
+    let out: Float32Array | undefined;
+    let tiles: Float32Array | undefined;
+    const n = gemms.cls.mt * gemms.cls.nt;
     if (options.sram) {
-      const n = gemms.cls.mt * gemms.cls.nt;
       const gather = own(res.buffer('prefill:logits', P * P * n * 4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST));
       const enc = dev.createCommandEncoder({ label: 'prefill logits' });
       for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) enc.copyBufferToBuffer(sram, ((y * W + x) * SRAM + L.c) * 4, gather, (y * P + x) * n * 4, n * 4);
       dev.queue.submit([enc.finish()]);
-      const got = await res.readF32(gather);
-      out = new Float32Array(W * mesh.height * SRAM);
-      for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) out.set(got.subarray((y * P + x) * n, (y * P + x + 1) * n), (y * W + x) * SRAM + L.c);
+      tiles = await res.readF32(gather);
     } else {
       out = await res.readF32(sram);
     }
     const count = new Uint32Array(await res.read(counters, 0, 4));
+    // Word w of the classifier's C tile of the core at (y, x): from the gathered tiles, or from the whole image.
+    const cTile = (y: number, x: number, w: number) => (tiles ? tiles[(y * P + x) * n + w] : out![(y * W + x) * SRAM + L.c + w]);
 
     // The logits: the classifier's C tiles, (vocab rows, positions) per core.
     const V = c.vocabSize;
@@ -193,10 +194,9 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
       for (let x = 0; x < P; x++) {
         const i = logical[y];
         const j = logical[x];
-        const base = (y * W + x) * SRAM;
         for (let q = 0; q < nt && j * nt + q < T; q++) {
           const pos = j * nt + q;
-          for (let r = 0; r < mv && i * mv + r < V; r++) logits[pos * V + i * mv + r] = out[base + L.c + r * nt + q];
+          for (let r = 0; r < mv && i * mv + r < V; r++) logits[pos * V + i * mv + r] = cTile(y, x, r * nt + q);
           // The KV cache, from the west edge (slot x: column x's cores'), per layer K then V tiles.
           // KV head g's row e is query head g·kvMul's expanded row (g·kvMul·hs + e) = i·m + r.
           for (let r = 0; r < m && readKv; r++) {
@@ -206,8 +206,8 @@ export async function runPrefillFabric(res: GpuResources, plan: PrefillPlan, mod
             const col = (h / kvMul) * hs + (d % hs);
             for (let l = 0; l < c.nLayers; l++) {
               const at = edge + x * plan.kvWords + l * 2 * m * nt + r * nt + q;
-              k[(l * T + pos) * kvd + col] = out[at];
-              v[(l * T + pos) * kvd + col] = out[at + m * nt];
+              k[(l * T + pos) * kvd + col] = out![at];
+              v[(l * T + pos) * kvd + col] = out![at + m * nt];
             }
           }
         }
