@@ -16,7 +16,12 @@ export class BufferCount {
 
   /** Wraps `ctx.device.createBuffer` so every buffer it makes is counted until destroyed. */
   watch(ctx: GpuContext): GpuContext {
-    const device = ctx.device;
+    this.watchDevice(ctx.device);
+    return ctx;
+  }
+
+  /** Counts every buffer `device` makes from now on until it is destroyed; the function returned puts createBuffer back. */
+  watchDevice(device: GPUDevice): () => void {
     const original = device.createBuffer;
     const alive = this.alive;
     const count = () => this.created++;
@@ -31,7 +36,9 @@ export class BufferCount {
       };
       return b;
     };
-    return ctx;
+    return () => {
+      device.createBuffer = original;
+    };
   }
 
   /** A device source whose devices are all watched. */

@@ -1,5 +1,6 @@
 import { nodeGpu } from '../../src/gpu/node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
+import { BufferCount } from '../../src/worker/buffer-count.ts';
 
 let shared: Promise<GpuContext> | undefined;
 
@@ -18,25 +19,7 @@ export function testGpu(): Promise<GpuContext> {
  * puts createBuffer back.
  */
 export function trackBuffers(device: GPUDevice): { live: () => number; created: () => number; stop: () => void } {
-  const original = device.createBuffer;
-  const alive = new Set<GPUBuffer>();
-  let created = 0;
-  device.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor): GPUBuffer {
-    const b = original.call(this, descriptor);
-    created++;
-    alive.add(b);
-    const destroy = b.destroy;
-    b.destroy = function (this: GPUBuffer) {
-      alive.delete(b);
-      return destroy.call(this);
-    };
-    return b;
-  };
-  return {
-    live: () => alive.size,
-    created: () => created,
-    stop: () => {
-      device.createBuffer = original;
-    },
-  };
+  const count = new BufferCount();
+  const stop = count.watchDevice(device);
+  return { live: () => count.live, created: () => count.created, stop };
 }
