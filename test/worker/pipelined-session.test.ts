@@ -1,34 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RaceSession } from '../../src/worker/session.ts';
-import type { SessionRequest } from '../../src/worker/types.ts';
-import { nodeGpu } from '../../src/gpu/node.ts';
+import { demoRequest, sessionHost } from '../helpers/session.ts';
 
 const ROOT = resolve(__dirname, '../..');
 // wm-stories has 3 layers: on 12x12, one layer a block is three 6x6 blocks on a 2x2 grid (the fourth 6x6 is unused).
-const base: SessionRequest = {
-  model: 'wm-stories',
-  modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
-  mesh: { width: 12, height: 12 },
-  preset: 'wse-3',
-  allreduce: 'ktree',
-  prompt: 'Once upon a time',
-  tokens: 12,
-  temperature: 0,
-  topP: 1,
-  seed: 42,
-  placement: 'pipelined:1',
-};
-const host = (gpu = true) => ({
-  gpu: gpu ? nodeGpu : () => Promise.reject(new Error('no-webgpu: navigator.gpu is missing')),
-  fetchBytes: async (url: string) => {
-    const b = readFileSync(new URL(url));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  },
-});
+const base = demoRequest({ mesh: { width: 12, height: 12 }, placement: 'pipelined:1' });
+const host = sessionHost;
 
 /** What `generate --engine mesh --placement …` writes for the same model, prompt and mesh. */
 function cliGenerate(mesh: string, placement: string): { text: string; ids: number[]; mesh: { placement: string } } {

@@ -1,30 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { BufferCount } from '../../src/worker/buffer-count.ts';
 import { keptDevice } from '../../src/worker/kept-device.ts';
 import { RaceSession, type SessionHost } from '../../src/worker/session.ts';
 import type { SessionRequest, TokenEvent } from '../../src/worker/types.ts';
+import { demoRequest, fileBytes } from '../helpers/session.ts';
 
-const ROOT = resolve(__dirname, '../..');
-const base: SessionRequest = {
-  model: 'wm-stories',
-  modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
-  mesh: { width: 8, height: 8 },
-  preset: 'wse-3',
-  allreduce: 'ktree',
-  prompt: 'Once upon a time',
-  tokens: 10,
-  temperature: 0,
-  topP: 1,
-  seed: 42,
-};
-const fetchBytes = async (url: string) => {
-  const b = readFileSync(new URL(url));
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-};
+const base = demoRequest({ tokens: 10 });
 
 /** As in the worker: one device kept across sessions and replaced when lost, every buffer counted; `devices` counts those taken. */
 function countedHost(): { host: SessionHost; count: BufferCount; devices: () => number } {
@@ -34,7 +16,7 @@ function countedHost(): { host: SessionHost; count: BufferCount; devices: () => 
     devices++;
     return nodeGpu();
   });
-  return { host: { gpu: keptDevice(take), fetchBytes, keepsDevice: true }, count, devices: () => devices };
+  return { host: { gpu: keptDevice(take), fetchBytes: fileBytes, keepsDevice: true }, count, devices: () => devices };
 }
 
 const ids = (events: TokenEvent[]) => events.map((e) => [e.mesh.id, e.gpu.id]);
@@ -137,7 +119,7 @@ describe('the race session survives a GPU device lost mid-run', () => {
     let calls = 0;
     const host: SessionHost = {
       gpu: () => (calls++ === 0 ? nodeGpu() : Promise.reject(new Error('no-webgpu: navigator.gpu gave no adapter'))),
-      fetchBytes,
+      fetchBytes: fileBytes,
     };
     const s = await RaceSession.open(base, host);
     await s.stepTokensRecovering(1);

@@ -1,40 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CpuEngine } from '../../src/engines/cpu.ts';
 import { gpuMachineTrace, gpuPrefillCost } from '../../src/cost/model.ts';
 import { gpuPreset } from '../../src/cost/hardware.ts';
 import { CATALOG } from '../../src/catalog.ts';
-import { nodeGpu } from '../../src/gpu/node.ts';
 import { readCheckpoint } from '../../src/model/checkpoint.ts';
 import { readTokenizer } from '../../src/model/tokenizer.ts';
 import { RaceSession } from '../../src/worker/session.ts';
 import type { SessionRequest, TokenEvent } from '../../src/worker/types.ts';
 import { cli } from '../helpers/cli.ts';
+import { demoRequest, sessionHost } from '../helpers/session.ts';
 
 const ROOT = resolve(__dirname, '../..');
 const PROMPT = 'Once upon a time';
 const TOKENS = 12;
-const base: SessionRequest = {
-  model: 'wm-stories',
-  modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
-  mesh: { width: 8, height: 8 },
-  preset: 'wse-3',
-  allreduce: 'ktree',
-  prompt: PROMPT,
-  tokens: TOKENS,
-  temperature: 0,
-  topP: 1,
-  seed: 42,
-};
-const host = (gpu = true) => ({
-  gpu: gpu ? nodeGpu : () => Promise.reject(new Error('no-webgpu: navigator.gpu is missing')),
-  fetchBytes: async (url: string) => {
-    const b = readFileSync(new URL(url));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  },
-});
+const base = demoRequest({ prompt: PROMPT, tokens: TOKENS });
+const host = sessionHost;
 
 const model = readCheckpoint(new Uint8Array(readFileSync(resolve(ROOT, 'public/models/wm-stories.bin'))));
 const tok = readTokenizer(new Uint8Array(readFileSync(resolve(ROOT, 'public/models/wm-stories.tok.bin'))), 't', 512);

@@ -1,11 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { WafermeshError } from '../../src/errors.ts';
-import { nodeGpu } from '../../src/gpu/node.ts';
 import { RaceSession } from '../../src/worker/session.ts';
-import type { SessionRequest } from '../../src/worker/types.ts';
+import { demoRequest, sessionHost } from '../helpers/session.ts';
 
 // The mesh engine refuses a mesh the model fits when the adapter cannot hold it (mesh-too-large)
 // or the fabric decode cannot run it (unsupported-mesh); which meshes those are depends on the
@@ -23,26 +19,8 @@ vi.mock('../../src/engines/index.ts', async (importOriginal) => {
   };
 });
 
-const ROOT = resolve(__dirname, '../..');
-const base: SessionRequest = {
-  model: 'wm-stories',
-  modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
-  mesh: { width: 8, height: 8 },
-  preset: 'wse-3',
-  allreduce: 'ktree',
-  prompt: 'Once',
-  tokens: 4,
-  temperature: 0,
-  topP: 1,
-  seed: 42,
-};
-const host = {
-  gpu: nodeGpu,
-  fetchBytes: async (url: string) => {
-    const b = readFileSync(new URL(url));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  },
-};
+const base = demoRequest({ prompt: 'Once', tokens: 4 });
+const host = sessionHost();
 
 describe('the race session where the mesh engine refuses the mesh', () => {
   it.each(['mesh-too-large', 'unsupported-mesh'])('%s: opens, reports the refusal in one line beside a fit report that fits, and refuses to step', async (code) => {

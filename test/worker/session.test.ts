@@ -1,36 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CpuEngine } from '../../src/engines/cpu.ts';
 import { generate } from '../../src/engines/generate.ts';
 import { readCheckpoint } from '../../src/model/checkpoint.ts';
 import { readTokenizer } from '../../src/model/tokenizer.ts';
 import { RaceSession } from '../../src/worker/session.ts';
-import type { SessionRequest } from '../../src/worker/types.ts';
-import { nodeGpu } from '../../src/gpu/node.ts';
+import { demoRequest, sessionHost } from '../helpers/session.ts';
 
 const ROOT = resolve(__dirname, '../..');
-const base: SessionRequest = {
-  model: 'wm-stories',
-  modelBaseUrl: pathToFileURL(resolve(ROOT, 'public/models/')).href + '/',
-  mesh: { width: 8, height: 8 },
-  preset: 'wse-3',
-  allreduce: 'ktree',
-  prompt: 'Once upon a time',
-  tokens: 12,
-  temperature: 0,
-  topP: 1,
-  seed: 42,
-};
+const base = demoRequest();
 // Each session owns (and destroys) its device, as in the worker.
-const host = (gpu = true) => ({
-  gpu: gpu ? nodeGpu : () => Promise.reject(new Error('no-webgpu: navigator.gpu is missing')),
-  fetchBytes: async (url: string) => {
-    const b = readFileSync(new URL(url));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  },
-});
+const host = sessionHost;
 
 async function referenceText(tokens: number): Promise<string> {
   const model = readCheckpoint(new Uint8Array(readFileSync(resolve(ROOT, 'public/models/wm-stories.bin'))));
